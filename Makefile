@@ -1,0 +1,39 @@
+# The two commands of the README are `make demo` and `make test`; the rest serves them and CI.
+# Everything runs from a project-local virtualenv (.venv), created on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check down clean
+
+demo: $(STAMP)  ## start the stack and play the whole demo
+	$(BIN)/rekap demo
+
+test: $(STAMP)  ## the whole test suite, on a real broker and a real PostgreSQL
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests loadtests
+	$(BIN)/ruff format --check services tests loadtests
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+down: $(STAMP)  ## stop the local stack (data is kept; `rekap stack reset` deletes it)
+	$(BIN)/rekap stack down
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Rekap needs Python 3.11 or newer as $(PYTHON) (make PYTHON=python3.12 ...)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)

@@ -1,0 +1,1 @@
+"""Thin adapters between the pure domain and the outside: Kafka and PostgreSQL."""

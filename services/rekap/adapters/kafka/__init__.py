@@ -1,0 +1,1 @@
+"""The Kafka adapter: topics, producers and consumers."""

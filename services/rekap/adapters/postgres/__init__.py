@@ -1,0 +1,1 @@
+"""The PostgreSQL adapter: migrations, and (later) the repositories the tabulator writes through."""

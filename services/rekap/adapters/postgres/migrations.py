@@ -1,0 +1,100 @@
+"""Versioned SQL migrations (schemas/sql/NNNN_name.sql): applied in order, each once, each recorded.
+
+Hand-written rather than a library because it is a page of code over asyncpg, where the
+libraries would bring a second database driver (psycopg) or an ORM just for this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from rekap.errors import MigrationError
+
+FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+# Two `rekap db migrate` at once (two replicas starting) must not both apply a migration.
+ADVISORY_LOCK_KEY = 7_265_113_097  # "rekap" in a number, fixed forever
+
+CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS public.schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+SELECT_APPLIED = "SELECT version, name, checksum FROM public.schema_migrations ORDER BY version"
+INSERT_APPLIED = "INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.version:04d}_{self.name}.sql"
+
+
+def load_migrations(folder: Path) -> list[Migration]:
+    """Read the migration files of `folder`, which must be numbered 0001, 0002, ... without gaps."""
+    migrations = []
+    for path in sorted(folder.glob("*.sql")):
+        match = FILENAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path}: a migration is named NNNN_lowercase_name.sql")
+        migrations.append(Migration(int(match["version"]), match["name"], path.read_text(encoding="utf-8")))
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            raise MigrationError(
+                f"{folder}: migration {expected:04d} is missing or doubled (found {migration.filename})"
+            )
+    return migrations
+
+
+async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+    """Apply the migrations not yet recorded, each in its own transaction. Returns those applied."""
+    await conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
+    try:
+        await conn.execute(CREATE_LEDGER)
+        applied = {row["version"]: row for row in await conn.fetch(SELECT_APPLIED)}
+        by_version = {m.version: m for m in migrations}
+        for version, row in applied.items():
+            known = by_version.get(version)
+            if known is None:
+                raise MigrationError(
+                    f"The database has migration {version:04d}_{row['name']} applied, which this "
+                    "version of Rekap does not know: it is older than the database."
+                )
+            if known.checksum != row["checksum"]:
+                raise MigrationError(
+                    f"{known.filename} was changed after it was applied. Applied migrations are "
+                    "history: undo the edit and add a new migration instead."
+                )
+        pending = [m for m in migrations if m.version not in applied]
+        for migration in pending:
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(INSERT_APPLIED, migration.version, migration.name, migration.checksum)
+        return pending
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
+
+
+async def applied_migrations(conn: asyncpg.Connection) -> list[tuple[int, str]]:
+    """(version, name) of every recorded migration; empty for a database never migrated."""
+    exists = await conn.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
+    if not exists:
+        return []
+    return [(row["version"], row["name"]) for row in await conn.fetch(SELECT_APPLIED)]

@@ -1,0 +1,101 @@
+"""The one settings object: every knob of Rekap, read from the environment (prefix `REKAP_`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The Kafka release the local broker runs (and docker-compose.yml pins): one place to change it.
+KAFKA_VERSION = "4.3.1"
+LOCAL_DATABASE = "rekap"
+LOCAL_DATABASE_USER = "postgres"
+
+
+class Settings(BaseSettings):
+    """Settings for every command. Unset servers mean "the local stack started by `rekap stack up`"."""
+
+    model_config = SettingsConfigDict(env_prefix="REKAP_", frozen=True, extra="ignore")
+
+    home: Path = Field(
+        default=Path(".rekap"),
+        description="Folder for the local stack: broker jars cache, broker and database data, logs.",
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...). Unset: the local broker.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "REKAP_DATABASE_URL"),
+        description="PostgreSQL URL. Unset: the local embedded PostgreSQL.",
+    )
+    tally_topic: str = Field(default="tallies", description="Topic the terminals publish to.")
+
+    kafka_version: str = Field(default=KAFKA_VERSION, description="Apache Kafka release of the local broker.")
+    kafka_port: int = Field(default=9092, description="Local broker's client port (loopback).")
+    kafka_controller_port: int = Field(default=9093, description="Local broker's KRaft controller port.")
+    postgres_port: int = Field(default=5432, description="Local embedded PostgreSQL port (loopback).")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json for services and log shippers, console for people."
+    )
+
+    @cached_property
+    def stack_dir(self) -> Path:
+        """Where the local stack keeps its data between `down` and `up`."""
+        return self.home.resolve() / "stack"
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        """Downloads that never change (the broker's jars)."""
+        return self.home.resolve() / "cache"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def uses_local_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL URL to connect to (it may hold a password: never log it, see `dsn_for_display`)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return local_postgres_url(self.postgres_port)
+
+    @property
+    def dsn_for_display(self) -> str:
+        return redact_url(self.dsn)
+
+
+def local_postgres_url(port: int, database: str = LOCAL_DATABASE) -> str:
+    return f"postgresql://{LOCAL_DATABASE_USER}@127.0.0.1:{port}/{database}"
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by `***`, fit for logs and terminals."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))

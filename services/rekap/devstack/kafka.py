@@ -1,0 +1,297 @@
+"""A real single-node Apache Kafka broker (KRaft), assembled from Maven Central jars, run on loopback.
+
+The jars are fetched once with Maven into a cache; the broker is formatted once and keeps its data
+between stops. See ../shared/docs/KAFKA-LOCAL.md for why it is built this way.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rekap.devstack.process import DetachedProcess, wait_until
+from rekap.errors import StackError
+
+MIN_JAVA = 17
+LOG4J_VERSION = "2.25.4"
+SLF4J_VERSION = "1.7.36"
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+NO_DOCKER_HINT = "Or run the whole stack in containers instead: docker compose up (see README.md)."
+
+POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>rekap.devstack</groupId><artifactId>kafka-broker</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version></dependency>
+    <!-- the release tarball adds the SLF4J 1.x binding itself; without it the broker logs nothing -->
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
+      <version>{slf4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+LOG4J2_PROPERTIES = """status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+# One combined broker + controller, sized for a 2-core machine (KAFKA-LOCAL.md, section 2).
+SERVER_PROPERTIES = """process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data_dir}
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.cleaner.dedupe.buffer.size=2097152
+num.network.threads=1
+num.io.threads=2
+background.threads=2
+"""
+
+JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true")
+
+
+@dataclass(frozen=True)
+class LocalKafka:
+    """One local broker: its jars (shared cache) and its state folder (config, data, logs, pid)."""
+
+    version: str
+    cache_dir: Path
+    state_dir: Path
+    port: int
+    controller_port: int
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def libs_dir(self) -> Path:
+        return self.cache_dir / f"kafka-{self.version}" / "libs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "server.properties"
+
+    @property
+    def process(self) -> DetachedProcess:
+        return DetachedProcess(
+            name="kafka",
+            pidfile=self.state_dir / "broker.pid",
+            logfile=self.state_dir / "logs" / "broker.log",
+            marker=str(self.config_file),
+        )
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def jars_present(self) -> bool:
+        return (self.libs_dir / ".complete").exists()
+
+    def fetch_jars(self) -> None:
+        """Copy the broker and its runtime dependencies from Maven Central into the cache, once."""
+        if self.jars_present():
+            return
+        java()  # fail early, before a download that could not be used
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError(
+                "Maven (mvn) is needed once, to fetch the Kafka broker's jars from Maven Central. "
+                f"Install it (Debian: apt-get install maven) and try again. {NO_DOCKER_HINT}"
+            )
+        staging = self.libs_dir.with_name("libs.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        with tempfile.TemporaryDirectory(prefix="rekap-kafka-pom-") as pom_dir:
+            pom = POM.format(kafka=self.version, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION)
+            Path(pom_dir, "pom.xml").write_text(pom)
+            result = subprocess.run(
+                [mvn, "-q", "-B", f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+                 f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+                cwd=pom_dir, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip().splitlines()[-15:]
+            raise StackError(
+                f"Maven could not fetch Apache Kafka {self.version} from Maven Central:\n" + "\n".join(output)
+            )
+        if not (staging / f"kafka_2.13-{self.version}.jar").exists():
+            raise StackError(f"Maven finished but kafka_2.13-{self.version}.jar is not in {staging}.")
+        shutil.rmtree(self.libs_dir, ignore_errors=True)
+        staging.rename(self.libs_dir)
+        (self.libs_dir / ".complete").write_text(self.version + "\n")
+
+    def is_formatted(self) -> bool:
+        return (self.data_dir / "meta.properties").exists()
+
+    def format(self) -> None:
+        """Write the config and format the log folder with a new cluster id (first start only)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        cluster_id = new_cluster_id()
+        result = subprocess.run(
+            [java(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format", "--standalone",
+             "-t", cluster_id, "-c", str(self.config_file)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise StackError(f"Formatting the Kafka log folder failed:\n{result.stdout}{result.stderr}")
+        (self.state_dir / "cluster.id").write_text(cluster_id + "\n")
+
+    def _write_config(self) -> None:
+        (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+        self.config_file.write_text(
+            SERVER_PROPERTIES.format(
+                port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
+            )
+        )
+
+    def _check_ports_unchanged(self) -> None:
+        """A formatted KRaft controller remembers its endpoint, so ports are fixed at format time."""
+        config = self.config_file.read_text()
+        expected = (
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+        )
+        if expected not in config.splitlines():
+            raise StackError(
+                f"The local broker in {self.state_dir} was formatted with other ports "
+                f"({_listeners(config)}). Set REKAP_KAFKA_PORT and REKAP_KAFKA_CONTROLLER_PORT back, "
+                "or run `rekap stack reset` to start over with empty data."
+            )
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> int:
+        """Start the broker (formatting it first if new) and wait until it answers. Returns the pid."""
+        running = self.process.pid()
+        if running is not None:
+            return running
+        self.fetch_jars()
+        if not self.is_formatted():
+            self.format()
+        self._check_ports_unchanged()
+        log = self.process.logfile
+        offset = log.stat().st_size if log.exists() else 0
+        broker = self.process.start(
+            [java(), *JVM_OPTIONS, f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
+             f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
+             "-cp", self._classpath(), "kafka.Kafka", str(self.config_file)],
+        )  # fmt: skip
+
+        def started() -> bool:
+            if broker.poll() is not None:
+                raise StackError(
+                    f"The Kafka broker exited while starting. Last lines of {log}:\n"
+                    + self.process.log_tail()
+                )
+            return "Kafka Server started" in _log_since(log, offset) and _answers(self.port)
+
+        if not wait_until(started, timeout, interval=0.25):
+            self.process.stop()
+            raise StackError(
+                f"The Kafka broker did not start within {timeout:.0f} s. Last lines of {log}:\n"
+                + self.process.log_tail()
+            )
+        return broker.pid
+
+    def stop(self) -> bool:
+        # A controlled shutdown of a single node takes a few seconds; its log stays consistent.
+        return self.process.stop(timeout=60.0)
+
+    def _classpath(self) -> str:
+        return f"{self.libs_dir}/*"
+
+
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding, not starting with '-' (KRaft's format)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def java() -> str:
+    """The path of a Java 17+ runtime (JAVA_HOME first, then PATH), or a StackError saying what to do."""
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = str(Path(java_home, "bin", "java")) if java_home else shutil.which("java")
+    hint = (
+        f"The local Kafka broker needs Java {MIN_JAVA} or newer "
+        f"(Debian: apt-get install openjdk-{MIN_JAVA}-jre-headless). {NO_DOCKER_HINT}"
+    )
+    if candidate is None or not Path(candidate).exists():
+        raise StackError(f"No Java runtime found (java is not on PATH). {hint}")
+    result = subprocess.run([candidate, "-version"], capture_output=True, text=True, check=False)
+    major = java_major_version(result.stderr + result.stdout)
+    if major is None or major < MIN_JAVA:
+        raise StackError(f"{candidate} is Java {major or 'of an unknown version'}. {hint}")
+    return candidate
+
+
+def java_major_version(version_output: str) -> int | None:
+    """17 for 'openjdk version "17.0.15"', 8 for 'java version "1.8.0_392"'."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if match is None:
+        return None
+    first = int(match.group(1))
+    return int(match.group(2) or 0) if first == 1 else first
+
+
+def _log_since(log: Path, offset: int) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _listeners(config: str) -> str:
+    for line in config.splitlines():
+        if line.startswith("listeners="):
+            return line.removeprefix("listeners=")
+    return "unknown"

@@ -1,0 +1,98 @@
+"""The local stack as one thing: `up`, `down`, `status`, `reset` of the broker and the database."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rekap.config import Settings
+from rekap.devstack.kafka import LocalKafka
+from rekap.devstack.postgres import LocalPostgres
+from rekap.devstack.process import require_free_port
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # running, stopped, external
+    address: str
+    pid: int | None = None
+
+    def line(self) -> str:
+        pid = f"pid {self.pid}" if self.pid is not None else ""
+        return f"{self.name:<10} {self.state:<9} {pid:<11} {self.address}"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """The servers Rekap runs itself; a server configured elsewhere (external) is left alone."""
+
+    settings: Settings
+    kafka: LocalKafka | None
+    postgres: LocalPostgres | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalStack:
+        kafka = None
+        if settings.uses_local_kafka:
+            kafka = LocalKafka(
+                version=settings.kafka_version,
+                cache_dir=settings.cache_dir,
+                state_dir=settings.stack_dir / "kafka",
+                port=settings.kafka_port,
+                controller_port=settings.kafka_controller_port,
+            )
+        postgres = None
+        if settings.uses_local_postgres:
+            postgres = LocalPostgres(state_dir=settings.stack_dir / "postgres", port=settings.postgres_port)
+        return cls(settings=settings, kafka=kafka, postgres=postgres)
+
+    def up(self, say: Say) -> list[ServiceStatus]:
+        if self.kafka is not None and self.kafka.process.pid() is None:
+            require_free_port(self.kafka.port, "the Kafka broker", "REKAP_KAFKA_PORT")
+            require_free_port(
+                self.kafka.controller_port, "the KRaft controller", "REKAP_KAFKA_CONTROLLER_PORT"
+            )
+            if not self.kafka.jars_present():
+                say(f"Fetching Apache Kafka {self.kafka.version} from Maven Central (once) ...")
+            say("Starting the Kafka broker ...")
+            started = time.monotonic()
+            self.kafka.start()
+            say(f"  broker answers after {time.monotonic() - started:.1f} s")
+        if self.postgres is not None and self.postgres.pid() is None:
+            require_free_port(self.postgres.port, "PostgreSQL", "REKAP_POSTGRES_PORT")
+            say("Starting PostgreSQL ...")
+            self.postgres.start()
+        return self.status()
+
+    def down(self, say: Say) -> None:
+        if self.kafka is not None and self.kafka.stop():
+            say("Kafka broker stopped.")
+        if self.postgres is not None and self.postgres.stop():
+            say("PostgreSQL stopped.")
+
+    def reset(self, say: Say) -> None:
+        """Stop, then delete the data (not the downloaded jars)."""
+        self.down(say)
+        shutil.rmtree(self.settings.stack_dir, ignore_errors=True)
+        say(f"Deleted {self.settings.stack_dir}.")
+
+    def status(self) -> list[ServiceStatus]:
+        statuses = []
+        if self.kafka is None:
+            statuses.append(ServiceStatus("kafka", "external", self.settings.bootstrap_servers))
+        else:
+            pid = self.kafka.process.pid()
+            state = "running" if pid is not None else "stopped"
+            statuses.append(ServiceStatus("kafka", state, self.kafka.bootstrap_servers, pid))
+        if self.postgres is None:
+            statuses.append(ServiceStatus("postgres", "external", self.settings.dsn_for_display))
+        else:
+            pid = self.postgres.pid()
+            state = "running" if pid is not None else "stopped"
+            statuses.append(ServiceStatus("postgres", state, self.postgres.url, pid))
+        return statuses

@@ -1,0 +1,16 @@
+"""Where the contract files of `schemas/` are, in a checkout (editable install) or an installed wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def schemas_dir() -> Path:
+    packaged = Path(__file__).parent / "schemas"  # the wheel carries a copy (pyproject.toml)
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+def migrations_dir() -> Path:
+    return schemas_dir() / "sql"

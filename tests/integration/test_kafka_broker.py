@@ -1,0 +1,57 @@
+"""The local broker is a real Kafka: keyed records keep their order per key, across partitions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from rekap.adapters.kafka.topics import ensure_topics
+
+
+async def test_keyed_records_come_back_in_order_per_key(kafka_bootstrap: str, topic: str) -> None:
+    keys = [f"16710110010{n:02d}".encode() for n in range(12)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for revision in range(1, 6):
+            for key in keys:
+                await producer.send(topic, key + b"/" + str(revision).encode(), key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"{topic}-group",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: dict[bytes, list[int]] = defaultdict(list)
+    partitions: dict[bytes, set[int]] = defaultdict(set)
+    try:
+        while sum(len(v) for v in seen.values()) < len(keys) * 5:
+            batches = await consumer.getmany(timeout_ms=10_000)
+            assert batches, "the broker returned nothing within 10 s"
+            for tp, records in batches.items():
+                for record in records:
+                    assert record.key is not None
+                    assert record.value is not None
+                    seen[record.key].append(int(record.value.split(b"/")[1]))
+                    partitions[record.key].add(tp.partition)
+    finally:
+        await consumer.stop()
+
+    assert set(seen) == set(keys)
+    assert all(revisions == [1, 2, 3, 4, 5] for revisions in seen.values())
+    assert all(len(p) == 1 for p in partitions.values()), "a key's records must share one partition"
+    assert len({p for ps in partitions.values() for p in ps}) > 1, "12 keys should spread over 3 partitions"
+
+
+async def test_ensure_topics_creates_once(kafka_bootstrap: str, topic: str) -> None:
+    # `topic` exists already; a second call creates only what is missing.
+    other = f"{topic}-dead-letters"
+    assert await ensure_topics(kafka_bootstrap, {topic: 3, other: 1}) == [other]
+    assert await ensure_topics(kafka_bootstrap, {topic: 3, other: 1}) == []

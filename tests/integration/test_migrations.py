@@ -1,0 +1,90 @@
+"""Migrations against the real PostgreSQL: applied once, in order, recorded, guarded against edits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from rekap.adapters.postgres.migrations import Migration, applied_migrations, load_migrations, migrate
+from rekap.errors import MigrationError
+from rekap.resources import migrations_dir
+
+
+async def test_migrate_applies_every_file_once_and_records_it(empty_database_url: str) -> None:
+    migrations = load_migrations(migrations_dir())
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await applied_migrations(conn) == []
+        first = await migrate(conn, migrations)
+        second = await migrate(conn, migrations)
+        recorded = await applied_migrations(conn)
+        schemas = {r["nspname"] for r in await conn.fetch("SELECT nspname FROM pg_namespace")}
+    finally:
+        await conn.close()
+    assert [m.version for m in first] == [m.version for m in migrations]
+    assert second == []
+    assert recorded == [(m.version, m.name) for m in migrations]
+    assert {"rekap", "hasil"} <= schemas
+
+
+async def test_concurrent_migrations_apply_each_file_once(empty_database_url: str) -> None:
+    migrations = load_migrations(migrations_dir())
+    conns = [await asyncpg.connect(empty_database_url) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(migrate(c, migrations) for c in conns))
+        count = await conns[0].fetchval("SELECT count(*) FROM public.schema_migrations")
+    finally:
+        for conn in conns:
+            await conn.close()
+    assert sorted(len(r) for r in results) == [0, 0, len(migrations)]
+    assert count == len(migrations)
+
+
+async def test_an_edited_applied_migration_is_refused(empty_database_url: str) -> None:
+    migrations = load_migrations(migrations_dir())
+    edited = [Migration(m.version, m.name, m.sql + "\n-- edited") for m in migrations]
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await migrate(conn, migrations)
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await migrate(conn, edited)
+    finally:
+        await conn.close()
+
+
+async def test_a_database_newer_than_the_code_is_refused(empty_database_url: str) -> None:
+    migrations = load_migrations(migrations_dir())
+    future = Migration(len(migrations) + 1, "from_the_future", "SELECT 1;")
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await migrate(conn, [*migrations, future])
+        with pytest.raises(MigrationError, match="does not know"):
+            await migrate(conn, migrations)
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_migration_leaves_nothing_behind(empty_database_url: str, tmp_path: Path) -> None:
+    good = Migration(1, "good", "CREATE TABLE kept (id int);")
+    bad = Migration(2, "bad", "CREATE TABLE half (id int); SELECT no_such_function();")
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        with pytest.raises(asyncpg.UndefinedFunctionError):
+            await migrate(conn, [good, bad])
+        assert await applied_migrations(conn) == [(1, "good")]
+        assert await conn.fetchval("SELECT to_regclass('half')") is None
+        assert await conn.fetchval("SELECT to_regclass('kept')") is not None
+    finally:
+        await conn.close()
+
+
+async def test_the_template_database_is_migrated(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        recorded = await applied_migrations(conn)
+    finally:
+        await conn.close()
+    assert recorded == [(m.version, m.name) for m in load_migrations(migrations_dir())]

@@ -1,0 +1,114 @@
+"""`rekap stack` as a user types it: up, status, check, down, up again with the data kept, reset."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rekap.devstack.process import free_port
+from tests.conftest import jar_cache
+
+SERVER_SETTINGS = {"DATABASE_URL", "REKAP_DATABASE_URL", "REKAP_KAFKA_BOOTSTRAP", "JAVA_HOME"}
+
+
+def rekap(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rekap", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A stack of this test's own, on free ports, sharing the jars already fetched for this clone."""
+    home = tmp_path / "home"
+    home.mkdir()
+    jar_cache().mkdir(parents=True, exist_ok=True)
+    (home / "cache").symlink_to(jar_cache())
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS}
+    env.update(
+        REKAP_HOME=str(home),
+        REKAP_KAFKA_PORT=str(free_port()),
+        REKAP_KAFKA_CONTROLLER_PORT=str(free_port()),
+        REKAP_POSTGRES_PORT=str(free_port()),
+    )
+    yield env
+    rekap(env, "stack", "down")  # whatever the test did, nothing is left running
+
+
+def test_up_check_down_up_keeps_data_then_reset(stack_env: dict[str, str]) -> None:
+    up = rekap(stack_env, "stack", "up")
+    assert up.returncode == 0, up.stderr
+    assert f"127.0.0.1:{stack_env['REKAP_KAFKA_PORT']}" in up.stdout
+    assert f"postgresql://postgres@127.0.0.1:{stack_env['REKAP_POSTGRES_PORT']}/rekap" in up.stdout
+
+    assert rekap(stack_env, "stack", "status").returncode == 0
+    check = rekap(stack_env, "stack", "check")
+    assert check.returncode == 0, check.stderr
+    assert "read back at offset 0" in check.stdout
+    assert rekap(stack_env, "db", "migrate").returncode == 0
+
+    down = rekap(stack_env, "stack", "down")
+    assert down.returncode == 0, down.stderr
+    status = rekap(stack_env, "stack", "status")
+    assert status.returncode == 3
+    assert status.stdout.count("stopped") == 2
+    assert not _answers(int(stack_env["REKAP_KAFKA_PORT"]))
+    assert not _answers(int(stack_env["REKAP_POSTGRES_PORT"]))
+
+    assert rekap(stack_env, "stack", "up").returncode == 0
+    # the data survived: migrations are still applied, and the check topic holds the first record
+    assert rekap(stack_env, "db", "status").returncode == 0
+    assert "read back at offset 1" in rekap(stack_env, "stack", "check").stdout
+
+    reset = rekap(stack_env, "stack", "reset")
+    assert reset.returncode == 0, reset.stderr
+    assert not (Path(stack_env["REKAP_HOME"]) / "stack").exists()
+    assert (Path(stack_env["REKAP_HOME"]) / "cache").exists(), "reset keeps the downloaded jars"
+
+
+def test_missing_java_is_explained_without_a_traceback(stack_env: dict[str, str], tmp_path: Path) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {**stack_env, "PATH": str(empty_bin)}
+    result = rekap(env, "stack", "up")
+    assert result.returncode == 1
+    assert "Java 17 or newer" in result.stderr
+    assert "docker compose up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_named_with_the_setting_to_change(stack_env: dict[str, str]) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(stack_env["REKAP_KAFKA_PORT"])))
+        squatter.listen()
+        result = rekap(stack_env, "stack", "up")
+    assert result.returncode == 1
+    assert f"Port {stack_env['REKAP_KAFKA_PORT']}" in result.stderr
+    assert "REKAP_KAFKA_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_commands_say_when_postgres_is_not_there(stack_env: dict[str, str]) -> None:
+    result = rekap(stack_env, "db", "migrate")  # the stack is not up
+    assert result.returncode == 1
+    assert "Cannot connect to PostgreSQL" in result.stderr
+    assert "rekap stack up" in result.stderr
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
