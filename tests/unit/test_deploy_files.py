@@ -1,0 +1,57 @@
+"""Deployment files for Docker users: valid Compose, a scalable tabulator, versions in step with the code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rekap.config import KAFKA_VERSION
+
+REPO = Path(__file__).resolve().parents[2]
+LONG_RUNNING = {"kafka", "postgres", "tabulator", "prometheus", "grafana"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(REPO / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_server_has_a_health_check(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) >= LONG_RUNNING
+    assert {name for name in LONG_RUNNING if "healthcheck" not in services[name]} == set()
+
+
+def test_the_tabulator_can_be_scaled(compose: dict[str, Any]) -> None:
+    tabulator = compose["services"]["tabulator"]
+    assert "container_name" not in tabulator, "a fixed name allows one replica only"
+    assert "ports" not in tabulator, "a fixed host port allows one replica only"
+
+
+def test_the_compose_broker_is_the_release_the_local_stack_runs(compose: dict[str, Any]) -> None:
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+
+
+def test_prometheus_scrapes_the_port_the_tabulator_exposes(compose: dict[str, Any]) -> None:
+    prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    discovery = jobs["rekap-tabulator"]["dns_sd_configs"][0]
+    assert discovery["names"] == ["tabulator"]
+    assert str(discovery["port"]) in compose["services"]["tabulator"]["expose"]
