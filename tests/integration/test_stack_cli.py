@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rekap.devstack.process import free_port
+from rekap.devstack.process import answers, free_port
 from tests.conftest import jar_cache
 
 SERVER_SETTINGS = {"DATABASE_URL", "REKAP_DATABASE_URL", "REKAP_KAFKA_BOOTSTRAP", "JAVA_HOME"}
@@ -63,8 +63,8 @@ def test_up_check_down_up_keeps_data_then_reset(stack_env: dict[str, str]) -> No
     status = rekap(stack_env, "stack", "status")
     assert status.returncode == 3
     assert status.stdout.count("stopped") == 2
-    assert not _answers(int(stack_env["REKAP_KAFKA_PORT"]))
-    assert not _answers(int(stack_env["REKAP_POSTGRES_PORT"]))
+    assert not answers(int(stack_env["REKAP_KAFKA_PORT"]))
+    assert not answers(int(stack_env["REKAP_POSTGRES_PORT"]))
 
     assert rekap(stack_env, "stack", "up").returncode == 0
     # the data survived: migrations are still applied, and the check topic holds the first record
@@ -104,11 +104,3 @@ def test_db_commands_say_when_postgres_is_not_there(stack_env: dict[str, str]) -
     assert result.returncode == 1
     assert "Cannot connect to PostgreSQL" in result.stderr
     assert "rekap stack up" in result.stderr
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False

@@ -11,13 +11,12 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rekap.devstack.process import DetachedProcess, wait_until
+from rekap.devstack.process import DetachedProcess, answers, wait_until
 from rekap.errors import StackError
 
 MIN_JAVA = 17
@@ -221,7 +220,7 @@ class LocalKafka:
                     f"The Kafka broker exited while starting. Last lines of {log}:\n"
                     + self.process.log_tail()
                 )
-            return "Kafka Server started" in _log_since(log, offset) and _answers(self.port)
+            return "Kafka Server started" in _log_since(log, offset) and answers(self.port)
 
         if not wait_until(started, timeout, interval=0.25):
             self.process.stop()
@@ -280,14 +279,6 @@ def _log_since(log: Path, offset: int) -> str:
             return f.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-            return True
-    except OSError:
-        return False
 
 
 def _listeners(config: str) -> str:

@@ -102,6 +102,15 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def answers(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on the port."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that is free now (another process may still take it before we do)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
