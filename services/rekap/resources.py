@@ -14,3 +14,12 @@ def schemas_dir() -> Path:
 
 def migrations_dir() -> Path:
     return schemas_dir() / "sql"
+
+
+def tally_schema_file() -> Path:
+    return schemas_dir() / "tally-v1.schema.json"
+
+
+def sumsel_master_data_dir() -> Path:
+    """The derived master data of Sumatera Selatan 2024 (TPS synthetic), shipped with the package."""
+    return Path(__file__).parent / "masterdata" / "sumsel-2024"

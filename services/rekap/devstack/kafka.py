@@ -177,17 +177,13 @@ class LocalKafka:
     def _write_config(self) -> None:
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         self.config_file.write_text(
-            SERVER_PROPERTIES.format(
-                port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
-            )
+            SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port, data_dir=self.data_dir)
         )
 
     def _check_ports_unchanged(self) -> None:
         """A formatted KRaft controller remembers its endpoint, so ports are fixed at format time."""
         config = self.config_file.read_text()
-        expected = (
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
-        )
+        expected = f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
         if expected not in config.splitlines():
             raise StackError(
                 f"The local broker in {self.state_dir} was formatted with other ports "
@@ -217,8 +213,7 @@ class LocalKafka:
         def started() -> bool:
             if broker.poll() is not None:
                 raise StackError(
-                    f"The Kafka broker exited while starting. Last lines of {log}:\n"
-                    + self.process.log_tail()
+                    f"The Kafka broker exited while starting. Last lines of {log}:\n" + self.process.log_tail()
                 )
             return "Kafka Server started" in _log_since(log, offset) and answers(self.port)
 

@@ -54,9 +54,7 @@ class LocalStack:
     def up(self, say: Say) -> list[ServiceStatus]:
         if self.kafka is not None and self.kafka.process.pid() is None:
             require_free_port(self.kafka.port, "the Kafka broker", "REKAP_KAFKA_PORT")
-            require_free_port(
-                self.kafka.controller_port, "the KRaft controller", "REKAP_KAFKA_CONTROLLER_PORT"
-            )
+            require_free_port(self.kafka.controller_port, "the KRaft controller", "REKAP_KAFKA_CONTROLLER_PORT")
             if not self.kafka.jars_present():
                 say(f"Fetching Apache Kafka {self.kafka.version} from Maven Central (once) ...")
             say("Starting the Kafka broker ...")

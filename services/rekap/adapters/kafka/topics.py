@@ -8,9 +8,7 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from rekap.errors import RekapError
 
 
-async def ensure_topics(
-    bootstrap_servers: str, topics: dict[str, int], replication_factor: int = 1
-) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
     """Create each topic (name -> partitions) that does not exist yet. Returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="rekap-admin")
     await admin.start()

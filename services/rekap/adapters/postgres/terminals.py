@@ -1,0 +1,101 @@
+"""Registered terminals in PostgreSQL: register (one or many), revoke, list, read for the tabulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from rekap.domain.terminals import Scope, ScopeKind, Terminal
+from rekap.errors import RekapError
+
+
+class TerminalError(RekapError):
+    """A registration or revocation that cannot be done as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalRecord:
+    terminal: Terminal
+    registered_at: datetime
+    revoked_at: datetime | None
+
+
+CREATE_STAGING = """
+CREATE TEMP TABLE load_terminal (terminal_id text, public_key bytea, scope_kind text, scope_code text)
+ON COMMIT DROP
+"""
+# Registering again with the same key and scope is a no-op; anything else about an existing id is refused.
+INSERT_NEW = """
+INSERT INTO rekap.terminal (terminal_id, public_key, scope_kind, scope_code)
+SELECT terminal_id, public_key, scope_kind, scope_code FROM load_terminal
+ON CONFLICT (terminal_id) DO NOTHING
+"""
+SELECT_CLASHES = """
+SELECT l.terminal_id, t.active FROM load_terminal l JOIN rekap.terminal t USING (terminal_id)
+WHERE (t.public_key, t.scope_kind, t.scope_code) IS DISTINCT FROM (l.public_key, l.scope_kind, l.scope_code)
+   OR NOT t.active
+ORDER BY l.terminal_id
+"""
+SELECT_UNKNOWN_SCOPES = """
+SELECT l.terminal_id, l.scope_kind || ':' || l.scope_code AS scope FROM load_terminal l
+WHERE NOT EXISTS (SELECT 1 FROM rekap.tps WHERE l.scope_kind = 'tps' AND tps_id = l.scope_code)
+  AND NOT EXISTS (SELECT 1 FROM rekap.kecamatan WHERE l.scope_kind = 'kecamatan' AND code = l.scope_code)
+ORDER BY l.terminal_id
+"""
+REVOKE = """
+UPDATE rekap.terminal SET active = false, revoked_at = now() WHERE terminal_id = $1 AND active
+"""
+TERMINAL_EXISTS = "SELECT EXISTS (SELECT 1 FROM rekap.terminal WHERE terminal_id = $1)"
+SELECT_TERMINALS = """
+SELECT terminal_id, public_key, scope_kind, scope_code, active, registered_at, revoked_at
+FROM rekap.terminal ORDER BY terminal_id
+"""
+
+
+async def register_terminals(conn: asyncpg.Connection, terminals: list[Terminal]) -> int:
+    """Register terminals in one transaction; all or none. Returns how many were new."""
+    records = [(t.terminal_id, t.public_key, t.scope.kind.value, t.scope.code) for t in terminals]
+    async with conn.transaction():
+        await conn.execute(CREATE_STAGING)
+        await conn.copy_records_to_table("load_terminal", records=records)
+        unknown = await conn.fetch(SELECT_UNKNOWN_SCOPES)
+        if unknown:
+            listed = ", ".join(f"{r['terminal_id']} ({r['scope']})" for r in unknown[:10])
+            raise TerminalError(f"{len(unknown)} terminal(s) name a TPS or kecamatan not in the master data: {listed}")
+        clashes = await conn.fetch(SELECT_CLASHES)
+        if clashes:
+            listed = ", ".join(
+                f"{r['terminal_id']} ({'registered with another key or scope' if r['active'] else 'revoked'})"
+                for r in clashes[:10]
+            )
+            raise TerminalError(f"{len(clashes)} terminal id(s) already used: {listed}. Ids are never reused.")
+        status = await conn.execute(INSERT_NEW)
+    return int(status.split()[-1])
+
+
+async def revoke_terminal(conn: asyncpg.Connection, terminal_id: str) -> None:
+    if (await conn.execute(REVOKE, terminal_id)).split()[-1] == "0":
+        exists = await conn.fetchval(TERMINAL_EXISTS, terminal_id)
+        raise TerminalError(f"terminal {terminal_id} is {'already revoked' if exists else 'not registered'}")
+
+
+async def list_terminals(conn: asyncpg.Connection) -> list[TerminalRecord]:
+    return [
+        TerminalRecord(
+            Terminal(
+                r["terminal_id"],
+                bytes(r["public_key"]),
+                Scope(ScopeKind(r["scope_kind"]), r["scope_code"]),
+                r["active"],
+            ),
+            r["registered_at"],
+            r["revoked_at"],
+        )
+        for r in await conn.fetch(SELECT_TERMINALS)
+    ]
+
+
+async def read_terminals(conn: asyncpg.Connection) -> dict[str, Terminal]:
+    return {record.terminal.terminal_id: record.terminal for record in await list_terminals(conn)}

@@ -1,0 +1,55 @@
+"""`rekap stack ...`: the local Kafka broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from rekap.cli.common import SubParsers, add_command, say
+from rekap.config import Settings
+from rekap.devstack.check import check_stack
+from rekap.devstack.stack import LocalStack
+
+
+def up(settings: Settings, _: argparse.Namespace) -> int:
+    statuses = LocalStack.from_settings(settings).up(say)
+    say()
+    for status in statuses:
+        say(status.line())
+    say(f"\nData in {settings.stack_dir}; stop with `rekap stack down`.")
+    return 0
+
+
+def down(settings: Settings, _: argparse.Namespace) -> int:
+    LocalStack.from_settings(settings).down(say)
+    return 0
+
+
+def status(settings: Settings, _: argparse.Namespace) -> int:
+    statuses = LocalStack.from_settings(settings).status()
+    for service in statuses:
+        say(service.line())
+    return 0 if all(s.state != "stopped" for s in statuses) else 3
+
+
+def reset(settings: Settings, _: argparse.Namespace) -> int:
+    LocalStack.from_settings(settings).reset(say)
+    return 0
+
+
+def check(settings: Settings, _: argparse.Namespace) -> int:
+    result = asyncio.run(check_stack(settings))
+    say(f"kafka      ok  record produced and read back at offset {result.kafka_offset} "
+        f"in {result.kafka_round_trip_ms:.0f} ms")  # fmt: skip
+    say(f"postgres   ok  PostgreSQL {result.postgres_version}")
+    return 0
+
+
+def register(commands: SubParsers) -> None:
+    stack = commands.add_parser("stack", help="the local Kafka broker and PostgreSQL")
+    actions = stack.add_subparsers(title="stack commands", required=True, metavar="ACTION")
+    add_command(actions, "up", up, "start the local broker and database (fetching them once)")
+    add_command(actions, "down", down, "stop them, keeping their data")
+    add_command(actions, "status", status, "say what runs where (exit 3 if something is stopped)")
+    add_command(actions, "reset", reset, "stop them and delete their data")
+    add_command(actions, "check", check, "a round trip through the broker and the database")

@@ -1,0 +1,139 @@
+"""From a raw Kafka record (key, value bytes, headers) to a judged form, or the reason it is rejected.
+
+Pure and total: whatever the bytes, `Decoder.decode` returns a value and never raises. The checks
+run in the order of RejectReason; the first that fails decides. A form that passes them all is
+authentic; the arithmetic rules then say whether it counts or is held for review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from rekap.domain.masterdata import MasterData
+from rekap.domain.reasons import QuarantineReason, RejectReason
+from rekap.domain.regions import Tps
+from rekap.domain.rules import arithmetic_problems
+from rekap.domain.signing import Verifier
+from rekap.domain.tally import TallyV1
+from rekap.domain.terminals import Terminal
+
+MAX_VALUE_BYTES = 64 * 1024
+CONTENT_TYPE = b"application/json"
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+    def header(self, name: str) -> bytes | None:
+        """The last header of that name (as Kafka's lastHeader), or None."""
+        found = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: RejectReason
+    detail: str
+    tally: TallyV1 | None = None  # when the form could be read at all
+
+
+@dataclass(frozen=True, slots=True)
+class Authentic:
+    tally: TallyV1
+    tps: Tps
+    problems: tuple[QuarantineReason, ...]  # empty: the form counts
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.problems)
+
+
+Decoded = Rejected | Authentic
+
+
+class Decoder:
+    """Judges records against the master data and the registered terminals.
+
+    `verify_signatures=False` is for trusted internal topics only: the terminal and its scope are
+    still checked, the signature is not.
+    """
+
+    def __init__(
+        self, master: MasterData, terminals: Mapping[str, Terminal], *, verify_signatures: bool = True
+    ) -> None:
+        self._master = master
+        self._terminals = terminals
+        self._verify = verify_signatures
+        self._verifiers: dict[bytes, Verifier] = {}
+
+    def decode(self, record: RawRecord) -> Decoded:
+        value = record.value
+        if value is None:
+            return Rejected(RejectReason.MALFORMED_JSON, "the record has no value")
+        if len(value) > MAX_VALUE_BYTES:
+            return Rejected(RejectReason.OVERSIZE, f"{len(value)} bytes, at most {MAX_VALUE_BYTES}")
+        content_type = record.header("content-type")
+        if content_type is not None and content_type != CONTENT_TYPE:
+            shown = content_type[:60].decode(errors="replace")
+            return Rejected(RejectReason.SCHEMA_VIOLATION, f"content-type {shown!r}, not application/json")
+        try:
+            tally = TallyV1.model_validate_json(value)
+        except ValidationError as error:
+            return _invalid(error)
+        return self._judge(record, value, tally)
+
+    def _judge(self, record: RawRecord, value: bytes, tally: TallyV1) -> Decoded:  # noqa: PLR0911 (a return per reason)
+        if record.key != tally.tps_id.encode():
+            shown = record.key[:40].decode(errors="replace") if record.key is not None else None
+            return Rejected(RejectReason.KEY_MISMATCH, f"key {shown!r}, tps_id {tally.tps_id}", tally)
+        tps = self._master.tps.get(tally.tps_id)
+        if tps is None:
+            return Rejected(RejectReason.UNKNOWN_TPS, f"no TPS {tally.tps_id}", tally)
+        contest = self._master.contests.get(tally.contest_id)
+        if contest is None:
+            return Rejected(RejectReason.UNKNOWN_CONTEST, f"no contest {tally.contest_id}", tally)
+        if not contest.is_held_at(tally.tps_id):
+            return Rejected(
+                RejectReason.CONTEST_NOT_AT_TPS,
+                f"{tally.contest_id} is not held at TPS {tally.tps_id}",
+                tally,
+            )
+        if tally.votes.keys() != contest.choices:
+            got, want = sorted(tally.votes), sorted(contest.choices)
+            return Rejected(RejectReason.BAD_CHOICES, f"votes for {got}, the contest has {want}", tally)
+        terminal = self._terminals.get(tally.terminal_id)
+        if terminal is None:
+            return Rejected(RejectReason.UNKNOWN_TERMINAL, f"no terminal {tally.terminal_id}", tally)
+        if not terminal.active:
+            return Rejected(RejectReason.TERMINAL_NOT_AUTHORIZED, f"{terminal.terminal_id} is revoked", tally)
+        if not terminal.scope.covers(tally.tps_id):
+            detail = f"{terminal.terminal_id} may submit for {terminal.scope}, not TPS {tally.tps_id}"
+            return Rejected(RejectReason.TERMINAL_NOT_AUTHORIZED, detail, tally)
+        if self._verify and not self._verifier(terminal).verify(value, record.header("signature")):
+            return Rejected(RejectReason.BAD_SIGNATURE, f"not signed by {terminal.terminal_id}'s key", tally)
+        return Authentic(tally, tps, arithmetic_problems(tally))
+
+    def _verifier(self, terminal: Terminal) -> Verifier:
+        verifier = self._verifiers.get(terminal.public_key)
+        if verifier is None:
+            verifier = self._verifiers[terminal.public_key] = Verifier(terminal.public_key)
+        return verifier
+
+
+def _invalid(error: ValidationError) -> Rejected:
+    first = error.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return Rejected(RejectReason.MALFORMED_JSON, str(first["msg"]))
+    where = ".".join(str(part) for part in first["loc"]) or "the value"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return Rejected(RejectReason.SCHEMA_VIOLATION, f"{where}: {first['msg']}{more}")

@@ -1,0 +1,103 @@
+"""The TPS result form (C.Hasil) as tally contract v1 fixes it: field for field, nothing more.
+
+Strict: a count is a JSON integer (not 1.0, not "1", not true), unknown fields are errors.
+`schemas/tally-v1.schema.json` is generated from these models (`rekap contract schema`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_ID = "tally/v1"
+MAX_COUNT = 9_999
+MAX_REVISION = 2_147_483_647  # stored as a PostgreSQL integer
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+ChoiceKey = Annotated[str, Field(pattern=r"^([1-9][0-9]?|kolom_kosong)$")]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class BySex(_Part):
+    male: Count
+    female: Count
+
+    @property
+    def total(self) -> int:
+        return self.male + self.female
+
+
+class Voted(_Part):
+    """Voters who used their right: on the DPT, moved in (DPTb), added on the day with an e-KTP (DPK)."""
+
+    dpt: BySex
+    moved_in: BySex
+    added: BySex
+
+    @property
+    def total(self) -> int:
+        return self.dpt.total + self.moved_in.total + self.added.total
+
+
+class Voters(_Part):
+    registered: BySex
+    voted: Voted
+    disabled_voted: BySex
+
+
+class Ballots(_Part):
+    received: Count
+    used: Count
+    damaged: Count
+    unused: Count
+
+
+class TallyV1(_Part):
+    """One form: the result of one contest at one TPS, in one revision."""
+
+    model_config = ConfigDict(
+        title="Rekap tally v1",
+        json_schema_extra={"$id": "https://rekap.example/schemas/tally-v1.schema.json"},
+    )
+
+    schema_: Literal["tally/v1"] = Field(alias="schema")
+    submission_id: UUID
+    terminal_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+    tps_id: Annotated[str, Field(pattern=r"^[0-9]{13}$")]
+    contest_id: Annotated[str, Field(pattern=r"^(pkwkp-[0-9]{2}|pkwkk-[0-9]{4})$")]
+    revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
+    submitted_at: AwareDatetime
+    voters: Voters
+    ballots: Ballots
+    votes: Annotated[dict[ChoiceKey, Count], Field(min_length=1, json_schema_extra={"additionalProperties": False})]
+    valid: Count
+    invalid: Count
+
+    def content_digest(self) -> bytes:
+        """What makes two submissions of one revision "identical content": the counted numbers.
+
+        A terminal that sends the same numbers again (even with a new submission_id) sends a
+        duplicate; other numbers under the same revision are a revision conflict.
+        """
+        v = self.voters
+        numbers = (
+            v.registered.male, v.registered.female,
+            v.voted.dpt.male, v.voted.dpt.female, v.voted.moved_in.male, v.voted.moved_in.female,
+            v.voted.added.male, v.voted.added.female, v.disabled_voted.male, v.disabled_voted.female,
+            self.ballots.received, self.ballots.used, self.ballots.damaged, self.ballots.unused,
+            self.valid, self.invalid,
+        )  # fmt: skip
+        votes = ",".join(f"{choice}={count}" for choice, count in sorted(self.votes.items()))
+        return hashlib.sha256(f"{numbers}|{votes}".encode()).digest()
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of tally v1, as published in schemas/tally-v1.schema.json."""
+    schema = TallyV1.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

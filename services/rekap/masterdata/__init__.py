@@ -1,0 +1,1 @@
+"""Election master data: regions, TPS, contests and choices, as CSV files and their derivation."""
