@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check down clean
+.PHONY: demo test lint typecheck check down clean bench-decode
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -37,3 +37,6 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+bench-decode: $(STAMP)  ## microbenchmark of decode + validate (+ verify), one core
+	$(BIN)/python -m loadtests.bench_decode

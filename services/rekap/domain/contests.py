@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,9 +17,6 @@ class ContestKind(StrEnum):
     @property
     def level(self) -> Level:
         return Level.PROVINSI if self is ContestKind.PKWKP else Level.KABUPATEN_KOTA
-
-
-CONTEST_ID = re.compile(r"(?P<kind>pkwkp)-(?P<prov>[0-9]{2})|(?P<kind2>pkwkk)-(?P<kab>[0-9]{4})")
 
 
 def contest_id(kind: ContestKind, region_code: str) -> str:
@@ -45,6 +41,8 @@ def choices_problem(choices: list[str]) -> str | None:
     pairs = sorted((c for c in choices if c != KOLOM_KOSONG), key=lambda c: (len(c), c))
     if len(set(choices)) != len(choices):
         return "a choice is listed twice"
+    if not pairs:
+        return "a contest needs at least one pair"
     if pairs != [str(n) for n in range(1, len(pairs) + 1)]:
         return f"nomor urut must run 1..n without gaps, found {', '.join(pairs) or 'none'}"
     if (KOLOM_KOSONG in choices) != (len(pairs) == 1):

@@ -10,18 +10,22 @@ from rekap.domain.tally import TallyV1
 
 def arithmetic_problems(tally: TallyV1) -> tuple[QuarantineReason, ...]:
     """Every rule the form breaks, in the contract's order; empty for a consistent form."""
-    problems = []
+    # Fields read once into locals: this runs for every record on the hot path.
     voters, ballots = tally.voters, tally.ballots
+    registered, voted = voters.registered, voters.voted
+    dpt, moved_in, added = voted.dpt, voted.moved_in, voted.added
+    used = ballots.used
+    problems = []
     if sum(tally.votes.values()) != tally.valid:
         problems.append(QuarantineReason.VOTES_SUM_NE_VALID)
-    if tally.valid + tally.invalid != ballots.used:
+    if tally.valid + tally.invalid != used:
         problems.append(QuarantineReason.VALID_INVALID_NE_USED)
-    if ballots.used != voters.voted.total:
+    if used != dpt.male + dpt.female + moved_in.male + moved_in.female + added.male + added.female:
         problems.append(QuarantineReason.USED_NE_VOTED)
-    if ballots.received != ballots.used + ballots.damaged + ballots.unused:
+    if ballots.received != used + ballots.damaged + ballots.unused:
         problems.append(QuarantineReason.BALLOTS_UNBALANCED)
-    if voters.voted.dpt.male > voters.registered.male or voters.voted.dpt.female > voters.registered.female:
+    if dpt.male > registered.male or dpt.female > registered.female:
         problems.append(QuarantineReason.VOTED_EXCEEDS_REGISTERED)
-    if voters.registered.total > MAX_REGISTERED_PER_TPS:
+    if registered.male + registered.female > MAX_REGISTERED_PER_TPS:
         problems.append(QuarantineReason.REGISTERED_EXCEEDS_CAPACITY)
     return tuple(problems)

@@ -28,10 +28,6 @@ class BySex(_Part):
     male: Count
     female: Count
 
-    @property
-    def total(self) -> int:
-        return self.male + self.female
-
 
 class Voted(_Part):
     """Voters who used their right: on the DPT, moved in (DPTb), added on the day with an e-KTP (DPK)."""
@@ -39,10 +35,6 @@ class Voted(_Part):
     dpt: BySex
     moved_in: BySex
     added: BySex
-
-    @property
-    def total(self) -> int:
-        return self.dpt.total + self.moved_in.total + self.added.total
 
 
 class Voters(_Part):

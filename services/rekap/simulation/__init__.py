@@ -1,0 +1,1 @@
+"""Simulated terminals: consistent forms, their corruptions, signed records (tests, demo, load tests)."""

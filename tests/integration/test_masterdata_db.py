@@ -1,0 +1,126 @@
+"""Master data and terminals in the real PostgreSQL: loaded once, idempotent, read back the same."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from rekap.adapters.postgres.masterdata import count_rows, load_master_data, read_master_data
+from rekap.adapters.postgres.terminals import (
+    TerminalError,
+    list_terminals,
+    read_terminals,
+    register_terminals,
+    revoke_terminal,
+)
+from rekap.domain.signing import SigningKey
+from rekap.domain.terminals import Scope, ScopeKind, Terminal
+from rekap.masterdata.files import read_master_data as read_folder
+from rekap.resources import sumsel_master_data_dir
+
+SHIPPED = read_folder(sumsel_master_data_dir())
+FULL = {"provinsi": 1, "kabupaten_kota": 17, "kecamatan": 241, "desa": 3258, "tps": 13206, "contest": 18, "choice": 51}
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def test_a_load_fills_every_table_and_a_second_changes_nothing(conn: asyncpg.Connection) -> None:
+    first = await load_master_data(conn, SHIPPED)
+    assert await count_rows(conn) == FULL
+    assert all(c.inserted == c.rows and c.updated == 0 for c in first)
+    loaded_at = await conn.fetchval("SELECT loaded_at FROM rekap.dataset")
+    second = await load_master_data(conn, SHIPPED)
+    assert all((c.inserted, c.updated, c.removed, c.unchanged) == (0, 0, 0, c.rows) for c in second)
+    assert await conn.fetchval("SELECT loaded_at FROM rekap.dataset") == loaded_at
+    assert await count_rows(conn) == FULL
+
+
+async def test_what_the_tabulator_reads_is_what_was_loaded(conn: asyncpg.Connection) -> None:
+    await load_master_data(conn, SHIPPED)
+    assert await read_master_data(conn) == SHIPPED.master_data()
+
+
+async def test_parent_columns_follow_the_codes(conn: asyncpg.Connection) -> None:
+    await load_master_data(conn, SHIPPED)
+    row = await conn.fetchrow("SELECT * FROM rekap.tps WHERE tps_id = $1", SHIPPED.tps[0].tps_id)
+    assert row is not None
+    tps_id = SHIPPED.tps[0].tps_id
+    assert (row["desa_code"], row["kecamatan_code"], row["kabupaten_kota_code"], row["provinsi_code"]) == (
+        tps_id[:10],
+        tps_id[:6],
+        tps_id[:4],
+        tps_id[:2],
+    )
+
+
+async def test_a_changed_folder_updates_what_changed_and_replaces_choices(
+    conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    await load_master_data(conn, SHIPPED)
+    folder = tmp_path / "md"
+    shutil.copytree(sumsel_master_data_dir(), folder)
+    kecamatan = folder / "kecamatan.csv"
+    kecamatan.write_text(kecamatan.read_text().replace("Sosoh Buay Rayap", "Sosoh Buay Rayap Baru"))
+    choices = folder / "choices.csv"
+    choices.write_text(
+        "\n".join(line for line in choices.read_text().splitlines() if not line.startswith("pkwkk-1601,3")) + "\n"
+    )
+    changed = read_folder(folder)
+    assert {c.choice for c in changed.choices if c.contest_id == "pkwkk-1601"} < {
+        c.choice for c in SHIPPED.choices if c.contest_id == "pkwkk-1601"
+    }, "the test needs a race that loses a pair"
+    result = {c.table: c for c in await load_master_data(conn, changed)}
+    assert result["rekap.kecamatan"].updated == 1
+    assert result["rekap.choice"].removed == 1
+    assert await read_master_data(conn) == changed.master_data()
+
+
+async def test_terminals_register_once_and_revoke(conn: asyncpg.Connection) -> None:
+    await load_master_data(conn, SHIPPED)
+    tps = SHIPPED.tps[0].tps_id
+    kpps = Terminal(f"kpps-{tps}", SigningKey.generate().public_key, Scope(ScopeKind.TPS, tps))
+    ppk = Terminal(f"ppk-{tps[:6]}", SigningKey.generate().public_key, Scope(ScopeKind.KECAMATAN, tps[:6]))
+    assert await register_terminals(conn, [kpps, ppk]) == 2
+    assert await register_terminals(conn, [kpps]) == 0, "the same registration again is a no-op"
+    assert await read_terminals(conn) == {kpps.terminal_id: kpps, ppk.terminal_id: ppk}
+
+    with pytest.raises(TerminalError, match="another key or scope"):
+        await register_terminals(conn, [Terminal(kpps.terminal_id, SigningKey.generate().public_key, kpps.scope)])
+    await revoke_terminal(conn, ppk.terminal_id)
+    with pytest.raises(TerminalError, match="already revoked"):
+        await revoke_terminal(conn, ppk.terminal_id)
+    with pytest.raises(TerminalError, match="revoked"):
+        await register_terminals(conn, [ppk])
+    listed = {r.terminal.terminal_id: r for r in await list_terminals(conn)}
+    assert listed[ppk.terminal_id].revoked_at is not None
+    assert not listed[ppk.terminal_id].terminal.active
+
+
+async def test_a_terminal_for_an_unknown_region_is_refused_and_nothing_is_registered(conn: asyncpg.Connection) -> None:
+    await load_master_data(conn, SHIPPED)
+    good = Terminal("kpps-good", SigningKey.generate().public_key, Scope(ScopeKind.TPS, SHIPPED.tps[0].tps_id))
+    bad = Terminal("kpps-bad", SigningKey.generate().public_key, Scope(ScopeKind.TPS, "1699999999001"))
+    with pytest.raises(TerminalError, match="kpps-bad"):
+        await register_terminals(conn, [good, bad])
+    assert await read_terminals(conn) == {}
+
+
+async def test_the_database_refuses_what_the_code_would_never_write(conn: asyncpg.Connection) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await conn.execute(
+            "INSERT INTO rekap.terminal (terminal_id, public_key, scope_kind, scope_code) VALUES ('x-1', $1, 'tps', '1')",
+            b"k" * 32,
+        )
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await conn.execute("INSERT INTO rekap.kabupaten_kota (code, kind, name) VALUES ('1799', 'kota', 'X')")

@@ -1,0 +1,232 @@
+"""The contract, record by record, in raw bytes as another vendor's terminal would send them."""
+
+from __future__ import annotations
+
+import pytest
+
+from rekap.domain.decode import MAX_VALUE_BYTES, Authentic, RawRecord, Rejected
+from rekap.domain.reasons import QuarantineReason, RejectReason
+from tests.unit.domain.conftest import TPS_A, TPS_B, World
+
+# The example of CONTRACT.md, byte for byte.
+EXAMPLE = b"""{
+  "schema": "tally/v1",
+  "submission_id": "6f1c2d0e-3b7a-4f0e-9a55-2f3c8d9e1a77",
+  "terminal_id": "kpps-1671011001003",
+  "tps_id": "1671011001003",
+  "contest_id": "pkwkp-16",
+  "revision": 1,
+  "submitted_at": "2024-11-27T14:05:31+07:00",
+  "voters": {
+    "registered": {"male": 241, "female": 239},
+    "voted": {
+      "dpt":      {"male": 170, "female": 181},
+      "moved_in": {"male": 2,   "female": 1},
+      "added":    {"male": 3,   "female": 2}
+    },
+    "disabled_voted": {"male": 1, "female": 0}
+  },
+  "ballots": {"received": 492, "used": 359, "damaged": 2, "unused": 131},
+  "votes": {"1": 181, "2": 92, "3": 61},
+  "valid": 334,
+  "invalid": 25
+}"""
+TERMINAL = "kpps-1671011001003"
+
+
+def raw(world: World, value: bytes | None, *, key: bytes | None = b"1671011001003", signer: str = TERMINAL,
+        headers: list[tuple[str, bytes]] | None = None) -> RawRecord:  # fmt: skip
+    if headers is None:
+        signature = world.key(signer).sign(value or b"")
+        headers = [("content-type", b"application/json"), ("signature", signature)]
+    return RawRecord(key=key, value=value, headers=headers)
+
+
+def edit(old: bytes, new: bytes, text: bytes = EXAMPLE) -> bytes:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def reason(world: World, record: RawRecord) -> RejectReason | tuple[QuarantineReason, ...]:
+    decoded = world.decoder().decode(record)
+    return decoded.reason if isinstance(decoded, Rejected) else decoded.problems
+
+
+def test_the_contract_example_is_counted(world: World) -> None:
+    decoded = world.decoder().decode(raw(world, EXAMPLE))
+    assert isinstance(decoded, Authentic)
+    assert decoded.problems == ()
+    assert decoded.tally.votes == {"1": 181, "2": 92, "3": 61}
+    assert decoded.tps == TPS_A
+
+
+def test_the_content_type_header_is_optional(world: World) -> None:
+    signature = world.key(TERMINAL).sign(EXAMPLE)
+    assert reason(world, raw(world, EXAMPLE, headers=[("signature", signature)])) == ()
+
+
+def test_a_value_of_exactly_64_kib_is_read(world: World) -> None:
+    padded = EXAMPLE[:-1] + b" " * (MAX_VALUE_BYTES - len(EXAMPLE)) + b"}"
+    assert len(padded) == MAX_VALUE_BYTES
+    assert reason(world, raw(world, padded)) == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (EXAMPLE[:-1] + b" " * (MAX_VALUE_BYTES - len(EXAMPLE) + 1) + b"}", RejectReason.OVERSIZE),
+        (EXAMPLE[:-2], RejectReason.MALFORMED_JSON),
+        (b"", RejectReason.MALFORMED_JSON),
+        (None, RejectReason.MALFORMED_JSON),
+        (b"\xff\xfe" + EXAMPLE, RejectReason.MALFORMED_JSON),
+        (b'{"schema": "\xc3\x28"}', RejectReason.MALFORMED_JSON),  # not UTF-8
+        (EXAMPLE + b" trailing", RejectReason.MALFORMED_JSON),
+        (b"[" + EXAMPLE + b"]", RejectReason.SCHEMA_VIOLATION),
+        (b"42", RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"invalid": 25', b'"invalid": 25, "notes": "x"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"damaged": 2,', b'"damaged": 2, "spoilt": 0,'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b',\n  "invalid": 25', b""), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"1": 181', b'"1": "181"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"1": 181', b'"1": 181.0'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"invalid": 25', b'"invalid": true'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"invalid": 25', b'"invalid": -25'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"invalid": 25', b'"invalid": 10000'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"invalid": 25', b'"invalid": null'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"tally/v1"', b'"tally/v2"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"revision": 1', b'"revision": 0'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"revision": 1', b'"revision": 2147483648'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"2024-11-27T14:05:31+07:00"', b'"2024-11-27T14:05:31"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"6f1c2d0e-3b7a-4f0e-9a55-2f3c8d9e1a77"', b'"not-a-uuid"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"tps_id": "1671011001003"', b'"tps_id": "167101100100"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"contest_id": "pkwkp-16"', b'"contest_id": "pilgub-16"'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"1": 181', b'"01": 181'), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'{"1": 181, "2": 92, "3": 61}', b"{}"), RejectReason.SCHEMA_VIOLATION),
+        (edit(b'"terminal_id": "kpps-1671011001003"', b'"terminal_id": "KPPS 1"'), RejectReason.SCHEMA_VIOLATION),
+    ],
+    ids=lambda v: None if isinstance(v, RejectReason) else repr(v)[-40:] if v else repr(v),
+)
+def test_unreadable_records_are_rejected(world: World, value: bytes | None, expected: RejectReason) -> None:
+    assert reason(world, raw(world, value)) == expected
+
+
+def test_another_content_type_is_rejected(world: World) -> None:
+    signature = world.key(TERMINAL).sign(EXAMPLE)
+    headers = [("content-type", b"text/plain"), ("signature", signature)]
+    assert reason(world, raw(world, EXAMPLE, headers=headers)) == RejectReason.SCHEMA_VIOLATION
+
+
+@pytest.mark.parametrize("key", [b"1601072001001", b"", None, b"\xff"])
+def test_the_key_must_be_the_tps_id(world: World, key: bytes | None) -> None:
+    assert reason(world, raw(world, EXAMPLE, key=key)) == RejectReason.KEY_MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "expected"),
+    [
+        (edit(b'"tps_id": "1671011001003"', b'"tps_id": "1671011001999"'), b"1671011001999", RejectReason.UNKNOWN_TPS),
+        (edit(b'"pkwkp-16"', b'"pkwkk-1699"'), b"1671011001003", RejectReason.UNKNOWN_CONTEST),
+        (edit(b'"pkwkp-16"', b'"pkwkk-1601"'), b"1671011001003", RejectReason.CONTEST_NOT_AT_TPS),
+        (edit(b'"pkwkp-16"', b'"pkwkp-17"'), b"1671011001003", RejectReason.CONTEST_NOT_AT_TPS),
+        (edit(b', "3": 61', b""), b"1671011001003", RejectReason.BAD_CHOICES),
+        (edit(b'"3": 61', b'"3": 61, "4": 0'), b"1671011001003", RejectReason.BAD_CHOICES),
+        (edit(b'"3": 61', b'"kolom_kosong": 61'), b"1671011001003", RejectReason.BAD_CHOICES),
+    ],
+)
+def test_records_that_do_not_fit_the_master_data(
+    world: World, value: bytes, key: bytes, expected: RejectReason
+) -> None:
+    assert reason(world, raw(world, value, key=key)) == expected
+
+
+def test_an_unknown_terminal_is_rejected(world: World) -> None:
+    value = edit(b'"kpps-1671011001003"', b'"kpps-1671011001004"')
+    assert reason(world, raw(world, value, signer="kpps-1671011001004")) == RejectReason.UNKNOWN_TERMINAL
+
+
+def test_a_terminal_out_of_its_scope_is_rejected(world: World) -> None:
+    other = f"kpps-{TPS_B.tps_id}"
+    value = edit(b'"kpps-1671011001003"', b'"' + other.encode() + b'"')
+    assert reason(world, raw(world, value, signer=other)) == RejectReason.TERMINAL_NOT_AUTHORIZED
+
+
+def test_a_revoked_terminal_is_rejected(world: World) -> None:
+    value = edit(b'"kpps-1671011001003"', b'"kpps-revoked"')
+    assert reason(world, raw(world, value, signer="kpps-revoked")) == RejectReason.TERMINAL_NOT_AUTHORIZED
+
+
+def test_a_ppk_operator_may_submit_for_any_tps_of_the_kecamatan(world: World) -> None:
+    value = edit(b'"kpps-1671011001003"', b'"ppk-167101"')
+    assert reason(world, raw(world, value, signer="ppk-167101")) == ()
+
+
+def test_a_ppk_operator_may_not_submit_for_another_kecamatan(world: World) -> None:
+    form = world.form(TPS_B)
+    form["terminal_id"] = "ppk-167101"
+    assert reason(world, world.record(form)) == RejectReason.TERMINAL_NOT_AUTHORIZED
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        b"",
+        b"not base64!",
+        b"AAAA",  # valid base64, 3 bytes
+        b"A" * 86,  # 64 bytes without padding
+    ],
+)
+def test_missing_or_broken_signatures_are_rejected(world: World, signature: bytes | None) -> None:
+    headers = [("content-type", b"application/json")]
+    if signature is not None:
+        headers.append(("signature", signature))
+    assert reason(world, raw(world, EXAMPLE, headers=headers)) == RejectReason.BAD_SIGNATURE
+
+
+def test_a_forged_signature_is_rejected(world: World) -> None:
+    # signed by another (registered) terminal's key, claiming to be the TPS's own terminal
+    assert reason(world, raw(world, EXAMPLE, signer="ppk-167101")) == RejectReason.BAD_SIGNATURE
+
+
+def test_a_signature_covers_the_exact_bytes(world: World) -> None:
+    signature = world.key(TERMINAL).sign(EXAMPLE)
+    reformatted = EXAMPLE.replace(b"\n", b"\r\n")  # the same JSON, other bytes
+    headers = [("signature", signature)]
+    assert reason(world, raw(world, reformatted, headers=headers)) == RejectReason.BAD_SIGNATURE
+
+
+def test_a_changed_number_breaks_the_signature(world: World) -> None:
+    signature = world.key(TERMINAL).sign(EXAMPLE)
+    inflated = edit(b'"1": 181', b'"1": 681')  # Sirekap read 117 as 617
+    record = RawRecord(b"1671011001003", inflated, [("signature", signature)])
+    assert reason(world, record) == RejectReason.BAD_SIGNATURE
+
+
+def test_without_verification_the_signature_is_not_read(world: World) -> None:
+    record = raw(world, EXAMPLE, headers=[])
+    assert isinstance(world.decoder(verify_signatures=False).decode(record), Authentic)
+    assert isinstance(world.decoder().decode(record), Rejected)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (b'"1": 181', b'"1": 180', QuarantineReason.VOTES_SUM_NE_VALID),
+        (b'"invalid": 25', b'"invalid": 26', QuarantineReason.VALID_INVALID_NE_USED),
+        (b'"added":    {"male": 3', b'"added":    {"male": 4', QuarantineReason.USED_NE_VOTED),
+        (b'"received": 492', b'"received": 493', QuarantineReason.BALLOTS_UNBALANCED),
+        (b'"registered": {"male": 241', b'"registered": {"male": 169', QuarantineReason.VOTED_EXCEEDS_REGISTERED),
+        (b'"registered": {"male": 241', b'"registered": {"male": 362', QuarantineReason.REGISTERED_EXCEEDS_CAPACITY),
+    ],
+)
+def test_authentic_forms_that_do_not_add_up_are_held(
+    world: World, old: bytes, new: bytes, expected: QuarantineReason
+) -> None:
+    assert reason(world, raw(world, edit(old, new))) == (expected,)
+
+
+def test_every_broken_rule_is_listed_in_order(world: World) -> None:
+    value = edit(b'"received": 492', b'"received": 493', edit(b'"1": 181', b'"1": 180'))
+    assert reason(world, raw(world, value)) == (
+        QuarantineReason.VOTES_SUM_NE_VALID,
+        QuarantineReason.BALLOTS_UNBALANCED,
+    )
