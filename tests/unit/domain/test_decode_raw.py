@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rekap.domain.decode import MAX_VALUE_BYTES, Authentic, RawRecord, Rejected
-from rekap.domain.reasons import QuarantineReason, RejectReason
+from rekap.domain.outcomes import judge
+from rekap.domain.reasons import Outcome, QuarantineReason, RejectReason
+from rekap.domain.revisions import CurrentForm
 from tests.unit.domain.conftest import TPS_A, TPS_B, World
 
 # The example of CONTRACT.md, byte for byte.
@@ -230,3 +232,55 @@ def test_every_broken_rule_is_listed_in_order(world: World) -> None:
         QuarantineReason.VOTES_SUM_NE_VALID,
         QuarantineReason.BALLOTS_UNBALANCED,
     )
+
+
+def test_a_sequence_of_raw_records_gets_one_outcome_each(world: World) -> None:
+    """Corrections, duplicates, stale and conflicting revisions, in the order a partition delivers them."""
+    current: dict[tuple[str, str], CurrentForm] = {}
+
+    def outcome(value: bytes) -> tuple[Outcome, str | None]:
+        judgement = judge(world.decoder().decode(raw(world, value)), current.get(("1671011001003", "pkwkp-16")))
+        if judgement.becomes_current:
+            tally = judgement.decoded.tally  # type: ignore[union-attr]
+            assert judgement.digest is not None
+            current[(tally.tps_id, tally.contest_id)] = CurrentForm(tally.revision, judgement.digest)
+        return judgement.outcome, judgement.reason
+
+    def edits(text: bytes, *changes: tuple[bytes, bytes]) -> bytes:
+        for old, new in changes:
+            text = edit(old, new, text)
+        return text
+
+    revision_2 = edits(
+        EXAMPLE, (b'"revision": 1', b'"revision": 2'), (b'"1": 181', b'"1": 180'), (b'"valid": 334', b'"valid": 333'),
+        (b'"invalid": 25', b'"invalid": 26'),
+    )  # fmt: skip
+    revision_2_again = edit(b'"6f1c2d0e-3b7a', b'"11111111-3b7a', revision_2)  # new submission id, same numbers
+    revision_2_other = edits(revision_2, (b'"2": 92', b'"2": 91'), (b'"valid": 333', b'"valid": 332'),
+                             (b'"invalid": 26', b'"invalid": 27'))  # fmt: skip
+    revision_3_held = edits(revision_2, (b'"revision": 2', b'"revision": 3'), (b'"2": 92', b'"2": 93'))
+    assert [
+        outcome(v)
+        for v in (
+            EXAMPLE,
+            EXAMPLE,
+            revision_2,
+            EXAMPLE,
+            revision_2_again,
+            revision_2_other,
+            revision_3_held,
+            revision_2,
+            EXAMPLE[:-1],
+        )
+    ] == [
+        (Outcome.ACCEPTED, None),
+        (Outcome.DUPLICATE, None),
+        (Outcome.ACCEPTED, None),  # the correction replaces revision 1
+        (Outcome.STALE, None),
+        (Outcome.DUPLICATE, None),
+        (Outcome.REJECTED, RejectReason.REVISION_CONFLICT),
+        (Outcome.QUARANTINED, QuarantineReason.VOTES_SUM_NE_VALID),
+        (Outcome.STALE, None),  # revision 3 decides now, though it is held
+        (Outcome.REJECTED, RejectReason.MALFORMED_JSON),
+    ]
+    assert current[("1671011001003", "pkwkp-16")].revision == 3
