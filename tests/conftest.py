@@ -17,12 +17,14 @@ import asyncpg
 import pytest
 
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.config import KAFKA_VERSION, with_database
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port
-from rekap.resources import migrations_dir
+from rekap.masterdata.files import read_master_data
+from rekap.resources import migrations_dir, sumsel_master_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,6 +93,30 @@ def template_database(postgres_admin_url: str) -> Iterator[str]:
         asyncio.run(_drop_database(postgres_admin_url, name))
 
 
+@pytest.fixture(scope="session")
+def masterdata_template(postgres_admin_url: str, template_database: str) -> Iterator[str]:
+    """The migrated template with the shipped Sumatera Selatan master data loaded."""
+    name = f"rekap_masterdata_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(postgres_admin_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(with_database(postgres_admin_url, name))
+        try:
+            await load_master_data(conn, read_master_data(sumsel_master_data_dir()))
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    try:
+        yield name
+    finally:
+        asyncio.run(_drop_database(postgres_admin_url, name))
+
+
 async def _drop_database(admin_url: str, name: str) -> None:
     admin = await asyncpg.connect(admin_url)
     try:
@@ -125,6 +151,13 @@ async def _fresh_database(admin_url: str, template: str | None) -> AsyncIterator
         yield with_database(admin_url, name)
     finally:
         await _drop_database(admin_url, name)
+
+
+@pytest.fixture
+async def election_database_url(postgres_admin_url: str, masterdata_template: str) -> AsyncIterator[str]:
+    """A new database of this test's own, migrated, with the Sumatera Selatan master data."""
+    async for url in _fresh_database(postgres_admin_url, template=masterdata_template):
+        yield url
 
 
 @pytest.fixture

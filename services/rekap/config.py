@@ -35,6 +35,18 @@ class Settings(BaseSettings):
         description="PostgreSQL URL. Unset: the local embedded PostgreSQL.",
     )
     tally_topic: str = Field(default="tallies", description="Topic the terminals publish to.")
+    dead_letter_topic: str = Field(default="tallies.dead-letters", description="Where rejected records are copied.")
+    topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics, when Rekap creates them.")
+    group_id: str = Field(default="rekap-tabulator", description="The tabulators' Kafka consumer group.")
+    verify_signatures: bool = Field(
+        default=True, description="Verify each form's Ed25519 signature (off only for trusted internal topics)."
+    )
+    batch_max_records: int = Field(default=2000, ge=1, description="Records read and written per transaction.")
+    terminal_refresh_s: float = Field(default=5.0, gt=0, description="How often the tabulator looks for new terminals.")
+    session_timeout_ms: int = Field(
+        default=10_000, ge=6_000, description="How soon the group gives a silent tabulator's partitions to others."
+    )
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, description="How long a stop may take before it is forced.")
 
     kafka_version: str = Field(default=KAFKA_VERSION, description="Apache Kafka release of the local broker.")
     kafka_port: int = Field(default=9092, description="Local broker's client port (loopback).")

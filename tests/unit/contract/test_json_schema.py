@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from rekap.cli.contract import schema_text
 from rekap.domain.tally import TallyV1
 from rekap.resources import tally_schema_file
-from tests.unit.domain.conftest import changed
 from tests.unit.domain.test_decode_raw import EXAMPLE
+from tests.unit.world import changed
 
 SCHEMA = json.loads(tally_schema_file().read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

@@ -14,7 +14,7 @@ from rekap.domain.decode import Authentic, RawRecord, Rejected
 from rekap.domain.reasons import QuarantineReason, RejectReason
 from rekap.domain.regions import Tps
 from rekap.simulation.forms import Form, consistent_form, encode
-from tests.unit.domain.conftest import GOVERNOR, MAYOR, TPS_A, World, changed
+from tests.unit.world import GOVERNOR, MAYOR, TPS_A, World, changed
 
 FIXTURE_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150)
 

@@ -8,7 +8,7 @@ from rekap.domain.decode import MAX_VALUE_BYTES, Authentic, RawRecord, Rejected
 from rekap.domain.outcomes import judge
 from rekap.domain.reasons import Outcome, QuarantineReason, RejectReason
 from rekap.domain.revisions import CurrentForm
-from tests.unit.domain.conftest import TPS_A, TPS_B, World
+from tests.unit.world import TPS_A, TPS_B, World
 
 # The example of CONTRACT.md, byte for byte.
 EXAMPLE = b"""{

@@ -9,7 +9,7 @@ from rekap.domain.revisions import CurrentForm, RevisionVerdict, judge_revision
 from rekap.domain.rules import arithmetic_problems
 from rekap.domain.tally import TallyV1
 from rekap.simulation.forms import encode
-from tests.unit.domain.conftest import TPS_A, World, changed
+from tests.unit.world import TPS_A, World, changed
 
 
 def tally(world: World, *edits: tuple[str, object]) -> TallyV1:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
+from rekap.adapters.postgres.connection import Connection
 from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.masterdata import MasterData
 from rekap.domain.regions import Level, Tps
@@ -104,7 +103,7 @@ class TableChange:
         return self.rows - self.inserted - self.updated
 
 
-async def load_master_data(conn: asyncpg.Connection, dataset: MasterDataSet) -> list[TableChange]:
+async def load_master_data(conn: Connection, dataset: MasterDataSet) -> list[TableChange]:
     """Load a checked dataset in one transaction. Returns what changed, table by table."""
     rows: list[tuple[Table, list[tuple[object, ...]]]] = [
         (PROVINSI, [(r.code, r.name) for r in dataset.regions_at(Level.PROVINSI)]),
@@ -131,7 +130,7 @@ async def load_master_data(conn: asyncpg.Connection, dataset: MasterDataSet) -> 
     return changes
 
 
-async def read_master_data(conn: asyncpg.Connection) -> MasterData:
+async def read_master_data(conn: Connection) -> MasterData:
     tps = {
         r["tps_id"]: Tps(r["tps_id"], r["registered_male"], r["registered_female"])
         for r in await conn.fetch(SELECT_TPS)
@@ -145,7 +144,7 @@ async def read_master_data(conn: asyncpg.Connection) -> MasterData:
     return MasterData(tps=tps, contests=contests)
 
 
-async def count_rows(conn: asyncpg.Connection) -> dict[str, int]:
+async def count_rows(conn: Connection) -> dict[str, int]:
     row = await conn.fetchrow(COUNT_ROWS)
     assert row is not None
     return dict(row.items())

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from rekap.adapters.postgres.connection import Connection
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
 from rekap.errors import RekapError
 
@@ -48,13 +49,17 @@ REVOKE = """
 UPDATE rekap.terminal SET active = false, revoked_at = now() WHERE terminal_id = $1 AND active
 """
 TERMINAL_EXISTS = "SELECT EXISTS (SELECT 1 FROM rekap.terminal WHERE terminal_id = $1)"
+# Changes when a terminal is registered or revoked: cheap to ask often.
+TERMINALS_VERSION = """
+SELECT count(*)::text || '/' || coalesce(max(greatest(registered_at, revoked_at))::text, '-') FROM rekap.terminal
+"""
 SELECT_TERMINALS = """
 SELECT terminal_id, public_key, scope_kind, scope_code, active, registered_at, revoked_at
 FROM rekap.terminal ORDER BY terminal_id
 """
 
 
-async def register_terminals(conn: asyncpg.Connection, terminals: list[Terminal]) -> int:
+async def register_terminals(conn: Connection, terminals: list[Terminal]) -> int:
     """Register terminals in one transaction; all or none. Returns how many were new."""
     records = [(t.terminal_id, t.public_key, t.scope.kind.value, t.scope.code) for t in terminals]
     async with conn.transaction():
@@ -75,13 +80,13 @@ async def register_terminals(conn: asyncpg.Connection, terminals: list[Terminal]
     return int(status.split()[-1])
 
 
-async def revoke_terminal(conn: asyncpg.Connection, terminal_id: str) -> None:
+async def revoke_terminal(conn: Connection, terminal_id: str) -> None:
     if (await conn.execute(REVOKE, terminal_id)).split()[-1] == "0":
         exists = await conn.fetchval(TERMINAL_EXISTS, terminal_id)
         raise TerminalError(f"terminal {terminal_id} is {'already revoked' if exists else 'not registered'}")
 
 
-async def list_terminals(conn: asyncpg.Connection) -> list[TerminalRecord]:
+async def list_terminals(conn: Connection) -> list[TerminalRecord]:
     return [
         TerminalRecord(
             Terminal(
@@ -97,5 +102,10 @@ async def list_terminals(conn: asyncpg.Connection) -> list[TerminalRecord]:
     ]
 
 
-async def read_terminals(conn: asyncpg.Connection) -> dict[str, Terminal]:
+async def read_terminals(conn: Connection) -> dict[str, Terminal]:
     return {record.terminal.terminal_id: record.terminal for record in await list_terminals(conn)}
+
+
+async def terminals_version(conn: Connection | asyncpg.Pool) -> str:
+    """A value that changes whenever the registered terminals change."""
+    return str(await conn.fetchval(TERMINALS_VERSION))

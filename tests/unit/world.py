@@ -1,12 +1,10 @@
-"""A small world for decoding tests: two TPS in two kecamatan, their contests, their terminals."""
+"""A small world for the pure tests: two TPS in two kecamatan, their contests, their terminals."""
 
 from __future__ import annotations
 
 import copy
 import random
 from dataclasses import dataclass
-
-import pytest
 
 from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.decode import Decoder, RawRecord
@@ -47,8 +45,7 @@ def terminal(terminal_id: str, scope: Scope, *, active: bool = True) -> Terminal
     return Terminal(terminal_id, SigningKey.derived(SECRET, terminal_id).public_key, scope, active)
 
 
-@pytest.fixture
-def world() -> World:
+def make_world() -> World:
     terminals = [
         terminal(kpps_terminal_id(TPS_A.tps_id), Scope(ScopeKind.TPS, TPS_A.tps_id)),
         terminal(kpps_terminal_id(TPS_B.tps_id), Scope(ScopeKind.TPS, TPS_B.tps_id)),

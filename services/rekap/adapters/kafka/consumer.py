@@ -1,0 +1,154 @@
+"""The tally consumer: a member of the tabulators' consumer group whose positions come from
+PostgreSQL, not from Kafka. On every assignment it seeks each partition to the offset the database
+says is next; it remembers where it believes each partition stands, so the store can fence it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from rekap.adapters.postgres.tabulation import PartitionAdvance
+from rekap.errors import RekapError
+from rekap.retry import Backoff
+from rekap.tabulator.batch import ConsumedRecord
+
+log = structlog.get_logger(__name__)
+
+StoredOffsets = Callable[[list[int]], Awaitable[dict[int, int]]]
+
+
+class TallyConsumer:
+    def __init__(
+        self, *, bootstrap_servers: str, topic: str, group_id: str, stored_offsets: StoredOffsets,
+        max_records: int, session_timeout_ms: int = 10_000, fetch_timeout_ms: int = 500,
+    ) -> None:  # fmt: skip
+        self.topic = topic
+        self._stored_offsets = stored_offsets
+        self._max_records = max_records
+        self._fetch_timeout_ms = fetch_timeout_ms
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=f"{group_id}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=session_timeout_ms // 3,
+        )
+        # Where each assigned partition stands, as far as this consumer knows: the next offset the
+        # database holds, or None when the partition was never applied.
+        self._believed: dict[int, int | None] = {}
+        self._in_flight = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe([self.topic], listener=_Listener(self))
+
+    async def stop(self) -> None:
+        """Leave the group (its partitions go to the others at once)."""
+        await self._consumer.stop()
+
+    @property
+    def assigned(self) -> list[int]:
+        return sorted(self._believed)
+
+    async def batch(self) -> list[ConsumedRecord]:
+        """The next records, at most max_records, partition by partition in offset order."""
+        fetched = await self._consumer.getmany(timeout_ms=self._fetch_timeout_ms, max_records=self._max_records)
+        records: list[ConsumedRecord] = []
+        for tp, messages in sorted(fetched.items(), key=lambda item: item[0].partition):
+            if tp.partition not in self._believed:
+                # Fetched before this consumer positioned the partition (an assignment is being
+                # handled right now, and will seek it): not ours to apply from there.
+                continue
+            believed = self._believed[tp.partition] or 0
+            records.extend(
+                ConsumedRecord(tp.topic, tp.partition, m.offset, m.timestamp, m.key, m.value, tuple(m.headers))
+                for m in messages
+                if m.offset >= believed  # applied already (fetched before a seek): never twice
+            )
+        return records
+
+    def advances(self, records: list[ConsumedRecord]) -> list[PartitionAdvance]:
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = record.offset
+        return [PartitionAdvance(p, self._believed.get(p), offset + 1) for p, offset in sorted(last.items())]
+
+    @asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """Held while a batch is being written: a rebalance waits for it before giving partitions up."""
+        async with self._in_flight:
+            yield
+
+    def advanced(self, advances: list[PartitionAdvance]) -> None:
+        for advance in advances:
+            if advance.partition in self._believed:
+                self._believed[advance.partition] = advance.next_offset
+
+    async def commit_to_kafka(self, advances: list[PartitionAdvance]) -> None:
+        """Mirror the database's offsets in Kafka, for lag tools only: a failure here loses nothing."""
+        offsets = {
+            TopicPartition(self.topic, a.partition): a.next_offset for a in advances if a.partition in self._believed
+        }
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as error:
+            log.info("kafka_commit_skipped", error=repr(error))
+
+    async def reseek(self, partitions: list[int]) -> None:
+        """Go back to what the database holds (after a batch that was not written)."""
+        owned = [p for p in partitions if p in self._believed]
+        if owned:
+            await self._seek_to_stored(owned)
+
+    async def _seek_to_stored(self, partitions: list[int]) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                stored = await self._stored_offsets(partitions)
+                break
+            except RekapError as error:
+                if not error.retriable:
+                    raise
+                delay = backoff.next_delay()
+                log.warning("stored_offsets_unavailable", error=str(error), retry_in_s=round(delay, 1))
+                await asyncio.sleep(delay)
+        for partition in partitions:
+            tp = TopicPartition(self.topic, partition)
+            if partition in stored:
+                self._consumer.seek(tp, stored[partition])
+            else:
+                await self._consumer.seek_to_beginning(tp)
+            self._believed[partition] = stored.get(partition)
+        log.info("partitions_positioned", positions={p: stored.get(p, "beginning") for p in partitions})
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._in_flight:  # let the batch being written finish first
+            for tp in revoked:
+                self._believed.pop(tp.partition, None)
+        log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == self.topic)
+        log.info("partitions_assigned", partitions=partitions)
+        if partitions:
+            await self._seek_to_stored(partitions)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: TallyConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._consumer._on_assigned(assigned)

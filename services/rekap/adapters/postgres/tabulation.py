@@ -1,0 +1,218 @@
+"""The tabulator's writes: one transaction per batch, fenced by a compare-and-set on each partition's
+stored offset, holding every outcome row, the deciding forms, the totals and the next offsets."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from rekap.adapters.postgres.connection import Connection
+from rekap.domain.decode import Authentic
+from rekap.errors import RekapError, UnavailableError
+from rekap.tabulator.batch import BatchChanges, FormKey, FormState, RecordOutcome
+
+SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)"
+# The fence: only the consumer that knows where a partition stands may move it. The row lock it takes
+# is held to commit, so a zombie behind it waits, then finds the offset moved, and rolls back.
+ADVANCE_OFFSET = """
+UPDATE rekap.partition_offset SET next_offset = $3, updated_at = now()
+WHERE topic = $1 AND partition = $2 AND next_offset = $4
+"""
+FIRST_OFFSET = """
+INSERT INTO rekap.partition_offset (topic, partition, next_offset) VALUES ($1, $2, $3)
+ON CONFLICT (topic, partition) DO NOTHING
+"""
+SELECT_FORMS = """
+SELECT tps_id, contest_id, revision, digest, status, valid, invalid, ballots_used, votes
+FROM rekap.form
+WHERE (tps_id, contest_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+FOR UPDATE
+"""
+RECORD_COLUMNS = (
+    "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
+    "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
+)  # fmt: skip
+UPSERT_FORMS = """
+INSERT INTO rekap.form AS f (tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used,
+                             votes, terminal_id, submitted_at, topic, partition, "offset")
+SELECT tps_id, contest_id, revision, digest, status, string_to_array(reasons, ','), valid, invalid, ballots_used,
+       votes, terminal_id, submitted_at, topic, partition, "offset"
+FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[],
+            $8::integer[], $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[],
+            $14::integer[], $15::bigint[])
+     AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
+          submitted_at, topic, partition, "offset")
+ON CONFLICT (tps_id, contest_id) DO UPDATE SET
+    revision = excluded.revision, digest = excluded.digest, status = excluded.status, reasons = excluded.reasons,
+    valid = excluded.valid, invalid = excluded.invalid, ballots_used = excluded.ballots_used,
+    votes = excluded.votes, terminal_id = excluded.terminal_id, submitted_at = excluded.submitted_at,
+    topic = excluded.topic, partition = excluded.partition, "offset" = excluded."offset", updated_at = now()
+"""
+ADD_TOTALS = """
+INSERT INTO rekap.tally AS t (contest_id, kecamatan_code, shard, valid, invalid, ballots_used, tps_counted,
+                              tps_quarantined)
+SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[],
+                     $7::integer[], $8::integer[])
+ON CONFLICT (contest_id, kecamatan_code, shard) DO UPDATE SET
+    valid = t.valid + excluded.valid, invalid = t.invalid + excluded.invalid,
+    ballots_used = t.ballots_used + excluded.ballots_used, tps_counted = t.tps_counted + excluded.tps_counted,
+    tps_quarantined = t.tps_quarantined + excluded.tps_quarantined
+"""
+ADD_VOTES = """
+INSERT INTO rekap.tally_votes AS t (contest_id, kecamatan_code, shard, choice, votes)
+SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[])
+ON CONFLICT (contest_id, kecamatan_code, shard, choice) DO UPDATE SET votes = t.votes + excluded.votes
+"""
+
+# Connection-level trouble, worth a retry; anything else is a bug or a broken schema.
+RETRIABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+)
+
+
+class OffsetFencedError(RekapError):
+    """Another consumer moved these partitions on: this one lost them, and its batch was not written."""
+
+    def __init__(self, topic: str, expected: dict[int, int | None]) -> None:
+        self.topic = topic
+        self.expected = expected
+        self.partitions = sorted(expected)
+        super().__init__(f"partitions {self.partitions} of {topic} are not where this consumer believed: {expected}")
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionAdvance:
+    partition: int
+    expected: int | None  # where we believe the partition stands; None: never applied
+    next_offset: int
+
+
+Decide = Callable[[dict[FormKey, FormState]], BatchChanges]
+BeforeCommit = Callable[[BatchChanges], Awaitable[None]]
+
+
+async def init_connection(conn: Connection) -> None:
+    """jsonb in and out as Python values, on every pooled connection. Binary, so that COPY takes it:
+    jsonb's binary form is a version byte (1) and the JSON text."""
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + json.dumps(value).encode(),
+        decoder=lambda data: json.loads(data[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+class TabulationStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
+        """The next offset to read for each partition that was ever applied."""
+        try:
+            rows = await self._pool.fetch(SELECT_OFFSETS, topic, partitions)
+        except RETRIABLE as error:
+            raise UnavailableError(f"PostgreSQL: {error!r}") from error
+        return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def commit_batch(
+        self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey], decide: Decide,
+        before_commit: BeforeCommit,
+    ) -> BatchChanges:  # fmt: skip
+        """Write one batch in one transaction, or nothing. Raises OffsetFencedError if a partition was
+        moved on by another consumer, UnavailableError if PostgreSQL could not be reached."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await _fence(conn, topic, advances)
+                changes = decide(await _read_forms(conn, keys))
+                await _write(conn, changes)
+                await before_commit(changes)
+                return changes
+        except RETRIABLE as error:
+            raise UnavailableError(f"PostgreSQL: {error!r}") from error
+
+
+async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance]) -> None:
+    lost: dict[int, int | None] = {}
+    for advance in sorted(advances, key=lambda a: a.partition):  # one lock order for everyone
+        if advance.expected is None:
+            status = await conn.execute(FIRST_OFFSET, topic, advance.partition, advance.next_offset)
+        else:
+            status = await conn.execute(ADVANCE_OFFSET, topic, advance.partition, advance.next_offset, advance.expected)
+        if not status.endswith(" 1"):
+            lost[advance.partition] = advance.expected
+    if lost:
+        raise OffsetFencedError(topic, lost)
+
+
+async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, FormState]:
+    if not keys:
+        return {}
+    ordered = sorted(keys)
+    rows = await conn.fetch(SELECT_FORMS, [k[0] for k in ordered], [k[1] for k in ordered])
+    return {
+        (r["tps_id"], r["contest_id"]): FormState(
+            r["revision"],
+            bytes(r["digest"]),
+            r["status"] == "quarantined",
+            r["valid"],
+            r["invalid"],
+            r["ballots_used"],
+            r["votes"],
+        )
+        for r in rows
+    }
+
+
+async def _write(conn: Connection, changes: BatchChanges) -> None:
+    await conn.copy_records_to_table(
+        "record", schema_name="rekap", columns=RECORD_COLUMNS, records=[_record_row(o) for o in changes.outcomes]
+    )
+    if changes.forms:
+        rows = []
+        for (tps_id, contest_id), new in sorted(changes.forms.items()):
+            decoded = new.judgement.decoded
+            assert isinstance(decoded, Authentic)
+            tally, state = decoded.tally, new.state
+            rows.append((
+                tps_id, contest_id, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
+                ",".join(decoded.problems), state.valid, state.invalid, state.ballots_used, dict(state.votes),
+                tally.terminal_id, tally.submitted_at, new.record.topic, new.record.partition, new.record.offset,
+            ))  # fmt: skip
+        await conn.execute(UPSERT_FORMS, *map(list, zip(*rows, strict=True)))
+    totals = sorted(changes.totals.items())
+    if totals:
+        await conn.execute(
+            ADD_TOTALS,
+            *map(list, zip(*[(*key, c.valid, c.invalid, c.ballots_used, c.tps_counted, c.tps_quarantined)
+                             for key, c in totals], strict=True)),
+        )  # fmt: skip
+        votes = [(*key, choice, n) for key, c in totals for choice, n in sorted(c.votes.items()) if n != 0]
+        if votes:
+            await conn.execute(ADD_VOTES, *map(list, zip(*votes, strict=True)))
+
+
+def _record_row(outcome: RecordOutcome) -> tuple[object, ...]:
+    record, judgement = outcome.record, outcome.judgement
+    decoded = judgement.decoded
+    tally = decoded.tally
+    timestamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None
+    headers = [[name, base64.b64encode(value).decode()] for name, value in record.headers]
+    return (
+        record.topic, record.partition, record.offset, judgement.outcome.value,
+        judgement.reason.value if judgement.reason is not None else None, outcome.detail,
+        tally.tps_id if tally else None, tally.contest_id if tally else None, tally.revision if tally else None,
+        tally.terminal_id if tally else None, timestamp, record.key, record.value, headers,
+    )  # fmt: skip

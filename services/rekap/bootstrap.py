@@ -1,0 +1,105 @@
+"""The composition root: builds the real tabulator (pool, consumer, producer, decoder) from Settings,
+waiting with backoff for PostgreSQL and Kafka, and closes everything in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeVar
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from rekap.adapters.kafka.consumer import TallyConsumer
+from rekap.adapters.kafka.deadletters import DeadLetters
+from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.masterdata import read_master_data
+from rekap.adapters.postgres.tabulation import RETRIABLE, TabulationStore, init_connection
+from rekap.adapters.postgres.terminals import read_terminals, terminals_version
+from rekap.config import Settings
+from rekap.domain.decode import Decoder
+from rekap.errors import ConfigError, UnavailableError
+from rekap.retry import Backoff
+from rekap.tabulator.service import Tabulator
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+async def until_available(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
+    """Try until it works, saying so while it does not; give up only when asked to stop."""
+    backoff = Backoff()
+    while True:
+        try:
+            return await attempt()
+        except (KafkaError, UnavailableError, *RETRIABLE) as error:
+            if stop.is_set():
+                raise UnavailableError(f"{what} is unavailable, and a stop was asked for: {error!r}") from error
+            delay = backoff.next_delay()
+            log.warning("waiting_for", what=what, error=repr(error), retry_in_s=round(delay, 1))
+            await asyncio.sleep(delay)
+
+
+@asynccontextmanager
+async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIterator[Tabulator]:
+    async with AsyncExitStack() as stack:
+        pool: asyncpg.Pool = await until_available(
+            "PostgreSQL",
+            lambda: asyncpg.create_pool(settings.dsn, min_size=1, max_size=3, init=init_connection, timeout=10),
+            stop,
+        )
+        stack.push_async_callback(pool.close)
+        decoder, version = await until_available("PostgreSQL", lambda: _decoder(pool, settings), stop)
+
+        async def refresh() -> Decoder | None:
+            nonlocal version
+            try:
+                current = await terminals_version(pool)
+            except RETRIABLE as error:
+                raise UnavailableError(f"PostgreSQL: {error!r}") from error
+            if current == version:
+                return None
+            new, version = await _decoder(pool, settings)
+            return new
+
+        topics = {
+            settings.tally_topic: settings.topic_partitions,
+            settings.dead_letter_topic: settings.topic_partitions,
+        }
+        await until_available("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), stop)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+            client_id=f"{settings.group_id}-dead-letters",
+        )  # fmt: skip
+        await until_available("Kafka", producer.start, stop)
+        stack.push_async_callback(producer.stop)
+        store = TabulationStore(pool)
+        consumer = TallyConsumer(
+            bootstrap_servers=settings.bootstrap_servers, topic=settings.tally_topic, group_id=settings.group_id,
+            stored_offsets=lambda partitions: store.stored_offsets(settings.tally_topic, partitions),
+            max_records=settings.batch_max_records, session_timeout_ms=settings.session_timeout_ms,
+        )  # fmt: skip
+        await until_available("Kafka", consumer.start, stop)
+        stack.push_async_callback(consumer.stop)
+        log.info(
+            "tabulator_started",
+            topic=settings.tally_topic, group=settings.group_id, kafka=settings.bootstrap_servers,
+            postgres=settings.dsn_for_display, verify_signatures=settings.verify_signatures,
+        )  # fmt: skip
+        yield Tabulator(
+            consumer=consumer, store=store, dead_letters=DeadLetters(producer, settings.dead_letter_topic),
+            decoder=decoder, refresh_decoder=refresh, refresh_every_s=settings.terminal_refresh_s,
+        )  # fmt: skip
+
+
+async def _decoder(pool: asyncpg.Pool, settings: Settings) -> tuple[Decoder, str]:
+    async with pool.acquire() as conn:
+        version = await terminals_version(conn)
+        master = await read_master_data(conn)
+        terminals = await read_terminals(conn)
+    if not master.tps or not master.contests:
+        raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
+    return Decoder(master, terminals, verify_signatures=settings.verify_signatures), version

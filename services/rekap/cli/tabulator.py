@@ -1,0 +1,48 @@
+"""`rekap tabulator run`: the service. SIGTERM or SIGINT stops it gracefully (the batch in flight is
+finished and committed, the consumer group is left) within REKAP_SHUTDOWN_TIMEOUT_S."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+import structlog
+
+from rekap.bootstrap import tabulator_service
+from rekap.cli.common import SubParsers, add_command
+from rekap.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with tabulator_service(settings, stop) as tabulator:
+        running = asyncio.create_task(tabulator.run(stop))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set() and not running.done():
+            log.info("stopping", deadline_s=settings.shutdown_timeout_s)
+            try:
+                await asyncio.wait_for(running, settings.shutdown_timeout_s)
+            except TimeoutError:
+                log.warning("stop_forced", deadline_s=settings.shutdown_timeout_s)  # its batch rolls back
+        stopping.cancel()
+        if running.done() and not running.cancelled():
+            running.result()  # a crash of the loop is the service's crash
+    log.info("stopped")
+
+
+def run(settings: Settings, _: argparse.Namespace) -> int:
+    asyncio.run(serve(settings))
+    return 0
+
+
+def register(commands: SubParsers) -> None:
+    tabulator = commands.add_parser("tabulator", help="the tabulator service")
+    actions = tabulator.add_subparsers(title="tabulator commands", required=True, metavar="ACTION")
+    add_command(actions, "run", run, "consume tallies and count them, until SIGTERM or Ctrl-C")

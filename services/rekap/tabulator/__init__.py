@@ -1,0 +1,1 @@
+"""The tabulator service: consume tallies, judge them, count them once, in PostgreSQL."""

@@ -1,0 +1,127 @@
+"""The tabulator's loop: consume → decode and validate → judge against the deciding forms →
+aggregate → write outcomes, forms, totals and offsets in one transaction → mirror offsets to Kafka.
+
+Exactly once: the database holds how far each partition is applied, in the same transaction as
+what it applied; a consumer that lost a partition cannot move it (see OffsetFencedError).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from rekap.adapters.kafka.consumer import TallyConsumer
+from rekap.adapters.kafka.deadletters import DeadLetters
+from rekap.adapters.postgres.tabulation import OffsetFencedError, TabulationStore
+from rekap.domain.decode import Decoder
+from rekap.errors import RekapError
+from rekap.retry import Backoff
+from rekap.tabulator.batch import BatchChanges, ConsumedRecord, form_keys, tabulate
+
+log = structlog.get_logger(__name__)
+
+DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
+
+
+@dataclass
+class Progress:
+    """What the loop has done, for the periodic log line (and, later, the metrics)."""
+
+    batches: int = 0
+    records: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    fenced: int = 0
+
+
+class Tabulator:
+    def __init__(
+        self, *, consumer: TallyConsumer, store: TabulationStore, dead_letters: DeadLetters, decoder: Decoder,
+        refresh_decoder: DecoderSource, refresh_every_s: float = 5.0, report_every_s: float = 10.0,
+    ) -> None:  # fmt: skip
+        self._consumer = consumer
+        self._store = store
+        self._dead_letters = dead_letters
+        self._decoder = decoder
+        self._refresh_decoder = refresh_decoder
+        self._refresh_every_s = refresh_every_s
+        self._report_every_s = report_every_s
+        self.progress = Progress()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tabulate until `stop` is set; the batch in flight is finished and committed first."""
+        next_refresh = next_report = time.monotonic()
+        while not stop.is_set():
+            records = await self._consumer.batch()
+            if records:
+                await self._process(records, stop)
+            now = time.monotonic()
+            if now >= next_refresh:
+                await self._refresh()
+                next_refresh = now + self._refresh_every_s
+            if now >= next_report and self.progress.batches:
+                self._report()
+                next_report = now + self._report_every_s
+        self._report()
+
+    async def _process(self, records: list[ConsumedRecord], stop: asyncio.Event) -> None:
+        decoded = [(record, self._decoder.decode(record.raw)) for record in records]  # pure, outside the transaction
+        keys = form_keys(d for _, d in decoded)
+        advances = self._consumer.advances(records)
+        backoff = Backoff()
+        while True:
+            try:
+                async with self._consumer.in_flight():
+                    changes = await self._store.commit_batch(
+                        self._consumer.topic, advances, keys, lambda forms: tabulate(decoded, forms),
+                        self._dead_letters.send,
+                    )  # fmt: skip
+                break
+            except OffsetFencedError as fenced:
+                # Another consumer applied these partitions further: ours was a stale view. Nothing
+                # of the batch was written; go back to what the database holds.
+                self.progress.fenced += 1
+                log.warning("batch_fenced", believed=fenced.expected, records=len(records))
+                await self._consumer.reseek([a.partition for a in advances])
+                return
+            except RekapError as error:
+                if not error.retriable:
+                    raise
+                if stop.is_set():
+                    log.warning("batch_abandoned_on_shutdown", records=len(records), error=str(error))
+                    return  # not written: it is read again on the next start
+                delay = backoff.next_delay()
+                log.warning("batch_retry", error=str(error), records=len(records), retry_in_s=round(delay, 1))
+                await asyncio.sleep(delay)
+        self._consumer.advanced(advances)
+        await self._consumer.commit_to_kafka(advances)
+        self._count(changes)
+
+    async def _refresh(self) -> None:
+        try:
+            decoder = await self._refresh_decoder()
+        except RekapError as error:
+            log.warning("terminal_refresh_failed", error=str(error))
+            return
+        if decoder is not None:
+            self._decoder = decoder
+            log.info("terminals_reloaded")
+
+    def _count(self, changes: BatchChanges) -> None:
+        self.progress.batches += 1
+        self.progress.records += len(changes.outcomes)
+        self.progress.outcomes.update(o.judgement.outcome.value for o in changes.outcomes)
+
+    def _report(self) -> None:
+        log.info(
+            "tabulated",
+            batches=self.progress.batches,
+            records=self.progress.records,
+            outcomes=dict(self.progress.outcomes),
+            fenced=self.progress.fenced,
+            partitions=self._consumer.assigned,
+        )

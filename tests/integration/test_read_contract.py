@@ -1,0 +1,86 @@
+"""The read contract: KPU's role reads the hasil views and can write nothing, anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from rekap.adapters.postgres.masterdata import load_master_data
+from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.masterdata.files import read_master_data
+from rekap.resources import migrations_dir, sumsel_master_data_dir
+
+VIEWS = {
+    "votes": {"level", "region_code", "region_name", "contest_id", "choice", "candidate_name", "votes"},
+    "summary": {"level", "region_code", "region_name", "contest_id", "valid", "invalid", "ballots_used",
+                "tps_expected", "tps_counted", "tps_quarantined"},
+    "tps": {"tps_id", "contest_id", "revision", "status", "valid", "invalid", "votes"},
+    "review": {"tps_id", "contest_id", "revision", "reason", "terminal_id", "received_at"},
+}  # fmt: skip
+
+
+@pytest.fixture
+async def reader(empty_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A fresh database migrated from scratch (as production is), and a session as kpu_reader."""
+    admin = await asyncpg.connect(empty_database_url)
+    try:
+        await migrate(admin, load_migrations(migrations_dir()))
+        await load_master_data(admin, read_master_data(sumsel_master_data_dir()))
+        await admin.execute("ALTER ROLE kpu_reader LOGIN")  # in production: a password, or member logins
+    finally:
+        await admin.close()
+    parts = urlsplit(empty_database_url)
+    as_reader = urlunsplit(parts._replace(netloc=f"kpu_reader@{parts.hostname}:{parts.port}"))
+    conn = await asyncpg.connect(as_reader)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def test_kpu_reader_reads_every_view_with_the_contract_columns(reader: asyncpg.Connection) -> None:
+    for view, columns in VIEWS.items():
+        await reader.fetch(f"SELECT * FROM hasil.{view} LIMIT 1")  # allowed
+        found = {r["column_name"] for r in await reader.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'hasil' AND table_name = $1", view
+        )}  # fmt: skip
+        assert columns <= found, f"hasil.{view} lacks {columns - found}"
+    levels = {
+        r["level"]: r["n"] for r in await reader.fetch("SELECT level, count(*) AS n FROM hasil.summary GROUP BY level")
+    }
+    assert levels == {"kecamatan": 241 * 2, "kabupaten_kota": 17 * 2, "provinsi": 18}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT * FROM rekap.form",
+        "SELECT * FROM rekap.record",
+        "SELECT * FROM public.schema_migrations",
+        "INSERT INTO rekap.tally (contest_id, kecamatan_code, shard) VALUES ('pkwkp-16', '160107', 0)",
+        "UPDATE hasil.tps SET valid = 0",
+        "DELETE FROM hasil.tps",
+        "CREATE TABLE public.mine (id int)",
+        "CREATE TABLE hasil.mine (id int)",
+        "CREATE SCHEMA mine",
+        "CREATE TEMP TABLE mine (id int)",
+        "CREATE VIEW hasil.mine AS SELECT 1",
+    ],
+)
+async def test_kpu_reader_cannot_write_or_read_beyond_hasil(reader: asyncpg.Connection, statement: str) -> None:
+    with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.ReadOnlySQLTransactionError)):
+        await reader.execute(statement)
+
+
+async def test_even_leaving_read_only_mode_grants_no_write(reader: asyncpg.Connection) -> None:
+    await reader.execute("SET default_transaction_read_only = off")
+    for statement in (
+        "CREATE TEMP TABLE mine (id int)",
+        "UPDATE hasil.tps SET valid = 0",
+        "CREATE TABLE public.mine (id int)",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await reader.execute(statement)

@@ -1,0 +1,267 @@
+"""The tabulator against the real broker and database: a generated election counted exactly, whatever
+happens to the tabulators (killed, stopped, two at once), checked against an independent oracle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from rekap.bootstrap import tabulator_service
+from rekap.config import Settings
+from rekap.simulation.forms import consistent_form
+from tests.integration.election import (
+    SHIPPED,
+    Planned,
+    applied,
+    check_against_oracle,
+    plan_election,
+    publish,
+    register_all_terminals,
+    sample_tps,
+    signed,
+    wait_applied,
+)
+
+
+def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Settings:
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        DATABASE_URL=database_url,
+        tally_topic=topic,
+        dead_letter_topic=f"{topic}.dead-letters",
+        group_id=f"{topic}-tabulators",
+        batch_max_records=500,
+        terminal_refresh_s=0.5,
+        topic_partitions=3,
+    )
+
+
+@pytest.fixture
+async def conn(election_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(election_database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def test_a_generated_election_is_counted_exactly(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+) -> None:
+    tps = sample_tps(2000)
+    planned, oracle = plan_election(tps)
+    await register_all_terminals(conn, tps)
+    half = len(planned) // 2
+    ends = await publish(kafka_bootstrap, topic, planned[:half])  # a backlog before the tabulator starts
+    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    stop = asyncio.Event()
+    async with tabulator_service(settings, stop) as tabulator:
+        running = asyncio.create_task(tabulator.run(stop))
+        later = await publish(kafka_bootstrap, topic, planned[half:])  # and the rest while it runs
+        ends = {p: max(ends.get(p, 0), later.get(p, 0)) for p in ends.keys() | later.keys()}
+        await wait_applied(election_database_url, topic, ends, watch=running)
+        stop.set()
+        await running
+    await check_against_oracle(election_database_url, topic, planned, oracle)
+
+    # every rejected record, and nothing else, was copied to the dead letters with its reason
+    expected = Counter(p.reason for p in planned if p.outcome == "rejected")
+    assert await dead_letter_reasons(kafka_bootstrap, settings.dead_letter_topic, sum(expected.values())) == expected
+
+
+async def dead_letter_reasons(bootstrap: str, topic: str, count: int) -> Counter[str]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    reasons: Counter[str] = Counter()
+    sources = set()
+    try:
+        while sum(reasons.values()) < count:
+            batches = await consumer.getmany(timeout_ms=5000)
+            assert batches, f"only {sum(reasons.values())} of {count} dead letters arrived"
+            for messages in batches.values():
+                for m in messages:
+                    headers = dict(m.headers)
+                    reasons[headers["rekap-reason"].decode()] += 1
+                    sources.add(headers["rekap-source"])
+        assert not await consumer.getmany(timeout_ms=1000), "more dead letters than rejected records"
+    finally:
+        await consumer.stop()
+    assert len(sources) == count
+    return reasons
+
+
+async def test_a_terminal_registered_while_running_is_seen(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+) -> None:
+    tps = sample_tps(1)
+    contest = SHIPPED.master_data().contests_at(tps[0].tps_id)[0]
+    form = consistent_form(tps[0], contest, random.Random(1))
+    body, headers = signed(form, form["terminal_id"])
+    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    stop = asyncio.Event()
+    async with tabulator_service(settings, stop) as tabulator:
+        running = asyncio.create_task(tabulator.run(stop))
+        producer_ends = await publish_raw(kafka_bootstrap, topic, form["tps_id"].encode(), body, headers)
+        await wait_applied(election_database_url, topic, producer_ends, watch=running)
+        await register_all_terminals(conn, tps)
+        await asyncio.sleep(1.5)  # the tabulator looks for new terminals every 0.5 s here
+        producer_ends = await publish_raw(kafka_bootstrap, topic, form["tps_id"].encode(), body, headers)
+        await wait_applied(election_database_url, topic, producer_ends, watch=running)
+        stop.set()
+        await running
+    outcomes = await conn.fetch('SELECT outcome, reason FROM rekap.record WHERE topic = $1 ORDER BY "offset"', topic)
+    assert [(r["outcome"], r["reason"]) for r in outcomes] == [("rejected", "unknown_terminal"), ("accepted", None)]
+
+
+async def publish_raw(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+) -> dict[int, int]:
+    return await publish(bootstrap, topic, [Planned(key, value, headers, "")])
+
+
+# -- the service as a process ------------------------------------------------------------------
+
+
+class TabulatorProcess:
+    """`rekap tabulator run` in a process of its own, as an operator runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._env = env
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "rekap", "tabulator", "run"], env=self._env, stdout=out, stderr=out
+            )
+
+    def kill(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGKILL)
+        self._process.wait(10)
+
+    def terminate(self, timeout: float = 45) -> int:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGTERM)
+        return self._process.wait(timeout)
+
+    def ensure_stopped(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+
+
+@pytest.fixture
+def tabulator_env(kafka_bootstrap: str, election_database_url: str, topic: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
+    env.update(
+        DATABASE_URL=election_database_url,
+        REKAP_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        REKAP_TALLY_TOPIC=topic,
+        REKAP_DEAD_LETTER_TOPIC=f"{topic}.dead-letters",
+        REKAP_GROUP_ID=f"{topic}-tabulators",
+        REKAP_BATCH_MAX_RECORDS="300",
+        REKAP_SESSION_TIMEOUT_MS="6000",  # a killed tabulator's partitions move on sooner
+        REKAP_LOG_LEVEL="INFO",
+    )
+    return env
+
+
+@pytest.fixture
+def processes(tabulator_env: dict[str, str], tmp_path: Path) -> Iterator[list[TabulatorProcess]]:
+    started: list[TabulatorProcess] = []
+    yield started
+    for process in started:
+        process.ensure_stopped()
+
+
+def spawn(processes: list[TabulatorProcess], env: dict[str, str], tmp_path: Path) -> TabulatorProcess:
+    process = TabulatorProcess(env, tmp_path / f"tabulator-{len(processes)}.log")
+    processes.append(process)
+    process.start()
+    return process
+
+
+async def wait_progress(conn: asyncpg.Connection, topic: str, at_least: int, timeout: float = 90) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (done := sum((await applied(conn, topic)).values())) < at_least:
+        assert asyncio.get_running_loop().time() < deadline, f"only {done} of {at_least} records applied"
+        await asyncio.sleep(0.05)
+    return done
+
+
+async def test_killed_mid_batch_and_restarted_ends_exact(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    tabulator_env: dict[str, str], processes: list[TabulatorProcess], tmp_path: Path,
+) -> None:  # fmt: skip
+    tps = sample_tps(1500)
+    planned, oracle = plan_election(tps, seed=7)
+    await register_all_terminals(conn, tps)
+    ends = await publish(kafka_bootstrap, topic, planned)
+    total = sum(ends.values())
+    first = spawn(processes, tabulator_env, tmp_path)
+    await wait_progress(conn, topic, total // 4)
+    first.kill()  # SIGKILL: no goodbye, a transaction may be half done
+    at_kill = sum((await applied(conn, topic)).values())
+    assert 0 < at_kill < total, "the kill must land in the middle of the work"
+    second = spawn(processes, tabulator_env, tmp_path)
+    await wait_progress(conn, topic, at_kill + total // 4)
+    second.kill()
+    third = spawn(processes, tabulator_env, tmp_path)
+    await wait_applied(election_database_url, topic, ends, timeout=120)
+    assert third.terminate() == 0
+    await check_against_oracle(election_database_url, topic, planned, oracle)
+
+
+async def test_two_tabulators_with_rebalances_end_exact(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    tabulator_env: dict[str, str], processes: list[TabulatorProcess], tmp_path: Path,
+) -> None:  # fmt: skip
+    tps = sample_tps(1500)
+    planned, oracle = plan_election(tps, seed=11)
+    await register_all_terminals(conn, tps)
+    third = len(planned) // 3
+    ends = await publish(kafka_bootstrap, topic, planned[:third])
+    a = spawn(processes, tabulator_env, tmp_path)
+    await wait_progress(conn, topic, third // 3)
+    b = spawn(processes, tabulator_env, tmp_path)  # joins: the partitions are shared out again
+    await wait_for_assignment(b, lambda partitions: 0 < len(partitions) < 3)
+    more = await publish(kafka_bootstrap, topic, planned[third : 2 * third])
+    await wait_progress(conn, topic, third + third // 2)
+    assert a.terminate() == 0  # leaves: b takes everything
+    rest = await publish(kafka_bootstrap, topic, planned[2 * third :])
+    ends = {p: max(ends.get(p, 0), more.get(p, 0), rest.get(p, 0)) for p in ends.keys() | more.keys() | rest.keys()}
+    await wait_applied(election_database_url, topic, ends, timeout=120)
+    assert b.terminate() == 0
+    await check_against_oracle(election_database_url, topic, planned, oracle)
+    # b shared the partitions with a first, then had them all
+    assigned = [set(e["partitions"]) for e in log_events(b.log) if e["event"] == "partitions_assigned"]
+    assert any(0 < len(p) < 3 for p in assigned), f"b never shared the partitions: {assigned}"
+    assert assigned[-1] == {0, 1, 2}
+
+
+async def wait_for_assignment(
+    process: TabulatorProcess, wanted: Callable[[set[int]], bool], timeout: float = 60
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not any(wanted(set(e["partitions"])) for e in log_events(process.log) if e["event"] == "partitions_assigned"):
+        assert asyncio.get_running_loop().time() < deadline, "the expected assignment never came"
+        await asyncio.sleep(0.1)
+
+
+def log_events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]

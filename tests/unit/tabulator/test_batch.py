@@ -1,0 +1,93 @@
+"""tabulate(): outcomes in order, the deciding forms, and totals that move by exactly the difference."""
+
+from __future__ import annotations
+
+import random
+
+from rekap.domain.decode import Decoder
+from rekap.simulation.forms import Form, encode
+from rekap.tabulator.batch import ConsumedRecord, FormState, TotalsChange, form_keys, tabulate
+from tests.unit.world import GOVERNOR, TPS_A, TPS_B, World, changed
+
+
+def consumed(world: World, form: Form, offset: int, partition: int = 0) -> ConsumedRecord:
+    record = world.record(form)
+    return ConsumedRecord("tallies", partition, offset, 0, record.key, record.value, record.headers)
+
+
+def run(decoder: Decoder, records: list[ConsumedRecord], current: dict[tuple[str, str], FormState] | None = None):  # type: ignore[no-untyped-def]
+    return tabulate([(r, decoder.decode(r.raw)) for r in records], current or {})
+
+
+def test_a_first_form_is_counted_whole(world: World) -> None:
+    form = world.form(TPS_A, GOVERNOR)
+    changes = run(world.decoder(), [consumed(world, form, 0)])
+    assert [o.judgement.outcome for o in changes.outcomes] == ["accepted"]
+    change = changes.totals[("pkwkp-16", "167101", 0)]
+    assert (change.valid, change.invalid, change.ballots_used, change.tps_counted) == (
+        form["valid"],
+        form["invalid"],
+        form["ballots"]["used"],
+        1,
+    )
+    assert change.votes == form["votes"]
+
+
+def move_vote(form: Form, revision: int) -> Form:
+    new = changed(form, "revision", revision)
+    new = changed(new, "votes.1", form["votes"]["1"] - 5)
+    return changed(new, "votes.2", form["votes"]["2"] + 5)
+
+
+def test_a_correction_in_the_same_batch_moves_totals_by_the_difference(world: World) -> None:
+    first = world.form(TPS_A, GOVERNOR)
+    second = move_vote(first, 2)
+    changes = run(world.decoder(), [consumed(world, first, 0), consumed(world, second, 1)])
+    change = changes.totals[("pkwkp-16", "167101", 0)]
+    assert change.votes == second["votes"]
+    assert change.tps_counted == 1
+    assert changes.forms[(TPS_A.tps_id, "pkwkp-16")].state.revision == 2
+
+
+def test_a_correction_of_a_stored_form_is_only_the_difference(world: World) -> None:
+    first = world.form(TPS_A, GOVERNOR)
+    before = run(world.decoder(), [consumed(world, first, 0)])
+    stored = {key: new.state for key, new in before.forms.items()}
+    changes = run(world.decoder(), [consumed(world, move_vote(first, 2), 1)], stored)
+    change = changes.totals[("pkwkp-16", "167101", 0)]
+    assert change == TotalsChange(votes={"1": -5, "2": 5, "3": 0})
+
+
+def test_holding_and_releasing_a_form(world: World) -> None:
+    good = world.form(TPS_A, GOVERNOR)
+    held = changed(changed(good, "revision", 2), "votes.1", good["votes"]["1"] + 500)
+    fixed = changed(good, "revision", 3)
+    decoder = world.decoder()
+    first = run(decoder, [consumed(world, good, 0)])
+    stored = {key: new.state for key, new in first.forms.items()}
+    hold = run(decoder, [consumed(world, held, 1)], stored)
+    change = hold.totals[("pkwkp-16", "167101", 0)]
+    assert (change.tps_counted, change.tps_quarantined, change.valid) == (-1, 1, -good["valid"])
+    stored = {key: new.state for key, new in hold.forms.items()}
+    release = run(decoder, [consumed(world, fixed, 2)], stored)
+    change = release.totals[("pkwkp-16", "167101", 0)]
+    assert (change.tps_counted, change.tps_quarantined, change.valid) == (1, -1, good["valid"])
+
+
+def test_records_that_do_not_decide_change_nothing(world: World) -> None:
+    form = world.form(TPS_A, GOVERNOR)
+    broken = ConsumedRecord("tallies", 0, 3, 0, b"1671011001003", encode(form)[:-1], ())
+    changes = run(world.decoder(), [consumed(world, form, 0), consumed(world, form, 1), broken])
+    assert [o.judgement.outcome for o in changes.outcomes] == ["accepted", "duplicate", "rejected"]
+    assert len(changes.rejected()) == 1
+    assert list(changes.totals) == [("pkwkp-16", "167101", 0)]
+
+
+def test_totals_are_sharded_by_the_partition_that_wrote_them(world: World) -> None:
+    a, b = world.form(TPS_A, GOVERNOR), world.form(TPS_B, GOVERNOR, seed=random.Random(3).randint(0, 99))
+    changes = run(world.decoder(), [consumed(world, a, 0, partition=2), consumed(world, b, 0, partition=5)])
+    assert set(changes.totals) == {("pkwkp-16", "167101", 2), ("pkwkp-16", "160107", 5)}
+    assert form_keys(world.decoder().decode(consumed(world, f, 0).raw) for f in (a, b)) == {
+        (TPS_A.tps_id, "pkwkp-16"),
+        (TPS_B.tps_id, "pkwkp-16"),
+    }
