@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -69,20 +69,23 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def template_database(postgres_admin_url: str) -> Iterator[str]:
-    """A database with every migration applied, cloned for each test (much faster than migrating)."""
-    name = f"rekap_template_{uuid.uuid4().hex[:8]}"
+Prepare = Callable[[asyncpg.Connection], Awaitable[object]]
+
+
+def _session_template(admin_url: str, prefix: str, template: str | None, prepare: Prepare) -> Iterator[str]:
+    """A database made once per session (from `template`, then `prepare`d), dropped at the end."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
 
     async def create() -> None:
-        admin = await asyncpg.connect(postgres_admin_url)
+        admin = await asyncpg.connect(admin_url)
         try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
+            clause = f' TEMPLATE "{template}"' if template else ""
+            await admin.execute(f'CREATE DATABASE "{name}"{clause}')
         finally:
             await admin.close()
-        conn = await asyncpg.connect(with_database(postgres_admin_url, name))
+        conn = await asyncpg.connect(with_database(admin_url, name))
         try:
-            await migrate(conn, load_migrations(migrations_dir()))
+            await prepare(conn)
         finally:
             await conn.close()
 
@@ -90,31 +93,24 @@ def template_database(postgres_admin_url: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        asyncio.run(_drop_database(postgres_admin_url, name))
+        asyncio.run(_drop_database(admin_url, name))
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_admin_url: str) -> Iterator[str]:
+    """A database with every migration applied, cloned for each test (much faster than migrating)."""
+    yield from _session_template(
+        postgres_admin_url, "rekap_template", None, lambda conn: migrate(conn, load_migrations(migrations_dir()))
+    )
 
 
 @pytest.fixture(scope="session")
 def masterdata_template(postgres_admin_url: str, template_database: str) -> Iterator[str]:
     """The migrated template with the shipped Sumatera Selatan master data loaded."""
-    name = f"rekap_masterdata_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        admin = await asyncpg.connect(postgres_admin_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        finally:
-            await admin.close()
-        conn = await asyncpg.connect(with_database(postgres_admin_url, name))
-        try:
-            await load_master_data(conn, read_master_data(sumsel_master_data_dir()))
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    try:
-        yield name
-    finally:
-        asyncio.run(_drop_database(postgres_admin_url, name))
+    yield from _session_template(
+        postgres_admin_url, "rekap_masterdata", template_database,
+        lambda conn: load_master_data(conn, read_master_data(sumsel_master_data_dir())),
+    )  # fmt: skip
 
 
 async def _drop_database(admin_url: str, name: str) -> None:

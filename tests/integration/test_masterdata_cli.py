@@ -5,23 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from rekap.resources import sumsel_master_data_dir
+from tests.integration.cli import rekap as run_rekap
 
 
-def rekap(database_url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "rekap", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-    )
+def rekap(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_rekap({**os.environ, "DATABASE_URL": database_url}, *args)
 
 
 def test_load_twice_then_a_bad_folder_loads_nothing(database_url: str, tmp_path: Path) -> None:

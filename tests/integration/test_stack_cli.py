@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +11,9 @@ import pytest
 
 from rekap.devstack.process import answers, free_port
 from tests.conftest import jar_cache
+from tests.integration.cli import rekap
 
 SERVER_SETTINGS = {"DATABASE_URL", "REKAP_DATABASE_URL", "REKAP_KAFKA_BOOTSTRAP", "JAVA_HOME"}
-
-
-def rekap(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rekap", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from rekap.adapters.kafka.deadletters import copy_of
 from rekap.domain.decode import Decoder
 from rekap.simulation.forms import Form, encode
 from rekap.tabulator.batch import ConsumedRecord, FormState, TotalsChange, form_keys, tabulate
@@ -90,4 +91,19 @@ def test_totals_are_sharded_by_the_partition_that_wrote_them(world: World) -> No
     assert form_keys(world.decoder().decode(consumed(world, f, 0).raw) for f in (a, b)) == {
         (TPS_A.tps_id, "pkwkp-16"),
         (TPS_B.tps_id, "pkwkp-16"),
+    }
+
+
+def test_a_dead_letter_carries_the_reason_and_is_never_oversize(world: World) -> None:
+    huge = b"{" + b" " * 100_000 + b"}"
+    record = ConsumedRecord("tallies", 1, 9, 0, b"1671011001003", huge, (("signature", b"x"),))
+    changes = run(world.decoder(), [record])
+    value, headers = copy_of(changes.rejected()[0])
+    assert value == huge[:65536]
+    assert dict(headers) == {
+        "signature": b"x",
+        "rekap-reason": b"oversize",
+        "rekap-detail": b"100002 bytes, at most 65536",
+        "rekap-source": b"tallies/1/9",
+        "rekap-truncated": b"100002",
     }

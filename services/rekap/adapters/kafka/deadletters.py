@@ -1,5 +1,7 @@
 """Dead letters: each rejected record is copied, as it came, to a topic of its own, with the reason
-in its headers. At least once: a copy sent before a crash may be sent again (`rekap-source` tells)."""
+in its headers. At least once: a copy sent before a crash may be sent again (`rekap-source` tells).
+The database keeps every record's raw bytes whole; a copy here is cut at 64 KiB (`rekap-truncated`
+then gives the original length), so that an oversize record can never block the topic."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from rekap.errors import UnavailableError
-from rekap.tabulator.batch import BatchChanges
+from rekap.domain.decode import MAX_VALUE_BYTES
+from rekap.errors import RekapError, UnavailableError
+from rekap.tabulator.batch import BatchChanges, RecordOutcome
 
 
 class DeadLetters:
@@ -25,15 +28,26 @@ class DeadLetters:
         try:
             sent = []
             for outcome in rejected:
-                record, judgement = outcome.record, outcome.judgement
-                assert judgement.reason is not None
-                headers = [
-                    *record.headers,
-                    ("rekap-reason", judgement.reason.value.encode()),
-                    ("rekap-detail", (outcome.detail or "").encode()),
-                    ("rekap-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-                ]
-                sent.append(await self._producer.send(self.topic, record.value, key=record.key, headers=headers))
+                value, headers = copy_of(outcome)
+                sent.append(await self._producer.send(self.topic, value, key=outcome.record.key, headers=headers))
             await asyncio.gather(*sent)
         except KafkaError as error:
-            raise UnavailableError(f"Kafka (dead letters): {error!r}") from error
+            if error.retriable:
+                raise UnavailableError(f"Kafka (dead letters): {error!r}") from error
+            raise RekapError(f"Kafka refused a dead letter for {self.topic}: {error!r}") from error
+
+
+def copy_of(outcome: RecordOutcome) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    record, reason = outcome.record, outcome.judgement.reason
+    assert reason is not None
+    headers = [
+        *record.headers,
+        ("rekap-reason", reason.value.encode()),
+        ("rekap-detail", (outcome.detail or "").encode()),
+        ("rekap-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+    ]
+    value = record.value
+    if value is not None and len(value) > MAX_VALUE_BYTES:
+        headers.append(("rekap-truncated", str(len(value)).encode()))
+        value = value[:MAX_VALUE_BYTES]
+    return value, headers
