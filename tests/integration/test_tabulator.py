@@ -21,7 +21,9 @@ from aiokafka import AIOKafkaConsumer
 
 from rekap.bootstrap import tabulator_service
 from rekap.config import Settings
-from rekap.simulation.forms import consistent_form
+from rekap.domain.signing import SigningKey
+from rekap.simulation.forms import consistent_form, encode
+from rekap.simulation.night import DEFAULT_SECRET
 from tests.integration.election import (
     SHIPPED,
     Planned,
@@ -31,7 +33,6 @@ from tests.integration.election import (
     publish,
     register_all_terminals,
     sample_tps,
-    signed,
     wait_applied,
 )
 
@@ -109,7 +110,8 @@ async def test_a_terminal_registered_while_running_is_seen(
     tps = sample_tps(1)
     contest = SHIPPED.master_data().contests_at(tps[0].tps_id)[0]
     form = consistent_form(tps[0], contest, random.Random(1))
-    body, headers = signed(form, form["terminal_id"])
+    body = encode(form)
+    headers = [("signature", SigningKey.derived(DEFAULT_SECRET, form["terminal_id"]).sign(body))]
     settings = settings_for(kafka_bootstrap, election_database_url, topic)
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as tabulator:

@@ -1,0 +1,49 @@
+"""The terminals' side of the contract: a form's exact bytes, signed, sent to the tally topic with an
+idempotent producer (acks=all), keyed by its TPS so that its revisions stay in order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from rekap.domain.signing import SigningKey
+from rekap.errors import UnavailableError
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class Publisher:
+    def __init__(self, bootstrap_servers: str, topic: str, *, client_id: str = "rekap-publisher") -> None:
+        self.topic = topic
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5, client_id=client_id
+        )
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._producer.start()
+        except KafkaError as error:
+            await self._producer.stop()
+            raise UnavailableError(f"Kafka did not answer: {error!r}") from error
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self._producer.stop()
+
+    async def enqueue(self, tps_id: str, value: bytes, headers: Headers) -> Any:
+        """Queue a record; returns a future of its RecordMetadata (partition, offset, timestamp)."""
+        return await self._producer.send(self.topic, value, key=tps_id.encode(), headers=list(headers))
+
+    async def publish(self, tps_id: str, value: bytes, key: SigningKey) -> Any:
+        """Sign the exact bytes and send them; returns the RecordMetadata once the broker has them."""
+        headers = [("content-type", b"application/json"), ("signature", key.sign(value))]
+        try:
+            return await (await self.enqueue(tps_id, value, headers))
+        except KafkaError as error:
+            raise UnavailableError(f"Kafka did not take the form: {error!r}") from error

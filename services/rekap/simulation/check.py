@@ -1,0 +1,62 @@
+"""Reading back what the tabulator made of a night, and comparing it with what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+
+from rekap.adapters.postgres.connection import Connection
+from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Planned
+
+SELECT_APPLIED = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1"
+SELECT_SUMMARY = "SELECT * FROM hasil.summary"
+SELECT_VOTES = "SELECT level, region_code, contest_id, choice, votes FROM hasil.votes"
+SELECT_OUTCOMES = "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE topic = $1 GROUP BY outcome, reason"
+
+
+async def applied(conn: Connection, topic: str) -> dict[int, int]:
+    return {r["partition"]: r["next_offset"] for r in await conn.fetch(SELECT_APPLIED, topic)}
+
+
+async def wait_applied(
+    conn: Connection, topic: str, ends: dict[int, int], *, timeout: float,
+    alive: Callable[[], bool] = lambda: True, progress: Callable[[int], None] = lambda _: None,
+) -> None:  # fmt: skip
+    """Until each partition is applied up to its end offset. Fails if `alive()` turns false."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (done := await applied(conn, topic)) != ends:
+        progress(sum(done.values()))
+        if not alive():
+            raise RuntimeError("the tabulator stopped before it was done")
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"not all applied within {timeout:.0f} s: {done} of {ends}")
+        await asyncio.sleep(0.1)
+    progress(sum(done.values()))
+
+
+async def differences(conn: Connection, topic: str, planned: list[Planned], expected: Expected) -> list[str]:
+    """Everything in the database that differs from what the night must give; empty when exact."""
+    problems = []
+    summary = {
+        (r["level"], r["region_code"], r["contest_id"]): {c: r[c] for c in SUMMARY_COLUMNS}
+        for r in await conn.fetch(SELECT_SUMMARY)
+    }
+    want = expected.summary()
+    if summary.keys() != want.keys():
+        problems.append(f"summary rows: {len(summary)} in the database, {len(want)} expected")
+    problems += [f"summary {key}: database {summary.get(key)}, expected {row}" for key, row in want.items()
+                 if summary.get(key) != row][:10]  # fmt: skip
+    votes = {
+        (r["level"], r["region_code"], r["contest_id"], r["choice"]): r["votes"] for r in await conn.fetch(SELECT_VOTES)
+    }
+    want_votes = expected.votes()
+    if votes.keys() != want_votes.keys():
+        problems.append(f"vote rows: {len(votes)} in the database, {len(want_votes)} expected")
+    problems += [f"votes {key}: database {votes.get(key)}, expected {n}" for key, n in want_votes.items()
+                 if votes.get(key) != n][:10]  # fmt: skip
+    outcomes = Counter({(r["outcome"], r["reason"]): r["n"] for r in await conn.fetch(SELECT_OUTCOMES, topic)})
+    sent = Counter((p.outcome, p.reason) for p in planned)
+    if outcomes != sent:
+        problems.append(f"outcomes: database {dict(outcomes)}, sent {dict(sent)}")
+    return problems
