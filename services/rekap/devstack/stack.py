@@ -11,6 +11,7 @@ from rekap.config import Settings
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import require_free_port
+from rekap.devstack.tabulator import LocalTabulator
 
 Say = Callable[[str], None]
 
@@ -34,6 +35,7 @@ class LocalStack:
     settings: Settings
     kafka: LocalKafka | None
     postgres: LocalPostgres | None
+    tabulator: LocalTabulator
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalStack:
@@ -49,7 +51,8 @@ class LocalStack:
         postgres = None
         if settings.uses_local_postgres:
             postgres = LocalPostgres(state_dir=settings.stack_dir / "postgres", port=settings.postgres_port)
-        return cls(settings=settings, kafka=kafka, postgres=postgres)
+        tabulator = LocalTabulator(settings.stack_dir / "tabulator", settings.shutdown_timeout_s)
+        return cls(settings=settings, kafka=kafka, postgres=postgres, tabulator=tabulator)
 
     def up(self, say: Say) -> list[ServiceStatus]:
         if self.kafka is not None and self.kafka.process.pid() is None:
@@ -68,6 +71,8 @@ class LocalStack:
         return self.status()
 
     def down(self, say: Say) -> None:
+        if self.tabulator.stop():
+            say("Tabulator stopped.")
         if self.kafka is not None and self.kafka.stop():
             say("Kafka broker stopped.")
         if self.postgres is not None and self.postgres.stop():
@@ -93,4 +98,7 @@ class LocalStack:
             pid = self.postgres.pid()
             state = "running" if pid is not None else "stopped"
             statuses.append(ServiceStatus("postgres", state, self.postgres.url, pid))
+        tabulator = self.tabulator.process.pid()
+        if tabulator is not None:  # listed only when the demo started one
+            statuses.append(ServiceStatus("tabulator", "running", f"log {self.tabulator.process.logfile}", tabulator))
         return statuses

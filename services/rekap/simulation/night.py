@@ -192,7 +192,7 @@ def plan_night(
             form = consistent_form(tps, contest, rng)
             scenario = rng.choices(names, weights)[0]
             at = evening(rng)
-            later = []  # when the follow-ups come: each after the one before
+            later: list[float] = []  # when the follow-ups come: each after the one before
             for _ in range(2):
                 later.append(min(0.9999, (later[-1] if later else at) + rng.uniform(0.001, 0.05)))
             neighbour = tps_list[(index + 1) % len(tps_list)]

@@ -1,0 +1,153 @@
+"""`rekap simulate`: an election night in Sumatera Selatan, played against the running tabulator,
+then the results per kabupaten/kota and province, and a check that the database holds exactly what
+the simulated terminals sent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import defaultdict
+
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.masterdata import read_master_data
+from rekap.adapters.postgres.terminals import register_terminals
+from rekap.cli.common import SubParsers, add_command, connect
+from rekap.config import Settings
+from rekap.errors import ConfigError, RekapError
+from rekap.publisher import Publisher
+from rekap.simulation import check
+from rekap.simulation.night import STRESS, Mix, plan_night, simulated_terminals
+from rekap.simulation.runner import play
+
+MIXES = {"night": Mix(), "stress": STRESS}
+console = Console(width=max(100, Console().width))
+
+
+def simulate(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_simulate(settings, args))
+
+
+async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    conn = await connect(settings)
+    try:
+        master = await read_master_data(conn)
+        if not master.tps:
+            raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
+        if args.check and await conn.fetchval("SELECT count(*) FROM rekap.form"):
+            raise ConfigError(
+                "The database already holds forms, so the end check cannot compare it with this night alone. "
+                "Start from an empty stack (`rekap stack reset`, or `make demo`), or pass --no-check."
+            )
+        tps_list = list(master.tps.values())
+        if args.tps:
+            tps_list = tps_list[:: max(1, len(tps_list) // args.tps)][: args.tps]
+        console.print(f"Registering {len(tps_list):,} simulated KPPS terminals and their PPK operators ...")
+        if await register_terminals(conn, simulated_terminals(tps_list)):
+            # a running tabulator sees new terminals within its refresh period: wait for it
+            console.print(f"Waiting {settings.terminal_refresh_s + 1:.0f} s for running tabulators to see them ...")
+            await asyncio.sleep(settings.terminal_refresh_s + 1)
+        planned, expected = plan_night(master, tps_list, mix=MIXES[args.mix], seed=args.seed)
+        await ensure_topics(settings.bootstrap_servers, {settings.tally_topic: settings.topic_partitions})
+        console.print(f"Election night: {len(planned):,} records from {len(tps_list):,} TPS, "
+                      f"the evening compressed into {args.duration:.0f} s.")  # fmt: skip
+        started = time.monotonic()
+        with _bar() as bar:
+            sending = bar.add_task("sent by the terminals", total=len(planned))
+            async with Publisher(settings.bootstrap_servers, settings.tally_topic) as publisher:
+                ends, _ = await play(publisher, planned, args.duration, lambda n: bar.update(sending, completed=n))
+            counting = bar.add_task("counted by the tabulator", total=sum(ends.values()))
+            try:
+                await check.wait_applied(
+                    conn, settings.tally_topic, ends, timeout=args.timeout,
+                    progress=lambda n: bar.update(counting, completed=n),
+                )  # fmt: skip
+            except TimeoutError:
+                raise RekapError(
+                    f"Not everything was counted within {args.timeout:.0f} s. Is a tabulator running "
+                    "(`rekap tabulator run`) on the same topic and database?"
+                ) from None
+        console.print(f"All counted {time.monotonic() - started:.1f} s after the first form was sent.\n")
+        await show_results(conn, settings.tally_topic)
+        if not args.check:
+            return 0
+        problems = await check.differences(conn, settings.tally_topic, planned, expected)
+    finally:
+        await conn.close()
+    if problems:
+        console.print("[bold red]CHECK FAILED[/]: the database differs from what the terminals sent:")
+        for problem in problems:
+            console.print(f"  {problem}")
+        return 1
+    console.print(f"[bold green]CHECK OK[/]: every total, at every level, equals what the simulated terminals "
+                  f"sent, and each of the {len(planned):,} records has exactly the outcome it had to get.")  # fmt: skip
+    return 0
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)  # fmt: skip
+
+
+async def show_results(conn: asyncpg.Connection, topic: str) -> None:
+    votes = await conn.fetch(
+        "SELECT level, region_code, region_name, choice, candidate_name, votes FROM hasil.votes "
+        "WHERE contest_id = 'pkwkp-16' AND level IN ('kabupaten_kota', 'provinsi') ORDER BY level DESC, region_code"
+    )
+    summary = {
+        r["region_code"]: r
+        for r in await conn.fetch(
+            "SELECT * FROM hasil.summary WHERE contest_id = 'pkwkp-16' AND level IN ('kabupaten_kota', 'provinsi')"
+        )
+    }
+    by_region: dict[str, dict[str, int]] = defaultdict(dict)
+    names, candidates = {}, {}
+    for r in votes:
+        by_region[r["region_code"]][r["choice"]] = r["votes"]
+        names[r["region_code"]] = r["region_name"]
+        candidates[r["choice"]] = r["candidate_name"]
+    choices = sorted(candidates)
+    console.print("Pemilihan Gubernur Sumatera Selatan 2024 (pkwkp-16), simulated count: "
+                  + " · ".join(f"{c} {candidates[c]}" for c in choices))  # fmt: skip
+    table = Table()
+    table.add_column("kabupaten/kota", min_width=26)
+    for choice in choices:
+        table.add_column(choice, justify="right")
+    table.add_column("TPS counted", justify="right")
+    table.add_column("held", justify="right")
+    last_kabupaten = max(c for c in by_region if len(c) == 4)
+    for code in sorted(by_region, key=lambda c: (len(c) == 2, c)):
+        total = sum(by_region[code].values()) or 1
+        cells = [f"{by_region[code].get(c, 0):,} {100 * by_region[code].get(c, 0) / total:4.1f}%" for c in choices]
+        s = summary[code]
+        table.add_row(names[code], *cells, f"{s['tps_counted']:,}/{s['tps_expected']:,}", f"{s['tps_quarantined']}",
+                      style="bold" if len(code) == 2 else None, end_section=code == last_kabupaten)  # fmt: skip
+    console.print(table)
+    outcomes = await conn.fetch(
+        "SELECT outcome, coalesce(reason, '') AS reason, count(*) AS n FROM rekap.record WHERE topic = $1 "
+        "GROUP BY outcome, reason ORDER BY outcome, n DESC",
+        topic,
+    )
+    table = Table(title="What became of every record")
+    for column in ("outcome", "reason", "records"):
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for r in outcomes:
+        table.add_row(r["outcome"], r["reason"], f"{r['n']:,}")
+    console.print(table)
+
+
+def register(commands: SubParsers) -> None:
+    sim = add_command(commands, "simulate", simulate, "play an election night against the running tabulator")
+    sim.add_argument("--tps", type=int, default=0, help="how many TPS (spread over the province); default all")
+    sim.add_argument("--duration", type=float, default=30.0, help="seconds the evening is compressed into")
+    sim.add_argument("--mix", choices=sorted(MIXES), default="night",
+                     help="night: a realistic share of mishaps; stress: half the TPS meet one")  # fmt: skip
+    sim.add_argument("--seed", type=int, default=2024)
+    sim.add_argument("--timeout", type=float, default=300.0, help="how long to wait for the count to finish")
+    sim.add_argument("--no-check", dest="check", action="store_false",
+                     help="skip the final comparison (for a database that already holds forms)")  # fmt: skip

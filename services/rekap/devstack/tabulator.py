@@ -1,0 +1,44 @@
+"""The tabulator as a background process of the local stack (the demo starts it; `stack down` stops it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rekap.devstack.process import DetachedProcess, wait_until
+from rekap.errors import StackError
+
+COMMAND = (sys.executable, "-m", "rekap", "tabulator", "run")
+
+
+@dataclass(frozen=True)
+class LocalTabulator:
+    state_dir: Path
+    shutdown_timeout_s: float = 30.0
+
+    @property
+    def process(self) -> DetachedProcess:
+        return DetachedProcess(
+            name="tabulator",
+            pidfile=self.state_dir / "tabulator.pid",
+            logfile=self.state_dir / "tabulator.log",
+            marker=" ".join(COMMAND),
+        )
+
+    def start(self, env: dict[str, str] | None = None) -> int:
+        """Start it (with the environment's settings) unless it runs; returns its pid."""
+        running = self.process.pid()
+        if running is not None:
+            return running
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        child = self.process.start(COMMAND, env={**os.environ, **(env or {})})
+        if wait_until(lambda: child.poll() is not None, 3.0):
+            raise StackError(f"The tabulator exited at once. Last lines of {self.process.logfile}:\n"
+                             + self.process.log_tail())  # fmt: skip
+        return child.pid
+
+    def stop(self) -> bool:
+        """SIGTERM: it finishes its batch and leaves the group; forced after the shutdown timeout."""
+        return self.process.stop(timeout=self.shutdown_timeout_s + 5)
