@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check down clean bench-decode
+.PHONY: demo test lint typecheck check down clean bench-decode load-drain load-steady load-national
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -40,3 +40,17 @@ $(STAMP): pyproject.toml
 
 bench-decode: $(STAMP)  ## microbenchmark of decode + validate (+ verify), one core
 	$(BIN)/python -m loadtests.bench_decode
+
+# The load tests run against the local stack (started here if it is not up).
+load-drain: $(STAMP)  ## a night's backlog drained, with and without signatures, by 1 and 2 tabulators
+	$(BIN)/rekap stack up
+	$(BIN)/python -m loadtests.drain --tabulators 1 2
+	$(BIN)/python -m loadtests.drain --no-verify --tabulators 1 2
+
+load-steady: $(STAMP)  ## produce-to-visible latency and lag at 1k, 2k, 5k, 10k tallies/s
+	$(BIN)/rekap stack up
+	$(BIN)/python -m loadtests.steady
+
+load-national: $(STAMP)  ## ~870,000 tallies (Pilkada 2024's size) drained by 1 and 2 tabulators
+	$(BIN)/rekap stack up
+	$(BIN)/python -m loadtests.drain --national --no-verify --tabulators 1 2

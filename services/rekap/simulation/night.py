@@ -168,24 +168,35 @@ class _Night:
     master: MasterData
     secret: bytes
     expected: Expected
+    sign: bool = True
     planned: list[Planned] = field(default_factory=list)
 
     def add(self, form: Form, outcome: str, at: float, reason: str | None = None, *, key: str | None = None,
             value: bytes | None = None, held: bool = False) -> None:  # fmt: skip
         body = encode(form) if value is None else value
-        signer = SigningKey.derived(self.secret, key or form["terminal_id"])
-        headers = [("content-type", b"application/json"), ("signature", signer.sign(body))]
+        headers = [("content-type", b"application/json")]
+        if self.sign:
+            headers.append(("signature", SigningKey.derived(self.secret, key or form["terminal_id"]).sign(body)))
         self.planned.append(Planned(form["tps_id"].encode(), body, headers, outcome, reason, at))
         if outcome in ("accepted", "quarantined"):
             self.expected.saw(form, held=held)
 
 
 def plan_night(
-    master: MasterData, tps_list: list[Tps], *, mix: Mix = Mix(), seed: int = 2024, secret: bytes = DEFAULT_SECRET
+    master: MasterData,
+    tps_list: list[Tps],
+    *,
+    mix: Mix = Mix(),
+    seed: int = 2024,
+    secret: bytes = DEFAULT_SECRET,
+    sign: bool = True,
 ) -> tuple[list[Planned], Expected]:
-    """Both contests of every TPS, each meeting one scenario of the mix; records in publishing order."""
+    """Both contests of every TPS, each meeting one scenario of the mix; records in publishing order.
+    sign=False leaves the signatures out, for tabulators that do not verify them (then forged=0)."""
+    if not sign and mix.forged:
+        raise ValueError("without signatures nothing can be forged: use a mix with forged=0")
     rng = random.Random(seed)  # noqa: S311 (a reproducible night, not secrets)
-    night = _Night(master, secret, Expected(master))
+    night = _Night(master, secret, Expected(master), sign)
     names, weights = zip(*mix.scenarios(), strict=True)
     for index, tps in enumerate(tps_list):
         for contest in master.contests_at(tps.tps_id):

@@ -1,0 +1,128 @@
+"""Backlog drain: a whole election night already in the topic, then the tabulator(s) start; how long
+until every record is committed, records/s, CPU-seconds per 100k records, peak resident memory.
+
+    .venv/bin/python -m loadtests.drain                         # Sumatera Selatan, signatures verified
+    .venv/bin/python -m loadtests.drain --no-verify --tabulators 2
+    .venv/bin/python -m loadtests.drain --national --no-verify  # ~870,000 tallies (the national scale)
+
+Needs the local stack (`.venv/bin/rekap stack up`). Ends with the oracle check: totals right at every
+level and one outcome per record, or the run fails. Writes loadtests/results/drain-*.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import matplotlib as mpl
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt
+
+from loadtests.harness import RESULTS, Run, Tabulators, oracle_check, produce, write_results
+from loadtests.national import national_dataset
+from rekap.config import Settings
+from rekap.masterdata.files import MasterDataSet, read_master_data
+from rekap.resources import sumsel_master_data_dir
+from rekap.simulation import check
+from rekap.simulation.night import Mix, plan_night
+
+
+async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, batch: int, label: str
+                     ) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
+    settings = Settings()
+    run = Run(settings)
+    print(f"[{label}] preparing database {run.name} and topic {run.topic} ...", flush=True)
+    await run.prepare(dataset)
+    mix = Mix() if verify else Mix(forged=0)
+    planned, expected = plan_night(dataset.master_data(), dataset.tps, mix=mix, sign=verify)
+    ends, _ = await produce(settings, run.topic, planned)
+    total = sum(ends.values())
+    processes = Tabulators(run.env(verify=verify, batch=batch), tabulators, RESULTS / "logs" / run.name)
+    conn = await asyncpg.connect(run.url)
+    series: list[tuple[float, int]] = []
+    try:
+        started = time.monotonic()
+        processes.start()
+        first_commit = None
+        while True:
+            done = sum((await check.applied(conn, run.topic)).values())
+            now = time.monotonic() - started
+            series.append((now, done))
+            processes.sample()
+            if done and first_commit is None:
+                first_commit = now
+            if done >= total:
+                break
+            if not processes.alive():
+                raise RuntimeError(f"a tabulator died: see {RESULTS / 'logs' / run.name}")
+            await asyncio.sleep(0.25)
+        elapsed = time.monotonic() - started
+        cpu = processes.cpu_seconds()
+        processes.sample()
+    finally:
+        processes.stop()
+        await conn.close()
+    problems = await oracle_check(run, planned, expected)
+    await run.drop()
+    assert first_commit is not None
+    row: dict[str, object] = {
+        "run": label,
+        "records": f"{total:,}",
+        "signatures": "verified" if verify else "not verified",
+        "tabulators": tabulators,
+        "drain s (from start)": f"{elapsed:.1f}",
+        "records/s (from start)": f"{total / elapsed:,.0f}",
+        "records/s (first to last commit)": f"{total / max(elapsed - first_commit, 1e-9):,.0f}",
+        "CPU s per 100k (tabulators)": f"{cpu / total * 100_000:.1f}",
+        "peak RSS MB (largest tabulator)": f"{processes.peak_rss / 2**20:.0f}",
+        "oracle check": "OK" if not problems else "FAILED",
+    }
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+    return row, series
+
+
+def chart(path: Path, runs: list[tuple[str, list[tuple[float, int]]]], title: str) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, series in runs:
+        ax.plot([t for t, _ in series], [n for _, n in series], label=label)
+    ax.set_xlabel("seconds since the tabulator(s) started")
+    ax.set_ylabel("records committed")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-verify", dest="verify", action="store_false", help="signatures off (trusted topic)")
+    parser.add_argument("--tabulators", type=int, nargs="+", default=[1], help="one run per count, e.g. 1 2")
+    parser.add_argument("--batch", type=int, default=2000, help="REKAP_BATCH_MAX_RECORDS")
+    parser.add_argument("--national", action="store_true", help="the synthetic national data set (~870k tallies)")
+    args = parser.parse_args()
+    dataset = national_dataset() if args.national else read_master_data(sumsel_master_data_dir())
+    scale = "national" if args.national else "sumsel"
+    name = f"drain-{scale}-{'verify' if args.verify else 'noverify'}"
+    rows, runs = [], []
+    for count in args.tabulators:
+        label = f"{count} tabulator{'s' if count > 1 else ''}"
+        row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch, label=label)
+        rows.append(row)
+        runs.append((label, series))
+    RESULTS.mkdir(exist_ok=True)
+    chart(RESULTS / f"{name}.png", runs, f"Backlog drain, {scale}, signatures {'on' if args.verify else 'off'}")
+    command = "python -m loadtests.drain " + " ".join(sys.argv[1:])
+    write_results(name, f"Backlog drain ({scale})", command, rows, [f"Chart: {name}.png"])
+    return 0 if all(r["oracle check"] == "OK" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,193 @@
+"""What every load test shares: a fresh database and topic on the local stack, tabulator processes to
+measure, the records of a planned night, the oracle check, and the result files (Markdown, JSON, PNG).
+
+The local stack must be up (`.venv/bin/rekap stack up`); each run makes its own database and topic,
+so runs never see each other, and drops the database at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+
+from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.masterdata import load_master_data
+from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.adapters.postgres.terminals import register_terminals
+from rekap.config import Settings, with_database
+from rekap.masterdata.files import MasterDataSet
+from rekap.publisher import Publisher
+from rekap.resources import migrations_dir
+from rekap.simulation import check
+from rekap.simulation.night import Expected, Planned, simulated_terminals
+
+RESULTS = Path(__file__).parent / "results"
+PARTITIONS = 6
+
+
+def machine() -> str:
+    memory = psutil.virtual_memory().total / 2**30
+    cores = os.cpu_count()
+    return f"{platform.machine()}, {cores} cores, {memory:.0f} GiB; broker, PostgreSQL and load on the same machine"
+
+
+@dataclass
+class Run:
+    """One database and one topic of its own on the local stack."""
+
+    settings: Settings
+    name: str = field(default_factory=lambda: f"load_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:4]}")
+
+    @property
+    def admin_url(self) -> str:
+        return with_database(self.settings.dsn, "postgres")
+
+    @property
+    def url(self) -> str:
+        return with_database(self.settings.dsn, self.name)
+
+    @property
+    def topic(self) -> str:
+        return self.name.replace("_", "-")
+
+    async def prepare(self, dataset: MasterDataSet) -> None:
+        admin = await asyncpg.connect(self.admin_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{self.name}"')
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(self.url)
+        try:
+            await migrate(conn, load_migrations(migrations_dir()))
+            await load_master_data(conn, dataset)
+            await register_terminals(conn, simulated_terminals(dataset.tps))
+        finally:
+            await conn.close()
+        await ensure_topics(self.settings.bootstrap_servers, {self.topic: PARTITIONS})
+
+    async def drop(self) -> None:
+        admin = await asyncpg.connect(self.admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    def env(self, *, verify: bool, batch: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
+        env.update(
+            DATABASE_URL=self.url,
+            REKAP_KAFKA_BOOTSTRAP=self.settings.bootstrap_servers,
+            REKAP_TALLY_TOPIC=self.topic,
+            REKAP_DEAD_LETTER_TOPIC=f"{self.topic}.dead-letters",
+            REKAP_GROUP_ID=f"{self.topic}-tabulators",
+            REKAP_VERIFY_SIGNATURES=str(verify).lower(),
+            REKAP_BATCH_MAX_RECORDS=str(batch),
+            REKAP_TOPIC_PARTITIONS=str(PARTITIONS),
+        )
+        return env
+
+
+class Tabulators:
+    """`rekap tabulator run` processes, measured: CPU seconds and peak resident memory."""
+
+    def __init__(self, env: dict[str, str], count: int, log_dir: Path) -> None:
+        self._env, self._count, self._log_dir = env, count, log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.peak_rss = 0
+
+    def start(self) -> None:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        for n in range(self._count):
+            with (self._log_dir / f"tabulator-{n}.log").open("wb") as log:
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "rekap", "tabulator", "run"], env=self._env, stdout=log, stderr=log
+                ))  # fmt: skip
+
+    def sample(self) -> None:
+        for p in self.processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.peak_rss = max(self.peak_rss, psutil.Process(p.pid).memory_info().rss)
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.processes)
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for p in self.processes:
+            times = psutil.Process(p.pid).cpu_times()
+            total += times.user + times.system
+        return total
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.processes:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+async def produce(
+    settings: Settings, topic: str, planned: list[Planned], label: str = "produced"
+) -> tuple[dict[int, int], list[Any]]:
+    """Everything, as fast as the producer goes; returns end offsets and each record's metadata."""
+    started = time.monotonic()
+    async with Publisher(settings.bootstrap_servers, topic) as publisher:
+        futures = []
+        for n, p in enumerate(planned):
+            futures.append(await publisher.enqueue(p.key.decode(), p.value, p.headers))
+            if n and n % 100_000 == 0:
+                print(f"  {label} {n:,} records ...", flush=True)
+        sent = await asyncio.gather(*futures)
+    ends: dict[int, int] = {}
+    for metadata in sent:
+        ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+    print(f"  {label} {len(planned):,} records in {time.monotonic() - started:.1f} s", flush=True)
+    return ends, sent
+
+
+async def oracle_check(run: Run, planned: list[Planned], expected: Expected) -> list[str]:
+    conn = await asyncpg.connect(run.url)
+    try:
+        return await check.differences(conn, run.topic, planned, expected)
+    finally:
+        await conn.close()
+
+
+def write_results(name: str, title: str, command: str, rows: list[dict[str, Any]], notes: list[str]) -> Path:
+    """results/<name>.md and .json: the command, the machine, a table of the rows."""
+    RESULTS.mkdir(exist_ok=True)
+    columns = list(rows[0]) if rows else []
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine()}  ",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+    ]
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
+    lines += ["", *notes]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps({"title": title, "command": command, "machine": machine(),
+                                                       "rows": rows, "notes": notes}, indent=2))  # fmt: skip
+    print("\n" + "\n".join(lines), flush=True)
+    return path
