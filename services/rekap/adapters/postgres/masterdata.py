@@ -3,6 +3,7 @@ and read back as the domain's MasterData for the tabulator."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from rekap.adapters.postgres.connection import Connection
@@ -131,10 +132,12 @@ async def load_master_data(conn: Connection, dataset: MasterDataSet) -> list[Tab
 
 
 async def read_master_data(conn: Connection) -> MasterData:
-    tps = {
-        r["tps_id"]: Tps(r["tps_id"], r["registered_male"], r["registered_female"])
-        for r in await conn.fetch(SELECT_TPS)
-    }
+    """What the decoder needs; the TPS streamed, with their ids interned (shared with the terminals')."""
+    tps: dict[str, Tps] = {}
+    async with conn.transaction():
+        async for r in conn.cursor(SELECT_TPS, prefetch=20_000):
+            tps_id = sys.intern(r["tps_id"])
+            tps[tps_id] = Tps(tps_id, r["registered_male"], r["registered_female"])
     contests = {
         r["contest_id"]: Contest(
             r["contest_id"], ContestKind(r["kind"]), r["region_code"], r["name"], frozenset(r["choices"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,6 +54,7 @@ TERMINAL_EXISTS = "SELECT EXISTS (SELECT 1 FROM rekap.terminal WHERE terminal_id
 TERMINALS_VERSION = """
 SELECT count(*)::text || '/' || coalesce(max(greatest(registered_at, revoked_at))::text, '-') FROM rekap.terminal
 """
+SELECT_TERMINALS_FOR_DECODER = "SELECT terminal_id, public_key, scope_kind, scope_code, active FROM rekap.terminal"
 SELECT_TERMINALS = """
 SELECT terminal_id, public_key, scope_kind, scope_code, active, registered_at, revoked_at
 FROM rekap.terminal ORDER BY terminal_id
@@ -103,7 +105,20 @@ async def list_terminals(conn: Connection) -> list[TerminalRecord]:
 
 
 async def read_terminals(conn: Connection) -> dict[str, Terminal]:
-    return {record.terminal.terminal_id: record.terminal for record in await list_terminals(conn)}
+    """Every terminal, for the decoder: streamed, not listed whole, with the TPS and kecamatan codes
+    interned (shared with the master data's): at national scale (440,000 terminals) this is memory."""
+    terminals: dict[str, Terminal] = {}
+    scopes: dict[tuple[str, str], Scope] = {}
+    async with conn.transaction():
+        async for r in conn.cursor(SELECT_TERMINALS_FOR_DECODER, prefetch=20_000):
+            code = sys.intern(r["scope_code"])
+            scope = scopes.get((r["scope_kind"], code))
+            if scope is None:
+                scope = Scope(ScopeKind(r["scope_kind"]), code)
+                if scope.kind is ScopeKind.KECAMATAN:  # shared by nobody else when it is a TPS
+                    scopes[(r["scope_kind"], code)] = scope
+            terminals[r["terminal_id"]] = Terminal(r["terminal_id"], bytes(r["public_key"]), scope, r["active"])
+    return terminals
 
 
 async def terminals_version(conn: Connection | asyncpg.Pool) -> str:
