@@ -4,16 +4,10 @@ happens to the tabulators (killed, stopped, two at once), checked against an ind
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -35,6 +29,7 @@ from tests.integration.election import (
     sample_tps,
     wait_applied,
 )
+from tests.integration.processes import TabulatorProcess, log_events, spawn
 
 
 def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Settings:
@@ -137,67 +132,6 @@ async def publish_raw(
 # -- the service as a process ------------------------------------------------------------------
 
 
-class TabulatorProcess:
-    """`rekap tabulator run` in a process of its own, as an operator runs it."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._env = env
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "rekap", "tabulator", "run"], env=self._env, stdout=out, stderr=out
-            )
-
-    def kill(self) -> None:
-        assert self._process is not None
-        self._process.send_signal(signal.SIGKILL)
-        self._process.wait(10)
-
-    def terminate(self, timeout: float = 45) -> int:
-        assert self._process is not None
-        self._process.send_signal(signal.SIGTERM)
-        return self._process.wait(timeout)
-
-    def ensure_stopped(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(10)
-
-
-@pytest.fixture
-def tabulator_env(kafka_bootstrap: str, election_database_url: str, topic: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
-    env.update(
-        DATABASE_URL=election_database_url,
-        REKAP_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        REKAP_TALLY_TOPIC=topic,
-        REKAP_DEAD_LETTER_TOPIC=f"{topic}.dead-letters",
-        REKAP_GROUP_ID=f"{topic}-tabulators",
-        REKAP_BATCH_MAX_RECORDS="300",
-        REKAP_SESSION_TIMEOUT_MS="6000",  # a killed tabulator's partitions move on sooner
-        REKAP_LOG_LEVEL="INFO",
-    )
-    return env
-
-
-@pytest.fixture
-def processes(tabulator_env: dict[str, str], tmp_path: Path) -> Iterator[list[TabulatorProcess]]:
-    started: list[TabulatorProcess] = []
-    yield started
-    for process in started:
-        process.ensure_stopped()
-
-
-def spawn(processes: list[TabulatorProcess], env: dict[str, str], tmp_path: Path) -> TabulatorProcess:
-    process = TabulatorProcess(env, tmp_path / f"tabulator-{len(processes)}.log")
-    processes.append(process)
-    process.start()
-    return process
-
-
 async def wait_progress(conn: asyncpg.Connection, topic: str, at_least: int, timeout: float = 90) -> int:
     deadline = asyncio.get_running_loop().time() + timeout
     while (done := sum((await applied(conn, topic)).values())) < at_least:
@@ -263,7 +197,3 @@ async def wait_for_assignment(
     while not any(wanted(set(e["partitions"])) for e in log_events(process.log) if e["event"] == "partitions_assigned"):
         assert asyncio.get_running_loop().time() < deadline, "the expected assignment never came"
         await asyncio.sleep(0.1)
-
-
-def log_events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
