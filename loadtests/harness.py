@@ -97,6 +97,7 @@ class Run:
             REKAP_VERIFY_SIGNATURES=str(verify).lower(),
             REKAP_BATCH_MAX_RECORDS=str(batch),
             REKAP_TOPIC_PARTITIONS=str(PARTITIONS),
+            REKAP_METRICS_ADDRESS="127.0.0.1:0",
         )
         return env
 

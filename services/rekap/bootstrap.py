@@ -23,6 +23,7 @@ from rekap.config import Settings
 from rekap.domain.decode import Decoder
 from rekap.errors import ConfigError, UnavailableError
 from rekap.retry import Backoff
+from rekap.tabulator.metrics import MetricsServer, TabulatorMetrics
 from rekap.tabulator.service import Tabulator
 
 log = structlog.get_logger(__name__)
@@ -84,15 +85,26 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         )  # fmt: skip
         await until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
+        metrics = TabulatorMetrics()
+        listening = None
+        if settings.metrics_address:
+            host, _, port = settings.metrics_address.rpartition(":")
+            server = MetricsServer(metrics, host or "0.0.0.0", int(port))  # noqa: S104 (as configured)
+            server.start()
+            stack.callback(server.stop)
+            listening = f"{host}:{server.port}"
+            log.info("metrics_listening", address=listening, paths=["/metrics", "/healthz", "/readyz"])
         log.info(
             "tabulator_started",
             topic=settings.tally_topic, group=settings.group_id, kafka=settings.bootstrap_servers,
             postgres=settings.dsn_for_display, verify_signatures=settings.verify_signatures,
         )  # fmt: skip
-        yield Tabulator(
+        tabulator = Tabulator(
             consumer=consumer, store=store, dead_letters=DeadLetters(producer, settings.dead_letter_topic),
-            decoder=decoder, refresh_decoder=refresh, refresh_every_s=settings.terminal_refresh_s,
+            decoder=decoder, refresh_decoder=refresh, metrics=metrics, refresh_every_s=settings.terminal_refresh_s,
         )  # fmt: skip
+        tabulator.metrics_address = listening
+        yield tabulator
 
 
 async def _decoder(pool: asyncpg.Pool, settings: Settings) -> tuple[Decoder, str]:

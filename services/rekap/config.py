@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon the group gives a silent tabulator's partitions to others."
     )
+    metrics_address: str = Field(
+        default="127.0.0.1:8000",
+        description="host:port of /metrics, /healthz and /readyz; port 0 takes a free one; empty turns them off.",
+    )
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description="How long a stop may take before it is forced.")
 
     kafka_version: str = Field(default=KAFKA_VERSION, description="Apache Kafka release of the local broker.")

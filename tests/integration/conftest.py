@@ -30,6 +30,7 @@ def tabulator_env(kafka_bootstrap: str, election_database_url: str, topic: str) 
         REKAP_BATCH_MAX_RECORDS="300",
         REKAP_SESSION_TIMEOUT_MS="6000",  # a killed tabulator's partitions move on sooner
         REKAP_LOG_LEVEL="INFO",
+        REKAP_METRICS_ADDRESS="127.0.0.1:0",  # several at once: each takes a free port
     )
     return env
 

@@ -4,7 +4,9 @@ happens to the tabulators (killed, stopped, two at once), checked against an ind
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 
 from rekap.bootstrap import tabulator_service
 from rekap.config import Settings
@@ -42,6 +45,7 @@ def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Setting
         batch_max_records=500,
         terminal_refresh_s=0.5,
         topic_partitions=3,
+        metrics_address="127.0.0.1:0",
     )
 
 
@@ -197,3 +201,50 @@ async def wait_for_assignment(
     while not any(wanted(set(e["partitions"])) for e in log_events(process.log) if e["event"] == "partitions_assigned"):
         assert asyncio.get_running_loop().time() < deadline, "the expected assignment never came"
         await asyncio.sleep(0.1)
+
+
+async def test_metrics_health_and_readiness_tell_the_truth(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+) -> None:
+    tps = sample_tps(300)
+    planned, _ = plan_election(tps, seed=3)
+    await register_all_terminals(conn, tps)
+    ends = await publish(kafka_bootstrap, topic, planned)
+    stop = asyncio.Event()
+    async with tabulator_service(settings_for(kafka_bootstrap, election_database_url, topic), stop) as tabulator:
+        running = asyncio.create_task(tabulator.run(stop))
+        await wait_applied(election_database_url, topic, ends, watch=running)
+        await asyncio.sleep(1.2)  # progress gauges follow every refresh period (0.5 s here)
+        base = f"http://{tabulator.metrics_address}"
+        health = await asyncio.to_thread(fetch, f"{base}/healthz")
+        ready = json.loads(await asyncio.to_thread(fetch, f"{base}/readyz"))
+        samples = parse_metrics(await asyncio.to_thread(fetch, f"{base}/metrics"))
+        stop.set()
+        await running
+    assert health == "ok\n"
+    assert ready == {"ready": True, "kafka": True, "postgres": True, "partitions": 3}
+    recorded = {(r["outcome"], r["reason"] or ""): r["n"] for r in await conn.fetch(
+        "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE topic = $1 GROUP BY 1, 2", topic)}  # fmt: skip
+    exported = {(labels["outcome"], labels["reason"]): value for name, labels, value in samples
+                if name == "rekap_records_total"}  # fmt: skip
+    assert exported == recorded
+    summary = {r["region_code"] + r["contest_id"]: r for r in await conn.fetch(
+        "SELECT * FROM hasil.summary WHERE level = 'kabupaten_kota'")}  # fmt: skip
+    for name, column in (("rekap_tps_counted", "tps_counted"), ("rekap_tps_expected", "tps_expected"),
+                         ("rekap_tps_quarantined", "tps_quarantined")):  # fmt: skip
+        gauges = {labels["kabupaten_kota"] + labels["contest"]: value for n, labels, value in samples if n == name}
+        assert {k: v for k, v in gauges.items() if v} == {k: r[column] for k, r in summary.items() if r[column]}
+    lag = [value for name, _, value in samples if name == "rekap_consumer_lag"]
+    assert lag == [0, 0, 0]
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
+    samples = []
+    for family in text_string_to_metric_families(text):
+        samples += [(s.name, dict(s.labels), s.value) for s in family.samples]
+    return samples

@@ -22,6 +22,7 @@ from rekap.domain.decode import Decoder
 from rekap.errors import RekapError
 from rekap.retry import Backoff
 from rekap.tabulator.batch import BatchChanges, ConsumedRecord, form_keys, tabulate
+from rekap.tabulator.metrics import TabulatorMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +42,8 @@ class Progress:
 class Tabulator:
     def __init__(
         self, *, consumer: TallyConsumer, store: TabulationStore, dead_letters: DeadLetters, decoder: Decoder,
-        refresh_decoder: DecoderSource, refresh_every_s: float = 5.0, report_every_s: float = 10.0,
+        refresh_decoder: DecoderSource, metrics: TabulatorMetrics | None = None, refresh_every_s: float = 5.0,
+        report_every_s: float = 10.0,
     ) -> None:  # fmt: skip
         self._consumer = consumer
         self._store = store
@@ -51,6 +53,9 @@ class Tabulator:
         self._refresh_every_s = refresh_every_s
         self._report_every_s = report_every_s
         self.progress = Progress()
+        self.metrics = metrics or TabulatorMetrics()
+        self.metrics_address: str | None = None  # where /metrics listens, when it does
+        self._postgres_ok = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tabulate until `stop` is set; the batch in flight is finished and committed first."""
@@ -62,6 +67,7 @@ class Tabulator:
             now = time.monotonic()
             if now >= next_refresh:
                 await self._refresh()
+                await self._observe_progress()
                 next_refresh = now + self._refresh_every_s
             if now >= next_report and self.progress.batches:
                 self._report()
@@ -69,6 +75,7 @@ class Tabulator:
         self._report()
 
     async def _process(self, records: list[ConsumedRecord], stop: asyncio.Event) -> None:
+        started = time.monotonic()
         decoded = [(record, self._decoder.decode(record.raw)) for record in records]  # pure, outside the transaction
         keys = form_keys(d for _, d in decoded)
         advances = self._consumer.advances(records)
@@ -76,6 +83,7 @@ class Tabulator:
         while True:
             try:
                 async with self._consumer.in_flight():
+                    db_started = time.monotonic()
                     changes = await self._store.commit_batch(
                         self._consumer.topic, advances, keys, lambda forms: tabulate(decoded, forms),
                         self._dead_letters.send,
@@ -85,6 +93,7 @@ class Tabulator:
                 # Another consumer applied these partitions further: ours was a stale view. Nothing
                 # of the batch was written; go back to what the database holds.
                 self.progress.fenced += 1
+                self.metrics.db_errors.labels("fenced").inc()
                 log.warning("batch_fenced", believed=fenced.expected, records=len(records))
                 await self._consumer.reseek([a.partition for a in advances])
                 return
@@ -94,12 +103,38 @@ class Tabulator:
                 if stop.is_set():
                     log.warning("batch_abandoned_on_shutdown", records=len(records), error=str(error))
                     return  # not written: it is read again on the next start
+                self.metrics.db_errors.labels("retried").inc()
+                self._postgres_ok = False
+                self._set_health()
                 delay = backoff.next_delay()
                 log.warning("batch_retry", error=str(error), records=len(records), retry_in_s=round(delay, 1))
                 await asyncio.sleep(delay)
+        db_seconds = time.monotonic() - db_started
+        self._postgres_ok = True
         self._consumer.advanced(advances)
         await self._consumer.commit_to_kafka(advances)
         self._count(changes)
+        self.metrics.observe_batch(changes, seconds=time.monotonic() - started, db_seconds=db_seconds)
+        self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+
+    async def _observe_progress(self) -> None:
+        """Progress gauges of the owned partitions, positions and lag, health: every refresh period."""
+        owned = self._consumer.assigned
+        try:
+            counted, expected = await self._store.progress(owned, with_expected=0 in owned)
+            self._postgres_ok = True
+        except RekapError as error:
+            if not error.retriable:
+                raise
+            self._postgres_ok = False
+        else:
+            self.metrics.set_progress(counted, expected)
+        self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+        self._set_health()
+
+    def _set_health(self) -> None:
+        self.metrics.set_health(kafka=self._consumer.connected, postgres=self._postgres_ok,
+                                partitions=len(self._consumer.assigned))  # fmt: skip
 
     async def _refresh(self) -> None:
         try:

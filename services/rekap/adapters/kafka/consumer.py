@@ -54,6 +54,15 @@ class TallyConsumer:
         await self._consumer.stop()
 
     @property
+    def connected(self) -> bool:
+        """Whether the group coordinator is known: the broker answers and this member is in the group.
+        aiokafka has no public word for it; if its internals change, this says True rather than lie."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        if coordinator is None or not hasattr(coordinator, "coordinator_id"):
+            return True
+        return coordinator.coordinator_id is not None
+
+    @property
     def assigned(self) -> list[int]:
         return sorted(self._believed)
 
@@ -73,6 +82,19 @@ class TallyConsumer:
                 if m.offset >= believed  # applied already (fetched before a seek): never twice
             )
         return records
+
+    def positions(self) -> dict[int, int]:
+        """Where each owned partition stands (applied up to), as far as this consumer knows."""
+        return {p: offset for p, offset in self._believed.items() if offset is not None}
+
+    def highwater(self) -> dict[int, int]:
+        """The end of each owned partition, as of the last fetch."""
+        ends = {}
+        for partition in self._believed:
+            end = self._consumer.highwater(TopicPartition(self.topic, partition))
+            if end is not None:
+                ends[partition] = end
+        return ends
 
     def advances(self, records: list[ConsumedRecord]) -> list[PartitionAdvance]:
         last: dict[int, int] = {}

@@ -69,6 +69,17 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigi
 ON CONFLICT (contest_id, kecamatan_code, shard, choice) DO UPDATE SET votes = t.votes + excluded.votes
 """
 
+# Progress of the partitions a replica owns (totals are kept per partition: sums never double).
+SELECT_PROGRESS = """
+SELECT left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_counted)::int AS counted,
+       sum(tps_quarantined)::int AS held
+FROM rekap.tally WHERE shard = ANY($1) GROUP BY 1, 2
+"""
+SELECT_EXPECTED = """
+SELECT left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_expected)::int AS expected
+FROM rekap.contest_kecamatan GROUP BY 1, 2
+"""
+
 # Connection-level trouble, worth a retry; anything else is a bug or a broken schema.
 RETRIABLE = (
     OSError,
@@ -126,6 +137,20 @@ class TabulationStore:
         except RETRIABLE as error:
             raise UnavailableError(f"PostgreSQL: {error!r}") from error
         return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def progress(
+        self, partitions: list[int], *, with_expected: bool
+    ) -> tuple[list[tuple[str, str, int, int]], list[tuple[str, str, int]]]:
+        """TPS counted and held per (kabupaten/kota, contest) in these partitions; expected if asked."""
+        try:
+            counted = await self._pool.fetch(SELECT_PROGRESS, partitions)
+            expected = await self._pool.fetch(SELECT_EXPECTED) if with_expected else []
+        except RETRIABLE as error:
+            raise UnavailableError(f"PostgreSQL: {error!r}") from error
+        return (
+            [(r["kabupaten_kota"], r["contest_id"], r["counted"], r["held"]) for r in counted],
+            [(r["kabupaten_kota"], r["contest_id"], r["expected"]) for r in expected],
+        )
 
     async def commit_batch(
         self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey], decide: Decide,
