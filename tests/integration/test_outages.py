@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from rekap.adapters.postgres.masterdata import load_master_data
@@ -56,7 +57,7 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(
     half = len(planned) // 2
     ends = await publish(kafka_bootstrap, topic, planned[:half])
     stop = asyncio.Event()
-    with capture_logs() as logs:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         async with tabulator_service(settings_for(kafka_bootstrap, url, topic), stop) as tabulator:
             running = asyncio.create_task(tabulator.run(stop))
             await wait_applied(url, topic, ends, watch=running)
@@ -69,7 +70,9 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(
             await wait_applied(url, topic, ends, watch=running)
             stop.set()
             await running
-    assert any(entry["event"] == "batch_retry" for entry in logs), "it must say that it is retrying"
+    retries = [entry for entry in logs if entry["event"] == "batch_retry"]
+    assert retries, "it must say that it is retrying"
+    assert all(entry["topic"] == topic and entry["batch"] for entry in retries), "with the batch's context"
     await check_against_oracle(url, topic, planned, oracle)
 
 

@@ -248,3 +248,37 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
     for family in text_string_to_metric_families(text):
         samples += [(s.name, dict(s.labels), s.value) for s in family.samples]
     return samples
+
+
+async def test_two_replicas_progress_gauges_add_up_without_doubling(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+) -> None:
+    tps = sample_tps(300)
+    planned, _ = plan_election(tps, seed=4)
+    await register_all_terminals(conn, tps)
+    ends = await publish(kafka_bootstrap, topic, planned)
+    stop = asyncio.Event()
+    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    async with tabulator_service(settings, stop) as a, tabulator_service(settings, stop) as b:
+        running = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
+        await wait_applied(election_database_url, topic, ends)
+        for _ in range(300):  # b's joining makes a rebalance, done at a's next heartbeat
+            if a.metrics.health.partitions and b.metrics.health.partitions:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # then a refresh period or three for the gauges
+        scraped = [parse_metrics(await asyncio.to_thread(fetch, f"http://{t.metrics_address}/metrics")) for t in (a, b)]
+        stop.set()
+        await asyncio.gather(*running)
+    owned = [sum(1 for n, _, _ in samples if n == "rekap_committed_offset") for samples in scraped]
+    assert sorted(owned) == [1, 2], "the three partitions are shared out"
+    totals = await conn.fetchrow(
+        "SELECT sum(tps_counted) AS counted, sum(tps_expected) AS expected FROM hasil.summary WHERE level = 'provinsi'"
+    )
+    assert totals is not None
+
+    def summed(name: str) -> float:
+        return sum(value for samples in scraped for n, _, value in samples if n == name)
+
+    assert summed("rekap_tps_counted") == totals["counted"]
+    assert summed("rekap_tps_expected") == totals["expected"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +57,24 @@ def test_prometheus_scrapes_the_port_the_tabulator_exposes(compose: dict[str, An
     discovery = jobs["rekap-tabulator"]["dns_sd_configs"][0]
     assert discovery["names"] == ["tabulator"]
     assert str(discovery["port"]) in compose["services"]["tabulator"]["expose"]
+
+
+@pytest.mark.parametrize(
+    ("what", "path"),
+    [("rules", "deploy/prometheus/rules.yml"), ("config", "deploy/prometheus/prometheus.yml")],
+)
+def test_promtool_accepts_the_prometheus_files(what: str, path: str) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool comes with Debian's prometheus package (apt-get install prometheus; .ci/run does it)")
+    result = subprocess.run([promtool, "check", what, str(REPO / path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_dashboard_is_provisioned_and_queries_prometheus(compose: dict[str, Any]) -> None:
+    dashboard = json.loads((REPO / "deploy/grafana/dashboards/rekap.json").read_text())
+    assert dashboard["panels"]
+    assert all(t["expr"].strip() for p in dashboard["panels"] for t in p["targets"])
+    assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"prometheus"}
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounts

@@ -38,7 +38,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     say(f"  psql '{settings.dsn_for_display}'          then: SELECT * FROM hasil.summary;")  # noqa: S608 (text shown)
     say("  .venv/bin/rekap stack status           what runs where")
     say("  make down                              stop everything (data kept; `make demo` starts afresh)")
-    say("Metrics and dashboards (Prometheus, Grafana) are not built yet (issue 6).")
+    say(f"  curl http://{settings.metrics_address}/metrics   the tabulator's metrics (Grafana: docker compose, README)")
     return status
 
 

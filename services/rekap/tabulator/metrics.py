@@ -54,6 +54,8 @@ class TabulatorMetrics:
                                     registry=r, buckets=LATENCY_BUCKETS)  # fmt: skip
         self.db_errors = Counter("rekap_db_errors", "Batch transactions that failed, by kind (retried, fenced)",
                                  ["kind"], registry=r)  # fmt: skip
+        for kind in ("retried", "fenced"):  # present from the start, at 0: rate() and alerts see them
+            self.db_errors.labels(kind)
         self.produce_to_commit = Histogram(
             "rekap_produce_to_commit_seconds", "From a record's Kafka timestamp to the commit that counted it",
             registry=r, buckets=LATENCY_BUCKETS,

@@ -39,6 +39,15 @@ class Progress:
     fenced: int = 0
 
 
+def _span(records: list[ConsumedRecord]) -> dict[str, str]:
+    """partition -> "first-last" offsets of a batch."""
+    span: dict[int, tuple[int, int]] = {}
+    for record in records:
+        first, _ = span.get(record.partition, (record.offset, record.offset))
+        span[record.partition] = (first, record.offset)
+    return {str(p): f"{first}-{last}" for p, (first, last) in sorted(span.items())}
+
+
 class Tabulator:
     def __init__(
         self, *, consumer: TallyConsumer, store: TabulationStore, dead_letters: DeadLetters, decoder: Decoder,
@@ -59,11 +68,14 @@ class Tabulator:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tabulate until `stop` is set; the batch in flight is finished and committed first."""
+        structlog.contextvars.bind_contextvars(topic=self._consumer.topic)  # on every line from here on
         next_refresh = next_report = time.monotonic()
         while not stop.is_set():
             records = await self._consumer.batch()
             if records:
-                await self._process(records, stop)
+                # every line about this batch says which records it holds
+                with structlog.contextvars.bound_contextvars(batch=_span(records)):
+                    await self._process(records, stop)
             now = time.monotonic()
             if now >= next_refresh:
                 await self._refresh()
