@@ -73,7 +73,7 @@ DELETE FROM rekap.choice c
 WHERE c.contest_id IN (SELECT contest_id FROM load_contest)
   AND NOT EXISTS (SELECT 1 FROM load_choice l WHERE l.contest_id = c.contest_id AND l.choice = c.choice)
 """
-SELECT_TPS = "SELECT tps_id, registered_male, registered_female FROM rekap.tps"
+SELECT_TPS = "SELECT tps_id, registered_male, registered_female FROM rekap.tps ORDER BY tps_id"
 SELECT_CONTESTS = """
 SELECT c.contest_id, c.kind, c.region_code, c.name, array_agg(ch.choice ORDER BY ch.choice) AS choices
 FROM rekap.contest c JOIN rekap.choice ch USING (contest_id)
