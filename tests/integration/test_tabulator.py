@@ -203,13 +203,20 @@ async def wait_for_assignment(
         await asyncio.sleep(0.1)
 
 
+async def published_election(
+    conn: asyncpg.Connection, bootstrap: str, topic: str, *, tps: int, seed: int
+) -> dict[int, int]:
+    """A STRESS night over `tps` TPS, terminals registered, all in the topic: its end offsets."""
+    chosen = sample_tps(tps)
+    planned, _ = plan_election(chosen, seed=seed)
+    await register_all_terminals(conn, chosen)
+    return await publish(bootstrap, topic, planned)
+
+
 async def test_metrics_health_and_readiness_tell_the_truth(
     kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
-    tps = sample_tps(300)
-    planned, _ = plan_election(tps, seed=3)
-    await register_all_terminals(conn, tps)
-    ends = await publish(kafka_bootstrap, topic, planned)
+    ends = await published_election(conn, kafka_bootstrap, topic, tps=300, seed=3)
     stop = asyncio.Event()
     async with tabulator_service(settings_for(kafka_bootstrap, election_database_url, topic), stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
@@ -253,10 +260,7 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
 async def test_two_replicas_progress_gauges_add_up_without_doubling(
     kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
-    tps = sample_tps(300)
-    planned, _ = plan_election(tps, seed=4)
-    await register_all_terminals(conn, tps)
-    ends = await publish(kafka_bootstrap, topic, planned)
+    ends = await published_election(conn, kafka_bootstrap, topic, tps=300, seed=4)
     stop = asyncio.Event()
     settings = settings_for(kafka_bootstrap, election_database_url, topic)
     async with tabulator_service(settings, stop) as a, tabulator_service(settings, stop) as b:
