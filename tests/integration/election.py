@@ -44,10 +44,6 @@ async def publish(bootstrap: str, topic: str, planned: list[Planned]) -> dict[in
     return ends
 
 
-async def applied(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
-    return await check.applied(conn, topic)
-
-
 async def wait_applied(
     database_url: str, topic: str, ends: dict[int, int], timeout: float = 120.0, watch: asyncio.Task[None] | None = None
 ) -> None:

@@ -19,12 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from rekap.bootstrap import tabulator_service
 from rekap.config import Settings
 from rekap.domain.signing import SigningKey
+from rekap.simulation import check
 from rekap.simulation.forms import consistent_form, encode
 from rekap.simulation.night import DEFAULT_SECRET
 from tests.integration.election import (
     SHIPPED,
     Planned,
-    applied,
     check_against_oracle,
     plan_election,
     publish,
@@ -138,7 +138,7 @@ async def publish_raw(
 
 async def wait_progress(conn: asyncpg.Connection, topic: str, at_least: int, timeout: float = 90) -> int:
     deadline = asyncio.get_running_loop().time() + timeout
-    while (done := sum((await applied(conn, topic)).values())) < at_least:
+    while (done := sum((await check.applied(conn, topic)).values())) < at_least:
         assert asyncio.get_running_loop().time() < deadline, f"only {done} of {at_least} records applied"
         await asyncio.sleep(0.05)
     return done
@@ -156,7 +156,7 @@ async def test_killed_mid_batch_and_restarted_ends_exact(
     first = spawn(processes, tabulator_env, tmp_path)
     await wait_progress(conn, topic, total // 4)
     first.kill()  # SIGKILL: no goodbye, a transaction may be half done
-    at_kill = sum((await applied(conn, topic)).values())
+    at_kill = sum((await check.applied(conn, topic)).values())
     assert 0 < at_kill < total, "the kill must land in the middle of the work"
     second = spawn(processes, tabulator_env, tmp_path)
     await wait_progress(conn, topic, at_kill + total // 4)

@@ -57,13 +57,5 @@ class Tps:
         return ancestor(self.tps_id, Level.KECAMATAN)
 
     @property
-    def kabupaten_kota(self) -> str:
-        return ancestor(self.tps_id, Level.KABUPATEN_KOTA)
-
-    @property
-    def provinsi(self) -> str:
-        return ancestor(self.tps_id, Level.PROVINSI)
-
-    @property
     def registered(self) -> int:
         return self.registered_male + self.registered_female

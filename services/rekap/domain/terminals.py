@@ -9,7 +9,6 @@ from enum import StrEnum
 from rekap.domain.regions import Level, ancestor, is_code
 
 TERMINAL_ID = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
-PUBLIC_KEY_BYTES = 32  # Ed25519
 
 
 class ScopeKind(StrEnum):

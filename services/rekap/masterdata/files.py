@@ -44,11 +44,6 @@ class Region:
     name: str
     kind: str | None = None  # kabupaten or kota, for that level only
 
-    @property
-    def parent_code(self) -> str | None:
-        parent = PARENT.get(self.level)
-        return ancestor(self.code, parent) if parent else None
-
 
 @dataclass(frozen=True, slots=True)
 class Choice:
