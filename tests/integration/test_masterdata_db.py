@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from collections import Counter
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from rekap.adapters.postgres.masterdata import count_rows, load_master_data, read_master_data
+from rekap.adapters.postgres.tabulation import SELECT_EXPECTED
 from rekap.adapters.postgres.terminals import (
     TerminalError,
     list_terminals,
@@ -19,6 +21,7 @@ from rekap.adapters.postgres.terminals import (
 )
 from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
+from rekap.masterdata.files import MasterDataSet
 from rekap.masterdata.files import read_master_data as read_folder
 from rekap.resources import sumsel_master_data_dir
 
@@ -84,6 +87,48 @@ async def test_a_changed_folder_updates_what_changed_and_replaces_choices(
     assert result["rekap.kecamatan"].updated == 1
     assert result["rekap.choice"].removed == 1
     assert await read_master_data(conn) == changed.master_data()
+
+
+def expected_tps(dataset: MasterDataSet) -> dict[tuple[str, str], int]:
+    """(contest, kecamatan) -> TPS that hold the contest, counted here from the files, TPS by TPS."""
+    master = dataset.master_data()
+    return dict(Counter((c.contest_id, t.tps_id[:6]) for t in dataset.tps for c in master.contests_at(t.tps_id)))
+
+
+async def stored_expected(conn: asyncpg.Connection) -> dict[tuple[str, str], int]:
+    rows = await conn.fetch("SELECT contest_id, kecamatan_code, tps_expected FROM rekap.contest_kecamatan")
+    return {(r["contest_id"], r["kecamatan_code"]): r["tps_expected"] for r in rows}
+
+
+async def test_expected_tps_follow_every_change_of_tps_and_contests(conn: asyncpg.Connection, tmp_path: Path) -> None:
+    await load_master_data(conn, SHIPPED)
+    assert await stored_expected(conn) == expected_tps(SHIPPED)
+
+    folder = tmp_path / "md"
+    shutil.copytree(sumsel_master_data_dir(), folder)
+    with (folder / "tps.csv").open("a") as tps:
+        tps.write("1601072001099,200,200\n")  # one more TPS in a desa of kecamatan 160107
+    grown = read_folder(folder)
+    await load_master_data(conn, grown)
+    after = await stored_expected(conn)
+    assert after == expected_tps(grown)
+    assert after[("pkwkp-16", "160107")] == expected_tps(SHIPPED)[("pkwkp-16", "160107")] + 1
+
+    # Whoever writes the tables (not only the loader), the counts follow in the same statement.
+    await conn.execute("DELETE FROM rekap.tps WHERE tps_id = '1601072001099'")
+    assert await stored_expected(conn) == expected_tps(SHIPPED)
+    await conn.execute("DELETE FROM rekap.choice WHERE contest_id = 'pkwkk-1601'")
+    await conn.execute("DELETE FROM rekap.contest WHERE contest_id = 'pkwkk-1601'")
+    assert not any(contest == "pkwkk-1601" for contest, _ in await stored_expected(conn))
+
+
+async def test_reading_the_expected_tps_does_not_touch_the_tps_table(conn: asyncpg.Connection) -> None:
+    """The tabulator asks every few seconds: its cost must not grow with TPS x contests (at the national
+    scale the join over rekap.tps took over 20 s a call)."""
+    await load_master_data(conn, SHIPPED)
+    plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {SELECT_EXPECTED}")
+    assert '"Relation Name": "tps"' not in plan
+    assert '"Relation Name": "contest_expected"' in plan
 
 
 async def test_terminals_register_once_and_revoke(conn: asyncpg.Connection) -> None:
