@@ -4,6 +4,7 @@ waiting with backoff for PostgreSQL and Kafka, and closes everything in reverse 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypeVar
@@ -15,9 +16,10 @@ from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
-from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.kafka.topics import ensure_topics, retention_problems
+from rekap.adapters.postgres.errors import RETRIABLE, boundary
 from rekap.adapters.postgres.masterdata import read_master_data
-from rekap.adapters.postgres.tabulation import RETRIABLE, TabulationStore, init_connection
+from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, terminals_version
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
@@ -49,7 +51,14 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
     async with AsyncExitStack() as stack:
         pool: asyncpg.Pool = await until_available(
             "PostgreSQL",
-            lambda: asyncpg.create_pool(settings.dsn, min_size=1, max_size=3, init=init_connection, timeout=10),
+            lambda: asyncpg.create_pool(
+                settings.dsn,
+                min_size=1,
+                max_size=3,
+                init=init_connection,
+                timeout=10,
+                server_settings=session_settings(settings),
+            ),
             stop,
         )
         stack.push_async_callback(pool.close)
@@ -57,10 +66,8 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
 
         async def refresh() -> Decoder | None:
             nonlocal version
-            try:
+            with boundary():
                 current = await terminals_version(pool)
-            except RETRIABLE as error:
-                raise UnavailableError(f"PostgreSQL: {error!r}") from error
             if current == version:
                 return None
             new, version = await _decoder(pool, settings)
@@ -71,6 +78,10 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             settings.dead_letter_topic: settings.topic_partitions,
         }
         await until_available("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), stop)
+        for problem in await until_available(
+            "Kafka", lambda: retention_problems(settings.bootstrap_servers, list(topics)), stop
+        ):
+            log.warning("topic_may_lose_records", problem=problem)
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
             client_id=f"{settings.group_id}-dead-letters",
@@ -82,6 +93,8 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             bootstrap_servers=settings.bootstrap_servers, topic=settings.tally_topic, group_id=settings.group_id,
             stored_offsets=lambda partitions: store.stored_offsets(settings.tally_topic, partitions),
             max_records=settings.batch_max_records, session_timeout_ms=settings.session_timeout_ms,
+            group_instance_id=settings.group_instance_id.replace("{hostname}", socket.gethostname())
+            if settings.group_instance_id else None,
         )  # fmt: skip
         await until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
@@ -105,6 +118,20 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         )  # fmt: skip
         tabulator.metrics_address = listening
         yield tabulator
+
+
+def session_settings(settings: Settings) -> dict[str, str]:
+    """A frozen or cut-off tabulator must not hold its row locks for long: the server ends what waits
+    too long, and probes the connection so that a vanished client is noticed in about a minute."""
+    return {
+        "statement_timeout": f"{int(settings.db_statement_timeout_s * 1000)}",
+        "lock_timeout": f"{int(settings.db_lock_timeout_s * 1000)}",
+        "idle_in_transaction_session_timeout": f"{int(settings.db_idle_in_transaction_timeout_s * 1000)}",
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+        "application_name": f"rekap-tabulator {settings.group_id}"[:63],
+    }
 
 
 async def _decoder(pool: asyncpg.Pool, settings: Settings) -> tuple[Decoder, str]:

@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon the group gives a silent tabulator's partitions to others."
     )
+    group_instance_id: str | None = Field(
+        default=None,
+        description="Static group membership: a name per replica, stable across its restarts ({hostname} is "
+        "replaced by the host's name), so a restarted tabulator gets its partitions back at once. Unset: dynamic.",
+    )
+    db_statement_timeout_s: float = Field(default=60.0, gt=0, description="Longest statement of a tabulator session.")
+    db_lock_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait for a lock in a tabulator session.")
+    db_idle_in_transaction_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A tabulator session idle that long inside a transaction is ended by the server.",
+    )
     metrics_address: str = Field(
         default="127.0.0.1:8000",
         description="host:port of /metrics, /healthz and /readyz; port 0 takes a free one; empty turns them off.",

@@ -4,9 +4,10 @@ the fast unit tests alone."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.integration.processes import TabulatorProcess
@@ -16,6 +17,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in item.nodeid:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+async def conn(election_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's database, master data loaded."""
+    connection = await asyncpg.connect(election_database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 @pytest.fixture

@@ -8,12 +8,15 @@ import asyncio
 import asyncpg
 
 from rekap.adapters.postgres.terminals import register_terminals
+from rekap.config import Settings
 from rekap.domain.regions import Tps
+from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
-from rekap.simulation.night import STRESS, Expected, Planned, plan_night, simulated_terminals
+from rekap.simulation.forms import Form, signed_record
+from rekap.simulation.night import DEFAULT_SECRET, STRESS, Expected, Planned, plan_night, simulated_terminals
 
 SHIPPED = read_master_data(sumsel_master_data_dir())
 MASTER = SHIPPED.master_data()
@@ -69,3 +72,24 @@ async def check_against_oracle(database_url: str, topic: str, planned: list[Plan
         await conn.close()
     assert problems == [], "\n".join(problems)
     assert rows == len(planned), "one outcome row per record, no more, no less"
+
+
+def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Settings:
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        DATABASE_URL=database_url,
+        tally_topic=topic,
+        dead_letter_topic=f"{topic}.dead-letters",
+        group_id=f"{topic}-tabulators",
+        batch_max_records=500,
+        terminal_refresh_s=0.5,
+        topic_partitions=3,
+        metrics_address="127.0.0.1:0",
+    )
+
+
+def signed(form: Form) -> tuple[bytes, bytes, list[tuple[str, bytes | None]]]:
+    """Key, value and headers of a form as its simulated terminal signs and sends it."""
+    record = signed_record(form, SigningKey.derived(DEFAULT_SECRET, str(form["terminal_id"])))
+    assert record.value is not None
+    return record.key or b"", record.value, list(record.headers)

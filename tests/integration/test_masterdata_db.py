@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +19,7 @@ from rekap.adapters.postgres.terminals import (
     read_terminals,
     register_terminals,
     revoke_terminal,
+    terminals_version,
 )
 from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
@@ -169,3 +171,37 @@ async def test_the_database_refuses_what_the_code_would_never_write(conn: asyncp
         )
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await conn.execute("INSERT INTO rekap.kabupaten_kota (code, kind, name) VALUES ('1799', 'kota', 'X')")
+
+
+async def test_a_revocation_overlapping_a_registration_changes_the_version(conn: asyncpg.Connection,
+                                                                           database_url: str) -> None:  # fmt: skip
+    """The revoking transaction starts first and commits last: a version made of timestamps (now() is
+    the transaction's start) would not move when it commits; the counter does."""
+    await load_master_data(conn, SHIPPED)
+    first, second = SHIPPED.tps[0].tps_id, SHIPPED.tps[1].tps_id
+    old = Terminal(f"kpps-{first}", SigningKey.generate().public_key, Scope(ScopeKind.TPS, first))
+    await register_terminals(conn, [old])
+    other = await asyncpg.connect(database_url)
+    try:
+        revoking = other.transaction()
+        await revoking.start()
+        await revoke_terminal(other, old.terminal_id)
+        await asyncio.sleep(0.05)
+        new = Terminal(f"kpps-{second}", SigningKey.generate().public_key, Scope(ScopeKind.TPS, second))
+        registering = asyncio.create_task(register_with_own_connection(database_url, new))
+        await asyncio.sleep(0.3)  # the registration commits now, or waits for the revocation
+        seen = await terminals_version(conn)
+        await revoking.commit()
+        await registering
+    finally:
+        await other.close()
+    assert await terminals_version(conn) != seen, "a reader that saw `seen` must see that something changed"
+    assert not (await read_terminals(conn))[old.terminal_id].active
+
+
+async def register_with_own_connection(database_url: str, terminal: Terminal) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await register_terminals(conn, [terminal])
+    finally:
+        await conn.close()

@@ -25,9 +25,9 @@ from tests.integration.election import (
     publish,
     register_all_terminals,
     sample_tps,
+    settings_for,
     wait_applied,
 )
-from tests.integration.test_tabulator import settings_for
 
 
 @pytest.fixture

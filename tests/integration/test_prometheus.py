@@ -19,8 +19,14 @@ import yaml
 
 from rekap.bootstrap import tabulator_service
 from rekap.devstack.process import free_port, wait_until
-from tests.integration.election import plan_election, publish, register_all_terminals, sample_tps, wait_applied
-from tests.integration.test_tabulator import settings_for
+from tests.integration.election import (
+    plan_election,
+    publish,
+    register_all_terminals,
+    sample_tps,
+    settings_for,
+    wait_applied,
+)
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

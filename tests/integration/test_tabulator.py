@@ -8,16 +8,14 @@ import json
 import random
 import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from rekap.bootstrap import tabulator_service
-from rekap.config import Settings
 from rekap.domain.signing import SigningKey
 from rekap.simulation import check
 from rekap.simulation.forms import consistent_form, encode
@@ -30,32 +28,10 @@ from tests.integration.election import (
     publish,
     register_all_terminals,
     sample_tps,
+    settings_for,
     wait_applied,
 )
 from tests.integration.processes import TabulatorProcess, log_events, spawn
-
-
-def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Settings:
-    return Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        DATABASE_URL=database_url,
-        tally_topic=topic,
-        dead_letter_topic=f"{topic}.dead-letters",
-        group_id=f"{topic}-tabulators",
-        batch_max_records=500,
-        terminal_refresh_s=0.5,
-        topic_partitions=3,
-        metrics_address="127.0.0.1:0",
-    )
-
-
-@pytest.fixture
-async def conn(election_database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(election_database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def test_a_generated_election_is_counted_exactly(

@@ -37,6 +37,10 @@ class World:
     def form(self, tps: Tps = TPS_A, contest: Contest = GOVERNOR, seed: int = 1) -> Form:
         return consistent_form(tps, contest, random.Random(seed))
 
+    def with_tps(self, tps: Tps) -> World:
+        """The same world, the TPS of that id registered with these voters (a KPU data fix)."""
+        return World(MasterData({**self.master.tps, tps.tps_id: tps}, self.master.contests), self.terminals)
+
     def record(self, form: Form, *, signer: str | None = None) -> RawRecord:
         return signed_record(form, self.key(signer or str(form["terminal_id"])))
 

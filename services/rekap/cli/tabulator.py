@@ -7,10 +7,13 @@ import argparse
 import asyncio
 import signal
 
+import asyncpg
 import structlog
 
+from rekap.adapters.kafka.topics import log_start
+from rekap.adapters.postgres.gaps import AcceptedGap, accept_gap
 from rekap.bootstrap import tabulator_service
-from rekap.cli.common import SubParsers, add_command
+from rekap.cli.common import SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -42,7 +45,27 @@ def run(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Records vanished from a partition before they were counted: after a review, go on without them."""
+    topic = settings.tally_topic
+    start = asyncio.run(log_start(settings.bootstrap_servers, topic, args.partition))
+
+    async def work(conn: asyncpg.Connection) -> AcceptedGap:
+        return await accept_gap(conn, topic, args.partition, start, accepted_by=args.by, reason=args.reason)
+
+    gap = with_connection(settings, work)
+    say(f"accepted: offsets {gap.first_missing} to {gap.next_offset - 1} of {topic} partition {gap.partition} "
+        f"({gap.missing:,} records) are missing, recorded as accepted by {args.by}")  # fmt: skip
+    say(f"the tabulator owning the partition goes on from offset {gap.next_offset} within REKAP_TERMINAL_REFRESH_S")
+    return 0
+
+
 def register(commands: SubParsers) -> None:
     tabulator = commands.add_parser("tabulator", help="the tabulator service")
     actions = tabulator.add_subparsers(title="tabulator commands", required=True, metavar="ACTION")
     add_command(actions, "run", run, "consume tallies and count them, until SIGTERM or Ctrl-C")
+    gap = add_command(actions, "accept-gap", accept_gap_command,
+                      "go on past records that vanished from a partition before they were counted")  # fmt: skip
+    gap.add_argument("partition", type=int)
+    gap.add_argument("--by", required=True, help="who reviewed and accepts the gap (recorded)")
+    gap.add_argument("--reason", default="", help="why (recorded)")

@@ -7,7 +7,9 @@ authentic; the arithmetic rules then say whether it counts or is held for review
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -15,14 +17,20 @@ from pydantic import ValidationError
 from rekap.domain.masterdata import MasterData
 from rekap.domain.reasons import QuarantineReason, RejectReason
 from rekap.domain.regions import Tps
-from rekap.domain.rules import arithmetic_problems
+from rekap.domain.revisions import Authority
+from rekap.domain.rules import arithmetic_problems, master_data_problems
 from rekap.domain.signing import Verifier
-from rekap.domain.tally import TallyV1
-from rekap.domain.terminals import Terminal
+from rekap.domain.tally import MAX_KEYS, TallyV1, key_count
+from rekap.domain.terminals import ScopeKind, Terminal
 
 MAX_VALUE_BYTES = 64 * 1024
 CONTENT_TYPE = b"application/json"
-Headers = Sequence[tuple[str, bytes]]
+# A header's value may be null (Kafka's NULLABLE_BYTES); a name that was not UTF-8 on the wire arrives
+# with its bytes as surrogate escapes (adapters/kafka/records.py).
+Headers = Sequence[tuple[str, bytes | None]]
+# The end of an object key: a closing quote, then a colon. In a form that passes validation every
+# string value is pattern-checked and holds no quote, so this counts exactly the keys written.
+KEY_END = re.compile(rb'"[ \t\r\n]*:')
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +40,7 @@ class RawRecord:
     headers: Headers = ()
 
     def header(self, name: str) -> bytes | None:
-        """The last header of that name (as Kafka's lastHeader), or None."""
+        """The last header of that name (as Kafka's lastHeader), or None (absent, or null)."""
         found = None
         for key, value in self.headers:
             if key == name:
@@ -51,7 +59,8 @@ class Rejected:
 class Authentic:
     tally: TallyV1
     tps: Tps
-    problems: tuple[QuarantineReason, ...]  # empty: the form counts
+    problems: tuple[QuarantineReason, ...]  # empty: the form counts (as far as the form itself says)
+    authority: Authority = Authority.KPPS  # of the terminal that sent it
 
     @property
     def quarantined(self) -> bool:
@@ -65,18 +74,29 @@ class Decoder:
     """Judges records against the master data and the registered terminals.
 
     `verify_signatures=False` is for trusted internal topics only: the terminal and its scope are
-    still checked, the signature is not.
+    still checked, the signature is not. `clock` gives the time now (seconds since the epoch): a form
+    submitted more than `max_clock_skew_s` after it is held.
     """
 
     def __init__(
-        self, master: MasterData, terminals: Mapping[str, Terminal], *, verify_signatures: bool = True
-    ) -> None:
+        self, master: MasterData, terminals: Mapping[str, Terminal], *, verify_signatures: bool = True,
+        clock: Callable[[], float] = time.time, max_clock_skew_s: float = 300.0,
+    ) -> None:  # fmt: skip
         self._master = master
         self._terminals = terminals
         self._verify = verify_signatures
+        self._clock = clock
+        self._max_clock_skew_s = max_clock_skew_s
         self._verifiers: dict[bytes, Verifier] = {}
 
-    def decode(self, record: RawRecord) -> Decoded:
+    @property
+    def terminals(self) -> Mapping[str, Terminal]:
+        return self._terminals
+
+    def decode(self, record: RawRecord) -> Decoded:  # noqa: PLR0911 (a return per reason)
+        unreadable = _unreadable_name(record.headers)
+        if unreadable is not None:
+            return Rejected(RejectReason.UNREADABLE_RECORD, f"header name {unreadable!r} is not UTF-8")
         value = record.value
         if value is None:
             return Rejected(RejectReason.MALFORMED_JSON, "the record has no value")
@@ -86,10 +106,19 @@ class Decoder:
         if content_type is not None and content_type != CONTENT_TYPE:
             shown = content_type[:60].decode(errors="replace")
             return Rejected(RejectReason.SCHEMA_VIOLATION, f"content-type {shown!r}, not application/json")
+        # Bound the work before parsing: a form has at most MAX_KEYS keys, whatever its size.
+        keys = len(KEY_END.findall(value))
+        if keys > MAX_KEYS:
+            return Rejected(
+                RejectReason.SCHEMA_VIOLATION, f"{keys} object keys, a tally v1 form has at most {MAX_KEYS}"
+            )
         try:
             tally = TallyV1.model_validate_json(value)
         except ValidationError as error:
             return _invalid(error)
+        if keys != key_count(tally):
+            # The parser kept the last of a repeated key; another parser may keep the first.
+            return Rejected(RejectReason.DUPLICATE_KEY, f"{keys} object keys written, {key_count(tally)} distinct")
         return self._judge(record, value, tally)
 
     def _judge(self, record: RawRecord, value: bytes, tally: TallyV1) -> Decoded:  # noqa: PLR0911 (a return per reason)
@@ -121,13 +150,26 @@ class Decoder:
             return Rejected(RejectReason.TERMINAL_NOT_AUTHORIZED, detail, tally)
         if self._verify and not self._verifier(terminal).verify(value, record.header("signature")):
             return Rejected(RejectReason.BAD_SIGNATURE, f"not signed by {terminal.terminal_id}'s key", tally)
-        return Authentic(tally, tps, arithmetic_problems(tally))
+        authority = Authority.PPK if terminal.scope.kind is ScopeKind.KECAMATAN else Authority.KPPS
+        latest = self._clock() + self._max_clock_skew_s
+        return Authentic(tally, tps, arithmetic_problems(tally) + master_data_problems(tally, tps, latest), authority)
 
     def _verifier(self, terminal: Terminal) -> Verifier:
         verifier = self._verifiers.get(terminal.public_key)
         if verifier is None:
             verifier = self._verifiers[terminal.public_key] = Verifier(terminal.public_key)
         return verifier
+
+
+def _unreadable_name(headers: Headers) -> bytes | None:
+    """The raw bytes of the first header name that is not UTF-8, if any."""
+    for name, _ in headers:
+        if not name.isascii():
+            try:
+                name.encode()
+            except UnicodeEncodeError:
+                return name.encode(errors="surrogateescape")
+    return None
 
 
 def _invalid(error: ValidationError) -> Rejected:

@@ -1,4 +1,4 @@
-"""One outcome per record (CONTRACT.md): the decoder's verdict joined with the revision rules."""
+"""One outcome per record: the decoder's verdict joined with the revision rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rekap.domain.decode import Authentic, Decoded, Rejected
 from rekap.domain.reasons import Outcome, QuarantineReason, RejectReason
-from rekap.domain.revisions import CurrentForm, RevisionVerdict, judge_revision
+from rekap.domain.revisions import CurrentForm, RevisionVerdict, is_revision_jump, judge_revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,7 @@ class Judgement:
     reason: RejectReason | QuarantineReason | None  # None for accepted, duplicate and stale
     decoded: Decoded
     digest: bytes | None = None  # of an authentic form: what a later duplicate is compared with
+    problems: tuple[QuarantineReason, ...] = ()  # every rule a held form breaks, in order
 
     @property
     def becomes_current(self) -> bool:
@@ -27,14 +28,18 @@ def judge(decoded: Decoded, current: CurrentForm | None) -> Judgement:
     if isinstance(decoded, Rejected):
         return Judgement(Outcome.REJECTED, decoded.reason, decoded)
     assert isinstance(decoded, Authentic)
-    digest = decoded.tally.content_digest()
-    verdict = judge_revision(current, decoded.tally.revision, digest)
+    tally = decoded.tally
+    digest = tally.content_digest()
+    verdict = judge_revision(current, tally.revision, digest, decoded.authority)
     if verdict is RevisionVerdict.STALE:
         return Judgement(Outcome.STALE, None, decoded, digest)
     if verdict is RevisionVerdict.DUPLICATE:
         return Judgement(Outcome.DUPLICATE, None, decoded, digest)
     if verdict is RevisionVerdict.CONFLICT:
         return Judgement(Outcome.REJECTED, RejectReason.REVISION_CONFLICT, decoded, digest)
-    if decoded.problems:
-        return Judgement(Outcome.QUARANTINED, decoded.problems[0], decoded, digest)
+    problems = decoded.problems
+    if is_revision_jump(current, tally.revision, decoded.authority):
+        problems = (*problems, QuarantineReason.REVISION_JUMP)
+    if problems:
+        return Judgement(Outcome.QUARANTINED, problems[0], decoded, digest, problems)
     return Judgement(Outcome.ACCEPTED, None, decoded, digest)

@@ -4,7 +4,7 @@ authentic but held for review (quarantined), not counted."""
 from __future__ import annotations
 
 from rekap.domain.reasons import QuarantineReason
-from rekap.domain.regions import MAX_REGISTERED_PER_TPS
+from rekap.domain.regions import MAX_REGISTERED_PER_TPS, Tps
 from rekap.domain.tally import TallyV1
 
 
@@ -28,4 +28,16 @@ def arithmetic_problems(tally: TallyV1) -> tuple[QuarantineReason, ...]:
         problems.append(QuarantineReason.VOTED_EXCEEDS_REGISTERED)
     if registered.male + registered.female > MAX_REGISTERED_PER_TPS:
         problems.append(QuarantineReason.REGISTERED_EXCEEDS_CAPACITY)
+    return tuple(problems)
+
+
+def master_data_problems(tally: TallyV1, tps: Tps, latest_submission: float) -> tuple[QuarantineReason, ...]:
+    """What the form says that the master data and the clock contradict: its registered voters are not
+    the TPS's DPT, or it was submitted after `latest_submission` (now plus the allowed clock skew)."""
+    registered = tally.voters.registered
+    problems = []
+    if (registered.male, registered.female) != (tps.registered_male, tps.registered_female):
+        problems.append(QuarantineReason.REGISTERED_NE_MASTER_DATA)
+    if tally.submitted_at.timestamp() > latest_submission:
+        problems.append(QuarantineReason.SUBMITTED_IN_FUTURE)
     return tuple(problems)

@@ -89,6 +89,27 @@ class TallyV1(_Part):
         return hashlib.sha256(f"{numbers}|{votes}".encode()).digest()
 
 
+def _keys_of(model: type[BaseModel]) -> int:
+    """How many object keys a model's JSON holds, its nested models' included (a dict field counts 1)."""
+    keys = 0
+    for field in model.model_fields.values():
+        keys += 1
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            keys += _keys_of(nested)
+    return keys
+
+
+FIXED_KEYS = _keys_of(TallyV1)  # 32: every object key of a form but its choices
+MAX_CHOICES = 100  # what ChoiceKey allows: 1 to 99 and kolom_kosong
+MAX_KEYS = FIXED_KEYS + MAX_CHOICES
+
+
+def key_count(tally: TallyV1) -> int:
+    """The object keys of this form's JSON, each written once."""
+    return FIXED_KEYS + len(tally.votes)
+
+
 def json_schema() -> dict[str, object]:
     """The JSON Schema of tally v1, as published in schemas/tally-v1.schema.json."""
     schema = TallyV1.model_json_schema(by_alias=True, mode="validation")

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rekap.domain.decode import Authentic, Decoded, RawRecord, Rejected
+from rekap.domain.decode import Authentic, Decoded, Headers, RawRecord, Rejected
 from rekap.domain.outcomes import Judgement, judge
 from rekap.domain.reasons import Outcome, RejectReason
 from rekap.domain.regions import Level, ancestor
-from rekap.domain.revisions import CurrentForm
+from rekap.domain.revisions import Authority, CurrentForm
 
 FormKey = tuple[str, str]  # (tps_id, contest_id)
 TotalsKey = tuple[str, str, int]  # (contest_id, kecamatan_code, shard: the partition that writes it)
@@ -27,7 +27,7 @@ class ConsumedRecord:
     timestamp_ms: int | None
     key: bytes | None
     value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
+    headers: Headers = ()
 
     @property
     def raw(self) -> RawRecord:
@@ -45,6 +45,7 @@ class FormState:
     invalid: int
     ballots_used: int
     votes: Mapping[str, int]
+    authority: Authority = Authority.KPPS
 
     @classmethod
     def of(cls, judgement: Judgement) -> FormState:
@@ -52,12 +53,12 @@ class FormState:
         assert isinstance(decoded, Authentic)
         assert judgement.digest is not None
         tally = decoded.tally
-        return cls(tally.revision, judgement.digest, decoded.quarantined, tally.valid, tally.invalid,
-                   tally.ballots.used, tally.votes)  # fmt: skip
+        return cls(tally.revision, judgement.digest, judgement.outcome is Outcome.QUARANTINED, tally.valid,
+                   tally.invalid, tally.ballots.used, tally.votes, decoded.authority)  # fmt: skip
 
     @property
     def current(self) -> CurrentForm:
-        return CurrentForm(self.revision, self.digest)
+        return CurrentForm(self.revision, self.digest, self.authority)
 
 
 @dataclass(slots=True)
@@ -91,13 +92,14 @@ class RecordOutcome:
 
     @property
     def detail(self) -> str | None:
-        """Why, in words, for people reviewing it; None when there is nothing to say."""
+        """Why, in words, for people reviewing it; None when there is nothing to say. Printable text
+        always: what a hostile record put in it (a NUL, a lone surrogate) comes out escaped."""
         decoded = self.judgement.decoded
         if isinstance(decoded, Rejected):
-            return decoded.detail
+            return printable(decoded.detail)
         if self.judgement.reason is RejectReason.REVISION_CONFLICT:
             return f"revision {decoded.tally.revision} is recorded already, with other numbers"
-        return ", ".join(decoded.problems) or None
+        return ", ".join(self.judgement.problems) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,18 @@ class BatchChanges:
 
     def rejected(self) -> list[RecordOutcome]:
         return [o for o in self.outcomes if o.judgement.outcome is Outcome.REJECTED]
+
+
+MAX_DETAIL_CHARS = 500
+
+
+def printable(text: str) -> str:
+    """Text any store or header takes: NUL and other control characters, and lone surrogates (bytes
+    that were not UTF-8), escaped as Python writes them; at most MAX_DETAIL_CHARS."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    text = text.encode("utf-8", "backslashreplace").decode()
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
 
 
 def form_keys(decoded: Iterable[Decoded]) -> set[FormKey]:

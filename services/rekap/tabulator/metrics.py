@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -52,9 +53,9 @@ class TabulatorMetrics:
                                        registry=r, buckets=LATENCY_BUCKETS)  # fmt: skip
         self.db_seconds = Histogram("rekap_db_transaction_seconds", "Time of the batch transaction in PostgreSQL",
                                     registry=r, buckets=LATENCY_BUCKETS)  # fmt: skip
-        self.db_errors = Counter("rekap_db_errors", "Batch transactions that failed, by kind (retried, fenced)",
+        self.db_errors = Counter("rekap_db_errors", "Batch transactions that failed, by kind: retried, fenced, refused",
                                  ["kind"], registry=r)  # fmt: skip
-        for kind in ("retried", "fenced"):  # present from the start, at 0: rate() and alerts see them
+        for kind in ("retried", "fenced", "refused"):  # present from the start, at 0: rate() and alerts see them
             self.db_errors.labels(kind)
         self.produce_to_commit = Histogram(
             "rekap_produce_to_commit_seconds", "From a record's Kafka timestamp to the commit that counted it",
@@ -73,6 +74,10 @@ class TabulatorMetrics:
                                      ["kabupaten_kota", "contest"], registry=r)  # fmt: skip
         self.tps_expected = Gauge("rekap_tps_expected", "TPS that hold the contest (from the owner of partition 0)",
                                   ["kabupaten_kota", "contest"], registry=r)  # fmt: skip
+        self.missing_records = Gauge(
+            "rekap_missing_records", "Records gone from an owned partition before they were applied: the "
+            "partition is held until an operator accepts the gap", ["partition"], registry=r,
+        )  # fmt: skip
         self.ready = Gauge("rekap_ready", "1 when connected to Kafka and PostgreSQL with partitions assigned",
                            registry=r)  # fmt: skip
         Info("rekap_build", "The running version", registry=r).info({"version": __version__})
@@ -102,6 +107,12 @@ class TabulatorMetrics:
             if partition in highwater:
                 self.lag.labels(str(partition)).set(max(0, highwater[partition] - offset))
 
+    def set_gaps(self, missing: dict[int, int]) -> None:
+        """partition -> records missing before its next record; partitions without a gap are not listed."""
+        self.missing_records.clear()
+        for partition, n in missing.items():
+            self.missing_records.labels(str(partition)).set(n)
+
     def set_progress(
         self, counted: Iterable[tuple[str, str, int, int]], expected: Iterable[tuple[str, str, int]]
     ) -> None:
@@ -121,8 +132,16 @@ class TabulatorMetrics:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = 10  # seconds a client may keep a connection silent (each has a thread of its own)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         """Scrapes every few seconds are not news."""
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    """A thread per connection: one client that connects and says nothing cannot block the scrapes."""
+
+    daemon_threads = True
 
 
 class MetricsServer:
@@ -130,7 +149,8 @@ class MetricsServer:
 
     def __init__(self, metrics: TabulatorMetrics, host: str, port: int) -> None:
         self._metrics = metrics
-        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
+        self._server: WSGIServer = make_server(host, port, self._app, server_class=_ThreadingServer,
+                                               handler_class=_QuietHandler)  # fmt: skip
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
         self._prometheus = make_wsgi_app(metrics.registry)
 

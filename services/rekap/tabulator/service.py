@@ -18,7 +18,8 @@ import structlog
 from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import OffsetFencedError, TabulationStore
-from rekap.domain.decode import Decoder
+from rekap.domain.decode import Decoded, Decoder, Rejected
+from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
 from rekap.retry import Backoff
 from rekap.tabulator.batch import BatchChanges, ConsumedRecord, form_keys, tabulate
@@ -26,6 +27,7 @@ from rekap.tabulator.metrics import TabulatorMetrics
 
 log = structlog.get_logger(__name__)
 
+Batch = list[tuple[ConsumedRecord, Decoded]]
 DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
 
 
@@ -46,6 +48,10 @@ def _span(records: list[ConsumedRecord]) -> dict[str, str]:
         first, _ = span.get(record.partition, (record.offset, record.offset))
         span[record.partition] = (first, record.offset)
     return {str(p): f"{first}-{last}" for p, (first, last) in sorted(span.items())}
+
+
+def _unknown_terminal(decoded: Decoded) -> bool:
+    return isinstance(decoded, Rejected) and decoded.reason is RejectReason.UNKNOWN_TERMINAL
 
 
 class Tabulator:
@@ -89,6 +95,42 @@ class Tabulator:
     async def _process(self, records: list[ConsumedRecord], stop: asyncio.Event) -> None:
         started = time.monotonic()
         decoded = [(record, self._decoder.decode(record.raw)) for record in records]  # pure, outside the transaction
+        if any(_unknown_terminal(d) for _, d in decoded) and await self._refresh():
+            # Registered a moment ago, maybe: judged again with the terminals as the database has them now.
+            decoded = [(r, self._decoder.decode(r.raw) if _unknown_terminal(d) else d) for r, d in decoded]
+        if await self._write(decoded, stop, started):
+            self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+
+    async def _write(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
+        """Write these records, or find the one that cannot be written: a batch that PostgreSQL or the
+        dead-letter topic refuses is split in halves until the record responsible is alone; that one
+        is recorded as `unstorable_record`, raw, and the count goes on. False if the rest must wait
+        (fenced, or abandoned on shutdown)."""
+        try:
+            return await self._commit(decoded, stop, started)
+        except Exception as error:
+            if isinstance(error, RekapError) and error.retriable:
+                raise
+            refused = error
+        self.metrics.db_errors.labels("refused").inc()
+        if len(decoded) > 1:
+            half = len(decoded) // 2
+            log.warning("batch_split", error=str(refused), records=len(decoded))
+            return await self._write(decoded[:half], stop, started) and await self._write(decoded[half:], stop, started)
+        record = decoded[0][0]
+        log.error(
+            "record_unstorable",
+            partition=record.partition,
+            offset=record.offset,
+            error=repr(refused),
+            exc_info=not isinstance(refused, RekapError),
+        )  # fmt: skip  (a bug: its traceback helps)
+        unstorable = Rejected(RejectReason.UNSTORABLE_RECORD, f"{type(refused).__name__}: {refused}")
+        return await self._commit([(record, unstorable)], stop, started)
+
+    async def _commit(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
+        """One transaction, retried while PostgreSQL or Kafka are away. False when fenced or abandoned."""
+        records = [record for record, _ in decoded]
         keys = form_keys(d for _, d in decoded)
         advances = self._consumer.advances(records)
         backoff = Backoff()
@@ -108,13 +150,13 @@ class Tabulator:
                 self.metrics.db_errors.labels("fenced").inc()
                 log.warning("batch_fenced", believed=fenced.expected, records=len(records))
                 await self._consumer.reseek([a.partition for a in advances])
-                return
+                return False
             except RekapError as error:
                 if not error.retriable:
                     raise
                 if stop.is_set():
                     log.warning("batch_abandoned_on_shutdown", records=len(records), error=str(error))
-                    return  # not written: it is read again on the next start
+                    return False  # not written: it is read again on the next start
                 self.metrics.db_errors.labels("retried").inc()
                 self._postgres_ok = False
                 self._set_health()
@@ -127,12 +169,13 @@ class Tabulator:
         await self._consumer.commit_to_kafka(advances)
         self._count(changes)
         self.metrics.observe_batch(changes, seconds=time.monotonic() - started, db_seconds=db_seconds)
-        self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+        return True
 
     async def _observe_progress(self) -> None:
         """Progress gauges of the owned partitions, positions and lag, health: every refresh period."""
         owned = self._consumer.assigned
         try:
+            await self._consumer.recheck_gaps()
             counted, expected = await self._store.progress(owned, with_expected=0 in owned)
             self._postgres_ok = True
         except RekapError as error:
@@ -141,6 +184,7 @@ class Tabulator:
             self._postgres_ok = False
         else:
             self.metrics.set_progress(counted, expected)
+        self.metrics.set_gaps({gap.partition: gap.missing for gap in self._consumer.gaps.values()})
         self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
         self._set_health()
 
@@ -148,15 +192,18 @@ class Tabulator:
         self.metrics.set_health(kafka=self._consumer.connected, postgres=self._postgres_ok,
                                 partitions=len(self._consumer.assigned))  # fmt: skip
 
-    async def _refresh(self) -> None:
+    async def _refresh(self) -> bool:
+        """Take the registered terminals as they are now, if they changed. True if they did."""
         try:
             decoder = await self._refresh_decoder()
         except RekapError as error:
             log.warning("terminal_refresh_failed", error=str(error))
-            return
-        if decoder is not None:
-            self._decoder = decoder
-            log.info("terminals_reloaded")
+            return False
+        if decoder is None:
+            return False
+        self._decoder = decoder
+        log.info("terminals_reloaded")
+        return True
 
     def _count(self, changes: BatchChanges) -> None:
         self.progress.batches += 1

@@ -31,7 +31,7 @@ def valid_form(world: World, tps: Tps, contest: Any, seed: int) -> Form:
 @FIXTURE_OK
 @given(tps=tps_a_variants, contest=contests, seed=seeds)
 def test_generated_valid_forms_are_counted(world: World, tps: Tps, contest: Any, seed: int) -> None:
-    decoded = world.decoder().decode(world.record(valid_form(world, tps, contest, seed)))
+    decoded = world.with_tps(tps).decoder().decode(world.record(valid_form(world, tps, contest, seed)))
     assert isinstance(decoded, Authentic), decoded
     assert decoded.problems == ()
 
@@ -81,7 +81,7 @@ def test_each_single_corruption_gets_its_reason(
     # The corrupted form is signed by the terminal it names, as a buggy (not forged) terminal would.
     # The key stays the terminal's own TPS, whatever the body says.
     signed = world.record(form, signer=str(form["terminal_id"]))
-    decoded = world.decoder().decode(RawRecord(TPS_A.tps_id.encode(), signed.value, signed.headers))
+    decoded = world.with_tps(tps).decoder().decode(RawRecord(TPS_A.tps_id.encode(), signed.value, signed.headers))
     if isinstance(expected, RejectReason):
         assert isinstance(decoded, Rejected), decoded
         assert decoded.reason is expected, decoded

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import pytest
 
-from rekap.domain.decode import MAX_VALUE_BYTES, Authentic, RawRecord, Rejected
+from rekap.domain.decode import MAX_VALUE_BYTES, Authentic, Decoder, RawRecord, Rejected
 from rekap.domain.outcomes import judge
 from rekap.domain.reasons import Outcome, QuarantineReason, RejectReason
+from rekap.domain.regions import Tps
 from rekap.domain.revisions import CurrentForm
 from tests.unit.world import TPS_A, TPS_B, World
 
@@ -223,7 +227,24 @@ def test_without_verification_the_signature_is_not_read(world: World) -> None:
 def test_authentic_forms_that_do_not_add_up_are_held(
     world: World, old: bytes, new: bytes, expected: QuarantineReason
 ) -> None:
-    assert reason(world, raw(world, edit(old, new))) == (expected,)
+    value = edit(old, new)
+    registered = json.loads(value)["voters"]["registered"]
+    as_registered = world.with_tps(Tps(TPS_A.tps_id, registered["male"], registered["female"]))  # the DPT agrees
+    assert reason(as_registered, raw(world, value)) == (expected,)
+
+
+def test_registered_voters_other_than_the_master_data_are_held(world: World) -> None:
+    value = edit(b'"registered": {"male": 241', b'"registered": {"male": 251')
+    assert reason(world, raw(world, value)) == (QuarantineReason.REGISTERED_NE_MASTER_DATA,)
+
+
+def test_a_form_from_the_future_is_held_beyond_the_clock_skew(world: World) -> None:
+    submitted = datetime.fromisoformat("2024-11-27T14:05:31+07:00").timestamp()
+    record = raw(world, EXAMPLE)
+    within = Decoder(world.master, world.terminals, clock=lambda: submitted - 299, max_clock_skew_s=300)
+    beyond = Decoder(world.master, world.terminals, clock=lambda: submitted - 301, max_clock_skew_s=300)
+    assert within.decode(record).problems == ()  # type: ignore[union-attr]
+    assert beyond.decode(record).problems == (QuarantineReason.SUBMITTED_IN_FUTURE,)  # type: ignore[union-attr]
 
 
 def test_every_broken_rule_is_listed_in_order(world: World) -> None:
@@ -284,3 +305,60 @@ def test_a_sequence_of_raw_records_gets_one_outcome_each(world: World) -> None:
         (Outcome.REJECTED, RejectReason.MALFORMED_JSON),
     ]
     assert current[("1671011001003", "pkwkp-16")].revision == 3
+
+
+# -- hostile records (issue 9): each gets one stable outcome, none raises ---------------------------
+
+
+def test_a_header_name_that_was_not_utf8_is_an_unreadable_record(world: World) -> None:
+    record = raw(world, EXAMPLE)
+    hostile = RawRecord(
+        record.key, record.value, [*record.headers, (b"x-\xff\xfe".decode("utf-8", "surrogateescape"), b"1")]
+    )
+    decoded = world.decoder().decode(hostile)
+    assert isinstance(decoded, Rejected)
+    assert decoded.reason is RejectReason.UNREADABLE_RECORD
+    assert "\\xff\\xfe" in decoded.detail
+
+
+def test_null_header_values_and_nul_in_names_are_harmless(world: World) -> None:
+    record = raw(world, EXAMPLE)
+    extra = [("x-null", None), ("with\x00nul", b"v"), ("content-type", None)]
+    assert isinstance(world.decoder().decode(RawRecord(record.key, record.value, [*extra, *record.headers])), Authentic)
+    no_signature = [("content-type", b"application/json"), ("signature", None)]
+    assert reason(world, RawRecord(record.key, record.value, no_signature)) is RejectReason.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        edit(b'"valid": 334,', b'"valid": 1, "valid": 334,'),  # pydantic reads the last, another parser the first
+        edit(b'"votes": {"1": 181,', b'"votes": {"1": 1, "1": 181,'),
+        edit(b'"registered": {"male": 241,', b'"registered": {"male": 0, "male" : 241,'),
+        edit(b'"valid": 334,', b'"valid": 334, "val\\u0069d": 334,'),  # the same key, escaped
+    ],
+)
+def test_a_repeated_key_is_rejected_whatever_its_values(world: World, value: bytes) -> None:
+    assert reason(world, raw(world, value)) is RejectReason.DUPLICATE_KEY
+
+
+def test_strings_that_look_like_keys_do_not_count_as_keys(world: World) -> None:
+    spaced = EXAMPLE.replace(b'":', b'"\t\r\n :')
+    assert isinstance(world.decoder().decode(raw(world, spaced)), Authentic)
+
+
+def test_thousands_of_bogus_votes_keys_are_refused_before_parsing(world: World) -> None:
+    bogus = b"".join(b'"%d": 0, ' % n for n in range(5000))
+    value = edit(b'"votes": {', b'"votes": {' + bogus)
+    decoded = world.decoder().decode(raw(world, value))
+    assert isinstance(decoded, Rejected)
+    assert decoded.reason is RejectReason.SCHEMA_VIOLATION
+    assert "object keys" in decoded.detail
+
+
+def test_a_nul_in_a_votes_key_is_a_schema_violation(world: World) -> None:
+    assert reason(world, raw(world, edit(b'"votes": {', b'"votes": {"\\u0000": 1, '))) is RejectReason.SCHEMA_VIOLATION
+    assert (
+        reason(world, raw(world, edit(b'"valid": 334,', b'"\\u0000": 1, "valid": 334,')))
+        is RejectReason.SCHEMA_VIOLATION
+    )

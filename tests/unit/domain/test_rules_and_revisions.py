@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from rekap.domain.outcomes import judge
 from rekap.domain.reasons import QuarantineReason
-from rekap.domain.revisions import CurrentForm, RevisionVerdict, judge_revision
+from rekap.domain.revisions import (
+    MAX_REVISION_STEP,
+    Authority,
+    CurrentForm,
+    RevisionVerdict,
+    is_revision_jump,
+    judge_revision,
+)
 from rekap.domain.rules import arithmetic_problems
-from rekap.domain.tally import TallyV1
+from rekap.domain.tally import MAX_REVISION, TallyV1
 from rekap.simulation.forms import encode
 from tests.unit.world import TPS_A, World, changed
 
@@ -82,3 +90,42 @@ def test_content_digest_does_not_depend_on_key_order(world: World) -> None:
     a = TallyV1.model_validate_json(encode(form))
     b = TallyV1.model_validate_json(encode(reordered))
     assert a.content_digest() == b.content_digest()
+
+
+# -- who may supersede whom (issue 9): no KPPS terminal can lock its TPS -----------------------------
+
+
+def test_a_ppk_form_supersedes_any_kpps_revision_and_the_kpps_cannot_take_it_back() -> None:
+    locked = CurrentForm(MAX_REVISION, b"a", Authority.KPPS)
+    assert judge_revision(locked, 1, b"b", Authority.PPK) is RevisionVerdict.NEWER
+    ppk = CurrentForm(1, b"b", Authority.PPK)
+    assert judge_revision(ppk, MAX_REVISION, b"c", Authority.KPPS) is RevisionVerdict.STALE
+    assert judge_revision(ppk, 2, b"c", Authority.PPK) is RevisionVerdict.NEWER
+
+
+@pytest.mark.parametrize(
+    ("current", "revision", "jump"),
+    [
+        (None, MAX_REVISION_STEP, False),
+        (None, MAX_REVISION_STEP + 1, True),
+        (CurrentForm(5, b"", Authority.KPPS), 5 + MAX_REVISION_STEP, False),
+        (CurrentForm(5, b"", Authority.KPPS), 6 + MAX_REVISION_STEP, True),
+        (CurrentForm(500, b"", Authority.PPK), 2, False),  # a KPPS after a PPK: counted from 0 (and stale)
+    ],
+)
+def test_an_implausible_revision_jump_is_flagged(current: CurrentForm | None, revision: int, jump: bool) -> None:
+    assert is_revision_jump(current, revision, Authority.KPPS) is jump
+
+
+def test_a_jump_is_held_and_then_the_ppk_corrects_it(world: World) -> None:
+    form = changed(world.form(TPS_A), "revision", MAX_REVISION)
+    held = judge(world.decoder().decode(world.record(form)), None)
+    assert (held.outcome, held.reason, held.problems) == (
+        "quarantined",
+        "revision_jump",
+        (QuarantineReason.REVISION_JUMP,),
+    )
+    correction = changed(changed(world.form(TPS_A), "terminal_id", "ppk-167101"), "revision", 1)
+    decoded = world.decoder().decode(world.record(correction))
+    current = CurrentForm(MAX_REVISION, held.digest or b"", Authority.KPPS)
+    assert judge(decoded, current).outcome == "accepted"

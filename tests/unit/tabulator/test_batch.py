@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 
 from rekap.adapters.kafka.deadletters import copy_of
-from rekap.domain.decode import Decoder
+from rekap.domain.decode import Decoder, Rejected
+from rekap.domain.outcomes import judge
+from rekap.domain.reasons import RejectReason
 from rekap.simulation.forms import Form, encode
-from rekap.tabulator.batch import ConsumedRecord, FormState, TotalsChange, form_keys, tabulate
+from rekap.tabulator.batch import ConsumedRecord, FormState, RecordOutcome, TotalsChange, form_keys, tabulate
 from tests.unit.world import GOVERNOR, TPS_A, TPS_B, World, changed
 
 
@@ -98,7 +100,8 @@ def test_a_dead_letter_carries_the_reason_and_is_never_oversize(world: World) ->
     huge = b"{" + b" " * 100_000 + b"}"
     record = ConsumedRecord("tallies", 1, 9, 0, b"1671011001003", huge, (("signature", b"x"),))
     changes = run(world.decoder(), [record])
-    value, headers = copy_of(changes.rejected()[0])
+    key, value, headers = copy_of(changes.rejected()[0])
+    assert key == b"1671011001003"
     assert value == huge[:65536]
     assert dict(headers) == {
         "signature": b"x",
@@ -107,3 +110,38 @@ def test_a_dead_letter_carries_the_reason_and_is_never_oversize(world: World) ->
         "rekap-source": b"tallies/1/9",
         "rekap-truncated": b"100002",
     }
+
+
+def test_a_dead_letter_copy_fits_whatever_the_key_and_headers() -> None:
+    """A record near the broker's 1 MiB limit in key and headers: its copy stays far below it."""
+    headers = [(f"h{n}", b"v" * 100_000) for n in range(8)] + [("bad-\udcff", b"x"), ("nul\x00name", None)]
+    record = ConsumedRecord("tallies", 0, 3, 0, b"k" * 200_000, b"{}" * 40_000, tuple(headers))
+    rejected = RecordOutcome(record, judge(Rejected(RejectReason.MALFORMED_JSON, "no"), None))
+    key, value, copied = copy_of(rejected)
+    size = len(key or b"") + len(value or b"") + sum(len(n.encode()) + len(v or b"") for n, v in copied)
+    assert size < 90 * 1024
+    named = dict(copied)
+    assert named["rekap-truncated-key"] == b"200000"
+    assert named["rekap-truncated"] == b"80000"
+    assert named["rekap-omitted-headers"] == b"9", "the eight big ones and the name that is not UTF-8"
+    assert ("nul\x00name", None) in copied, "a NUL in a name and a null value travel as they are"
+
+
+def test_the_copy_of_an_unstorable_record_carries_none_of_its_headers() -> None:
+    record = ConsumedRecord("tallies", 0, 4, 0, b"k", b"{}", (("x", b"y"),))
+    outcome = RecordOutcome(record, judge(Rejected(RejectReason.UNSTORABLE_RECORD, "refused"), None))
+    _, _, copied = copy_of(outcome)
+    assert [name for name, _ in copied] == ["rekap-reason", "rekap-detail", "rekap-source", "rekap-omitted-headers"]
+
+
+def test_a_detail_is_always_printable_text() -> None:
+    outcome = RecordOutcome(
+        ConsumedRecord("t", 0, 0, 0, None, None),
+        judge(Rejected(RejectReason.SCHEMA_VIOLATION, "votes.\x00: \udc80" + "x" * 900), None),
+    )
+    detail = outcome.detail
+    assert detail is not None
+    assert detail.startswith("votes.\\x00: \\udc80")
+    assert detail.isprintable()
+    assert len(detail) <= 500
+    detail.encode()  # no lone surrogate left

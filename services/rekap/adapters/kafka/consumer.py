@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from rekap.adapters.kafka import records
 from rekap.adapters.postgres.tabulation import PartitionAdvance
 from rekap.errors import RekapError
 from rekap.retry import Backoff
@@ -22,11 +24,26 @@ log = structlog.get_logger(__name__)
 StoredOffsets = Callable[[list[int]], Awaitable[dict[int, int]]]
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Records of a partition that were never applied and are no longer in the log."""
+
+    partition: int
+    first_missing: int  # where the database says the partition stands
+    log_start: int  # the first offset the log still has
+
+    @property
+    def missing(self) -> int:
+        return self.log_start - self.first_missing
+
+
 class TallyConsumer:
     def __init__(
         self, *, bootstrap_servers: str, topic: str, group_id: str, stored_offsets: StoredOffsets,
         max_records: int, session_timeout_ms: int = 10_000, fetch_timeout_ms: int = 500,
+        group_instance_id: str | None = None,
     ) -> None:  # fmt: skip
+        records.install()  # a header name that is not UTF-8 must not stop the fetch (see records.py)
         self.topic = topic
         self._stored_offsets = stored_offsets
         self._max_records = max_records
@@ -39,11 +56,13 @@ class TallyConsumer:
             auto_offset_reset="earliest",
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=session_timeout_ms // 3,
+            group_instance_id=group_instance_id,
         )
         # Where each assigned partition stands, as far as this consumer knows: the next offset the
         # database holds, or None when the partition was never applied.
         self._believed: dict[int, int | None] = {}
         self._in_flight = asyncio.Lock()
+        self.gaps: dict[int, Gap] = {}  # held partitions: records missing before the next to apply
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -67,21 +86,53 @@ class TallyConsumer:
         return sorted(self._believed)
 
     async def batch(self) -> list[ConsumedRecord]:
-        """The next records, at most max_records, partition by partition in offset order."""
+        """The next records, at most max_records, partition by partition in offset order. A partition
+        whose records do not start where the database says it stands is held (see `gaps`)."""
         fetched = await self._consumer.getmany(timeout_ms=self._fetch_timeout_ms, max_records=self._max_records)
         records: list[ConsumedRecord] = []
         for tp, messages in sorted(fetched.items(), key=lambda item: item[0].partition):
-            if tp.partition not in self._believed:
+            if tp.partition not in self._believed or tp.partition in self.gaps:
                 # Fetched before this consumer positioned the partition (an assignment is being
-                # handled right now, and will seek it): not ours to apply from there.
+                # handled right now, and will seek it), or held: not ours to apply from there.
                 continue
             believed = self._believed[tp.partition] or 0
+            fresh = [m for m in messages if m.offset >= believed]  # earlier: applied already, never twice
+            if fresh and fresh[0].offset > believed and await self._records_missing(tp, believed):
+                continue
             records.extend(
                 ConsumedRecord(tp.topic, tp.partition, m.offset, m.timestamp, m.key, m.value, tuple(m.headers))
-                for m in messages
-                if m.offset >= believed  # applied already (fetched before a seek): never twice
+                for m in fresh
             )
         return records
+
+    async def _records_missing(self, tp: TopicPartition, believed: int) -> bool:
+        """The first record is past where the partition stands. Transaction markers take offsets too,
+        harmlessly; records are missing only if the log now starts past that point (deleted, expired)."""
+        starts = await self._consumer.beginning_offsets([tp])
+        log_start = starts.get(tp, 0)
+        if log_start <= believed:
+            return False
+        self.gaps[tp.partition] = Gap(tp.partition, believed, log_start)
+        self._consumer.pause(tp)
+        log.error("records_missing", partition=tp.partition, missing_from=believed, missing_to=log_start - 1,
+                  records=log_start - believed,
+                  action="the partition is held; `rekap tabulator accept-gap` after a review")  # fmt: skip
+        return True
+
+    async def recheck_gaps(self) -> list[Gap]:
+        """Resume the held partitions whose stored offset an operator moved past the gap. Returns those."""
+        if not self.gaps:
+            return []
+        stored = await self._stored_offsets(sorted(self.gaps))
+        resumed = [gap for gap in self.gaps.values() if stored.get(gap.partition, 0) >= gap.log_start]
+        for gap in resumed:
+            del self.gaps[gap.partition]
+            tp = TopicPartition(self.topic, gap.partition)
+            self._consumer.seek(tp, stored[gap.partition])
+            self._believed[gap.partition] = stored[gap.partition]
+            self._consumer.resume(tp)
+            log.warning("gap_accepted", partition=gap.partition, resumed_at=stored[gap.partition])
+        return resumed
 
     def positions(self) -> dict[int, int]:
         """Where each owned partition stands (applied up to), as far as this consumer knows."""
@@ -156,6 +207,7 @@ class TallyConsumer:
         async with self._in_flight:  # let the batch being written finish first
             for tp in revoked:
                 self._believed.pop(tp.partition, None)
+                self.gaps.pop(tp.partition, None)  # whoever gets it finds the gap again
         log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:

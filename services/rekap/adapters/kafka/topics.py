@@ -1,11 +1,24 @@
-"""Topic administration: the topics Rekap needs exist, with the partitions it asks for."""
+"""Topic administration: the topics Rekap needs exist, with the partitions it asks for, and keep
+every record forever: an election's records must never expire or be compacted away before (or after)
+they are counted. A batch may be up to 1 MiB (the broker's default), which fits the contract's 64 KiB
+forms with their headers, batched as any client batches them, and every dead-letter copy."""
 
 from __future__ import annotations
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from rekap.errors import RekapError
+from rekap.errors import RekapError, UnavailableError
+
+# Created with these; an existing topic that differs is reported (see retention_problems), not changed.
+TOPIC_CONFIG = {
+    "cleanup.policy": "delete",
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "max.message.bytes": "1048588",
+}
 
 
 async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
@@ -15,7 +28,9 @@ async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replicat
     try:
         existing = set(await admin.list_topics())
         wanted = [
-            NewTopic(name=name, num_partitions=partitions, replication_factor=replication_factor)
+            NewTopic(
+                name=name, num_partitions=partitions, replication_factor=replication_factor, topic_configs=TOPIC_CONFIG
+            )
             for name, partitions in topics.items()
             if name not in existing
         ]
@@ -31,3 +46,50 @@ async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replicat
         return created
     finally:
         await admin.close()
+
+
+async def retention_problems(bootstrap_servers: str, topics: list[str]) -> list[str]:
+    """What in these topics' configuration could delete records: one sentence each, none if all is well."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="rekap-admin")
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
+    finally:
+        await admin.close()
+    problems = []
+    for response in responses:
+        for _, _, _, resource_name, entries in response.resources:
+            config = {entry[0]: entry[1] for entry in entries}
+            problems += [
+                f"topic {resource_name} has {key}={config[key]}: records may expire before they are counted"
+                for key in ("retention.ms", "retention.bytes")
+                if config.get(key) not in (None, "-1")
+            ]
+            if "compact" in (config.get("cleanup.policy") or ""):
+                problems.append(f"topic {resource_name} is compacted: records of one key may disappear")
+    return problems
+
+
+async def log_start(bootstrap_servers: str, topic: str, partition: int) -> int:
+    """The first offset the partition's log still holds."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="rekap-admin", request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        if partition not in await _partitions(bootstrap_servers, topic):
+            raise RekapError(f"topic {topic} has no partition {partition}")
+        tp = TopicPartition(topic, partition)
+        return int((await consumer.beginning_offsets([tp]))[tp])
+    except KafkaError as error:
+        raise UnavailableError(f"Kafka: {error!r}") from error
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(bootstrap_servers: str, topic: str) -> set[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="rekap-admin")
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return {p["partition"] for t in described if t["topic"] == topic and t["error_code"] == 0 for p in t["partitions"]}

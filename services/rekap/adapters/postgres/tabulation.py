@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.errors import boundary
 from rekap.domain.decode import Authentic
-from rekap.errors import RekapError, UnavailableError
+from rekap.domain.revisions import Authority
+from rekap.errors import RekapError
 from rekap.tabulator.batch import BatchChanges, FormKey, FormState, RecordOutcome
 
 SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)"
@@ -27,8 +29,15 @@ FIRST_OFFSET = """
 INSERT INTO rekap.partition_offset (topic, partition, next_offset) VALUES ($1, $2, $3)
 ON CONFLICT (topic, partition) DO NOTHING
 """
+# One TPS's records may come on two partitions (another partitioner, more partitions), so two
+# tabulators may judge the same (TPS, contest) at once. Each batch first locks the TPS rows of its
+# forms, in one order for everyone (no deadlocks), so the second waits and then reads what the first
+# wrote. NO KEY UPDATE: the foreign-key checks of other transactions (KEY SHARE) are not blocked.
+LOCK_TPS = """
+SELECT 1 FROM rekap.tps WHERE tps_id = ANY($1::text[]) ORDER BY tps_id FOR NO KEY UPDATE
+"""
 SELECT_FORMS = """
-SELECT tps_id, contest_id, revision, digest, status, valid, invalid, ballots_used, votes
+SELECT tps_id, contest_id, revision, digest, status, valid, invalid, ballots_used, votes, authority
 FROM rekap.form
 WHERE (tps_id, contest_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 FOR UPDATE
@@ -37,21 +46,26 @@ RECORD_COLUMNS = (
     "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
     "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
 )  # fmt: skip
+# A deciding form only ever moves forward (authority, then revision): the batch judged under the TPS
+# locks, so a row the WHERE leaves alone means a race the locks should have prevented; the caller
+# checks the count and rolls back.
 UPSERT_FORMS = """
 INSERT INTO rekap.form AS f (tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used,
-                             votes, terminal_id, submitted_at, topic, partition, "offset")
+                             votes, terminal_id, submitted_at, topic, partition, "offset", authority)
 SELECT tps_id, contest_id, revision, digest, status, string_to_array(reasons, ','), valid, invalid, ballots_used,
-       votes, terminal_id, submitted_at, topic, partition, "offset"
+       votes, terminal_id, submitted_at, topic, partition, "offset", authority
 FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[],
             $8::integer[], $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[],
-            $14::integer[], $15::bigint[])
+            $14::integer[], $15::bigint[], $16::smallint[])
      AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
-          submitted_at, topic, partition, "offset")
+          submitted_at, topic, partition, "offset", authority)
 ON CONFLICT (tps_id, contest_id) DO UPDATE SET
     revision = excluded.revision, digest = excluded.digest, status = excluded.status, reasons = excluded.reasons,
     valid = excluded.valid, invalid = excluded.invalid, ballots_used = excluded.ballots_used,
     votes = excluded.votes, terminal_id = excluded.terminal_id, submitted_at = excluded.submitted_at,
-    topic = excluded.topic, partition = excluded.partition, "offset" = excluded."offset", updated_at = now()
+    topic = excluded.topic, partition = excluded.partition, "offset" = excluded."offset",
+    authority = excluded.authority, updated_at = now()
+WHERE (f.authority, f.revision) < (excluded.authority, excluded.revision)
 """
 ADD_TOTALS = """
 INSERT INTO rekap.tally AS t (contest_id, kecamatan_code, shard, valid, invalid, ballots_used, tps_counted,
@@ -80,17 +94,11 @@ SELECT left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_expected):
 FROM rekap.contest_kecamatan GROUP BY 1, 2
 """
 
-# Connection-level trouble, worth a retry; anything else is a bug or a broken schema.
-RETRIABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.AdminShutdownError,
-)
+
+class FormRaceError(RekapError):
+    """A deciding form changed between reading it and writing its successor: the batch is judged again."""
+
+    retriable = True
 
 
 class OffsetFencedError(RekapError):
@@ -132,21 +140,17 @@ class TabulationStore:
 
     async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
         """The next offset to read for each partition that was ever applied."""
-        try:
+        with boundary():
             rows = await self._pool.fetch(SELECT_OFFSETS, topic, partitions)
-        except RETRIABLE as error:
-            raise UnavailableError(f"PostgreSQL: {error!r}") from error
         return {r["partition"]: r["next_offset"] for r in rows}
 
     async def progress(
         self, partitions: list[int], *, with_expected: bool
     ) -> tuple[list[tuple[str, str, int, int]], list[tuple[str, str, int]]]:
         """TPS counted and held per (kabupaten/kota, contest) in these partitions; expected if asked."""
-        try:
+        with boundary():
             counted = await self._pool.fetch(SELECT_PROGRESS, partitions)
             expected = await self._pool.fetch(SELECT_EXPECTED) if with_expected else []
-        except RETRIABLE as error:
-            raise UnavailableError(f"PostgreSQL: {error!r}") from error
         return (
             [(r["kabupaten_kota"], r["contest_id"], r["counted"], r["held"]) for r in counted],
             [(r["kabupaten_kota"], r["contest_id"], r["expected"]) for r in expected],
@@ -157,16 +161,16 @@ class TabulationStore:
         before_commit: BeforeCommit,
     ) -> BatchChanges:  # fmt: skip
         """Write one batch in one transaction, or nothing. Raises OffsetFencedError if a partition was
-        moved on by another consumer, UnavailableError if PostgreSQL could not be reached."""
-        try:
+        moved on by another consumer, UnavailableError (retriable) if PostgreSQL could not be reached,
+        RefusedError if PostgreSQL or the driver refused something in it (the same batch would fail
+        again: the caller finds the record responsible)."""
+        with boundary():
             async with self._pool.acquire() as conn, conn.transaction():
                 await _fence(conn, topic, advances)
                 changes = decide(await _read_forms(conn, keys))
                 await _write(conn, changes)
                 await before_commit(changes)
                 return changes
-        except RETRIABLE as error:
-            raise UnavailableError(f"PostgreSQL: {error!r}") from error
 
 
 async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance]) -> None:
@@ -186,6 +190,7 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
     if not keys:
         return {}
     ordered = sorted(keys)
+    await conn.execute(LOCK_TPS, sorted({tps_id for tps_id, _ in ordered}))
     rows = await conn.fetch(SELECT_FORMS, [k[0] for k in ordered], [k[1] for k in ordered])
     return {
         (r["tps_id"], r["contest_id"]): FormState(
@@ -196,6 +201,7 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
             r["invalid"],
             r["ballots_used"],
             r["votes"],
+            Authority(r["authority"]),
         )
         for r in rows
     }
@@ -213,10 +219,13 @@ async def _write(conn: Connection, changes: BatchChanges) -> None:
             tally, state = decoded.tally, new.state
             rows.append((
                 tps_id, contest_id, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
-                ",".join(decoded.problems), state.valid, state.invalid, state.ballots_used, dict(state.votes),
+                ",".join(new.judgement.problems), state.valid, state.invalid, state.ballots_used, dict(state.votes),
                 tally.terminal_id, tally.submitted_at, new.record.topic, new.record.partition, new.record.offset,
+                int(state.authority),
             ))  # fmt: skip
-        await conn.execute(UPSERT_FORMS, *map(list, zip(*rows, strict=True)))
+        status = await conn.execute(UPSERT_FORMS, *map(list, zip(*rows, strict=True)))
+        if int(status.split()[-1]) != len(rows):
+            raise FormRaceError(f"{len(rows) - int(status.split()[-1])} deciding form(s) were overtaken meanwhile")
     totals = sorted(changes.totals.items())
     if totals:
         await conn.execute(
@@ -229,12 +238,17 @@ async def _write(conn: Connection, changes: BatchChanges) -> None:
             await conn.execute(ADD_VOTES, *map(list, zip(*votes, strict=True)))
 
 
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def _record_row(outcome: RecordOutcome) -> tuple[object, ...]:
     record, judgement = outcome.record, outcome.judgement
     decoded = judgement.decoded
     tally = decoded.tally
     timestamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None
-    headers = [[name, base64.b64encode(value).decode()] for name, value in record.headers]
+    headers = [[_base64(name.encode("utf-8", "surrogateescape")), None if value is None else _base64(value)]
+               for name, value in record.headers]  # fmt: skip
     return (
         record.topic, record.partition, record.offset, judgement.outcome.value,
         judgement.reason.value if judgement.reason is not None else None, outcome.detail,

@@ -50,10 +50,8 @@ REVOKE = """
 UPDATE rekap.terminal SET active = false, revoked_at = now() WHERE terminal_id = $1 AND active
 """
 TERMINAL_EXISTS = "SELECT EXISTS (SELECT 1 FROM rekap.terminal WHERE terminal_id = $1)"
-# Changes when a terminal is registered or revoked: cheap to ask often.
-TERMINALS_VERSION = """
-SELECT count(*)::text || '/' || coalesce(max(greatest(registered_at, revoked_at))::text, '-') FROM rekap.terminal
-"""
+# Moves with every committed change of rekap.terminal (a trigger, see 0006): cheap to ask often.
+TERMINALS_VERSION = "SELECT version::text FROM rekap.terminal_version"
 SELECT_TERMINALS_FOR_DECODER = "SELECT terminal_id, public_key, scope_kind, scope_code, active FROM rekap.terminal"
 SELECT_TERMINALS = """
 SELECT terminal_id, public_key, scope_kind, scope_code, active, registered_at, revoked_at

@@ -1,0 +1,79 @@
+"""Nothing disappears from the topic unnoticed: records deleted before they were applied hold their
+partition (the others go on) until an operator accepts the gap, which is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from rekap.bootstrap import tabulator_service
+from rekap.cli import main
+from rekap.simulation.forms import consistent_form
+from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied
+
+
+async def send_forms(bootstrap: str, topic: str, placed: list[int]) -> None:
+    """A valid signed form for each entry, on that partition."""
+    tps = sample_tps(len(placed))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for n, (t, partition) in enumerate(zip(tps, placed, strict=True)):
+            key, value, headers = signed(consistent_form(t, MASTER.contests_at(t.tps_id)[0], random.Random(n)))
+            await producer.send_and_wait(topic, value, key=key, headers=headers, partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    await register_all_terminals(conn, sample_tps(15))
+    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    stop = asyncio.Event()
+    async with tabulator_service(settings, stop) as tabulator:  # creates the topics; nothing to count yet
+        await send_forms(kafka_bootstrap, topic, [0] * 10 + [1] * 5)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:  # records 0-3 of partition 0 vanish before the tabulator reads them (as retention would do)
+            await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=4)})
+            configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        finally:
+            await admin.close()
+        running = asyncio.create_task(tabulator.run(stop))
+        await wait_applied(election_database_url, topic, {1: 5}, watch=running)  # the other partition goes on
+        for _ in range(100):
+            if tabulator.metrics.missing_records.labels("0")._value.get() == 4:
+                break
+            await asyncio.sleep(0.1)
+        assert tabulator.metrics.missing_records.labels("0")._value.get() == 4
+        assert await conn.fetchval("SELECT count(*) FROM rekap.record WHERE partition = 0") == 0, "held, not skipped"
+
+        env = {"REKAP_KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": election_database_url,
+               "REKAP_TALLY_TOPIC": topic, "REKAP_LOG_FORMAT": "console"}  # fmt: skip
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        args = ["tabulator", "accept-gap", "0", "--by", "Ana (KPU)", "--reason", "test: deleted records"]
+        assert await asyncio.to_thread(main, args) == 0
+        assert await asyncio.to_thread(main, args) == 1, "a second time there is nothing missing"
+        await wait_applied(election_database_url, topic, {0: 10, 1: 5}, watch=running)
+        stop.set()
+        await running
+
+    offsets = [
+        r["offset"] for r in await conn.fetch('SELECT "offset" FROM rekap.record WHERE partition = 0 ORDER BY 1')
+    ]
+    assert offsets == [4, 5, 6, 7, 8, 9]
+    gap = await conn.fetchrow("SELECT * FROM rekap.offset_gap WHERE topic = $1", topic)
+    assert gap is not None
+    assert (gap["partition"], gap["first_missing"], gap["next_offset"], gap["accepted_by"]) == (0, 0, 4, "Ana (KPU)")
+    # and the topics were made to keep every record
+    entries = {e[0]: e[1] for r in configs for *_, entries in r.resources for e in entries}
+    assert (entries["retention.ms"], entries["retention.bytes"], entries["cleanup.policy"]) == ("-1", "-1", "delete")

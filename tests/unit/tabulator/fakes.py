@@ -1,0 +1,102 @@
+"""Fakes of the tabulator's consumer, store and dead letters: the loop's control flow (refusals, splits,
+fencing, retries) in milliseconds. The real-server tests (tests/integration) stay the proof."""
+
+# ruff: noqa: ARG002 (the fakes take the real signatures, and use little of them)
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rekap.adapters.postgres.tabulation import PartitionAdvance
+from rekap.tabulator.batch import BatchChanges, ConsumedRecord, FormKey, FormState
+
+
+class FakeConsumer:
+    """Hands out the given batches once each, then sets `stop`; keeps positions as the real one does."""
+
+    topic = "tallies"
+    connected = True
+
+    def __init__(self, batches: list[list[ConsumedRecord]], stop: asyncio.Event) -> None:
+        self._batches = list(batches)
+        self._stop = stop
+        self.believed: dict[int, int | None] = {r.partition: None for batch in batches for r in batch}
+        self.gaps: dict[int, Any] = {}
+        self.reseeks: list[list[int]] = []
+
+    @property
+    def assigned(self) -> list[int]:
+        return sorted(self.believed)
+
+    async def batch(self) -> list[ConsumedRecord]:
+        if not self._batches:
+            self._stop.set()
+            return []
+        return self._batches.pop(0)
+
+    def advances(self, records: list[ConsumedRecord]) -> list[PartitionAdvance]:
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = record.offset
+        return [PartitionAdvance(p, self.believed.get(p), offset + 1) for p, offset in sorted(last.items())]
+
+    @asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        yield
+
+    def advanced(self, advances: list[PartitionAdvance]) -> None:
+        for advance in advances:
+            self.believed[advance.partition] = advance.next_offset
+
+    async def commit_to_kafka(self, advances: list[PartitionAdvance]) -> None:
+        pass
+
+    async def reseek(self, partitions: list[int]) -> None:
+        self.reseeks.append(partitions)
+
+    async def recheck_gaps(self) -> list[Any]:
+        return []
+
+    def positions(self) -> dict[int, int]:
+        return {p: o for p, o in self.believed.items() if o is not None}
+
+    def highwater(self) -> dict[int, int]:
+        return {}
+
+
+class FakeStore:
+    """Commits in memory; `refuse(batch)` may raise to play PostgreSQL refusing what it is sent."""
+
+    def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None) -> None:
+        self._refuse = refuse
+        self.forms: dict[FormKey, FormState] = {}
+        self.committed: list[BatchChanges] = []
+        self.offsets: dict[int, int] = {}
+
+    async def commit_batch(self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey],
+                           decide: Callable[..., BatchChanges], before_commit: Callable[..., Any]) -> BatchChanges:  # fmt: skip
+        for advance in advances:
+            assert self.offsets.get(advance.partition) == advance.expected, "the fence: never twice, never a gap"
+        changes = decide({k: v for k, v in self.forms.items() if k in keys})
+        self._refuse(changes)
+        await before_commit(changes)
+        self.committed.append(changes)
+        self.forms.update({key: new.state for key, new in changes.forms.items()})
+        self.offsets.update({a.partition: a.next_offset for a in advances})
+        return changes
+
+    async def progress(self, partitions: list[int], *, with_expected: bool) -> tuple[list[Any], list[Any]]:
+        return [], []
+
+    async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
+        return {p: o for p, o in self.offsets.items() if p in partitions}
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[ConsumedRecord] = []
+
+    async def send(self, changes: BatchChanges) -> None:
+        self.sent += [o.record for o in changes.rejected()]

@@ -1,0 +1,74 @@
+"""The tabulator's loop with fakes: a batch that cannot be written is split until the record responsible
+is alone, that one is set aside as `unstorable_record`, and every other record is counted once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from rekap.adapters.postgres.errors import RefusedError
+from rekap.errors import RekapError
+from rekap.tabulator.batch import BatchChanges, ConsumedRecord
+from rekap.tabulator.service import Tabulator
+from tests.unit.tabulator.fakes import FakeConsumer, FakeDeadLetters, FakeStore
+from tests.unit.world import TPS_A, TPS_B, World
+
+
+def records(world: World, count: int, partition: int = 0) -> list[ConsumedRecord]:
+    """Valid forms for alternating TPS and contests: every one is accepted or a duplicate/stale."""
+    out = []
+    for offset in range(count):
+        form = world.form(TPS_A if offset % 2 else TPS_B, seed=offset)
+        form["revision"] = offset + 1  # each a correction of the last: all accepted
+        raw = world.record(form)
+        out.append(ConsumedRecord("tallies", partition, offset, 0, raw.key, raw.value, raw.headers))
+    return out
+
+
+async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore) -> tuple[Tabulator, Any]:
+    stop = asyncio.Event()
+    consumer = FakeConsumer(batches, stop)
+    dead_letters = FakeDeadLetters()
+
+    async def unchanged() -> None:
+        return None
+
+    tabulator = Tabulator(consumer=consumer, store=store, dead_letters=dead_letters, decoder=world.decoder(),  # type: ignore[arg-type]
+                          refresh_decoder=unchanged, refresh_every_s=3600)  # fmt: skip
+    await asyncio.wait_for(tabulator.run(stop), timeout=10)
+    return tabulator, dead_letters
+
+
+def refusing(offset: int, error: Exception) -> Any:
+    def refuse(changes: BatchChanges) -> None:
+        if any(o.record.offset == offset and o.judgement.reason != "unstorable_record" for o in changes.outcomes):
+            raise error
+
+    return refuse
+
+
+@pytest.mark.parametrize("error", [RefusedError("PostgreSQL refused it"), TypeError("a bug a record triggers")])
+async def test_the_record_a_batch_cannot_be_written_with_is_set_aside_and_the_rest_counted(
+    world: World, error: Exception
+) -> None:
+    batch = records(world, 40)
+    store = FakeStore(refusing(23, error))
+    tabulator, dead_letters = await run_loop(world, [batch], store)
+    outcomes = {o.record.offset: o for changes in store.committed for o in changes.outcomes}
+    assert sorted(outcomes) == list(range(40)), "every record has exactly one outcome"
+    assert (outcomes[23].judgement.outcome, outcomes[23].judgement.reason) == ("rejected", "unstorable_record")
+    assert type(error).__name__ in (outcomes[23].detail or "")
+    assert all(o.judgement.outcome == "accepted" for offset, o in outcomes.items() if offset != 23)
+    assert store.offsets == {0: 40}
+    assert [r.offset for r in dead_letters.sent] == [23]
+    assert tabulator.metrics.db_errors.labels("refused")._value.get() > 0
+
+
+async def test_when_even_the_set_aside_record_cannot_be_written_the_service_stops(world: World) -> None:
+    def refuse_all(_: BatchChanges) -> None:
+        raise RefusedError("the schema is broken")
+
+    with pytest.raises(RekapError, match="the schema is broken"):
+        await run_loop(world, [records(world, 4)], FakeStore(refuse_all))
