@@ -57,3 +57,7 @@ CREATE TABLE rekap.offset_gap (
     PRIMARY KEY (topic, partition, first_missing),
     CHECK (next_offset > first_missing)
 );
+
+-- 5. The batch that last moved each partition. A commit whose reply was lost is retried; the retry
+-- finds the offset moved, and by this id knows the batch did commit (and is not fenced).
+ALTER TABLE rekap.partition_offset ADD COLUMN batch_id uuid;

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
 
 from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
-from rekap.adapters.postgres.tabulation import OffsetFencedError, TabulationStore
+from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
 from rekap.domain.decode import Decoded, Decoder, Rejected
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
 from rekap.retry import Backoff
-from rekap.tabulator.batch import BatchChanges, ConsumedRecord, form_keys, tabulate
+from rekap.tabulator.batch import BatchChanges, ConsumedRecord, FormKey, FormState, form_keys, tabulate
 from rekap.tabulator.metrics import TabulatorMetrics
 
 log = structlog.get_logger(__name__)
@@ -133,15 +134,26 @@ class Tabulator:
         records = [record for record, _ in decoded]
         keys = form_keys(d for _, d in decoded)
         advances = self._consumer.advances(records)
+        batch_id = uuid.uuid4()  # the same for every attempt: a retry can tell its own commit
+        decided: list[BatchChanges] = []  # what each attempt judged; the last one is what committed
+
+        def decide(forms: Mapping[FormKey, FormState]) -> BatchChanges:
+            decided.append(tabulate(decoded, forms))
+            return decided[-1]
+
         backoff = Backoff()
         while True:
             try:
                 async with self._consumer.in_flight():
                     db_started = time.monotonic()
                     changes = await self._store.commit_batch(
-                        self._consumer.topic, advances, keys, lambda forms: tabulate(decoded, forms),
-                        self._dead_letters.send,
-                    )  # fmt: skip
+                        self._consumer.topic, advances, keys, decide, self._dead_letters.send, batch_id=batch_id
+                    )
+                break
+            except AlreadyCommittedError:
+                # An earlier attempt committed and its reply was lost: the batch is in, counted once.
+                log.info("batch_committed_reply_lost", records=len(records))
+                changes = decided[-1]
                 break
             except OffsetFencedError as fenced:
                 # Another consumer applied these partitions further: ours was a stale view. Nothing

@@ -8,8 +8,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
-from rekap.adapters.postgres.tabulation import PartitionAdvance
+from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, PartitionAdvance
+from rekap.errors import UnavailableError
 from rekap.tabulator.batch import BatchChanges, ConsumedRecord, FormKey, FormState
 
 
@@ -69,22 +71,32 @@ class FakeConsumer:
 class FakeStore:
     """Commits in memory; `refuse(batch)` may raise to play PostgreSQL refusing what it is sent."""
 
-    def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None) -> None:
+    def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None, lose_replies: int = 0) -> None:
         self._refuse = refuse
+        self._lose_replies = lose_replies  # that many commits go through, and their callers hear an outage
         self.forms: dict[FormKey, FormState] = {}
         self.committed: list[BatchChanges] = []
         self.offsets: dict[int, int] = {}
+        self.batch_ids: dict[int, UUID] = {}
 
     async def commit_batch(self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey],
-                           decide: Callable[..., BatchChanges], before_commit: Callable[..., Any]) -> BatchChanges:  # fmt: skip
-        for advance in advances:
-            assert self.offsets.get(advance.partition) == advance.expected, "the fence: never twice, never a gap"
+                           decide: Callable[..., BatchChanges], before_commit: Callable[..., Any], *,
+                           batch_id: UUID) -> BatchChanges:  # fmt: skip
+        moved = [a for a in advances if self.offsets.get(a.partition) != a.expected]
+        if moved:
+            if all(self.batch_ids.get(a.partition) == batch_id for a in moved):
+                raise AlreadyCommittedError("committed by an earlier attempt")
+            raise OffsetFencedError(topic, {a.partition: a.expected for a in moved})
         changes = decide({k: v for k, v in self.forms.items() if k in keys})
         self._refuse(changes)
         await before_commit(changes)
         self.committed.append(changes)
         self.forms.update({key: new.state for key, new in changes.forms.items()})
         self.offsets.update({a.partition: a.next_offset for a in advances})
+        self.batch_ids.update({a.partition: batch_id for a in advances})
+        if self._lose_replies:
+            self._lose_replies -= 1
+            raise UnavailableError("PostgreSQL: the connection was lost (the commit went through)")
         return changes
 
     async def progress(self, partitions: list[int], *, with_expected: bool) -> tuple[list[Any], list[Any]]:

@@ -72,3 +72,14 @@ async def test_when_even_the_set_aside_record_cannot_be_written_the_service_stop
 
     with pytest.raises(RekapError, match="the schema is broken"):
         await run_loop(world, [records(world, 4)], FakeStore(refuse_all))
+
+
+async def test_a_commit_whose_reply_was_lost_counts_as_committed_not_fenced(world: World) -> None:
+    store = FakeStore(lose_replies=1)
+    tabulator, _ = await run_loop(world, [records(world, 10), records(world, 14)[10:]], store)
+    assert store.offsets == {0: 14}
+    assert tabulator.progress.records == 14, "the first batch is counted once, as committed"
+    assert tabulator.progress.fenced == 0
+    assert tabulator.metrics.db_errors.labels("fenced")._value.get() == 0
+    counted = tabulator.metrics.records.labels("accepted", "")._value.get()
+    assert counted == 14

@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -22,12 +23,16 @@ SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHER
 # The fence: only the consumer that knows where a partition stands may move it. The row lock it takes
 # is held to commit, so a zombie behind it waits, then finds the offset moved, and rolls back.
 ADVANCE_OFFSET = """
-UPDATE rekap.partition_offset SET next_offset = $3, updated_at = now()
+UPDATE rekap.partition_offset SET next_offset = $3, batch_id = $5, updated_at = now()
 WHERE topic = $1 AND partition = $2 AND next_offset = $4
 """
 FIRST_OFFSET = """
-INSERT INTO rekap.partition_offset (topic, partition, next_offset) VALUES ($1, $2, $3)
+INSERT INTO rekap.partition_offset (topic, partition, next_offset, batch_id) VALUES ($1, $2, $3, $4)
 ON CONFLICT (topic, partition) DO NOTHING
+"""
+# Who moved a partition the fence found moved: this very batch (its commit's reply was lost), or another.
+SELECT_MOVED = """
+SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)
 """
 # One TPS's records may come on two partitions (another partitioner, more partitions), so two
 # tabulators may judge the same (TPS, contest) at once. Each batch first locks the TPS rows of its
@@ -101,6 +106,10 @@ class FormRaceError(RekapError):
     retriable = True
 
 
+class AlreadyCommittedError(RekapError):
+    """This batch was committed already: an earlier attempt's commit went through, its reply was lost."""
+
+
 class OffsetFencedError(RekapError):
     """Another consumer moved these partitions on: this one lost them, and its batch was not written."""
 
@@ -158,32 +167,40 @@ class TabulationStore:
 
     async def commit_batch(
         self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey], decide: Decide,
-        before_commit: BeforeCommit,
+        before_commit: BeforeCommit, *, batch_id: UUID,
     ) -> BatchChanges:  # fmt: skip
         """Write one batch in one transaction, or nothing. Raises OffsetFencedError if a partition was
-        moved on by another consumer, UnavailableError (retriable) if PostgreSQL could not be reached,
+        moved on by another consumer, AlreadyCommittedError if an earlier attempt with the same
+        `batch_id` did commit, UnavailableError (retriable) if PostgreSQL could not be reached,
         RefusedError if PostgreSQL or the driver refused something in it (the same batch would fail
         again: the caller finds the record responsible)."""
         with boundary():
             async with self._pool.acquire() as conn, conn.transaction():
-                await _fence(conn, topic, advances)
+                await _fence(conn, topic, advances, batch_id)
                 changes = decide(await _read_forms(conn, keys))
                 await _write(conn, changes)
                 await before_commit(changes)
                 return changes
 
 
-async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance]) -> None:
+async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance], batch_id: UUID) -> None:
     lost: dict[int, int | None] = {}
     for advance in sorted(advances, key=lambda a: a.partition):  # one lock order for everyone
         if advance.expected is None:
-            status = await conn.execute(FIRST_OFFSET, topic, advance.partition, advance.next_offset)
+            status = await conn.execute(FIRST_OFFSET, topic, advance.partition, advance.next_offset, batch_id)
         else:
-            status = await conn.execute(ADVANCE_OFFSET, topic, advance.partition, advance.next_offset, advance.expected)
+            status = await conn.execute(
+                ADVANCE_OFFSET, topic, advance.partition, advance.next_offset, advance.expected, batch_id
+            )
         if not status.endswith(" 1"):
             lost[advance.partition] = advance.expected
-    if lost:
-        raise OffsetFencedError(topic, lost)
+    if not lost:
+        return
+    moved = {r["partition"]: r for r in await conn.fetch(SELECT_MOVED, topic, sorted(lost))}
+    wanted = {a.partition: a.next_offset for a in advances}
+    if all(p in moved and moved[p]["batch_id"] == batch_id and moved[p]["next_offset"] == wanted[p] for p in lost):
+        raise AlreadyCommittedError(f"batch {batch_id} of {topic} was committed by an earlier attempt")
+    raise OffsetFencedError(topic, lost)
 
 
 async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, FormState]:
