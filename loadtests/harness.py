@@ -65,6 +65,11 @@ class Run:
         return self.name.replace("_", "-")
 
     async def prepare(self, dataset: MasterDataSet) -> None:
+        await self.prepare_database(dataset)
+        await ensure_topics(self.settings.bootstrap_servers, {self.topic: PARTITIONS})
+
+    async def prepare_database(self, dataset: MasterDataSet) -> None:
+        """Its database: migrated, the master data loaded, a simulated terminal per TPS and kecamatan."""
         admin = await asyncpg.connect(self.admin_url)
         try:
             await admin.execute(f'CREATE DATABASE "{self.name}"')
@@ -77,7 +82,6 @@ class Run:
             await register_terminals(conn, simulated_terminals(dataset.tps))
         finally:
             await conn.close()
-        await ensure_topics(self.settings.bootstrap_servers, {self.topic: PARTITIONS})
 
     async def drop(self) -> None:
         admin = await asyncpg.connect(self.admin_url)

@@ -7,7 +7,6 @@ authentic; the arithmetic rules then say whether it counts or is held for review
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from rekap.domain.regions import Tps
 from rekap.domain.revisions import Authority
 from rekap.domain.rules import arithmetic_problems, master_data_problems
 from rekap.domain.signing import Verifier
-from rekap.domain.tally import MAX_KEYS, TallyV1, key_count
+from rekap.domain.tally import MAX_QUOTES, TallyV1, quotes_of
 from rekap.domain.terminals import ScopeKind, Terminal
 
 MAX_VALUE_BYTES = 64 * 1024
@@ -28,9 +27,6 @@ CONTENT_TYPE = b"application/json"
 # A header's value may be null (Kafka's NULLABLE_BYTES); a name that was not UTF-8 on the wire arrives
 # with its bytes as surrogate escapes (adapters/kafka/records.py).
 Headers = Sequence[tuple[str, bytes | None]]
-# The end of an object key: a closing quote, then a colon. In a form that passes validation every
-# string value is pattern-checked and holds no quote, so this counts exactly the keys written.
-KEY_END = re.compile(rb'"[ \t\r\n]*:')
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +102,18 @@ class Decoder:
         if content_type is not None and content_type != CONTENT_TYPE:
             shown = content_type[:60].decode(errors="replace")
             return Rejected(RejectReason.SCHEMA_VIOLATION, f"content-type {shown!r}, not application/json")
-        # Bound the work before parsing: a form has at most MAX_KEYS keys, whatever its size.
-        keys = len(KEY_END.findall(value))
-        if keys > MAX_KEYS:
-            return Rejected(
-                RejectReason.SCHEMA_VIOLATION, f"{keys} object keys, a tally v1 form has at most {MAX_KEYS}"
-            )
+        # Bound the work before parsing: a form's keys and strings are few, whatever its size.
+        quotes = value.count(b'"')
+        if quotes > MAX_QUOTES:
+            return Rejected(RejectReason.SCHEMA_VIOLATION, f"{quotes} quotes: more keys and strings than a form has")
         try:
             tally = TallyV1.model_validate_json(value)
         except ValidationError as error:
             return _invalid(error)
-        if keys != key_count(tally):
+        if quotes != quotes_of(tally):
             # The parser kept the last of a repeated key; another parser may keep the first.
-            return Rejected(RejectReason.DUPLICATE_KEY, f"{keys} object keys written, {key_count(tally)} distinct")
+            written, read = quotes, quotes_of(tally)
+            return Rejected(RejectReason.DUPLICATE_KEY, f"a key is repeated: {written} quotes, {read} in the form read")
         return self._judge(record, value, tally)
 
     def _judge(self, record: RawRecord, value: bytes, tally: TallyV1) -> Decoded:  # noqa: PLR0911 (a return per reason)

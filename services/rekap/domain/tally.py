@@ -102,12 +102,17 @@ def _keys_of(model: type[BaseModel]) -> int:
 
 FIXED_KEYS = _keys_of(TallyV1)  # 32: every object key of a form but its choices
 MAX_CHOICES = 100  # what ChoiceKey allows: 1 to 99 and kolom_kosong
-MAX_KEYS = FIXED_KEYS + MAX_CHOICES
+# The string values of a form: schema, submission_id, terminal_id, tps_id, contest_id, submitted_at.
+STRING_VALUES = 6
+# Every key and every string value is written between two quotes, and none of them may hold one (each
+# is pattern-checked), so a valid form has exactly this many quote characters unless a JSON object
+# repeats a key. One count of the raw bytes bounds the work before parsing and finds a repeated key.
+MAX_QUOTES = 2 * (FIXED_KEYS + MAX_CHOICES + STRING_VALUES)
 
 
-def key_count(tally: TallyV1) -> int:
-    """The object keys of this form's JSON, each written once."""
-    return FIXED_KEYS + len(tally.votes)
+def quotes_of(tally: TallyV1) -> int:
+    """The quote characters of this form's JSON, each key and string written once."""
+    return 2 * (FIXED_KEYS + len(tally.votes) + STRING_VALUES)
 
 
 def json_schema() -> dict[str, object]:
