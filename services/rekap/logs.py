@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 import structlog
 
@@ -40,8 +42,42 @@ def configure_logging(settings: Settings) -> None:
             ],
         )
     )
+    handler.addFilter(LibraryThrottle())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # aiokafka reports every reconnect attempt at INFO/ERROR; our own retry loop says it once.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+class LibraryThrottle(logging.Filter):
+    """During an outage the client libraries repeat themselves (aiokafka: every reconnect, every failed
+    coordinator request): each of their messages passes at most once per `every_s`, the next one saying
+    how many were held back, and without a traceback (an outage is not a crash; Rekap's own lines,
+    `waiting_for`, `batch_retry`, `recovered`, tell the story)."""
+
+    LIBRARIES = ("aiokafka", "asyncpg", "kafka")
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every_s = every_s
+        self._clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.LIBRARIES):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        last, held = self._seen.get(key, (None, 0))
+        if last is not None and now - last < self._every_s:
+            self._seen[key] = (last, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message = f"{message}: {record.exc_info[1]!r}"
+        if held:
+            message = f"{message} (and {held} more like it since)"
+        record.msg, record.args, record.exc_info, record.exc_text = message, None, None, None
+        return True

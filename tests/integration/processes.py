@@ -29,6 +29,15 @@ class TabulatorProcess:
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process is alive and silent, its connections open, a transaction maybe half done."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def terminate(self, timeout: float = 45) -> int:
         assert self._process is not None
         self._process.send_signal(signal.SIGTERM)

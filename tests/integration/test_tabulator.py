@@ -262,3 +262,42 @@ async def test_two_replicas_progress_gauges_add_up_without_doubling(
 
     assert summed("rekap_tps_counted") == totals["counted"]
     assert summed("rekap_tps_expected") == totals["expected"]
+
+
+async def test_a_frozen_tabulator_loses_its_partitions_in_time_and_counts_nothing_twice_when_it_wakes(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    tabulator_env: dict[str, str], processes: list[TabulatorProcess], tmp_path: Path,
+) -> None:  # fmt: skip
+    env = {**tabulator_env, "REKAP_DB_IDLE_IN_TRANSACTION_TIMEOUT_S": "3", "REKAP_DB_LOCK_TIMEOUT_S": "2",
+           "REKAP_BATCH_MAX_RECORDS": "100"}  # fmt: skip
+    tps = sample_tps(1000)
+    planned, oracle = plan_election(tps, seed=13)
+    await register_all_terminals(conn, tps)
+    ends = await publish(kafka_bootstrap, topic, planned)
+    a = spawn(processes, env, tmp_path)
+    await wait_progress(conn, topic, len(planned) // 4)
+    # Catch a in the middle of a batch transaction (its offset rows locked), and freeze it there.
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE rekap.tally IN EXCLUSIVE MODE")  # a's next batch waits for the totals
+        await wait_until(conn, "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted")
+        a.freeze()  # alive, connected, silent, inside its transaction
+    frozen_at = asyncio.get_running_loop().time()
+    b = spawn(processes, env, tmp_path)
+    await wait_for_assignment(b, lambda partitions: partitions == {0, 1, 2}, timeout=60)
+    await wait_applied(election_database_url, topic, ends, timeout=60)
+    taken_over = asyncio.get_running_loop().time() - frozen_at
+    a.thaw()  # wakes up believing it still owns its partitions: it must be fenced, not count again
+    await asyncio.sleep(5)
+    assert b.terminate() == 0
+    a.terminate()
+    await check_against_oracle(election_database_url, topic, planned, oracle)
+    # the group's session timeout (6 s here), a rebalance and the server ending a's idle transaction
+    # (3 s here): not the hours of a dead TCP connection
+    assert taken_over < 45, f"everything was counted only {taken_over:.0f} s after a froze"
+
+
+async def wait_until(conn: asyncpg.Connection, query: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await conn.fetchval(query):
+        assert asyncio.get_running_loop().time() < deadline, f"never: {query}"
+        await asyncio.sleep(0.05)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rekap.bootstrap import session_settings
 from rekap.config import Settings, redact_url, with_database
 
 
@@ -61,3 +62,18 @@ def test_redact_url(url: str, shown: str) -> None:
 def test_with_database_keeps_server_and_options() -> None:
     url = "postgresql://u:pw@h:1/postgres?sslmode=require"
     assert with_database(url, "test_1") == "postgresql://u:pw@h:1/test_1?sslmode=require"
+
+
+def test_the_tabulator_sessions_carry_timeouts_and_keepalives() -> None:
+    settings = Settings(db_statement_timeout_s=2.5, db_lock_timeout_s=1, db_idle_in_transaction_timeout_s=3)
+    server = session_settings(settings)
+    assert (server["statement_timeout"], server["lock_timeout"], server["idle_in_transaction_session_timeout"]) == (
+        "2500",
+        "1000",
+        "3000",
+    )
+    assert (
+        int(server["tcp_keepalives_idle"]) * 1
+        + int(server["tcp_keepalives_interval"]) * int(server["tcp_keepalives_count"])
+        <= 90
+    ), "a vanished client is noticed within about a minute and a half"

@@ -141,7 +141,7 @@ class Tabulator:
             decided.append(tabulate(decoded, forms))
             return decided[-1]
 
-        backoff = Backoff()
+        backoff, retries = Backoff(), 0
         while True:
             try:
                 async with self._consumer.in_flight():
@@ -170,12 +170,15 @@ class Tabulator:
                     log.warning("batch_abandoned_on_shutdown", records=len(records), error=str(error))
                     return False  # not written: it is read again on the next start
                 self.metrics.db_errors.labels("retried").inc()
+                retries += 1
                 self._postgres_ok = False
                 self._set_health()
                 delay = backoff.next_delay()
                 log.warning("batch_retry", error=str(error), records=len(records), retry_in_s=round(delay, 1))
                 await asyncio.sleep(delay)
         db_seconds = time.monotonic() - db_started
+        if retries:
+            log.info("recovered", retries=retries, waited_s=round(time.monotonic() - started, 1))
         self._postgres_ok = True
         self._consumer.advanced(advances)
         await self._consumer.commit_to_kafka(advances)
