@@ -32,16 +32,16 @@ import asyncpg
 from loadtests.harness import Run, write_results
 from rekap.adapters.kafka.deadletters import copy_of
 from rekap.adapters.postgres.masterdata import read_master_data as read_db_master_data
-from rekap.adapters.postgres.tabulation import PartitionAdvance, TabulationStore, init_connection
+from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals
 from rekap.config import Settings
+from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, tabulate
 from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import MasterDataSet, read_master_data
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import Form, consistent_form, encode
 from rekap.simulation.night import DEFAULT_SECRET, corrected
-from rekap.tabulator.batch import BatchChanges, ConsumedRecord, tabulate
 
 Header = tuple[str, bytes | None]
 BATCH = 2000

@@ -11,11 +11,10 @@ import pytest
 from rekap.adapters.postgres.tabulation import (
     AlreadyCommittedError,
     OffsetFencedError,
-    PartitionAdvance,
     TabulationStore,
     init_connection,
 )
-from rekap.tabulator.batch import BatchChanges
+from rekap.domain.batch import BatchChanges, PartitionAdvance
 
 
 def nothing(_: object) -> BatchChanges:

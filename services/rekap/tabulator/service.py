@@ -19,11 +19,11 @@ import structlog
 from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
+from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, form_keys, tabulate
 from rekap.domain.decode import Decoded, Decoder, Rejected
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
 from rekap.retry import Backoff
-from rekap.tabulator.batch import BatchChanges, ConsumedRecord, FormKey, FormState, form_keys, tabulate
 from rekap.tabulator.metrics import TabulatorMetrics
 
 log = structlog.get_logger(__name__)

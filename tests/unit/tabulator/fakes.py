@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, PartitionAdvance
+from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError
+from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, PartitionAdvance
 from rekap.errors import UnavailableError
-from rekap.tabulator.batch import BatchChanges, ConsumedRecord, FormKey, FormState
 
 
 class FakeConsumer:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from rekap.adapters.postgres.errors import RefusedError
+from rekap.domain.batch import BatchChanges, ConsumedRecord
 from rekap.errors import RekapError
-from rekap.tabulator.batch import BatchChanges, ConsumedRecord
 from rekap.tabulator.service import Tabulator
 from tests.unit.tabulator.fakes import FakeConsumer, FakeDeadLetters, FakeStore
 from tests.unit.world import TPS_A, TPS_B, World

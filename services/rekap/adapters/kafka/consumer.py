@@ -14,10 +14,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka import records
-from rekap.adapters.postgres.tabulation import PartitionAdvance
+from rekap.domain.batch import ConsumedRecord, PartitionAdvance
 from rekap.errors import RekapError
 from rekap.retry import Backoff
-from rekap.tabulator.batch import ConsumedRecord
 
 log = structlog.get_logger(__name__)
 

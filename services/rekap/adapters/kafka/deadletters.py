@@ -15,10 +15,10 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from rekap.domain.batch import BatchChanges, RecordOutcome
 from rekap.domain.decode import MAX_VALUE_BYTES
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError, UnavailableError
-from rekap.tabulator.batch import BatchChanges, RecordOutcome
 
 MAX_KEY_BYTES = 1024
 MAX_HEADER_BYTES = 16 * 1024

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -14,10 +13,10 @@ import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
+from rekap.domain.batch import BatchChanges, FormKey, FormState, PartitionAdvance, RecordOutcome
 from rekap.domain.decode import Authentic
 from rekap.domain.revisions import Authority
 from rekap.errors import RekapError
-from rekap.tabulator.batch import BatchChanges, FormKey, FormState, RecordOutcome
 
 SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)"
 # The fence: only the consumer that knows where a partition stands may move it. The row lock it takes
@@ -118,13 +117,6 @@ class OffsetFencedError(RekapError):
         self.expected = expected
         self.partitions = sorted(expected)
         super().__init__(f"partitions {self.partitions} of {topic} are not where this consumer believed: {expected}")
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionAdvance:
-    partition: int
-    expected: int | None  # where we believe the partition stands; None: never applied
-    next_offset: int
 
 
 Decide = Callable[[dict[FormKey, FormState]], BatchChanges]

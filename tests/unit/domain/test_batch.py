@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 from rekap.adapters.kafka.deadletters import copy_of
+from rekap.domain.batch import ConsumedRecord, FormState, RecordOutcome, TotalsChange, form_keys, tabulate
 from rekap.domain.decode import Decoder, Rejected
 from rekap.domain.outcomes import judge
 from rekap.domain.reasons import RejectReason
 from rekap.simulation.forms import Form, encode
-from rekap.tabulator.batch import ConsumedRecord, FormState, RecordOutcome, TotalsChange, form_keys, tabulate
 from tests.unit.world import GOVERNOR, TPS_A, TPS_B, World, changed
 
 

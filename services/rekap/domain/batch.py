@@ -35,6 +35,15 @@ class ConsumedRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionAdvance:
+    """Where a batch moves one partition: from where its consumer believes it stands to past its last record."""
+
+    partition: int
+    expected: int | None  # where we believe the partition stands; None: never applied
+    next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
 class FormState:
     """The form that decides a (TPS, contest): what the database keeps of it."""
 
