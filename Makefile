@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check down clean bench-decode fuzz load-drain load-steady load-national
+.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos load-drain load-steady load-national
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -44,6 +44,10 @@ bench-decode: $(STAMP)  ## microbenchmark of decode + validate (+ verify), one c
 fuzz: $(STAMP)  ## 120,000 hostile records decoded and written into a real PostgreSQL (local stack)
 	$(BIN)/rekap stack up
 	$(BIN)/python -m loadtests.fuzz
+
+chaos: $(STAMP)  ## 200,000 records at 1,500/s while tabulators, PostgreSQL and the broker are killed, scaled, frozen
+	$(BIN)/rekap stack up
+	$(BIN)/python -m loadtests.chaos
 
 # The load tests run against the local stack (started here if it is not up).
 load-drain: $(STAMP)  ## a night's backlog drained, with and without signatures, by 1 and 2 tabulators

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import random
 import sys
@@ -231,7 +232,7 @@ async def fuzz(url: str, dataset: MasterDataSet, records: int, seed: int) -> tup
             advance = [PartitionAdvance(0, written or None, offset)]
             changes = await store.commit_batch(
                 "fuzz", advance, {(d.tally.tps_id, d.tally.contest_id) for _, d in batch if isinstance(d, Authentic)},
-                lambda forms, b=batch: tabulate(b, forms), check_copies(problems), batch_id=uuid.uuid4(),
+                functools.partial(tabulate, batch), check_copies(problems), batch_id=uuid.uuid4(),
             )  # fmt: skip
             outcomes.update(f"{o.judgement.outcome} {o.judgement.reason or ''}".strip() for o in changes.outcomes)
             written = offset

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
-from tests.integration.processes import TabulatorProcess
+from loadtests.processes import TabulatorProcess
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loadtests.processes import TabulatorProcess, spawn
 
 from rekap.simulation.forms import consistent_form
 from tests.integration.cli import rekap
 from tests.integration.election import MASTER, sample_tps
-from tests.integration.processes import TabulatorProcess, spawn
 
 
 @pytest.fixture

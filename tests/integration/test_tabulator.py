@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from loadtests.processes import TabulatorProcess, log_events, spawn
 from prometheus_client.parser import text_string_to_metric_families
 
 from rekap.bootstrap import tabulator_service
@@ -31,7 +32,6 @@ from tests.integration.election import (
     settings_for,
     wait_applied,
 )
-from tests.integration.processes import TabulatorProcess, log_events, spawn
 
 
 async def test_a_generated_election_is_counted_exactly(

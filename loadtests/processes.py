@@ -1,4 +1,5 @@
-"""`rekap tabulator run` in processes of their own, as an operator runs it, for the tests."""
+"""`rekap tabulator run` in processes of their own, as an operator runs it: for the tests and the chaos
+load test, which kill, stop, freeze and thaw them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ class TabulatorProcess:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "rekap", "tabulator", "run"], env=self._env, stdout=out, stderr=out
             )
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
         assert self._process is not None
