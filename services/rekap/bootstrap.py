@@ -23,8 +23,8 @@ from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, terminals_version
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
-from rekap.errors import ConfigError, UnavailableError
-from rekap.retry import Backoff
+from rekap.errors import ConfigError
+from rekap.retry import retriable_rekap_error, until_available
 from rekap.tabulator.metrics import MetricsServer, TabulatorMetrics
 from rekap.tabulator.service import Tabulator
 
@@ -32,24 +32,19 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-async def until_available(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
-    """Try until it works, saying so while it does not; give up only when asked to stop."""
-    backoff = Backoff()
-    while True:
-        try:
-            return await attempt()
-        except (KafkaError, UnavailableError, *RETRIABLE) as error:
-            if stop.is_set():
-                raise UnavailableError(f"{what} is unavailable, and a stop was asked for: {error!r}") from error
-            delay = backoff.next_delay()
-            log.warning("waiting_for", what=what, error=repr(error), retry_in_s=round(delay, 1))
-            await asyncio.sleep(delay)
+def _outage(error: Exception) -> bool:
+    """Kafka or PostgreSQL not answering (yet): worth waiting for at start-up."""
+    return isinstance(error, (KafkaError, *RETRIABLE)) or retriable_rekap_error(error)
+
+
+async def _until_available(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
+    return await until_available(what, attempt, stop=stop, retriable=_outage)
 
 
 @asynccontextmanager
 async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIterator[Tabulator]:
     async with AsyncExitStack() as stack:
-        pool: asyncpg.Pool = await until_available(
+        pool: asyncpg.Pool = await _until_available(
             "PostgreSQL",
             lambda: asyncpg.create_pool(
                 settings.dsn,
@@ -62,7 +57,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             stop,
         )
         stack.push_async_callback(pool.close)
-        decoder, version = await until_available("PostgreSQL", lambda: _decoder(pool, settings), stop)
+        decoder, version = await _until_available("PostgreSQL", lambda: _decoder(pool, settings), stop)
 
         async def refresh() -> Decoder | None:
             nonlocal version
@@ -77,8 +72,8 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             settings.tally_topic: settings.topic_partitions,
             settings.dead_letter_topic: settings.topic_partitions,
         }
-        await until_available("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), stop)
-        for problem in await until_available(
+        await _until_available("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), stop)
+        for problem in await _until_available(
             "Kafka", lambda: retention_problems(settings.bootstrap_servers, list(topics)), stop
         ):
             log.warning("topic_may_lose_records", problem=problem)
@@ -86,7 +81,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
             client_id=f"{settings.group_id}-dead-letters",
         )  # fmt: skip
-        await until_available("Kafka", producer.start, stop)
+        await _until_available("Kafka", producer.start, stop)
         stack.push_async_callback(producer.stop)
         store = TabulationStore(pool)
         consumer = TallyConsumer(
@@ -96,7 +91,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             group_instance_id=settings.group_instance_id.replace("{hostname}", socket.gethostname())
             if settings.group_instance_id else None,
         )  # fmt: skip
-        await until_available("Kafka", consumer.start, stop)
+        await _until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
         metrics = TabulatorMetrics()
         listening = None

@@ -3,8 +3,18 @@ capped, with jitter so that replicas do not retry in step."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+import structlog
+
+from rekap.errors import RekapError, UnavailableError
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -22,3 +32,28 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = 0.0
+
+
+def retriable_rekap_error(error: Exception) -> bool:
+    return isinstance(error, RekapError) and error.retriable
+
+
+async def until_available(
+    what: str, attempt: Callable[[], Awaitable[T]], *, stop: asyncio.Event | None = None,
+    retriable: Callable[[Exception], bool] = retriable_rekap_error,
+) -> T:  # fmt: skip
+    """Try until it works, saying so (`waiting_for`) while it does not, with backoff; give up only when
+    asked to stop, or on an error that is not `retriable`. The one retry loop of Rekap's start-up and
+    repositioning (the batch transaction keeps its own: it must tell fenced and committed apart)."""
+    backoff = Backoff()
+    while True:
+        try:
+            return await attempt()
+        except Exception as error:
+            if not retriable(error):
+                raise
+            if stop is not None and stop.is_set():
+                raise UnavailableError(f"{what} is unavailable, and a stop was asked for: {error!r}") from error
+            delay = backoff.next_delay()
+            log.warning("waiting_for", what=what, error=repr(error), retry_in_s=round(delay, 1))
+            await asyncio.sleep(delay)

@@ -15,8 +15,7 @@ from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka import records
 from rekap.domain.batch import ConsumedRecord, PartitionAdvance
-from rekap.errors import RekapError
-from rekap.retry import Backoff
+from rekap.retry import until_available
 
 log = structlog.get_logger(__name__)
 
@@ -182,17 +181,7 @@ class TallyConsumer:
             await self._seek_to_stored(owned)
 
     async def _seek_to_stored(self, partitions: list[int]) -> None:
-        backoff = Backoff()
-        while True:
-            try:
-                stored = await self._stored_offsets(partitions)
-                break
-            except RekapError as error:
-                if not error.retriable:
-                    raise
-                delay = backoff.next_delay()
-                log.warning("stored_offsets_unavailable", error=str(error), retry_in_s=round(delay, 1))
-                await asyncio.sleep(delay)
+        stored = await until_available("PostgreSQL (stored offsets)", lambda: self._stored_offsets(partitions))
         for partition in partitions:
             tp = TopicPartition(self.topic, partition)
             if partition in stored:
