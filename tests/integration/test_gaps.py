@@ -4,17 +4,17 @@ partition (the others go on) until an operator accepts the gap, which is recorde
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 
 import asyncpg
-import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from rekap.bootstrap import tabulator_service
-from rekap.cli import main
 from rekap.simulation.forms import consistent_form
+from tests.integration.cli import rekap
 from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied
 
 
@@ -33,7 +33,6 @@ async def send_forms(bootstrap: str, topic: str, placed: list[int]) -> None:
 
 async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
     kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     await register_all_terminals(conn, sample_tps(15))
     settings = settings_for(kafka_bootstrap, election_database_url, topic)
@@ -56,13 +55,15 @@ async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
         assert tabulator.metrics.missing_records.labels("0")._value.get() == 4
         assert await conn.fetchval("SELECT count(*) FROM rekap.record WHERE partition = 0") == 0, "held, not skipped"
 
-        env = {"REKAP_KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": election_database_url,
-               "REKAP_TALLY_TOPIC": topic, "REKAP_LOG_FORMAT": "console"}  # fmt: skip
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+        env = {**os.environ, "REKAP_KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": election_database_url,
+               "REKAP_TALLY_TOPIC": topic}  # fmt: skip
         args = ["tabulator", "accept-gap", "0", "--by", "Ana (KPU)", "--reason", "test: deleted records"]
-        assert await asyncio.to_thread(main, args) == 0
-        assert await asyncio.to_thread(main, args) == 1, "a second time there is nothing missing"
+        accepted = await asyncio.to_thread(rekap, env, *args)
+        assert accepted.returncode == 0, accepted.stderr
+        assert "offsets 0 to 3" in accepted.stdout
+        again = await asyncio.to_thread(rekap, env, *args)
+        assert again.returncode == 1, "a second time there is nothing missing"
+        assert "nothing is missing" in again.stderr
         await wait_applied(election_database_url, topic, {0: 10, 1: 5}, watch=running)
         stop.set()
         await running
