@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import random
 import sys
@@ -230,10 +229,12 @@ async def fuzz(url: str, dataset: MasterDataSet, records: int, seed: int) -> tup
                     batch.append((consumed, decoded))
                 offset += 1
             advance = [PartitionAdvance(0, written or None, offset)]
-            changes = await store.commit_batch(
-                "fuzz", advance, {(d.tally.tps_id, d.tally.contest_id) for _, d in batch if isinstance(d, Authentic)},
-                functools.partial(tabulate, batch), check_copies(problems), batch_id=uuid.uuid4(),
-            )  # fmt: skip
+            async with store.batch("fuzz", uuid.uuid4()) as transaction:
+                await transaction.fence(advance)
+                keys = {(d.tally.tps_id, d.tally.contest_id) for _, d in batch if isinstance(d, Authentic)}
+                changes = tabulate(batch, await transaction.deciding_forms(keys))
+                await transaction.write(changes)
+                await check_copies(problems)(changes)
             outcomes.update(f"{o.judgement.outcome} {o.judgement.reason or ''}".strip() for o in changes.outcomes)
             written = offset
             if offset % 20_000 == 0 or offset == records:

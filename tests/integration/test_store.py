@@ -17,12 +17,10 @@ from rekap.adapters.postgres.tabulation import (
 from rekap.domain.batch import BatchChanges, PartitionAdvance
 
 
-def nothing(_: object) -> BatchChanges:
-    return BatchChanges([], {}, {})
-
-
-async def no_dead_letters(_: BatchChanges) -> None:
-    pass
+async def commit(store: TabulationStore, advances: list[PartitionAdvance], batch_id: uuid.UUID) -> None:
+    async with store.batch("t", batch_id) as transaction:
+        await transaction.fence(advances)
+        await transaction.write(BatchChanges([], {}, {}))
 
 
 async def test_a_retry_of_a_committed_batch_is_told_from_a_fenced_one(election_database_url: str) -> None:
@@ -31,11 +29,11 @@ async def test_a_retry_of_a_committed_batch_is_told_from_a_fenced_one(election_d
         store = TabulationStore(pool)
         ours = uuid.uuid4()
         advances = [PartitionAdvance(0, None, 5), PartitionAdvance(1, None, 3)]
-        await store.commit_batch("t", advances, set(), nothing, no_dead_letters, batch_id=ours)
+        await commit(store, advances, ours)
         with pytest.raises(AlreadyCommittedError):  # the same batch again: its commit's reply was lost
-            await store.commit_batch("t", advances, set(), nothing, no_dead_letters, batch_id=ours)
+            await commit(store, advances, ours)
         with pytest.raises(OffsetFencedError):  # another batch believing the same: a stale consumer
-            await store.commit_batch("t", advances, set(), nothing, no_dead_letters, batch_id=uuid.uuid4())
+            await commit(store, advances, uuid.uuid4())
         assert await store.stored_offsets("t", [0, 1]) == {0: 5, 1: 3}
     finally:
         await pool.close()

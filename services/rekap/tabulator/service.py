@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -19,7 +19,7 @@ import structlog
 from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
-from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, form_keys, tabulate
+from rekap.domain.batch import BatchChanges, ConsumedRecord, form_keys, tabulate
 from rekap.domain.decode import Decoded, Decoder, Rejected
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
@@ -135,25 +135,23 @@ class Tabulator:
         keys = form_keys(d for _, d in decoded)
         advances = self._consumer.advances(records)
         batch_id = uuid.uuid4()  # the same for every attempt: a retry can tell its own commit
-        decided: list[BatchChanges] = []  # what each attempt judged; the last one is what committed
-
-        def decide(forms: Mapping[FormKey, FormState]) -> BatchChanges:
-            decided.append(tabulate(decoded, forms))
-            return decided[-1]
-
+        changes: BatchChanges | None = None  # what the last attempt judged: what committed, if one did
         backoff, retries = Backoff(), 0
         while True:
             try:
                 async with self._consumer.in_flight():
                     db_started = time.monotonic()
-                    changes = await self._store.commit_batch(
-                        self._consumer.topic, advances, keys, decide, self._dead_letters.send, batch_id=batch_id
-                    )
+                    async with self._store.batch(self._consumer.topic, batch_id) as transaction:
+                        await transaction.fence(advances)  # 1. only the owner of these offsets goes on
+                        forms = await transaction.deciding_forms(keys)  # 2. read under their TPS locks
+                        changes = tabulate(decoded, forms)  # 3. judge and sum (pure)
+                        await transaction.write(changes)  # 4. outcome rows, forms, totals
+                        await self._dead_letters.send(changes)  # 5. rejected copies, acknowledged
+                    # 6. committed (the offsets moved with it); 7. mirrored to Kafka below
                 break
             except AlreadyCommittedError:
                 # An earlier attempt committed and its reply was lost: the batch is in, counted once.
                 log.info("batch_committed_reply_lost", records=len(records))
-                changes = decided[-1]
                 break
             except OffsetFencedError as fenced:
                 # Another consumer applied these partitions further: ours was a stale view. Nothing
@@ -176,6 +174,7 @@ class Tabulator:
                 delay = backoff.next_delay()
                 log.warning("batch_retry", error=str(error), records=len(records), retry_in_s=round(delay, 1))
                 await asyncio.sleep(delay)
+        assert changes is not None  # a committed batch was judged
         db_seconds = time.monotonic() - db_started
         if retries:
             log.info("recovered", retries=retries, waited_s=round(time.monotonic() - started, 1))

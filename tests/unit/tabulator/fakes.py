@@ -72,24 +72,19 @@ class FakeStore:
     """Commits in memory; `refuse(batch)` may raise to play PostgreSQL refusing what it is sent."""
 
     def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None, lose_replies: int = 0) -> None:
-        self._refuse = refuse
+        self.refuse = refuse
         self._lose_replies = lose_replies  # that many commits go through, and their callers hear an outage
         self.forms: dict[FormKey, FormState] = {}
         self.committed: list[BatchChanges] = []
         self.offsets: dict[int, int] = {}
         self.batch_ids: dict[int, UUID] = {}
 
-    async def commit_batch(self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey],
-                           decide: Callable[..., BatchChanges], before_commit: Callable[..., Any], *,
-                           batch_id: UUID) -> BatchChanges:  # fmt: skip
-        moved = [a for a in advances if self.offsets.get(a.partition) != a.expected]
-        if moved:
-            if all(self.batch_ids.get(a.partition) == batch_id for a in moved):
-                raise AlreadyCommittedError("committed by an earlier attempt")
-            raise OffsetFencedError(topic, {a.partition: a.expected for a in moved})
-        changes = decide({k: v for k, v in self.forms.items() if k in keys})
-        self._refuse(changes)
-        await before_commit(changes)
+    @asynccontextmanager
+    async def batch(self, topic: str, batch_id: UUID) -> AsyncIterator[FakeTransaction]:
+        transaction = FakeTransaction(self, topic, batch_id)
+        yield transaction  # an exception in the block: nothing is kept
+        changes, advances = transaction.changes, transaction.advances
+        assert changes is not None, "a batch commits only after it was written"
         self.committed.append(changes)
         self.forms.update({key: new.state for key, new in changes.forms.items()})
         self.offsets.update({a.partition: a.next_offset for a in advances})
@@ -97,7 +92,6 @@ class FakeStore:
         if self._lose_replies:
             self._lose_replies -= 1
             raise UnavailableError("PostgreSQL: the connection was lost (the commit went through)")
-        return changes
 
     async def progress(self, partitions: list[int], *, with_expected: bool) -> tuple[list[Any], list[Any]]:
         return [], []
@@ -112,3 +106,25 @@ class FakeDeadLetters:
 
     async def send(self, changes: BatchChanges) -> None:
         self.sent += [o.record for o in changes.rejected()]
+
+
+class FakeTransaction:
+    def __init__(self, store: FakeStore, topic: str, batch_id: UUID) -> None:
+        self._store, self._topic, self._batch_id = store, topic, batch_id
+        self.advances: list[PartitionAdvance] = []
+        self.changes: BatchChanges | None = None
+
+    async def fence(self, advances: list[PartitionAdvance]) -> None:
+        moved = [a for a in advances if self._store.offsets.get(a.partition) != a.expected]
+        if moved:
+            if all(self._store.batch_ids.get(a.partition) == self._batch_id for a in moved):
+                raise AlreadyCommittedError("committed by an earlier attempt")
+            raise OffsetFencedError(self._topic, {a.partition: a.expected for a in moved})
+        self.advances = advances
+
+    async def deciding_forms(self, keys: set[FormKey]) -> dict[FormKey, FormState]:
+        return {k: v for k, v in self._store.forms.items() if k in keys}
+
+    async def write(self, changes: BatchChanges) -> None:
+        self._store.refuse(changes)
+        self.changes = changes

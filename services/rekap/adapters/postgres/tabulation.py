@@ -4,8 +4,10 @@ stored offset, holding every outcome row, the deciding forms, the totals and the
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -119,10 +121,6 @@ class OffsetFencedError(RekapError):
         super().__init__(f"partitions {self.partitions} of {topic} are not where this consumer believed: {expected}")
 
 
-Decide = Callable[[dict[FormKey, FormState]], BatchChanges]
-BeforeCommit = Callable[[BatchChanges], Awaitable[None]]
-
-
 async def init_connection(conn: Connection) -> None:
     """jsonb in and out as Python values, on every pooled connection. Binary, so that COPY takes it:
     jsonb's binary form is a version byte (1) and the JSON text."""
@@ -157,22 +155,54 @@ class TabulationStore:
             [(r["kabupaten_kota"], r["contest_id"], r["expected"]) for r in expected],
         )
 
-    async def commit_batch(
-        self, topic: str, advances: list[PartitionAdvance], keys: set[FormKey], decide: Decide,
-        before_commit: BeforeCommit, *, batch_id: UUID,
-    ) -> BatchChanges:  # fmt: skip
-        """Write one batch in one transaction, or nothing. Raises OffsetFencedError if a partition was
-        moved on by another consumer, AlreadyCommittedError if an earlier attempt with the same
-        `batch_id` did commit, UnavailableError (retriable) if PostgreSQL could not be reached,
-        RefusedError if PostgreSQL or the driver refused something in it (the same batch would fail
-        again: the caller finds the record responsible)."""
+    @asynccontextmanager
+    async def batch(self, topic: str, batch_id: UUID) -> AsyncIterator[BatchTransaction]:
+        """One batch's transaction, which the caller drives step by step (see BatchTransaction); it
+        commits when the block ends, and rolls back if the block raises. Driver errors, the commit's
+        included, leave as RekapErrors: UnavailableError (retriable) when PostgreSQL could not be
+        reached, RefusedError when it refused something (the same batch would fail again)."""
         with boundary():
-            async with self._pool.acquire() as conn, conn.transaction():
-                await _fence(conn, topic, advances, batch_id)
-                changes = decide(await _read_forms(conn, keys))
-                await _write(conn, changes)
-                await before_commit(changes)
-                return changes
+            conn = await self._pool.acquire()
+        try:
+            transaction = conn.transaction()
+            with boundary():
+                await transaction.start()
+            try:
+                yield BatchTransaction(conn, topic, batch_id)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the connection may be gone: nothing was written then
+                    await transaction.rollback()
+                raise
+            with boundary():
+                await transaction.commit()
+        finally:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+
+
+class BatchTransaction:
+    """The steps of a batch's transaction, in their order: fence, read the deciding forms (under their
+    TPS locks), then, once the caller has judged the batch, write what changed."""
+
+    def __init__(self, conn: Connection, topic: str, batch_id: UUID) -> None:
+        self._conn = conn
+        self._topic = topic
+        self._batch_id = batch_id
+
+    async def fence(self, advances: list[PartitionAdvance]) -> None:
+        """Move each partition from where this consumer believes it stands. Raises OffsetFencedError if
+        another consumer moved it, AlreadyCommittedError if an earlier attempt of this batch did."""
+        with boundary():
+            await _fence(self._conn, self._topic, advances, self._batch_id)
+
+    async def deciding_forms(self, keys: set[FormKey]) -> dict[FormKey, FormState]:
+        with boundary():
+            return await _read_forms(self._conn, keys)
+
+    async def write(self, changes: BatchChanges) -> None:
+        """Outcome rows, deciding forms, totals. Raises FormRaceError if a deciding form was overtaken."""
+        with boundary():
+            await _write(self._conn, changes)
 
 
 async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance], batch_id: UUID) -> None:
