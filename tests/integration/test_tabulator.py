@@ -301,3 +301,30 @@ async def wait_until(conn: asyncpg.Connection, query: str, timeout: float = 30) 
     while not await conn.fetchval(query):
         assert asyncio.get_running_loop().time() < deadline, f"never: {query}"
         await asyncio.sleep(0.05)
+
+
+async def test_a_terminal_registered_a_moment_before_its_first_form_is_not_rejected(
+    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+) -> None:
+    """Between two periodic looks for new terminals (an hour apart here), a form from a terminal the
+    tabulator has never seen is looked up in the database before it is judged unknown."""
+    tps = sample_tps(1)
+    contest = SHIPPED.master_data().contests_at(tps[0].tps_id)[0]
+    form = consistent_form(tps[0], contest, random.Random(2))
+    body = encode(form)
+    headers = [("signature", SigningKey.derived(DEFAULT_SECRET, form["terminal_id"]).sign(body))]
+    settings = settings_for(kafka_bootstrap, election_database_url, topic).model_copy(
+        update={"terminal_refresh_s": 3600}
+    )
+    stop = asyncio.Event()
+    async with tabulator_service(settings, stop) as tabulator:
+        running = asyncio.create_task(tabulator.run(stop))
+        await asyncio.sleep(1)  # started, its terminals read (none yet)
+        await register_all_terminals(conn, tps)
+        producer_ends = await publish_raw(kafka_bootstrap, topic, form["tps_id"].encode(), body, headers)
+        await wait_applied(election_database_url, topic, producer_ends, watch=running)
+        stop.set()
+        await running
+    outcome = await conn.fetchrow("SELECT outcome, reason FROM rekap.record WHERE topic = $1", topic)
+    assert outcome is not None
+    assert (outcome["outcome"], outcome["reason"]) == ("accepted", None)
