@@ -44,11 +44,13 @@ def raw_header_names(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "DefaultRecordBatchBuilder", _DefaultRecordBatchBuilderPy)
 
 
-def signed_form(tps_index: int) -> tuple[bytes, bytes, list[Header]]:
-    """A valid, signed governor form for one TPS: key, value, headers."""
+def signed_form(tps_index: int, **changes: Any) -> tuple[bytes, bytes, list[Header]]:
+    """A valid governor form for one TPS (with these fields changed), signed by the terminal it names."""
     tps = sample_tps(40)[tps_index]
     contest = MASTER.contests_at(tps.tps_id)[0]
-    return signed(consistent_form(tps, contest, random.Random(tps_index)))
+    form = consistent_form(tps, contest, random.Random(tps_index))
+    form.update(changes)
+    return signed(form)
 
 
 # Each: what is sent (key, value, headers), and the outcome it must get.
@@ -61,6 +63,11 @@ def hostile_records() -> list[tuple[str, tuple[bytes | None, bytes | None, list[
     # The broker takes batches up to 1,048,588 bytes (message.max.bytes): this record's is about 100 bytes
     # below that, so a copy that adds Rekap's headers to everything it had would not fit.
     big_header = ("x-padding", b"p" * 1_048_388)
+    tps2 = sample_tps(40)[2].tps_id
+    third = sample_tps(40)[3]
+    other_dpt = {**consistent_form(third, MASTER.contests_at(third.tps_id)[0], random.Random(3))["voters"]}  # type: ignore[dict-item]
+    # the same total, split otherwise between the sexes: breaks no arithmetic, disagrees with the DPT
+    other_dpt["registered"] = {"male": third.registered_male + 1, "female": third.registered_female - 1}
     return [
         ("a null header value", (key, body, [*headers, ("x-null", None)]), ("accepted", None)),
         ("a NUL in a header name", (*signed_form(1)[:2], [*signed_form(1)[2], ("nul\x00name", b"v")]),
@@ -71,6 +78,12 @@ def hostile_records() -> list[tuple[str, tuple[bytes | None, bytes | None, list[
         ("a votes key NUL", (key, nul_vote, headers), ("rejected", "schema_violation")),
         ("a repeated key", (key, body.replace(b'"valid":', b'"valid":0,"valid":', 1), headers),
          ("rejected", "duplicate_key")),
+        ("a KPPS form with revision 2,147,483,647", signed_form(2, revision=2_147_483_647),
+         ("quarantined", "revision_jump")),
+        ("the PPK's correction of that TPS, revision 1", signed_form(2, terminal_id=f"ppk-{tps2[:6]}"),
+         ("accepted", None)),
+        ("registered voters other than the TPS's DPT", signed_form(3, voters=other_dpt), ("quarantined",
+         "registered_ne_master_data")),
         ("a record whose dead-letter copy would pass the broker's limit", (b"k", b"not json", [big_header]),
          ("rejected", "malformed_json")),
     ]  # fmt: skip
