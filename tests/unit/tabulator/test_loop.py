@@ -4,13 +4,15 @@ is alone, that one is set aside as `unstorable_record`, and every other record i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from rekap.adapters.postgres.errors import RefusedError
 from rekap.domain.batch import BatchChanges, ConsumedRecord
-from rekap.errors import RekapError
+from rekap.errors import RekapError, UnavailableError
 from rekap.tabulator.service import Tabulator
 from tests.unit.tabulator.fakes import FakeConsumer, FakeDeadLetters, FakeStore
 from tests.unit.world import TPS_A, TPS_B, World
@@ -27,8 +29,9 @@ def records(world: World, count: int, partition: int = 0) -> list[ConsumedRecord
     return out
 
 
-async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore) -> tuple[Tabulator, Any]:
-    stop = asyncio.Event()
+async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore,
+                   stop: asyncio.Event | None = None) -> tuple[Tabulator, Any]:  # fmt: skip
+    stop = stop or asyncio.Event()
     consumer = FakeConsumer(batches, stop)
     dead_letters = FakeDeadLetters()
 
@@ -83,3 +86,29 @@ async def test_a_commit_whose_reply_was_lost_counts_as_committed_not_fenced(worl
     assert tabulator.metrics.db_errors.labels("fenced")._value.get() == 0
     counted = tabulator.metrics.records.labels("accepted", "")._value.get()
     assert counted == 14
+
+
+async def test_a_batch_fenced_by_another_consumer_writes_nothing_and_goes_back_to_the_stored_offsets(
+    world: World,
+) -> None:
+    store = FakeStore()
+    store.offsets[0] = 7  # another consumer applied the partition up to 7 meanwhile
+    tabulator, _ = await run_loop(world, [records(world, 5)], store)
+    assert store.committed == []
+    assert tabulator.progress.fenced == 1
+    assert tabulator.metrics.db_errors.labels("fenced")._value.get() == 1
+    assert tabulator._consumer.reseeks == [[0]]  # type: ignore[attr-defined]
+
+
+async def test_on_shutdown_a_batch_waiting_for_postgresql_is_abandoned_not_lost(world: World) -> None:
+    class Away(FakeStore):
+        @asynccontextmanager
+        async def batch(self, topic: str, batch_id: Any) -> AsyncIterator[Any]:  # noqa: ARG002
+            raise UnavailableError("PostgreSQL: away")
+            yield  # pragma: no cover
+
+    store, stop = Away(), asyncio.Event()
+    asyncio.get_running_loop().call_later(1.0, stop.set)  # SIGTERM while the batch waits for PostgreSQL
+    tabulator, _ = await asyncio.wait_for(run_loop(world, [records(world, 3)], store, stop), timeout=10)
+    assert store.committed == []
+    assert tabulator.progress.records == 0, "not written: read again from the stored offsets at the next start"
