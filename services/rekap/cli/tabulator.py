@@ -11,10 +11,11 @@ import asyncpg
 import structlog
 
 from rekap.adapters.kafka.topics import log_start
-from rekap.adapters.postgres.gaps import AcceptedGap, accept_gap
+from rekap.adapters.postgres.gaps import accept_gap
 from rekap.bootstrap import tabulator_service
 from rekap.cli.common import SubParsers, add_command, say, with_connection
 from rekap.config import Settings
+from rekap.domain.batch import OffsetGap
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,7 @@ def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
     topic = settings.tally_topic
     start = asyncio.run(log_start(settings.bootstrap_servers, topic, args.partition))
 
-    async def work(conn: asyncpg.Connection) -> AcceptedGap:
+    async def work(conn: asyncpg.Connection) -> OffsetGap:
         return await accept_gap(conn, topic, args.partition, start, accepted_by=args.by, reason=args.reason)
 
     gap = with_connection(settings, work)

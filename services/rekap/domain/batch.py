@@ -44,6 +44,19 @@ class PartitionAdvance:
 
 
 @dataclass(frozen=True, slots=True)
+class OffsetGap:
+    """Records of a partition that vanished from the log before they were applied."""
+
+    partition: int
+    first_missing: int  # where the database says the partition stands
+    next_offset: int  # the first offset the log still has: where counting goes on
+
+    @property
+    def missing(self) -> int:
+        return self.next_offset - self.first_missing
+
+
+@dataclass(frozen=True, slots=True)
 class FormState:
     """The form that decides a (TPS, contest): what the database keeps of it."""
 

@@ -58,10 +58,6 @@ class Authentic:
     problems: tuple[QuarantineReason, ...]  # empty: the form counts (as far as the form itself says)
     authority: Authority = Authority.KPPS  # of the terminal that sent it
 
-    @property
-    def quarantined(self) -> bool:
-        return bool(self.problems)
-
 
 Decoded = Rejected | Authentic
 
@@ -84,10 +80,6 @@ class Decoder:
         self._clock = clock
         self._max_clock_skew_s = max_clock_skew_s
         self._verifiers: dict[bytes, Verifier] = {}
-
-    @property
-    def terminals(self) -> Mapping[str, Terminal]:
-        return self._terminals
 
     def decode(self, record: RawRecord) -> Decoded:  # noqa: PLR0911 (a return per reason)
         unreadable = _unreadable_name(record.headers)
@@ -156,14 +148,22 @@ class Decoder:
         return verifier
 
 
+def is_utf8_name(name: str) -> bool:
+    """Whether a header name was UTF-8 on the wire (one that was not holds surrogate escapes)."""
+    if name.isascii():
+        return True
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _unreadable_name(headers: Headers) -> bytes | None:
     """The raw bytes of the first header name that is not UTF-8, if any."""
     for name, _ in headers:
-        if not name.isascii():
-            try:
-                name.encode()
-            except UnicodeEncodeError:
-                return name.encode(errors="surrogateescape")
+        if not is_utf8_name(name):
+            return name.encode(errors="surrogateescape")
     return None
 
 

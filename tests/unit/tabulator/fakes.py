@@ -58,8 +58,8 @@ class FakeConsumer:
     async def reseek(self, partitions: list[int]) -> None:
         self.reseeks.append(partitions)
 
-    async def recheck_gaps(self) -> list[Any]:
-        return []
+    async def recheck_gaps(self) -> None:
+        pass
 
     def positions(self) -> dict[int, int]:
         return {p: o for p, o in self.believed.items() if o is not None}

@@ -7,32 +7,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka import records
-from rekap.domain.batch import ConsumedRecord, PartitionAdvance
+from rekap.domain.batch import ConsumedRecord, OffsetGap, PartitionAdvance
 from rekap.retry import until_available
 
 log = structlog.get_logger(__name__)
 
 StoredOffsets = Callable[[list[int]], Awaitable[dict[int, int]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """Records of a partition that were never applied and are no longer in the log."""
-
-    partition: int
-    first_missing: int  # where the database says the partition stands
-    log_start: int  # the first offset the log still has
-
-    @property
-    def missing(self) -> int:
-        return self.log_start - self.first_missing
 
 
 class TallyConsumer:
@@ -60,7 +46,7 @@ class TallyConsumer:
         # database holds, or None when the partition was never applied.
         self._believed: dict[int, int | None] = {}
         self._in_flight = asyncio.Lock()
-        self.gaps: dict[int, Gap] = {}  # held partitions: records missing before the next to apply
+        self.gaps: dict[int, OffsetGap] = {}  # held partitions: records missing before the next to apply
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -110,19 +96,19 @@ class TallyConsumer:
         log_start = starts.get(tp, 0)
         if log_start <= believed:
             return False
-        self.gaps[tp.partition] = Gap(tp.partition, believed, log_start)
+        self.gaps[tp.partition] = OffsetGap(tp.partition, believed, log_start)
         self._consumer.pause(tp)
         log.error("records_missing", partition=tp.partition, missing_from=believed, missing_to=log_start - 1,
                   records=log_start - believed,
                   action="the partition is held; `rekap tabulator accept-gap` after a review")  # fmt: skip
         return True
 
-    async def recheck_gaps(self) -> list[Gap]:
-        """Resume the held partitions whose stored offset an operator moved past the gap. Returns those."""
+    async def recheck_gaps(self) -> None:
+        """Resume the held partitions whose stored offset an operator moved past the gap."""
         if not self.gaps:
-            return []
+            return
         stored = await self._stored_offsets(sorted(self.gaps))
-        resumed = [gap for gap in self.gaps.values() if stored.get(gap.partition, 0) >= gap.log_start]
+        resumed = [gap for gap in self.gaps.values() if stored.get(gap.partition, 0) >= gap.next_offset]
         for gap in resumed:
             del self.gaps[gap.partition]
             tp = TopicPartition(self.topic, gap.partition)
@@ -130,7 +116,6 @@ class TallyConsumer:
             self._believed[gap.partition] = stored[gap.partition]
             self._consumer.resume(tp)
             log.warning("gap_accepted", partition=gap.partition, resumed_at=stored[gap.partition])
-        return resumed
 
     def positions(self) -> dict[int, int]:
         """Where each owned partition stands (applied up to), as far as this consumer knows."""

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from rekap.domain.batch import BatchChanges, RecordOutcome
-from rekap.domain.decode import MAX_VALUE_BYTES
+from rekap.domain.decode import MAX_VALUE_BYTES, is_utf8_name
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError, UnavailableError
 
@@ -57,7 +57,7 @@ def copy_of(outcome: RecordOutcome) -> tuple[bytes | None, bytes | None, list[tu
     budget, omitted = MAX_HEADER_BYTES, len(record.headers) - len(own)
     for name, header_value in own:
         size = len(name.encode(errors="surrogateescape")) + len(header_value or b"")
-        if size > budget or not _sendable(name):
+        if size > budget or not is_utf8_name(name):
             omitted += 1
             continue
         budget -= size
@@ -78,11 +78,3 @@ def copy_of(outcome: RecordOutcome) -> tuple[bytes | None, bytes | None, list[tu
         headers.append(("rekap-truncated", str(len(value)).encode()))
         value = value[:MAX_VALUE_BYTES]
     return key, value, headers
-
-
-def _sendable(name: str) -> bool:
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        return False
-    return True

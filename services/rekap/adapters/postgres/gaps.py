@@ -4,10 +4,9 @@ missing offsets, in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
+from rekap.domain.batch import OffsetGap
 from rekap.errors import RekapError
 
 LOCK_OFFSET = """
@@ -21,26 +20,11 @@ RECORD_GAP = """
 INSERT INTO rekap.offset_gap (topic, partition, first_missing, next_offset, accepted_by, reason)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
-SELECT_GAPS = """
-SELECT topic, partition, first_missing, next_offset, accepted_by, reason, accepted_at
-FROM rekap.offset_gap WHERE topic = $1 ORDER BY partition, first_missing
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedGap:
-    partition: int
-    first_missing: int
-    next_offset: int
-
-    @property
-    def missing(self) -> int:
-        return self.next_offset - self.first_missing
 
 
 async def accept_gap(
     conn: Connection, topic: str, partition: int, log_start: int, *, accepted_by: str, reason: str
-) -> AcceptedGap:
+) -> OffsetGap:
     """Move the partition's stored offset to `log_start` (where the log now begins), recording the gap.
     Refused if nothing is missing there."""
     with boundary():
@@ -54,10 +38,4 @@ async def accept_gap(
                 )
             await conn.execute(MOVE_OFFSET, topic, partition, log_start)
             await conn.execute(RECORD_GAP, topic, partition, first_missing, log_start, accepted_by, reason)
-    return AcceptedGap(partition, first_missing, log_start)
-
-
-async def accepted_gaps(conn: Connection, topic: str) -> list[AcceptedGap]:
-    with boundary():
-        rows = await conn.fetch(SELECT_GAPS, topic)
-    return [AcceptedGap(r["partition"], r["first_missing"], r["next_offset"]) for r in rows]
+    return OffsetGap(partition, first_missing, log_start)

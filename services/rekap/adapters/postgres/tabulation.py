@@ -262,9 +262,9 @@ async def _write(conn: Connection, changes: BatchChanges) -> None:
                 tally.terminal_id, tally.submitted_at, new.record.topic, new.record.partition, new.record.offset,
                 int(state.authority),
             ))  # fmt: skip
-        status = await conn.execute(UPSERT_FORMS, *map(list, zip(*rows, strict=True)))
-        if int(status.split()[-1]) != len(rows):
-            raise FormRaceError(f"{len(rows) - int(status.split()[-1])} deciding form(s) were overtaken meanwhile")
+        written = int((await conn.execute(UPSERT_FORMS, *map(list, zip(*rows, strict=True)))).split()[-1])
+        if written != len(rows):
+            raise FormRaceError(f"{len(rows) - written} deciding form(s) were overtaken meanwhile")
     totals = sorted(changes.totals.items())
     if totals:
         await conn.execute(
