@@ -172,7 +172,7 @@ async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], lis
     faults = asyncio.create_task(play(chaos, span))
     sent = []
     try:
-        async with Publisher(settings.bootstrap_servers, run.topic) as publisher:
+        async with Publisher(settings.kafka("terminals"), run.topic) as publisher:
             per_tick, tick = max(1, rate // 50), 0.02
             next_tick = time.monotonic()
             futures = []

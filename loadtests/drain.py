@@ -23,7 +23,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from loadtests.harness import RESULTS, Run, Tabulators, oracle_check, produce, write_results
+from loadtests.harness import RESULTS, SECRET, Run, Tabulators, oracle_check, produce, write_results
 from loadtests.national import national_dataset
 from rekap.config import Settings
 from rekap.masterdata.files import MasterDataSet, read_master_data
@@ -39,7 +39,7 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
     print(f"[{label}] preparing database {run.name} and topic {run.topic} ...", flush=True)
     await run.prepare(dataset)
     mix = Mix() if verify else Mix(forged=0)
-    planned, expected = plan_night(dataset.master_data(), dataset.tps, mix=mix, sign=verify)
+    planned, expected = plan_night(dataset.master_data(), dataset.tps, mix=mix, sign=verify, secret=SECRET)
     ends, _ = await produce(settings, run.topic, planned)
     total = sum(ends.values())
     processes = Tabulators(run.env(verify=verify, batch=batch), tabulators, RESULTS / "logs" / run.name)

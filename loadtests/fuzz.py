@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from loadtests.harness import Run, write_results
+from loadtests.harness import SECRET, Run, write_results
 from rekap.adapters.kafka.deadletters import copy_of
 from rekap.adapters.postgres.masterdata import read_master_data as read_db_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
@@ -41,7 +41,7 @@ from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import MasterDataSet, read_master_data
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import Form, consistent_form, encode
-from rekap.simulation.night import DEFAULT_SECRET, corrected
+from rekap.simulation.night import corrected
 
 Header = tuple[str, bytes | None]
 BATCH = 2000
@@ -58,7 +58,8 @@ class Fuzzed:
 class Generator:
     """Hostile records, reproducible from a seed."""
 
-    def __init__(self, dataset: MasterDataSet, seed: int) -> None:
+    def __init__(self, dataset: MasterDataSet, seed: int, secret: bytes) -> None:
+        self.secret = secret  # the simulated terminals' keys derive from it
         self.rng = random.Random(seed)
         self.master = dataset.master_data()
         self.tps = dataset.tps[:: max(1, len(dataset.tps) // 500)]
@@ -74,7 +75,7 @@ class Generator:
         return form
 
     def sign(self, form: Form, value: bytes) -> bytes:
-        return SigningKey.derived(DEFAULT_SECRET, str(form["terminal_id"])).sign(value)
+        return SigningKey.derived(self.secret, str(form["terminal_id"])).sign(value)
 
     def record(self) -> Fuzzed:
         kind, make = self.rng.choice(self.KINDS)
@@ -195,7 +196,9 @@ async def run(records: int, seed: int) -> tuple[dict[str, Any], list[str]]:
         await db.drop()
 
 
-async def fuzz(url: str, dataset: MasterDataSet, records: int, seed: int) -> tuple[dict[str, Any], list[str]]:
+async def fuzz(
+    url: str, dataset: MasterDataSet, records: int, seed: int, secret: bytes = SECRET
+) -> tuple[dict[str, Any], list[str]]:
     """Generate, decode and write `records` records into the database at `url` (master data and the
     simulated terminals loaded); returns the result row and every problem found."""
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=init_connection)
@@ -203,7 +206,7 @@ async def fuzz(url: str, dataset: MasterDataSet, records: int, seed: int) -> tup
     try:
         async with pool.acquire() as conn:
             decoder = Decoder(await read_db_master_data(conn), await read_terminals(conn))
-        generator = Generator(dataset, seed)
+        generator = Generator(dataset, seed, secret)
         store = TabulationStore(pool)
         kinds: Counter[str] = Counter()
         outcomes: Counter[str] = Counter()

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,16 +25,21 @@ from typing import Any
 import asyncpg
 import psutil
 
+from rekap.adapters.kafka.security import KafkaRole, Resources, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.adapters.postgres.roles import OWNER
 from rekap.adapters.postgres.terminals import register_terminals
-from rekap.config import Settings, with_database
+from rekap.config import DbUser, Settings, local_postgres_url, with_database
 from rekap.masterdata.files import MasterDataSet
 from rekap.publisher import Publisher
 from rekap.resources import migrations_dir
 from rekap.simulation import check
 from rekap.simulation.night import Expected, Planned, simulated_terminals
+
+# The simulated terminals' keys derive from it: made afresh per run, never a constant of the source.
+SECRET = secrets.token_bytes(32)
 
 RESULTS = Path(__file__).parent / "results"
 PARTITIONS = 6
@@ -54,11 +60,19 @@ class Run:
 
     @property
     def admin_url(self) -> str:
-        return with_database(self.settings.dsn, "postgres")
+        """The local stack's superuser: load tests make and drop databases."""
+        secrets = self.settings.local_secrets
+        if secrets is None:
+            raise RuntimeError("the local stack is not set up: `rekap stack up` first")
+        return local_postgres_url(self.settings.postgres_port, "postgres", secrets.postgres["postgres"], "postgres")
 
     @property
     def url(self) -> str:
-        return with_database(self.settings.dsn, self.name)
+        """The superuser's, to look inside; the tabulators connect as the tabulator (`env`)."""
+        return with_database(self.admin_url, self.name)
+
+    def url_as(self, user: DbUser) -> str:
+        return with_database(self.settings.dsn_for(user), self.name)
 
     @property
     def topic(self) -> str:
@@ -66,20 +80,24 @@ class Run:
 
     async def prepare(self, dataset: MasterDataSet) -> None:
         await self.prepare_database(dataset)
-        await ensure_topics(self.settings.bootstrap_servers, {self.topic: PARTITIONS})
+        admin = self.settings.kafka("admin")
+        await ensure_topics(admin, {self.topic: PARTITIONS, f"{self.topic}.dead-letters": PARTITIONS})
+        names = Resources(self.topic, f"{self.topic}.dead-letters", f"{self.topic}-tabulators")
+        for role in KafkaRole:
+            await asyncio.to_thread(grant_acls, admin, role.value, role, names)
 
     async def prepare_database(self, dataset: MasterDataSet) -> None:
         """Its database: migrated, the master data loaded, a simulated terminal per TPS and kecamatan."""
         admin = await asyncpg.connect(self.admin_url)
         try:
-            await admin.execute(f'CREATE DATABASE "{self.name}"')
+            await admin.execute(f'CREATE DATABASE "{self.name}" OWNER {OWNER}')
         finally:
             await admin.close()
-        conn = await asyncpg.connect(self.url)
+        conn = await asyncpg.connect(self.url_as("owner"))
         try:
             await migrate(conn, load_migrations(migrations_dir()))
             await load_master_data(conn, dataset)
-            await register_terminals(conn, simulated_terminals(dataset.tps))
+            await register_terminals(conn, simulated_terminals(dataset.tps, SECRET))
         finally:
             await conn.close()
 
@@ -93,8 +111,10 @@ class Run:
     def env(self, *, verify: bool, batch: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
         env.update(
-            DATABASE_URL=self.url,
+            DATABASE_URL=self.url_as("tabulator"),
             REKAP_KAFKA_BOOTSTRAP=self.settings.bootstrap_servers,
+            REKAP_KAFKA_USERNAME=str(self.settings.kafka("tabulator").username),
+            REKAP_KAFKA_PASSWORD=str(self.settings.kafka("tabulator").password),
             REKAP_TALLY_TOPIC=self.topic,
             REKAP_DEAD_LETTER_TOPIC=f"{self.topic}.dead-letters",
             REKAP_GROUP_ID=f"{self.topic}-tabulators",
@@ -153,7 +173,7 @@ async def produce(
 ) -> tuple[dict[int, int], list[Any]]:
     """Everything, as fast as the producer goes; returns end offsets and each record's metadata."""
     started = time.monotonic()
-    async with Publisher(settings.bootstrap_servers, topic) as publisher:
+    async with Publisher(settings.kafka("terminals"), topic) as publisher:
         futures = []
         for n, p in enumerate(planned):
             futures.append(await publisher.enqueue(p.key.decode(), p.value, p.headers))

@@ -26,7 +26,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from loadtests.harness import RESULTS, Run, Tabulators, oracle_check, write_results
+from loadtests.harness import RESULTS, SECRET, Run, Tabulators, oracle_check, write_results
 from rekap.config import Settings
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import MasterDataSet, read_master_data
@@ -34,7 +34,7 @@ from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
 from rekap.simulation.forms import consistent_form, encode
-from rekap.simulation.night import DEFAULT_SECRET, Expected, Planned
+from rekap.simulation.night import Expected, Planned
 
 POLL_S = 0.02
 
@@ -44,7 +44,7 @@ def waves(dataset: MasterDataSet, count: int, *, sign: bool) -> tuple[list[Plann
     master = dataset.master_data()
     expected = Expected(master)
     rng = random.Random(7)
-    keys = {t.tps_id: SigningKey.derived(DEFAULT_SECRET, f"kpps-{t.tps_id}") for t in dataset.tps} if sign else {}
+    keys = {t.tps_id: SigningKey.derived(SECRET, f"kpps-{t.tps_id}") for t in dataset.tps} if sign else {}
     planned: list[Planned] = []
     revision = 0
     while len(planned) < count:
@@ -97,7 +97,7 @@ async def one_rate(dataset: MasterDataSet, rate: int, seconds: float, *, verify:
 
         poller = asyncio.create_task(poll())
         futures = []
-        async with Publisher(settings.bootstrap_servers, run.topic) as publisher:
+        async with Publisher(settings.kafka("terminals"), run.topic) as publisher:
             per_tick, tick = max(1, rate // 100), 0.01
             next_tick = time.monotonic()
             for index in range(0, len(planned), per_tick):

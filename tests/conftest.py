@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.adapters.postgres.roles import OWNER
 from rekap.config import KAFKA_VERSION, with_database
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port
 from rekap.masterdata.files import read_master_data
 from rekap.resources import migrations_dir, sumsel_master_data_dir
+from tests.servers import BrokerAccess, login_url, provision_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,57 +38,74 @@ def jar_cache() -> Path:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerAccess]:
+    """The broker, with authentication and ACLs; REKAP_TEST_KAFKA_BOOTSTRAP (with REKAP_TEST_KAFKA_USERNAME and
+    REKAP_TEST_KAFKA_PASSWORD of a super user) names one to use instead."""
     given = os.environ.get("REKAP_TEST_KAFKA_BOOTSTRAP")
     if given:
-        yield given
+        admin = KafkaAccess(given, os.environ["REKAP_TEST_KAFKA_USERNAME"], os.environ["REKAP_TEST_KAFKA_PASSWORD"])
+        test_kafka = BrokerAccess(admin)
+        test_kafka.set_users()
+        yield test_kafka
         return
+    admin_password = secrets.token_urlsafe(18)
     broker = LocalKafka(
         version=KAFKA_VERSION,
         cache_dir=jar_cache(),
         state_dir=tmp_path_factory.mktemp("kafka"),
         port=free_port(),
         controller_port=free_port(),
+        broker_password=secrets.token_urlsafe(18),
+        admin_password=admin_password,
     )
     broker.start()
     try:
-        yield broker.bootstrap_servers
+        test_kafka = BrokerAccess(KafkaAccess(broker.bootstrap_servers, "admin", admin_password))
+        test_kafka.set_users()
+        yield test_kafka
     finally:
         broker.stop()
 
 
 @pytest.fixture(scope="session")
 def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A superuser URL on a server where the tests may create and drop databases."""
+    """A superuser URL on a server where the tests may create and drop databases and roles."""
     given = os.environ.get("REKAP_TEST_DATABASE_URL")
     if given:
         yield given
         return
-    server = LocalPostgres(state_dir=tmp_path_factory.mktemp("postgres"), port=free_port(), durable=False)
+    server = LocalPostgres(
+        state_dir=tmp_path_factory.mktemp("postgres"), port=free_port(), password=secrets.token_urlsafe(18),
+        durable=False,
+    )  # fmt: skip
     server.start()
     try:
-        yield server.url_for("postgres")
+        yield server.url
     finally:
         server.stop()
 
 
-Prepare = Callable[[asyncpg.Connection], Awaitable[object]]
+@pytest.fixture(scope="session")
+def template_database(postgres_admin_url: str) -> Iterator[str]:
+    """A database set up as production's is (owner, schema, logins), cloned for each test."""
+    name = f"rekap_template_{uuid.uuid4().hex[:8]}"
+    asyncio.run(provision_database(postgres_admin_url, name))
+    try:
+        yield name
+    finally:
+        asyncio.run(_drop_database(postgres_admin_url, name))
 
 
-def _session_template(admin_url: str, prefix: str, template: str | None, prepare: Prepare) -> Iterator[str]:
-    """A database made once per session (from `template`, then `prepare`d), dropped at the end."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+@pytest.fixture(scope="session")
+def masterdata_template(postgres_admin_url: str, template_database: str) -> Iterator[str]:
+    """The migrated template with the shipped Sumatera Selatan master data loaded (by the operator)."""
+    name = f"rekap_masterdata_{uuid.uuid4().hex[:8]}"
 
     async def create() -> None:
-        admin = await asyncpg.connect(admin_url)
+        url = await _clone(postgres_admin_url, name, template_database)
+        conn = await asyncpg.connect(login_url(url, "operator"))
         try:
-            clause = f' TEMPLATE "{template}"' if template else ""
-            await admin.execute(f'CREATE DATABASE "{name}"{clause}')
-        finally:
-            await admin.close()
-        conn = await asyncpg.connect(with_database(admin_url, name))
-        try:
-            await prepare(conn)
+            await load_master_data(conn, read_master_data(sumsel_master_data_dir()))
         finally:
             await conn.close()
 
@@ -93,24 +113,26 @@ def _session_template(admin_url: str, prefix: str, template: str | None, prepare
     try:
         yield name
     finally:
-        asyncio.run(_drop_database(admin_url, name))
+        asyncio.run(_drop_database(postgres_admin_url, name))
 
 
-@pytest.fixture(scope="session")
-def template_database(postgres_admin_url: str) -> Iterator[str]:
-    """A database with every migration applied, cloned for each test (much faster than migrating)."""
-    yield from _session_template(
-        postgres_admin_url, "rekap_template", None, lambda conn: migrate(conn, load_migrations(migrations_dir()))
-    )
-
-
-@pytest.fixture(scope="session")
-def masterdata_template(postgres_admin_url: str, template_database: str) -> Iterator[str]:
-    """The migrated template with the shipped Sumatera Selatan master data loaded."""
-    yield from _session_template(
-        postgres_admin_url, "rekap_masterdata", template_database,
-        lambda conn: load_master_data(conn, read_master_data(sumsel_master_data_dir())),
-    )  # fmt: skip
+async def _clone(admin_url: str, name: str, template: str | None) -> str:
+    """A new database owned by the owner (from `template`, with its privileges asserted again, as
+    `rekap db migrate` does: CREATE DATABASE does not copy a database's own). Returns its superuser URL."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        clause = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{clause} OWNER {OWNER}')
+    finally:
+        await admin.close()
+    url = with_database(admin_url, name)
+    if template is not None:
+        owner = await asyncpg.connect(login_url(url, "owner"))
+        try:
+            await migrate(owner, load_migrations(migrations_dir()))
+        finally:
+            await owner.close()
+    return url
 
 
 async def _drop_database(admin_url: str, name: str) -> None:
@@ -136,15 +158,11 @@ async def database_url(postgres_admin_url: str, template_database: str) -> Async
 
 
 async def _fresh_database(admin_url: str, template: str | None) -> AsyncIterator[str]:
+    """A superuser's URL (for the tests to look inside); login_url() gives the same database as a role."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
+    url = await _clone(admin_url, name, template)
     try:
-        clause = f' TEMPLATE "{template}"' if template else ""
-        await admin.execute(f'CREATE DATABASE "{name}"{clause}')
-    finally:
-        await admin.close()
-    try:
-        yield with_database(admin_url, name)
+        yield url
     finally:
         await _drop_database(admin_url, name)
 
@@ -157,8 +175,8 @@ async def election_database_url(postgres_admin_url: str, masterdata_template: st
 
 
 @pytest.fixture
-async def topic(kafka_bootstrap: str) -> str:
-    """A new topic with three partitions, of this test's own."""
+async def topic(kafka: BrokerAccess) -> str:
+    """A new topic with three partitions, of this test's own, with its dead-letter topic and ACLs."""
     name = f"test-{uuid.uuid4().hex[:12]}"
-    await ensure_topics(kafka_bootstrap, {name: 3})
+    await kafka.new_topic(name)
     return name

@@ -18,7 +18,7 @@ from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
 from rekap.adapters.postgres.errors import RETRIABLE, boundary
-from rekap.adapters.postgres.masterdata import read_master_data
+from rekap.adapters.postgres.masterdata import read_dataset, read_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, terminals_version
 from rekap.config import Settings
@@ -58,6 +58,10 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         )
         stack.push_async_callback(pool.close)
         decoder, version = await _until_available("PostgreSQL", lambda: _decoder(pool, settings), stop)
+        async with pool.acquire() as conn:
+            dataset = await read_dataset(conn)
+        if dataset is None:
+            raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
 
         async def refresh() -> Decoder | None:
             nonlocal version
@@ -72,20 +76,19 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             settings.tally_topic: settings.topic_partitions,
             settings.dead_letter_topic: settings.topic_partitions,
         }
-        await _until_available("Kafka", lambda: ensure_topics(settings.bootstrap_servers, topics), stop)
-        for problem in await _until_available(
-            "Kafka", lambda: retention_problems(settings.bootstrap_servers, list(topics)), stop
-        ):
+        kafka = settings.kafka("tabulator")
+        await _until_available("Kafka", lambda: ensure_topics(kafka, topics), stop)
+        for problem in await _until_available("Kafka", lambda: retention_problems(kafka, list(topics)), stop):
             log.warning("topic_may_lose_records", problem=problem)
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+            **kafka.options(), acks="all", enable_idempotence=True,
             client_id=f"{settings.group_id}-dead-letters",
         )  # fmt: skip
         await _until_available("Kafka", producer.start, stop)
         stack.push_async_callback(producer.stop)
         store = TabulationStore(pool)
         consumer = TallyConsumer(
-            bootstrap_servers=settings.bootstrap_servers, topic=settings.tally_topic, group_id=settings.group_id,
+            access=kafka, topic=settings.tally_topic, group_id=settings.group_id,
             stored_offsets=lambda partitions: store.stored_offsets(settings.tally_topic, partitions),
             max_records=settings.batch_max_records, session_timeout_ms=settings.session_timeout_ms,
             group_instance_id=settings.group_instance_id.replace("{hostname}", socket.gethostname())
@@ -94,6 +97,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         await _until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
         metrics = TabulatorMetrics()
+        metrics.show_master_data(dataset)
         listening = None
         if settings.metrics_address:
             host, _, port = settings.metrics_address.rpartition(":")
@@ -105,8 +109,12 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         log.info(
             "tabulator_started",
             topic=settings.tally_topic, group=settings.group_id, kafka=settings.bootstrap_servers,
-            postgres=settings.dsn_for_display, verify_signatures=settings.verify_signatures,
+            kafka_principal=kafka.principal, postgres=settings.dsn_for_display,
+            verify_signatures=settings.verify_signatures, master_data=dataset.name, synthetic=dataset.synthetic,
         )  # fmt: skip
+        if dataset.synthetic:
+            log.warning("master_data_synthetic", master_data=dataset.name, tps_source=dataset.tps_source,
+                        meaning="SYNTHETIC master data: this count is a simulation, not an election")  # fmt: skip
         tabulator = Tabulator(
             consumer=consumer, store=store, dead_letters=DeadLetters(producer, settings.dead_letter_topic),
             decoder=decoder, refresh_decoder=refresh, metrics=metrics, refresh_every_s=settings.terminal_refresh_s,

@@ -5,15 +5,19 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rekap.adapters.kafka.access import KafkaAccess
+from rekap.devstack.secrets import LOCAL_LOGINS, POSTGRES_SUPERUSER, StackSecrets
+
 # The Kafka release the local broker runs (and docker-compose.yml pins): one place to change it.
 KAFKA_VERSION = "4.3.1"
 LOCAL_DATABASE = "rekap"
-LOCAL_DATABASE_USER = "postgres"
+DbUser = Literal["owner", "operator", "tabulator", "reader"]
+KafkaPrincipal = Literal["admin", "tabulator", "terminals"]
 
 
 class Settings(BaseSettings):
@@ -29,10 +33,36 @@ class Settings(BaseSettings):
         default=None,
         description="Kafka bootstrap servers (host:port,...). Unset: the local broker.",
     )
+    kafka_username: str | None = Field(
+        default=None,
+        description="This process's Kafka principal (SASL/SCRAM-SHA-512): the tabulator's for `tabulator run`, a "
+        "terminals' one for `publish`, the admin for `kafka ...`. Unset: no authentication (or the local stack's).",
+    )
+    kafka_password: SecretStr | None = Field(default=None, description="The password of REKAP_KAFKA_USERNAME.")
+    kafka_ca_file: str | None = Field(
+        default=None,
+        description="CA certificate file that signed the broker's certificate: set it and the connection uses TLS "
+        "(SASL_SSL). Unset: SASL over plaintext, for a broker on a private network.",
+    )
     database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "REKAP_DATABASE_URL"),
-        description="PostgreSQL URL. Unset: the local embedded PostgreSQL.",
+        description="PostgreSQL URL of the tabulator: a login in role rekap_tabulator. Unset: the local stack's.",
+    )
+    operator_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the operators' commands (master data, terminals, status, gaps): a login in "
+        "role rekap_operator. Unset: DATABASE_URL, or the local stack's operator login.",
+    )
+    admin_database_url: SecretStr | None = Field(
+        default=None,
+        description="A superuser's PostgreSQL URL, for `db bootstrap` only (it makes the owner and its database); "
+        "nothing else uses it.",
+    )
+    owner_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the database's owner, for `db migrate` and `db login`: rekap_owner. Unset: "
+        "DATABASE_URL, or the local stack's owner.",
     )
     tally_topic: str = Field(default="tallies", description="Topic the terminals publish to.")
     dead_letter_topic: str = Field(default="tallies.dead-letters", description="Where rejected records are copied.")
@@ -85,6 +115,12 @@ class Settings(BaseSettings):
         return self.home.resolve() / "cache"
 
     @property
+    def local_secrets(self) -> StackSecrets | None:
+        """The local stack's passwords (None before its first `stack up`); read each time, as `stack reset`
+        makes new ones."""
+        return StackSecrets.load(self.stack_dir)
+
+    @property
     def uses_local_kafka(self) -> bool:
         return self.kafka_bootstrap is None
 
@@ -96,20 +132,41 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
 
+    def kafka(self, principal: KafkaPrincipal) -> KafkaAccess:
+        """How to reach the broker as `principal`: the local stack's own, or REKAP_KAFKA_USERNAME's (one
+        process, one principal: the deployment gives each its own)."""
+        if self.uses_local_kafka:
+            secrets = self.local_secrets
+            password = secrets.kafka.get(principal) if secrets else None
+            return KafkaAccess(self.bootstrap_servers, principal, password)
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        return KafkaAccess(self.bootstrap_servers, self.kafka_username, password, self.kafka_ca_file)
+
+    def dsn_for(self, user: DbUser) -> str:
+        """The PostgreSQL URL `user` connects with (it holds a password: never log it, see `redact_url`)."""
+        given = {"owner": self.owner_database_url, "operator": self.operator_database_url}.get(user)
+        for url in (given, self.database_url):
+            if url is not None:
+                return url.get_secret_value()
+        login = LOCAL_LOGINS[user]
+        secrets = self.local_secrets
+        return local_postgres_url(self.postgres_port, login, secrets.postgres.get(login) if secrets else None)
+
     @property
     def dsn(self) -> str:
-        """The PostgreSQL URL to connect to (it may hold a password: never log it, see `dsn_for_display`)."""
-        if self.database_url is not None:
-            return self.database_url.get_secret_value()
-        return local_postgres_url(self.postgres_port)
+        """The tabulator's PostgreSQL URL."""
+        return self.dsn_for("tabulator")
 
     @property
     def dsn_for_display(self) -> str:
         return redact_url(self.dsn)
 
 
-def local_postgres_url(port: int, database: str = LOCAL_DATABASE) -> str:
-    return f"postgresql://{LOCAL_DATABASE_USER}@127.0.0.1:{port}/{database}"
+def local_postgres_url(
+    port: int, user: str = POSTGRES_SUPERUSER, password: str | None = None, database: str = LOCAL_DATABASE
+) -> str:
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return f"postgresql://{credentials}@127.0.0.1:{port}/{database}"
 
 
 def redact_url(url: str) -> str:

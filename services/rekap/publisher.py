@@ -10,6 +10,7 @@ from typing import Any, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.domain.signing import SigningKey
 from rekap.errors import UnavailableError
 
@@ -17,10 +18,10 @@ Headers = Sequence[tuple[str, bytes]]
 
 
 class Publisher:
-    def __init__(self, bootstrap_servers: str, topic: str, *, client_id: str = "rekap-publisher") -> None:
+    def __init__(self, access: KafkaAccess, topic: str, *, client_id: str = "rekap-publisher") -> None:
         self.topic = topic
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5, client_id=client_id
+            **access.options(), acks="all", enable_idempotence=True, linger_ms=5, client_id=client_id
         )
 
     async def __aenter__(self) -> Self:

@@ -11,6 +11,8 @@ import asyncpg
 import pytest
 from loadtests.processes import TabulatorProcess
 
+from tests.servers import BrokerAccess, login_url
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -29,11 +31,18 @@ async def conn(election_database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def tabulator_env(kafka_bootstrap: str, election_database_url: str, topic: str) -> dict[str, str]:
+def tabulator_env(kafka: BrokerAccess, election_database_url: str, topic: str, tmp_path: Path) -> dict[str, str]:
+    """A tabulator's environment, in its roles; the operators' and the owner's database URLs too, for the
+    CLI commands a test runs with it (terminals_env gives the terminals' Kafka user instead)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
     env.update(
-        DATABASE_URL=election_database_url,
-        REKAP_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        DATABASE_URL=login_url(election_database_url, "tabulator"),
+        REKAP_OPERATOR_DATABASE_URL=login_url(election_database_url, "operator"),
+        REKAP_OWNER_DATABASE_URL=login_url(election_database_url, "owner"),
+        REKAP_KAFKA_BOOTSTRAP=kafka.bootstrap,
+        REKAP_KAFKA_USERNAME=str(kafka.tabulator.username),
+        REKAP_KAFKA_PASSWORD=str(kafka.tabulator.password),
+        REKAP_HOME=str(tmp_path / "rekap-home"),  # the simulation's secret, never the developer's stack
         REKAP_TALLY_TOPIC=topic,
         REKAP_DEAD_LETTER_TOPIC=f"{topic}.dead-letters",
         REKAP_GROUP_ID=f"{topic}-tabulators",
@@ -43,6 +52,13 @@ def tabulator_env(kafka_bootstrap: str, election_database_url: str, topic: str) 
         REKAP_METRICS_ADDRESS="127.0.0.1:0",  # several at once: each takes a free port
     )
     return env
+
+
+@pytest.fixture
+def terminals_env(kafka: BrokerAccess, tabulator_env: dict[str, str]) -> dict[str, str]:
+    """The same, as the terminals' Kafka user: for `rekap publish` and `rekap simulate`."""
+    return {**tabulator_env, "REKAP_KAFKA_USERNAME": str(kafka.terminals.username),
+            "REKAP_KAFKA_PASSWORD": str(kafka.terminals.password)}  # fmt: skip
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ keeps the expected totals, from what it sent), published, waited for, and checke
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import asyncpg
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.config import Settings
 from rekap.domain.regions import Tps
@@ -16,8 +18,11 @@ from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
 from rekap.simulation.forms import Form, signed_record
-from rekap.simulation.night import DEFAULT_SECRET, STRESS, Expected, Planned, plan_night, simulated_terminals
+from rekap.simulation.night import STRESS, Expected, Planned, plan_night, simulated_terminals
+from tests.servers import BrokerAccess, login_url
 
+# The simulated terminals' keys derive from it: made afresh per test run, as a local stack makes its own.
+SECRET = secrets.token_bytes(32)
 SHIPPED = read_master_data(sumsel_master_data_dir())
 MASTER = SHIPPED.master_data()
 
@@ -29,16 +34,16 @@ def sample_tps(count: int) -> list[Tps]:
 
 
 def plan_election(tps_list: list[Tps], seed: int = 2024) -> tuple[list[Planned], Expected]:
-    return plan_night(MASTER, tps_list, mix=STRESS, seed=seed)
+    return plan_night(MASTER, tps_list, mix=STRESS, seed=seed, secret=SECRET)
 
 
 async def register_all_terminals(conn: asyncpg.Connection, tps_list: list[Tps]) -> None:
-    await register_terminals(conn, simulated_terminals(tps_list))
+    await register_terminals(conn, simulated_terminals(tps_list, SECRET))
 
 
-async def publish(bootstrap: str, topic: str, planned: list[Planned]) -> dict[int, int]:
+async def publish(terminals: KafkaAccess, topic: str, planned: list[Planned]) -> dict[int, int]:
     """Send in order, at once; returns the end offset of each partition written."""
-    async with Publisher(bootstrap, topic) as publisher:
+    async with Publisher(terminals, topic) as publisher:
         futures = [await publisher.enqueue(p.key.decode(), p.value, p.headers) for p in planned]
         sent = await asyncio.gather(*futures)
     ends: dict[int, int] = {}
@@ -74,10 +79,13 @@ async def check_against_oracle(database_url: str, topic: str, planned: list[Plan
     assert rows == len(planned), "one outcome row per record, no more, no less"
 
 
-def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Settings:
+def settings_for(kafka: BrokerAccess, database_url: str, topic: str) -> Settings:
+    """A tabulator's, in its roles: the tabulator's Kafka user and database login (from a superuser's URL)."""
     return Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        DATABASE_URL=database_url,
+        kafka_bootstrap=kafka.bootstrap,
+        kafka_username=kafka.tabulator.username,
+        kafka_password=kafka.tabulator.password,
+        DATABASE_URL=login_url(database_url, "tabulator"),
         tally_topic=topic,
         dead_letter_topic=f"{topic}.dead-letters",
         group_id=f"{topic}-tabulators",
@@ -90,6 +98,6 @@ def settings_for(kafka_bootstrap: str, database_url: str, topic: str) -> Setting
 
 def signed(form: Form) -> tuple[bytes, bytes, list[tuple[str, bytes | None]]]:
     """Key, value and headers of a form as its simulated terminal signs and sends it."""
-    record = signed_record(form, SigningKey.derived(DEFAULT_SECRET, str(form["terminal_id"])))
+    record = signed_record(form, SigningKey.derived(SECRET, str(form["terminal_id"])))
     assert record.value is not None
     return record.key or b"", record.value, list(record.headers)

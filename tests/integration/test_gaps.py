@@ -12,16 +12,18 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from tests.integration.cli import rekap
 from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied
+from tests.servers import BrokerAccess, login_url
 
 
-async def send_forms(bootstrap: str, topic: str, placed: list[int]) -> None:
+async def send_forms(terminals: KafkaAccess, topic: str, placed: list[int]) -> None:
     """A valid signed form for each entry, on that partition."""
     tps = sample_tps(len(placed))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(**terminals.options())
     await producer.start()
     try:
         for n, (t, partition) in enumerate(zip(tps, placed, strict=True)):
@@ -32,14 +34,14 @@ async def send_forms(bootstrap: str, topic: str, placed: list[int]) -> None:
 
 
 async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection,
 ) -> None:  # fmt: skip
     await register_all_terminals(conn, sample_tps(15))
-    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    settings = settings_for(kafka, election_database_url, topic)
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as tabulator:  # creates the topics; nothing to count yet
-        await send_forms(kafka_bootstrap, topic, [0] * 10 + [1] * 5)
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await send_forms(kafka.terminals, topic, [0] * 10 + [1] * 5)
+        admin = AIOKafkaAdminClient(**kafka.admin.options())
         await admin.start()
         try:  # records 0-3 of partition 0 vanish before the tabulator reads them (as retention would do)
             await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=4)})
@@ -55,8 +57,9 @@ async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
         assert tabulator.metrics.missing_records.labels("0")._value.get() == 4
         assert await conn.fetchval("SELECT count(*) FROM rekap.record WHERE partition = 0") == 0, "held, not skipped"
 
-        env = {**os.environ, "REKAP_KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": election_database_url,
-               "REKAP_TALLY_TOPIC": topic}  # fmt: skip
+        env = {**os.environ, "REKAP_KAFKA_BOOTSTRAP": kafka.bootstrap, "REKAP_TALLY_TOPIC": topic,
+               "REKAP_KAFKA_USERNAME": str(kafka.tabulator.username), "REKAP_KAFKA_PASSWORD": str(kafka.tabulator.password),
+               "DATABASE_URL": login_url(election_database_url, "operator")}  # fmt: skip
         args = ["tabulator", "accept-gap", "0", "--by", "Ana (KPU)", "--reason", "test: deleted records"]
         accepted = await asyncio.to_thread(rekap, env, *args)
         assert accepted.returncode == 0, accepted.stderr

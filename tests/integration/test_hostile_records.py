@@ -16,9 +16,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied
+from tests.servers import BrokerAccess
 
 Header = tuple[str, bytes | None]
 
@@ -90,15 +92,15 @@ def hostile_records() -> list[tuple[str, tuple[bytes | None, bytes | None, list[
 
 
 async def test_each_hostile_record_gets_its_outcome_and_the_next_form_is_counted(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection, raw_header_names: None
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection, raw_header_names: None
 ) -> None:
     await register_all_terminals(conn, sample_tps(40))
     cases = hostile_records()
-    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    settings = settings_for(kafka, election_database_url, topic)
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=1_100_000, linger_ms=0)
+        producer = AIOKafkaProducer(**kafka.terminals.options(), max_request_size=1_100_000, linger_ms=0)
         await producer.start()
         sent: list[tuple[str, int, tuple[str, str | None]]] = []
         try:
@@ -127,7 +129,7 @@ async def test_each_hostile_record_gets_its_outcome_and_the_next_form_is_counted
     counted = await conn.fetchval("SELECT count(*) FROM rekap.form WHERE status = 'accepted'")
     assert counted == sum(1 for _, _, (outcome, _) in sent if outcome == "accepted")
 
-    letters = await dead_letters(kafka_bootstrap, settings.dead_letter_topic, expected=5)
+    letters = await dead_letters(kafka.admin, settings.dead_letter_topic, expected=5)
     assert sorted(letters) == sorted(f"{topic}/0/{offset}" for _, offset, (o, _) in sent if o == "rejected")
     big = letters[f"{topic}/0/{sent[-2][1]}"]
     assert big["rekap-omitted-headers"] == b"1"
@@ -139,9 +141,9 @@ async def send(producer: AIOKafkaProducer, topic: str, key: bytes | None, value:
     return int(metadata.offset)
 
 
-async def dead_letters(bootstrap: str, topic: str, expected: int) -> dict[str, dict[str, Any]]:
+async def dead_letters(admin: KafkaAccess, topic: str, expected: int) -> dict[str, dict[str, Any]]:
     """rekap-source -> the copy's headers."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(topic, **admin.options(), auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     found: dict[str, dict[str, Any]] = {}
     try:

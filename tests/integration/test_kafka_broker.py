@@ -7,11 +7,12 @@ from collections import defaultdict
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rekap.adapters.kafka.topics import ensure_topics
+from tests.servers import BrokerAccess
 
 
-async def test_keyed_records_come_back_in_order_per_key(kafka_bootstrap: str, topic: str) -> None:
+async def test_keyed_records_come_back_in_order_per_key(kafka: BrokerAccess, topic: str) -> None:
     keys = [f"16710110010{n:02d}".encode() for n in range(12)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.terminals.options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for revision in range(1, 6):
@@ -23,8 +24,8 @@ async def test_keyed_records_come_back_in_order_per_key(kafka_bootstrap: str, to
 
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=kafka_bootstrap,
-        group_id=f"{topic}-group",
+        **kafka.tabulator.options(),
+        group_id=f"{topic}-tabulators",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -50,8 +51,8 @@ async def test_keyed_records_come_back_in_order_per_key(kafka_bootstrap: str, to
     assert len({p for ps in partitions.values() for p in ps}) > 1, "12 keys should spread over 3 partitions"
 
 
-async def test_ensure_topics_creates_once(kafka_bootstrap: str, topic: str) -> None:
+async def test_ensure_topics_creates_once(kafka: BrokerAccess, topic: str) -> None:
     # `topic` exists already; a second call creates only what is missing.
     other = f"{topic}-dead-letters"
-    assert await ensure_topics(kafka_bootstrap, {topic: 3, other: 1}) == [other]
-    assert await ensure_topics(kafka_bootstrap, {topic: 3, other: 1}) == []
+    assert await ensure_topics(kafka.admin, {topic: 3, other: 1}) == [other]
+    assert await ensure_topics(kafka.admin, {topic: 3, other: 1}) == []

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from rekap.resources import sumsel_master_data_dir
 from tests.integration.cli import rekap as run_rekap
+from tests.servers import login_url
 
 
 def rekap(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_rekap({**os.environ, "DATABASE_URL": database_url}, *args)
+    """As an operator does: a login in rekap_operator, no more."""
+    return run_rekap({**os.environ, "REKAP_OPERATOR_DATABASE_URL": login_url(database_url, "operator")}, *args)
 
 
 def test_load_twice_then_a_bad_folder_loads_nothing(database_url: str, tmp_path: Path) -> None:
@@ -60,3 +62,27 @@ def test_keygen_register_list_revoke(database_url: str, tmp_path: Path) -> None:
     again = rekap(database_url, "terminal", "keygen", f"kpps-{tps}", "--out", str(tmp_path))
     assert again.returncode == 1
     assert "never overwritten" in again.stderr
+
+
+def test_other_master_data_is_replaced_only_when_asked_and_never_by_synthetic(
+    database_url: str, tmp_path: Path
+) -> None:
+    real = tmp_path / "real"
+    shutil.copytree(sumsel_master_data_dir(), real)
+    (real / "dataset.csv").write_text("name,tps_source\nPilkada 2024 Sumatera Selatan,KPU DPT list of 2024-09-20\n")
+    assert rekap(database_url, "masterdata", "load", "--from", str(real)).returncode == 0
+
+    synthetic = rekap(database_url, "masterdata", "load")
+    assert synthetic.returncode == 1
+    assert "synthetic master data" in synthetic.stderr
+    assert "never loaded over other master data" in synthetic.stderr
+    forced = rekap(database_url, "masterdata", "load", "--replace")
+    assert forced.returncode == 1, "not even when asked"
+
+    other = tmp_path / "other"
+    shutil.copytree(real, other)
+    (other / "dataset.csv").write_text("name,tps_source\nPilkada 2024 Sumatera Selatan (revised),KPU DPT list v2\n")
+    refused = rekap(database_url, "masterdata", "load", "--from", str(other))
+    assert refused.returncode == 1
+    assert "--replace" in refused.stderr
+    assert rekap(database_url, "masterdata", "load", "--from", str(other), "--replace").returncode == 0

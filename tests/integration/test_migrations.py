@@ -67,16 +67,20 @@ async def test_a_database_newer_than_the_code_is_refused(empty_database_url: str
         await conn.close()
 
 
-async def test_a_failing_migration_leaves_nothing_behind(empty_database_url: str, tmp_path: Path) -> None:
+async def test_a_failing_upgrade_leaves_the_database_as_it_was(empty_database_url: str, tmp_path: Path) -> None:
+    """All pending migrations are one transaction: a failure in the second undoes the first too."""
     good = Migration(1, "good", "CREATE TABLE kept (id int);")
     bad = Migration(2, "bad", "CREATE TABLE half (id int); SELECT no_such_function();")
     conn = await asyncpg.connect(empty_database_url)
     try:
-        with pytest.raises(asyncpg.UndefinedFunctionError):
+        with pytest.raises(
+            MigrationError, match=r"0002_bad\.sql failed, nothing was changed: function no_such_function"
+        ):
             await migrate(conn, [good, bad])
-        assert await applied_migrations(conn) == [(1, "good")]
+        assert await applied_migrations(conn) == []
         assert await conn.fetchval("SELECT to_regclass('half')") is None
-        assert await conn.fetchval("SELECT to_regclass('kept')") is not None
+        assert await conn.fetchval("SELECT to_regclass('kept')") is None
+        assert [m.version for m in await migrate(conn, [good])] == [1], "and it can be upgraded after"
     finally:
         await conn.close()
 

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from rekap.simulation.night import corrected
 from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied
+from tests.servers import BrokerAccess
 
 
 def librdkafka_partition(key: bytes, partitions: Sequence[int]) -> int:
@@ -23,16 +25,16 @@ def librdkafka_partition(key: bytes, partitions: Sequence[int]) -> int:
 
 
 async def test_revisions_on_different_partitions_count_each_tps_once(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
     tps = sample_tps(900)
     await register_all_terminals(conn, tps)
     rng = random.Random(9)
     firsts = [consistent_form(t, MASTER.contests_at(t.tps_id)[0], rng) for t in tps]
     seconds = [corrected(f, rng, 2) for f in firsts]
-    settings = settings_for(kafka_bootstrap, election_database_url, topic).model_copy(update={"batch_max_records": 20})
-    java_like = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=20)  # murmur2, as Java's default
-    librdkafka_like = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=20,
+    settings = settings_for(kafka, election_database_url, topic).model_copy(update={"batch_max_records": 20})
+    java_like = AIOKafkaProducer(**kafka.terminals.options(), linger_ms=20)  # murmur2, as Java's default
+    librdkafka_like = AIOKafkaProducer(**kafka.terminals.options(), linger_ms=20,
                                        partitioner=lambda key, every, _: librdkafka_partition(key, every))  # fmt: skip
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as a, tabulator_service(settings, stop) as b:
@@ -63,7 +65,7 @@ async def test_revisions_on_different_partitions_count_each_tps_once(
         finally:
             await java_like.stop()
             await librdkafka_like.stop()
-        await wait_applied(election_database_url, topic, await partition_ends(kafka_bootstrap, topic), timeout=120)
+        await wait_applied(election_database_url, topic, await partition_ends(kafka.admin, topic), timeout=120)
         stop.set()
         await asyncio.gather(*running)
 
@@ -78,8 +80,8 @@ async def test_revisions_on_different_partitions_count_each_tps_once(
     assert votes == sum(sum(f["votes"].values()) for f in seconds)  # type: ignore[union-attr]
 
 
-async def partition_ends(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def partition_ends(admin: KafkaAccess, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(**admin.options())
     await consumer.start()
     try:
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(3)])

@@ -11,14 +11,14 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.adapters.postgres.masterdata import load_master_data
-from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.bootstrap import tabulator_service
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port
 from rekap.errors import UnavailableError
 from rekap.masterdata.files import read_master_data
-from rekap.resources import migrations_dir, sumsel_master_data_dir
+from rekap.resources import sumsel_master_data_dir
 from tests.integration.election import (
     check_against_oracle,
     plan_election,
@@ -28,12 +28,13 @@ from tests.integration.election import (
     settings_for,
     wait_applied,
 )
+from tests.servers import BrokerAccess, provision_database
 
 
 @pytest.fixture
 def own_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
     """A PostgreSQL of this test's own, to stop and start under the tabulator."""
-    server = LocalPostgres(state_dir=tmp_path / "pg", port=free_port(), durable=False)
+    server = LocalPostgres(state_dir=tmp_path / "pg", port=free_port(), password="own", durable=False)
     server.start()
     try:
         yield server
@@ -42,12 +43,12 @@ def own_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
 
 
 async def test_postgres_going_away_and_coming_back_loses_nothing(
-    kafka_bootstrap: str, topic: str, own_postgres: LocalPostgres
+    kafka: BrokerAccess, topic: str, own_postgres: LocalPostgres
 ) -> None:
-    url = own_postgres.url
+    await provision_database(own_postgres.url, "rekap")
+    url = own_postgres.url_for("rekap")
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn, load_migrations(migrations_dir()))
         await load_master_data(conn, read_master_data(sumsel_master_data_dir()))
         tps = sample_tps(300)
         await register_all_terminals(conn, tps)
@@ -55,14 +56,14 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(
         await conn.close()
     planned, oracle = plan_election(tps, seed=5)
     half = len(planned) // 2
-    ends = await publish(kafka_bootstrap, topic, planned[:half])
+    ends = await publish(kafka.terminals, topic, planned[:half])
     stop = asyncio.Event()
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-        async with tabulator_service(settings_for(kafka_bootstrap, url, topic), stop) as tabulator:
+        async with tabulator_service(settings_for(kafka, url, topic), stop) as tabulator:
             running = asyncio.create_task(tabulator.run(stop))
             await wait_applied(url, topic, ends, watch=running)
             await asyncio.to_thread(own_postgres.stop)
-            more = await publish(kafka_bootstrap, topic, planned[half:])
+            more = await publish(kafka.terminals, topic, planned[half:])
             await asyncio.sleep(3)  # the tabulator tries, fails, waits, tries again
             assert not running.done(), "the tabulator must not die while PostgreSQL is away"
             await asyncio.to_thread(own_postgres.start)
@@ -77,7 +78,8 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(
 
 
 async def test_an_unreachable_kafka_is_waited_for_and_said(election_database_url: str) -> None:
-    settings = settings_for(f"127.0.0.1:{free_port()}", election_database_url, "nowhere")
+    nowhere = BrokerAccess(KafkaAccess(f"127.0.0.1:{free_port()}", "admin", "none"))
+    settings = settings_for(nowhere, election_database_url, "nowhere")
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(3, stop.set)
     with capture_logs() as logs, pytest.raises(UnavailableError, match="Kafka"):

@@ -27,6 +27,7 @@ from tests.integration.election import (
     settings_for,
     wait_applied,
 )
+from tests.servers import BrokerAccess
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -98,7 +99,7 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 async def test_prometheus_sees_what_the_database_holds(
-    kafka_bootstrap: str, election_database_url: str, topic: str, prometheus_factory: list[Prometheus],
+    kafka: BrokerAccess, election_database_url: str, topic: str, prometheus_factory: list[Prometheus],
     tmp_path: Path,
 ) -> None:  # fmt: skip
     conn = await asyncpg.connect(election_database_url)
@@ -107,15 +108,15 @@ async def test_prometheus_sees_what_the_database_holds(
         planned, _ = plan_election(tps, seed=9)
         await register_all_terminals(conn, tps)
         stop = asyncio.Event()
-        async with tabulator_service(settings_for(kafka_bootstrap, election_database_url, topic), stop) as tabulator:
+        async with tabulator_service(settings_for(kafka, election_database_url, topic), stop) as tabulator:
             running = asyncio.create_task(tabulator.run(stop))
             assert tabulator.metrics_address is not None
             prometheus = await asyncio.to_thread(Prometheus, tmp_path, tabulator.metrics_address)
             prometheus_factory.append(prometheus)
             half = len(planned) // 2
-            ends = await publish(kafka_bootstrap, topic, planned[:half])
+            ends = await publish(kafka.terminals, topic, planned[:half])
             await asyncio.sleep(3)  # a few scrapes during the count
-            more = await publish(kafka_bootstrap, topic, planned[half:])
+            more = await publish(kafka.terminals, topic, planned[half:])
             ends = {p: max(ends.get(p, 0), more.get(p, 0)) for p in ends.keys() | more.keys()}
             await wait_applied(election_database_url, topic, ends, watch=running)
             await asyncio.sleep(4)  # progress gauges (0.5 s) and a few scrapes and rule evaluations (1 s)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -12,6 +11,7 @@ from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.masterdata.files import read_master_data
 from rekap.resources import migrations_dir, sumsel_master_data_dir
+from tests.servers import login_url
 
 VIEWS = {
     "votes": {"level", "region_code", "region_name", "contest_id", "choice", "candidate_name", "votes"},
@@ -23,18 +23,20 @@ VIEWS = {
 
 
 @pytest.fixture
-async def reader(empty_database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A fresh database migrated from scratch (as production is), and a session as kpu_reader."""
-    admin = await asyncpg.connect(empty_database_url)
+async def reader(empty_database_url: str, template_database: str) -> AsyncIterator[asyncpg.Connection]:
+    """A fresh database migrated from scratch by its owner (as production is), master data loaded by an
+    operator, and a session as a login in kpu_reader (made with the template: logins are server-wide)."""
+    owner = await asyncpg.connect(login_url(empty_database_url, "owner"))
     try:
-        await migrate(admin, load_migrations(migrations_dir()))
-        await load_master_data(admin, read_master_data(sumsel_master_data_dir()))
-        await admin.execute("ALTER ROLE kpu_reader LOGIN")  # in production: a password, or member logins
+        await migrate(owner, load_migrations(migrations_dir()))
     finally:
-        await admin.close()
-    parts = urlsplit(empty_database_url)
-    as_reader = urlunsplit(parts._replace(netloc=f"kpu_reader@{parts.hostname}:{parts.port}"))
-    conn = await asyncpg.connect(as_reader)
+        await owner.close()
+    operator = await asyncpg.connect(login_url(empty_database_url, "operator"))
+    try:
+        await load_master_data(operator, read_master_data(sumsel_master_data_dir()))
+    finally:
+        await operator.close()
+    conn = await asyncpg.connect(login_url(empty_database_url, "reader"))
     try:
         yield conn
     finally:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from rekap.adapters.postgres.migrations import load_migrations
 from rekap.devstack.process import answers, free_port
+from rekap.resources import migrations_dir
 from tests.conftest import jar_cache
 from tests.integration.cli import rekap
 
@@ -38,7 +40,10 @@ def test_up_check_down_up_keeps_data_then_reset(stack_env: dict[str, str]) -> No
     up = rekap(stack_env, "stack", "up")
     assert up.returncode == 0, up.stderr
     assert f"127.0.0.1:{stack_env['REKAP_KAFKA_PORT']}" in up.stdout
-    assert f"postgresql://postgres@127.0.0.1:{stack_env['REKAP_POSTGRES_PORT']}/rekap" in up.stdout
+    assert f"postgresql://tabulator:***@127.0.0.1:{stack_env['REKAP_POSTGRES_PORT']}/rekap" in up.stdout
+    secrets = Path(stack_env["REKAP_HOME"]) / "stack" / "secrets.json"
+    assert secrets.stat().st_mode & 0o077 == 0, "the stack's passwords are its owner's"
+    assert f"{len(load_migrations(migrations_dir()))} migration(s) applied" in up.stdout
 
     assert rekap(stack_env, "stack", "status").returncode == 0
     check = rekap(stack_env, "stack", "check")

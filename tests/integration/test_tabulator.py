@@ -16,12 +16,13 @@ from aiokafka import AIOKafkaConsumer
 from loadtests.processes import TabulatorProcess, log_events, spawn
 from prometheus_client.parser import text_string_to_metric_families
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.domain.signing import SigningKey
 from rekap.simulation import check
 from rekap.simulation.forms import consistent_form, encode
-from rekap.simulation.night import DEFAULT_SECRET
 from tests.integration.election import (
+    SECRET,
     SHIPPED,
     Planned,
     check_against_oracle,
@@ -32,21 +33,22 @@ from tests.integration.election import (
     settings_for,
     wait_applied,
 )
+from tests.servers import BrokerAccess
 
 
 async def test_a_generated_election_is_counted_exactly(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
     tps = sample_tps(2000)
     planned, oracle = plan_election(tps)
     await register_all_terminals(conn, tps)
     half = len(planned) // 2
-    ends = await publish(kafka_bootstrap, topic, planned[:half])  # a backlog before the tabulator starts
-    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    ends = await publish(kafka.terminals, topic, planned[:half])  # a backlog before the tabulator starts
+    settings = settings_for(kafka, election_database_url, topic)
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
-        later = await publish(kafka_bootstrap, topic, planned[half:])  # and the rest while it runs
+        later = await publish(kafka.terminals, topic, planned[half:])  # and the rest while it runs
         ends = {p: max(ends.get(p, 0), later.get(p, 0)) for p in ends.keys() | later.keys()}
         await wait_applied(election_database_url, topic, ends, watch=running)
         stop.set()
@@ -55,11 +57,11 @@ async def test_a_generated_election_is_counted_exactly(
 
     # every rejected record, and nothing else, was copied to the dead letters with its reason
     expected = Counter(p.reason for p in planned if p.outcome == "rejected")
-    assert await dead_letter_reasons(kafka_bootstrap, settings.dead_letter_topic, sum(expected.values())) == expected
+    assert await dead_letter_reasons(kafka.admin, settings.dead_letter_topic, sum(expected.values())) == expected
 
 
-async def dead_letter_reasons(bootstrap: str, topic: str, count: int) -> Counter[str]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+async def dead_letter_reasons(admin: KafkaAccess, topic: str, count: int) -> Counter[str]:
+    consumer = AIOKafkaConsumer(topic, **admin.options(), auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     reasons: Counter[str] = Counter()
     sources = set()
@@ -80,22 +82,22 @@ async def dead_letter_reasons(bootstrap: str, topic: str, count: int) -> Counter
 
 
 async def test_a_terminal_registered_while_running_is_seen(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
     tps = sample_tps(1)
     contest = SHIPPED.master_data().contests_at(tps[0].tps_id)[0]
     form = consistent_form(tps[0], contest, random.Random(1))
     body = encode(form)
-    headers = [("signature", SigningKey.derived(DEFAULT_SECRET, form["terminal_id"]).sign(body))]
-    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    headers = [("signature", SigningKey.derived(SECRET, form["terminal_id"]).sign(body))]
+    settings = settings_for(kafka, election_database_url, topic)
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
-        producer_ends = await publish_raw(kafka_bootstrap, topic, form["tps_id"].encode(), body, headers)
+        producer_ends = await publish_raw(kafka.terminals, topic, form["tps_id"].encode(), body, headers)
         await wait_applied(election_database_url, topic, producer_ends, watch=running)
         await register_all_terminals(conn, tps)
         await asyncio.sleep(1.5)  # the tabulator looks for new terminals every 0.5 s here
-        producer_ends = await publish_raw(kafka_bootstrap, topic, form["tps_id"].encode(), body, headers)
+        producer_ends = await publish_raw(kafka.terminals, topic, form["tps_id"].encode(), body, headers)
         await wait_applied(election_database_url, topic, producer_ends, watch=running)
         stop.set()
         await running
@@ -104,9 +106,9 @@ async def test_a_terminal_registered_while_running_is_seen(
 
 
 async def publish_raw(
-    bootstrap: str, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+    terminals: KafkaAccess, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
 ) -> dict[int, int]:
-    return await publish(bootstrap, topic, [Planned(key, value, headers, "")])
+    return await publish(terminals, topic, [Planned(key, value, headers, "")])
 
 
 # -- the service as a process ------------------------------------------------------------------
@@ -121,13 +123,13 @@ async def wait_progress(conn: asyncpg.Connection, topic: str, at_least: int, tim
 
 
 async def test_killed_mid_batch_and_restarted_ends_exact(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection,
     tabulator_env: dict[str, str], processes: list[TabulatorProcess], tmp_path: Path,
 ) -> None:  # fmt: skip
     tps = sample_tps(1500)
     planned, oracle = plan_election(tps, seed=7)
     await register_all_terminals(conn, tps)
-    ends = await publish(kafka_bootstrap, topic, planned)
+    ends = await publish(kafka.terminals, topic, planned)
     total = sum(ends.values())
     first = spawn(processes, tabulator_env, tmp_path)
     await wait_progress(conn, topic, total // 4)
@@ -144,22 +146,22 @@ async def test_killed_mid_batch_and_restarted_ends_exact(
 
 
 async def test_two_tabulators_with_rebalances_end_exact(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection,
     tabulator_env: dict[str, str], processes: list[TabulatorProcess], tmp_path: Path,
 ) -> None:  # fmt: skip
     tps = sample_tps(1500)
     planned, oracle = plan_election(tps, seed=11)
     await register_all_terminals(conn, tps)
     third = len(planned) // 3
-    ends = await publish(kafka_bootstrap, topic, planned[:third])
+    ends = await publish(kafka.terminals, topic, planned[:third])
     a = spawn(processes, tabulator_env, tmp_path)
     await wait_progress(conn, topic, third // 3)
     b = spawn(processes, tabulator_env, tmp_path)  # joins: the partitions are shared out again
     await wait_for_assignment(b, lambda partitions: 0 < len(partitions) < 3)
-    more = await publish(kafka_bootstrap, topic, planned[third : 2 * third])
+    more = await publish(kafka.terminals, topic, planned[third : 2 * third])
     await wait_progress(conn, topic, third + third // 2)
     assert a.terminate() == 0  # leaves: b takes everything
-    rest = await publish(kafka_bootstrap, topic, planned[2 * third :])
+    rest = await publish(kafka.terminals, topic, planned[2 * third :])
     ends = {p: max(ends.get(p, 0), more.get(p, 0), rest.get(p, 0)) for p in ends.keys() | more.keys() | rest.keys()}
     await wait_applied(election_database_url, topic, ends, timeout=120)
     assert b.terminate() == 0
@@ -180,21 +182,21 @@ async def wait_for_assignment(
 
 
 async def published_election(
-    conn: asyncpg.Connection, bootstrap: str, topic: str, *, tps: int, seed: int
+    conn: asyncpg.Connection, terminals: KafkaAccess, topic: str, *, tps: int, seed: int
 ) -> dict[int, int]:
     """A STRESS night over `tps` TPS, terminals registered, all in the topic: its end offsets."""
     chosen = sample_tps(tps)
     planned, _ = plan_election(chosen, seed=seed)
     await register_all_terminals(conn, chosen)
-    return await publish(bootstrap, topic, planned)
+    return await publish(terminals, topic, planned)
 
 
 async def test_metrics_health_and_readiness_tell_the_truth(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
-    ends = await published_election(conn, kafka_bootstrap, topic, tps=300, seed=3)
+    ends = await published_election(conn, kafka.terminals, topic, tps=300, seed=3)
     stop = asyncio.Event()
-    async with tabulator_service(settings_for(kafka_bootstrap, election_database_url, topic), stop) as tabulator:
+    async with tabulator_service(settings_for(kafka, election_database_url, topic), stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
         await wait_applied(election_database_url, topic, ends, watch=running)
         await asyncio.sleep(1.2)  # progress gauges follow every refresh period (0.5 s here)
@@ -234,11 +236,11 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 
 async def test_two_replicas_progress_gauges_add_up_without_doubling(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
-    ends = await published_election(conn, kafka_bootstrap, topic, tps=300, seed=4)
+    ends = await published_election(conn, kafka.terminals, topic, tps=300, seed=4)
     stop = asyncio.Event()
-    settings = settings_for(kafka_bootstrap, election_database_url, topic)
+    settings = settings_for(kafka, election_database_url, topic)
     async with tabulator_service(settings, stop) as a, tabulator_service(settings, stop) as b:
         running = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
         await wait_applied(election_database_url, topic, ends)
@@ -265,7 +267,7 @@ async def test_two_replicas_progress_gauges_add_up_without_doubling(
 
 
 async def test_a_frozen_tabulator_loses_its_partitions_in_time_and_counts_nothing_twice_when_it_wakes(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection,
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection,
     tabulator_env: dict[str, str], processes: list[TabulatorProcess], tmp_path: Path,
 ) -> None:  # fmt: skip
     env = {**tabulator_env, "REKAP_DB_IDLE_IN_TRANSACTION_TIMEOUT_S": "3", "REKAP_DB_LOCK_TIMEOUT_S": "2",
@@ -273,7 +275,7 @@ async def test_a_frozen_tabulator_loses_its_partitions_in_time_and_counts_nothin
     tps = sample_tps(1000)
     planned, oracle = plan_election(tps, seed=13)
     await register_all_terminals(conn, tps)
-    ends = await publish(kafka_bootstrap, topic, planned)
+    ends = await publish(kafka.terminals, topic, planned)
     a = spawn(processes, env, tmp_path)
     await wait_progress(conn, topic, len(planned) // 4)
     # Catch a in the middle of a batch transaction (its offset rows locked), and freeze it there.
@@ -304,7 +306,7 @@ async def wait_until(conn: asyncpg.Connection, query: str, timeout: float = 30) 
 
 
 async def test_a_terminal_registered_a_moment_before_its_first_form_is_not_rejected(
-    kafka_bootstrap: str, election_database_url: str, topic: str, conn: asyncpg.Connection
+    kafka: BrokerAccess, election_database_url: str, topic: str, conn: asyncpg.Connection
 ) -> None:
     """Between two periodic looks for new terminals (an hour apart here), a form from a terminal the
     tabulator has never seen is looked up in the database before it is judged unknown."""
@@ -312,16 +314,14 @@ async def test_a_terminal_registered_a_moment_before_its_first_form_is_not_rejec
     contest = SHIPPED.master_data().contests_at(tps[0].tps_id)[0]
     form = consistent_form(tps[0], contest, random.Random(2))
     body = encode(form)
-    headers = [("signature", SigningKey.derived(DEFAULT_SECRET, form["terminal_id"]).sign(body))]
-    settings = settings_for(kafka_bootstrap, election_database_url, topic).model_copy(
-        update={"terminal_refresh_s": 3600}
-    )
+    headers = [("signature", SigningKey.derived(SECRET, form["terminal_id"]).sign(body))]
+    settings = settings_for(kafka, election_database_url, topic).model_copy(update={"terminal_refresh_s": 3600})
     stop = asyncio.Event()
     async with tabulator_service(settings, stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
         await asyncio.sleep(1)  # started, its terminals read (none yet)
         await register_all_terminals(conn, tps)
-        producer_ends = await publish_raw(kafka_bootstrap, topic, form["tps_id"].encode(), body, headers)
+        producer_ends = await publish_raw(kafka.terminals, topic, form["tps_id"].encode(), body, headers)
         await wait_applied(election_database_url, topic, producer_ends, watch=running)
         stop.set()
         await running

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import pytest
 
 from rekap.bootstrap import session_settings
 from rekap.config import Settings, redact_url, with_database
+from rekap.devstack.secrets import StackSecrets
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "REKAP_DATABASE_URL", "REKAP_KAFKA_BOOTSTRAP", "REKAP_POSTGRES_PORT"):
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DATABASE_URL", "REKAP_DATABASE_URL", "REKAP_KAFKA_BOOTSTRAP", "REKAP_POSTGRES_PORT",
+                 "REKAP_OPERATOR_DATABASE_URL", "REKAP_OWNER_DATABASE_URL", "REKAP_KAFKA_USERNAME",
+                 "REKAP_KAFKA_PASSWORD", "REKAP_KAFKA_CA_FILE"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REKAP_HOME", str(tmp_path))
 
 
 def test_defaults_are_the_local_stack() -> None:
@@ -19,8 +27,61 @@ def test_defaults_are_the_local_stack() -> None:
     assert settings.uses_local_kafka
     assert settings.uses_local_postgres
     assert settings.bootstrap_servers == "127.0.0.1:9092"
-    assert settings.dsn == "postgresql://postgres@127.0.0.1:5432/rekap"
+    assert settings.dsn == "postgresql://tabulator@127.0.0.1:5432/rekap", "no password before the first stack up"
     assert settings.tally_topic == "tallies"
+
+
+def test_each_component_of_the_local_stack_has_its_own_login_and_password() -> None:
+    settings = Settings()
+    made = StackSecrets.new()
+    StackSecrets.save(settings.stack_dir, made)
+    urls = {user: urlsplit(settings.dsn_for(user)) for user in ("owner", "operator", "tabulator", "reader")}
+    assert {user: url.username for user, url in urls.items()} == {
+        "owner": "rekap_owner", "operator": "operator", "tabulator": "tabulator", "reader": "kpu"
+    }  # fmt: skip
+    assert len({url.password for url in urls.values()}) == 4
+    assert urls["tabulator"].password == made.postgres["tabulator"]
+    admin, terminals = settings.kafka("admin"), settings.kafka("terminals")
+    assert (admin.username, admin.password) == ("admin", made.kafka["admin"])
+    assert terminals.options()["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert terminals.options()["security_protocol"] == "SASL_PLAINTEXT"
+    assert made.kafka["admin"] not in repr(admin)
+
+
+def test_component_urls_fall_back_to_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://tab:t@db/pilkada")
+    monkeypatch.setenv("REKAP_OWNER_DATABASE_URL", "postgresql://rekap_owner:o@db/pilkada")
+    settings = Settings()
+    assert settings.dsn == "postgresql://tab:t@db/pilkada"
+    assert settings.dsn_for("operator") == "postgresql://tab:t@db/pilkada"
+    assert settings.dsn_for("owner") == "postgresql://rekap_owner:o@db/pilkada"
+    assert "o@db" not in repr(settings)
+
+
+def test_a_broker_elsewhere_takes_this_process_s_user_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REKAP_KAFKA_BOOTSTRAP", "kafka-1:9093")
+    monkeypatch.setenv("REKAP_KAFKA_USERNAME", "terminals-vendor-a")
+    monkeypatch.setenv("REKAP_KAFKA_PASSWORD", "pw")
+    access = Settings().kafka("terminals")
+    assert (access.username, access.password, access.security_protocol) == (
+        "terminals-vendor-a",
+        "pw",
+        "SASL_PLAINTEXT",
+    )
+    monkeypatch.setenv("REKAP_KAFKA_CA_FILE", certifi_or_system_ca())
+    secure = Settings().kafka("tabulator")
+    assert secure.security_protocol == "SASL_SSL"
+    assert secure.options()["ssl_context"] is not None
+    assert secure.librdkafka()["security.protocol"] == "sasl_ssl"
+    monkeypatch.delenv("REKAP_KAFKA_USERNAME")
+    assert Settings().kafka("tabulator").options() == {"bootstrap_servers": "kafka-1:9093"}, "no user: no SASL"
+
+
+def certifi_or_system_ca() -> str:
+    for path in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        if Path(path).exists():
+            return path
+    return ssl.get_default_verify_paths().cafile or pytest.skip("no CA bundle on this machine")
 
 
 def test_database_url_points_elsewhere_and_its_password_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,33 @@ def test_the_tabulator_can_be_scaled(compose: dict[str, Any]) -> None:
     tabulator = compose["services"]["tabulator"]
     assert "container_name" not in tabulator, "a fixed name allows one replica only"
     assert "ports" not in tabulator, "a fixed host port allows one replica only"
+
+
+def test_compose_has_no_default_password_and_publishes_no_server(compose: dict[str, Any]) -> None:
+    """Every password is required (`${X:?...}`: compose refuses to start without it); Kafka and PostgreSQL
+    are reached through the compose network only, the rest on loopback."""
+    text = (REPO / "docker-compose.yml").read_text()
+    passwords = set(re.findall(r"\$\{(\w*PASSWORD\w*)", text))
+    assert len(passwords) >= 9
+    assert [p for p in passwords if f"${{{p}:?" not in text or f"${{{p}:-" in text or f"${{{p}}}" in text] == []
+    services = compose["services"]
+    assert "ports" not in services["kafka"]
+    assert "ports" not in services["postgres"]
+    published = [port for s in services.values() for port in s.get("ports", [])]
+    assert published
+    assert all(str(port).startswith("127.0.0.1:") for port in published)
+    override = yaml.safe_load((REPO / "deploy/docker-compose.ports.yml").read_text())
+    assert all(str(port).startswith("127.0.0.1:") for s in override["services"].values() for port in s["ports"])
+
+
+def test_compose_services_connect_as_their_own_roles(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    tabulator = services["tabulator"]["environment"]
+    assert tabulator["DATABASE_URL"].startswith("postgresql://tabulator:")
+    assert tabulator["REKAP_KAFKA_USERNAME"] == "tabulator"
+    assert services["postgres"]["environment"]["POSTGRES_USER"] == "postgres", "the superuser is init's alone"
+    assert "REKAP_ADMIN_DATABASE_URL" not in tabulator
+    assert "/deploy/kafka/start.sh" in services["kafka"]["entrypoint"]
 
 
 def test_the_compose_broker_is_the_release_the_local_stack_runs(compose: dict[str, Any]) -> None:

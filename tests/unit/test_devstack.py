@@ -34,14 +34,24 @@ def test_cluster_ids_have_the_kraft_shape() -> None:
 
 def broker(tmp_path: Path, port: int = 19092) -> LocalKafka:
     return LocalKafka(version="4.3.1", cache_dir=tmp_path / "cache", state_dir=tmp_path, port=port,
-                      controller_port=19093)  # fmt: skip
+                      controller_port=19093, broker_password="b-secret", admin_password="a-secret")  # fmt: skip
 
 
-def test_broker_config_listens_on_loopback_only(tmp_path: Path) -> None:
+def test_broker_config_listens_on_loopback_only_and_authenticates_everyone(tmp_path: Path) -> None:
     kafka = broker(tmp_path)
     kafka._write_config()
-    config = dict(line.split("=", 1) for line in kafka.config_file.read_text().splitlines() if "=" in line)
-    assert config["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    text = kafka.config_file.read_text().replace("\\\n", "")
+    config = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    assert config["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert set(config["listener.security.protocol.map"].split(",")) == {
+        "CONTROLLER:SASL_PLAINTEXT",
+        "SASL_PLAINTEXT:SASL_PLAINTEXT",
+    }, "no listener lets a client in without a password"
+    assert config["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert config["allow.everyone.if.no.acl.found"] == "false"
+    assert config["super.users"] == "User:broker;User:admin"
+    assert "a-secret" not in text, "the admin's password is in the cluster's metadata, not in a file"
+    assert kafka.config_file.stat().st_mode & 0o077 == 0, "the file with the broker's password is its owner's"
     assert config["offsets.topic.replication.factor"] == "1"
     assert config["log.dirs"] == str(tmp_path / "data")
     assert config["auto.create.topics.enable"] == "false"

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from rekap.adapters.postgres.migrations import applied_migrations, load_migrations, migrate
-from rekap.cli.common import SubParsers, add_command, say, with_connection
-from rekap.config import Settings
+from rekap.adapters.postgres.roles import (
+    OWNER,
+    POLICIES,
+    Group,
+    bootstrap_owner,
+    drop_login,
+    list_logins,
+    revoke_large_objects,
+    set_login,
+)
+from rekap.cli.common import (
+    SubParsers,
+    add_command,
+    add_password_options,
+    connect_url,
+    read_password,
+    say,
+    with_connection,
+)
+from rekap.config import LOCAL_DATABASE, Settings, with_database
+from rekap.errors import ConfigError
 from rekap.resources import migrations_dir
 
 
@@ -19,12 +40,12 @@ def migrate_command(settings: Settings, _: argparse.Namespace) -> int:
             say(f"applied {migration.filename}")
         say(f"{len(applied)} migration(s) applied; the database is up to date.")
 
-    with_connection(settings, work)
+    with_connection(settings, work, "owner")
     return 0
 
 
 def status(settings: Settings, _: argparse.Namespace) -> int:
-    applied = dict(with_connection(settings, applied_migrations))
+    applied = dict(with_connection(settings, applied_migrations, "owner"))
     pending = 0
     for migration in load_migrations(migrations_dir()):
         done = migration.version in applied
@@ -33,8 +54,79 @@ def status(settings: Settings, _: argparse.Namespace) -> int:
     return 0 if pending == 0 else 3
 
 
+def bootstrap(settings: Settings, args: argparse.Namespace) -> int:
+    """Once per server, as a superuser: the owner role and its database (named by the owner's URL)."""
+    if settings.admin_database_url is None:
+        raise ConfigError("`db bootstrap` runs as a superuser: set REKAP_ADMIN_DATABASE_URL.")
+    admin_url = settings.admin_database_url.get_secret_value()
+    database = urlsplit(settings.dsn_for("owner")).path.lstrip("/") or LOCAL_DATABASE
+    password = read_password(args, OWNER)
+
+    async def run() -> None:
+        admin = await connect_url(admin_url, "a superuser (REKAP_ADMIN_DATABASE_URL)")
+        try:
+            await bootstrap_owner(admin, password, database)
+        finally:
+            await admin.close()
+        admin = await connect_url(with_database(admin_url, database), "a superuser (REKAP_ADMIN_DATABASE_URL)")
+        try:
+            await revoke_large_objects(admin)
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+    say(f"role {OWNER} (may create roles, nothing more) owns database {database}; large objects revoked from "
+        "PUBLIC. Next, as the owner: `rekap db migrate`, then `rekap db login set` for each login.")  # fmt: skip
+    return 0
+
+
+def login_set(settings: Settings, args: argparse.Namespace) -> int:
+    group = Group(args.role)
+    password = read_password(args, args.name)
+
+    async def work(conn: asyncpg.Connection) -> bool:
+        return await set_login(conn, args.name, group, password, args.connection_limit)
+
+    created = with_connection(settings, work, "owner")
+    policy = POLICIES[group]
+    limit = policy.connection_limit if args.connection_limit is None else args.connection_limit
+    settings_text = ", ".join(f"{k}={v}" for k, v in policy.settings.items()) or "none"
+    say(f"{'created' if created else 'updated'} login {args.name} in role {group.role} "
+        f"(connection limit {'none' if limit < 0 else limit}; settings: {settings_text})")  # fmt: skip
+    return 0
+
+
+def login_drop(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> bool:
+        return await drop_login(conn, args.name)
+
+    dropped = with_connection(settings, work, "owner")
+    say(f"dropped login {args.name}" if dropped else f"there is no login {args.name}")
+    return 0 if dropped else 3
+
+
+def login_list(settings: Settings, _: argparse.Namespace) -> int:
+    for row in with_connection(settings, list_logins, "owner"):
+        limit = "-" if row["connection_limit"] < 0 else str(row["connection_limit"])
+        say(f"{row['login']:<24} {row['role']:<16} limit {limit:<4} {' '.join(row['settings'])}")
+    return 0
+
+
 def register(commands: SubParsers) -> None:
     db = commands.add_parser("db", help="the PostgreSQL schema")
     actions = db.add_subparsers(title="db commands", required=True, metavar="ACTION")
     add_command(actions, "migrate", migrate_command, "apply the SQL migrations not yet applied")
     add_command(actions, "status", status, "list applied and pending migrations (exit 3 if pending)")
+    boot = add_command(actions, "bootstrap", bootstrap, "as a superuser, once: the owner role and its database")
+    add_password_options(boot)
+    login = actions.add_parser("login", help="logins of people and services (as the database's owner)")
+    logins = login.add_subparsers(title="login commands", required=True, metavar="ACTION")
+    setter = add_command(logins, "set", login_set, "create a login in one role, or bring it to exactly that role")
+    setter.add_argument("name", help="the login's name (lowercase letters, digits, _)")
+    setter.add_argument("--role", required=True, choices=[g.value for g in Group],
+                        help="tabulator: the service; operator: operators' commands; reader: KPU")  # fmt: skip
+    setter.add_argument("--connection-limit", type=int, help="sessions at once (default: the role's)")
+    add_password_options(setter)
+    dropper = add_command(logins, "drop", login_drop, "remove a login (exit 3 if there is none)")
+    dropper.add_argument("name")
+    add_command(logins, "list", login_list, "the logins in Rekap's roles, with their limits and settings")

@@ -18,36 +18,45 @@ from rekap.simulation.night import simulated_terminals
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
+    simulate.refuse_a_real_election(settings, args.synthetic_into)
     local = LocalStack.from_settings(settings)
     say("== 1. a fresh local stack (the demo starts from empty data every time)")
     local.reset(say)
+    say("   servers, then their roles, schema, logins, topics and Kafka users, each with its own password")
     stack.up(settings, args)
-    say("\n== 2. database migrations")
+    say("\n== 2. database migrations (as the owner; `stack up` applied them already)")
     db.migrate_command(settings, args)
     say("\n== 3. master data of Sumatera Selatan (regions real, TPS list synthetic)")
-    masterdata.load(settings, argparse.Namespace(source=sumsel_master_data_dir()))
-    say("\n== 4. the simulated terminals, then the tabulator in the background")
+    masterdata.load(settings, argparse.Namespace(source=sumsel_master_data_dir(), replace=False))
+    say("\n== 4. the simulated terminals (keys from this stack's own random secret), then the tabulator")
+    secret = simulate.simulation_secret(settings)
+
+    async def register_simulated_terminals(conn: asyncpg.Connection) -> int:
+        master = await read_master_data(conn)
+        return await register_terminals(conn, simulated_terminals(list(master.tps.values()), secret))
+
     with_connection(settings, register_simulated_terminals)
     pid = local.tabulator.start()
     say(f"tabulator running, pid {pid}, log {local.tabulator.process.logfile}")
     say(f"\n== 5. election night: every TPS, both contests, {args.duration:.0f} s of evening")
-    night = argparse.Namespace(tps=args.tps, duration=args.duration, mix="night", seed=2024, timeout=300.0, check=True)
+    night = argparse.Namespace(
+        tps=args.tps, duration=args.duration, mix="night", seed=2024, timeout=300.0, check=True,
+        synthetic_into=args.synthetic_into,
+    )  # fmt: skip
     status = simulate.simulate(settings, night)
     say("\nThe stack and the tabulator keep running. Look around:")
     say("  .venv/bin/rekap status 1671011001001    what counts for one TPS, and its history")
-    say(f"  psql '{settings.dsn_for_display}'          then: SELECT * FROM hasil.summary;")  # noqa: S608 (text shown)
+    say(
+        "  .venv/bin/rekap db login list          who may connect, in which role (passwords: .rekap/stack/secrets.json)"
+    )
     say("  .venv/bin/rekap stack status           what runs where")
     say("  make down                              stop everything (data kept; `make demo` starts afresh)")
     say(f"  curl http://{settings.metrics_address}/metrics   the tabulator's metrics (Grafana: docker compose, README)")
     return status
 
 
-async def register_simulated_terminals(conn: asyncpg.Connection) -> int:
-    master = await read_master_data(conn)
-    return await register_terminals(conn, simulated_terminals(list(master.tps.values())))
-
-
 def register(commands: SubParsers) -> None:
     sub = add_command(commands, "demo", demo, "start afresh, load master data, count a simulated election night")
     sub.add_argument("--duration", type=float, default=30.0, help="seconds the evening is compressed into")
     sub.add_argument("--tps", type=int, default=0, help="how many TPS; default all 13,206")
+    simulate.add_synthetic_into(sub)

@@ -22,7 +22,7 @@ def load(settings: Settings, args: argparse.Namespace) -> int:
     say(f"TPS list: {dataset.about.tps_source}")
 
     async def work(conn: asyncpg.Connection) -> dict[str, int]:
-        changes = await load_master_data(conn, dataset)
+        changes = await load_master_data(conn, dataset, replace=args.replace)
         say(f"\n{'table':<22} {'in files':>9} {'new':>7} {'changed':>8} {'same':>7} {'not in files':>13}")
         for c in changes:
             say(f"{c.table:<22} {c.rows:>9} {c.inserted:>7} {c.updated + c.removed:>8} {c.unchanged:>7}"
@@ -53,6 +53,10 @@ def register(commands: SubParsers) -> None:
     load_parser.add_argument(
         "--from", dest="source", type=Path, default=sumsel_master_data_dir(), metavar="DIR",
         help="folder of CSV files (default: the derived Sumatera Selatan 2024 data)",
+    )  # fmt: skip
+    load_parser.add_argument(
+        "--replace", action="store_true",
+        help="load over another dataset the database holds (never for synthetic data)",
     )  # fmt: skip
     derive_parser = add_command(
         actions,

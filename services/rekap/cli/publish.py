@@ -43,8 +43,9 @@ def publish(settings: Settings, args: argparse.Namespace) -> int:
         say(f"warning: {problem.value}: the form will be held for review, not counted")
 
     async def send() -> tuple[int, int]:
-        await ensure_topics(settings.bootstrap_servers, {settings.tally_topic: settings.topic_partitions})
-        async with Publisher(settings.bootstrap_servers, settings.tally_topic) as publisher:
+        terminals = settings.kafka("terminals")
+        await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
+        async with Publisher(terminals, settings.tally_topic) as publisher:
             metadata = await publisher.publish(tally.tps_id, value, key)
         return metadata.partition, metadata.offset
 

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import time
 from collections import defaultdict
+from urllib.parse import urlsplit
 
 import asyncpg
 from rich.console import Console
@@ -18,7 +19,8 @@ from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.cli.common import SubParsers, add_command, connect
-from rekap.config import Settings
+from rekap.config import Settings, redact_url
+from rekap.devstack.secrets import StackSecrets
 from rekap.errors import ConfigError, RekapError
 from rekap.publisher import Publisher
 from rekap.simulation import check
@@ -29,11 +31,45 @@ MIXES = {"night": Mix(), "stress": STRESS}
 console = Console(width=max(100, Console().width))
 
 
+def refuse_a_real_election(settings: Settings, synthetic_into: str | None) -> None:
+    """Synthetic master data, terminals and forms go to the local stack, or to a database named on the
+    command line (--synthetic-into): never, silently, to whatever DATABASE_URL names."""
+    if settings.uses_local_postgres and settings.uses_local_kafka:
+        return
+    url = settings.dsn_for("operator")
+    database = urlsplit(url).path.lstrip("/")
+    if synthetic_into is None:
+        raise ConfigError(
+            f"This would load synthetic master data, register simulated terminals and publish made-up forms into "
+            f"{redact_url(url)} and Kafka at {settings.bootstrap_servers}, which are not the local stack. If that "
+            f"is a test system, say so: --synthetic-into {database}"
+        )
+    if synthetic_into != database:
+        raise ConfigError(f"--synthetic-into {synthetic_into}, but the database is {database}: nothing was done.")
+
+
+def add_synthetic_into(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--synthetic-into", metavar="DATABASE",
+        help="allow a database other than the local stack's, named here (it must be a test system)",
+    )  # fmt: skip
+
+
+def simulation_secret(settings: Settings) -> bytes:
+    """The simulated terminals' keys derive from the local stack's own random secret (made if missing)."""
+    found = StackSecrets.load(settings.stack_dir)
+    if found is None:
+        found = StackSecrets.new()
+        StackSecrets.save(settings.stack_dir, found)
+    return found.simulation
+
+
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_simulate(settings, args))
+    refuse_a_real_election(settings, args.synthetic_into)
+    return asyncio.run(_simulate(settings, args, simulation_secret(settings)))
 
 
-async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes) -> int:
     conn = await connect(settings)
     try:
         master = await read_master_data(conn)
@@ -48,18 +84,19 @@ async def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         if args.tps:
             tps_list = tps_list[:: max(1, len(tps_list) // args.tps)][: args.tps]
         console.print(f"Registering {len(tps_list):,} simulated KPPS terminals and their PPK operators ...")
-        if await register_terminals(conn, simulated_terminals(tps_list)):
+        if await register_terminals(conn, simulated_terminals(tps_list, secret)):
             # a running tabulator sees new terminals within its refresh period: wait for it
             console.print(f"Waiting {settings.terminal_refresh_s + 1:.0f} s for running tabulators to see them ...")
             await asyncio.sleep(settings.terminal_refresh_s + 1)
-        planned, expected = plan_night(master, tps_list, mix=MIXES[args.mix], seed=args.seed)
-        await ensure_topics(settings.bootstrap_servers, {settings.tally_topic: settings.topic_partitions})
+        planned, expected = plan_night(master, tps_list, mix=MIXES[args.mix], seed=args.seed, secret=secret)
+        terminals = settings.kafka("terminals")
+        await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
         console.print(f"Election night: {len(planned):,} records from {len(tps_list):,} TPS, "
                       f"the evening compressed into {args.duration:.0f} s.")  # fmt: skip
         started = time.monotonic()
         with _bar() as bar:
             sending = bar.add_task("sent by the terminals", total=len(planned))
-            async with Publisher(settings.bootstrap_servers, settings.tally_topic) as publisher:
+            async with Publisher(terminals, settings.tally_topic) as publisher:
                 ends, _ = await play(publisher, planned, args.duration, lambda n: bar.update(sending, completed=n))
             counting = bar.add_task("counted by the tabulator", total=sum(ends.values()))
             try:
@@ -151,3 +188,4 @@ def register(commands: SubParsers) -> None:
     sim.add_argument("--timeout", type=float, default=300.0, help="how long to wait for the count to finish")
     sim.add_argument("--no-check", dest="check", action="store_false",
                      help="skip the final comparison (for a database that already holds forms)")  # fmt: skip
+    add_synthetic_into(sim)

@@ -49,7 +49,7 @@ def run(settings: Settings, _: argparse.Namespace) -> int:
 def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
     """Records vanished from a partition before they were counted: after a review, go on without them."""
     topic = settings.tally_topic
-    start = asyncio.run(log_start(settings.bootstrap_servers, topic, args.partition))
+    start = asyncio.run(log_start(settings.kafka("admin"), topic, args.partition))
 
     async def work(conn: asyncpg.Connection) -> OffsetGap:
         return await accept_gap(conn, topic, args.partition, start, accepted_by=args.by, reason=args.reason)

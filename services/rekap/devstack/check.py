@@ -31,7 +31,7 @@ async def check_stack(settings: Settings) -> CheckResult:
     except (TimeoutError, OSError) as error:
         raise UnavailableError(f"Kafka at {settings.bootstrap_servers} did not answer: {error!r}") from None
     try:
-        conn = await asyncpg.connect(settings.dsn, timeout=TIMEOUT_SECONDS)
+        conn = await asyncpg.connect(settings.dsn_for("operator"), timeout=TIMEOUT_SECONDS)
     except (OSError, asyncpg.PostgresError) as error:
         raise UnavailableError(f"PostgreSQL at {settings.dsn_for_display} did not answer: {error}") from None
     try:
@@ -42,17 +42,18 @@ async def check_stack(settings: Settings) -> CheckResult:
 
 
 async def _kafka_round_trip(settings: Settings) -> tuple[int, float]:
-    await ensure_topics(settings.bootstrap_servers, {CHECK_TOPIC: 1})
+    admin = settings.kafka("admin")
+    await ensure_topics(admin, {CHECK_TOPIC: 1})
     payload = uuid.uuid4().bytes
     loop = asyncio.get_running_loop()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**admin.options(), acks="all")
     await producer.start()
     try:
         started = loop.time()
         sent = await producer.send_and_wait(CHECK_TOPIC, payload, key=b"check")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**admin.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partition = TopicPartition(CHECK_TOPIC, sent.partition)

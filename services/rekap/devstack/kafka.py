@@ -1,7 +1,7 @@
 """A real single-node Apache Kafka broker (KRaft), assembled from Maven Central jars, run on loopback.
 
 The jars are fetched once with Maven into a cache; the broker is formatted once and keeps its data
-between stops. See ../shared/docs/KAFKA-LOCAL.md for why it is built this way.
+between stops (README, "The local stack", says why it is built this way).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rekap.devstack.process import DetachedProcess, answers, wait_until
@@ -56,15 +56,30 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 """
 
-# One combined broker + controller, sized for a 2-core machine (KAFKA-LOCAL.md, section 2).
+# One combined broker + controller, sized for a 2-core machine.
+# Every connection authenticates: clients with SCRAM-SHA-512 (users in the cluster's metadata; the broker's
+# own and the admin's are written at format time, the others by `rekap kafka user set`), the broker to its
+# controller with PLAIN (a static user: the controller must check it before any metadata exists). Every
+# request is authorised by ACLs; `broker` and `admin` are super users, nobody else is anything by default.
 SERVER_PROPERTIES = """process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-inter.broker.listener.name=PLAINTEXT
+listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+inter.broker.listener.name=SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\
+  org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="{broker_password}";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \
+  username="broker" password="{broker_password}" user_broker="{broker_password}";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:broker;User:admin
+allow.everyone.if.no.acl.found=false
 log.dirs={data_dir}
 log.retention.ms=-1
 log.retention.bytes=-1
@@ -88,13 +103,16 @@ JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"
 
 @dataclass(frozen=True)
 class LocalKafka:
-    """One local broker: its jars (shared cache) and its state folder (config, data, logs, pid)."""
+    """One local broker: its jars (shared cache), its state folder (config, data, logs, pid), and the
+    passwords of its own principal and of the admin (set when it is formatted)."""
 
     version: str
     cache_dir: Path
     state_dir: Path
     port: int
     controller_port: int
+    broker_password: str = field(repr=False)
+    admin_password: str = field(repr=False)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -167,9 +185,11 @@ class LocalKafka:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         cluster_id = new_cluster_id()
+        users = [f"SCRAM-SHA-512=[name={name},password={password}]"
+                 for name, password in (("broker", self.broker_password), ("admin", self.admin_password))]  # fmt: skip
         result = subprocess.run(
             [java(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format", "--standalone",
-             "-t", cluster_id, "-c", str(self.config_file)],
+             "-t", cluster_id, "-c", str(self.config_file), *(arg for user in users for arg in ("--add-scram", user))],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0:
@@ -178,14 +198,23 @@ class LocalKafka:
 
     def _write_config(self) -> None:
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
-        self.config_file.write_text(
-            SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port, data_dir=self.data_dir)
-        )
+        config = SERVER_PROPERTIES.format(
+            port=self.port, controller_port=self.controller_port, data_dir=self.data_dir,
+            broker_password=self.broker_password,
+        )  # fmt: skip
+        descriptor = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a password
+        with os.fdopen(descriptor, "w") as file:
+            file.write(config)
 
     def _check_ports_unchanged(self) -> None:
         """A formatted KRaft controller remembers its endpoint, so ports are fixed at format time."""
         config = self.config_file.read_text()
-        expected = f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+        if "sasl.enabled.mechanisms" not in config:
+            raise StackError(
+                f"The local broker in {self.state_dir} was made by an older Rekap, without authentication: "
+                "`rekap stack reset` starts over with empty data."
+            )
+        expected = f"listeners=SASL_PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
         if expected not in config.splitlines():
             raise StackError(
                 f"The local broker in {self.state_dir} was formatted with other ports "

@@ -11,10 +11,12 @@ import os
 import pwd
 import stat
 import subprocess
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rekap.config import LOCAL_DATABASE, LOCAL_DATABASE_USER, local_postgres_url
+from rekap.config import local_postgres_url
+from rekap.devstack.secrets import POSTGRES_SUPERUSER
 from rekap.errors import StackError
 
 SYSTEM_USER = "rekap-postgres"
@@ -22,7 +24,8 @@ SYSTEM_USER = "rekap-postgres"
 
 @dataclass(frozen=True)
 class LocalPostgres:
-    """One local PostgreSQL cluster: its data folder, its log, and the port it listens on.
+    """One local PostgreSQL cluster: its data folder, its log, the port it listens on, and its
+    superuser's password (every login needs a password: SCRAM-SHA-256, even on loopback).
 
     `durable=False` turns fsync off: for throwaway test clusters, where a crash of the machine
     (not of a process, which PostgreSQL survives either way) may lose the data.
@@ -30,6 +33,7 @@ class LocalPostgres:
 
     state_dir: Path
     port: int
+    password: str = field(repr=False)
     durable: bool = True
 
     @property
@@ -42,10 +46,11 @@ class LocalPostgres:
 
     @property
     def url(self) -> str:
-        return local_postgres_url(self.port)
+        """The superuser's, to the maintenance database."""
+        return self.url_for("postgres")
 
     def url_for(self, database: str) -> str:
-        return local_postgres_url(self.port, database)
+        return local_postgres_url(self.port, POSTGRES_SUPERUSER, self.password, database)
 
     def is_initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
@@ -59,7 +64,7 @@ class LocalPostgres:
         return pid if str(self.data_dir).encode() in cmdline else None
 
     def start(self, timeout: float = 60.0) -> int:
-        """Initialise the cluster if new, start it, create the `rekap` database. Returns the pid."""
+        """Initialise the cluster if new, start it. Returns the pid."""
         running = self.pid()
         if running is not None:
             return running
@@ -69,10 +74,12 @@ class LocalPostgres:
             _hand_over(self.state_dir, owner)
             _make_traversable(_bin_dir())
         if not self.is_initialised():
-            self._run(
-                "initdb", "-D", str(self.data_dir), "-U", LOCAL_DATABASE_USER,
-                "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
-            )  # fmt: skip
+            self._initdb()
+        elif "scram-sha-256" not in (self.data_dir / "pg_hba.conf").read_text():
+            raise StackError(
+                f"The PostgreSQL cluster in {self.data_dir} was made by an older Rekap without passwords: "
+                "`rekap stack reset` starts over with empty data."
+            )
         # Settings on the command line, not in postgresql.conf, so a new port needs no reset.
         options = f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1"
         if not self.durable:
@@ -84,7 +91,6 @@ class LocalPostgres:
             )  # fmt: skip
         except StackError as error:
             raise StackError(f"{error}\nLast lines of {self.logfile}:\n{self._log_tail()}") from None
-        self._create_database(LOCAL_DATABASE)
         pid = self.pid()
         if pid is None:
             raise StackError(f"PostgreSQL said it started but is not running. See {self.logfile}.")
@@ -97,19 +103,17 @@ class LocalPostgres:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop")
         return True
 
-    def create_database(self, name: str, template: str | None = None) -> None:
-        args = ["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", LOCAL_DATABASE_USER]
-        if template is not None:
-            args += ["-T", template]
-        self._run(*args, name)
-
-    def _create_database(self, name: str) -> None:
-        listed = self._run(
-            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", LOCAL_DATABASE_USER, "-d", "postgres",
-            "-tAc", "SELECT datname FROM pg_database",
-        )  # fmt: skip
-        if name not in listed.split():
-            self.create_database(name)
+    def _initdb(self) -> None:
+        owner = _server_user()
+        with tempfile.NamedTemporaryFile("w", prefix="rekap-pw-", dir=self.state_dir) as pwfile:
+            pwfile.write(self.password + "\n")
+            pwfile.flush()
+            if owner is not None:
+                os.chown(pwfile.name, owner.pw_uid, owner.pw_gid)
+            self._run(
+                "initdb", "-D", str(self.data_dir), "-U", POSTGRES_SUPERUSER, f"--pwfile={pwfile.name}",
+                "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-instructions",
+            )  # fmt: skip
 
     def _run(self, program: str, *args: str) -> str:
         owner = _server_user()

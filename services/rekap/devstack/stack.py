@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rekap.config import Settings
+from rekap.config import LOCAL_DATABASE, Settings
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import require_free_port
+from rekap.devstack.provision import provision_kafka, provision_postgres
+from rekap.devstack.secrets import StackSecrets
 from rekap.devstack.tabulator import LocalTabulator
 
 Say = Callable[[str], None]
@@ -36,9 +39,12 @@ class LocalStack:
     kafka: LocalKafka | None
     postgres: LocalPostgres | None
     tabulator: LocalTabulator
+    secrets: StackSecrets
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalStack:
+        # Made on first use: a stack never has a password of another's (or one from the source).
+        secrets = StackSecrets.load(settings.stack_dir) or StackSecrets.new()
         kafka = None
         if settings.uses_local_kafka:
             kafka = LocalKafka(
@@ -47,14 +53,22 @@ class LocalStack:
                 state_dir=settings.stack_dir / "kafka",
                 port=settings.kafka_port,
                 controller_port=settings.kafka_controller_port,
+                broker_password=secrets.kafka["broker"],
+                admin_password=secrets.kafka["admin"],
             )
         postgres = None
         if settings.uses_local_postgres:
-            postgres = LocalPostgres(state_dir=settings.stack_dir / "postgres", port=settings.postgres_port)
+            postgres = LocalPostgres(
+                state_dir=settings.stack_dir / "postgres",
+                port=settings.postgres_port,
+                password=secrets.postgres["postgres"],
+            )
         tabulator = LocalTabulator(settings.stack_dir / "tabulator", settings.shutdown_timeout_s)
-        return cls(settings=settings, kafka=kafka, postgres=postgres, tabulator=tabulator)
+        return cls(settings=settings, kafka=kafka, postgres=postgres, tabulator=tabulator, secrets=secrets)
 
     def up(self, say: Say) -> list[ServiceStatus]:
+        """Start what is not running, then make sure its roles, schema, users and topics are set up."""
+        StackSecrets.save(self.settings.stack_dir, self.secrets)
         if self.kafka is not None and self.kafka.process.pid() is None:
             require_free_port(self.kafka.port, "the Kafka broker", "REKAP_KAFKA_PORT")
             require_free_port(self.kafka.controller_port, "the KRaft controller", "REKAP_KAFKA_CONTROLLER_PORT")
@@ -68,6 +82,13 @@ class LocalStack:
             require_free_port(self.postgres.port, "PostgreSQL", "REKAP_POSTGRES_PORT")
             say("Starting PostgreSQL ...")
             self.postgres.start()
+        if self.postgres is not None:
+            applied = asyncio.run(provision_postgres(self.settings, self.postgres, self.secrets))
+            say(f"  database {LOCAL_DATABASE}: {len(applied)} migration(s) applied; logins of the tabulator, "
+                "the operators and KPU's reader set")  # fmt: skip
+        if self.kafka is not None:
+            created = asyncio.run(provision_kafka(self.settings, self.secrets))
+            say(f"  Kafka: {len(created)} topic(s) created; users tabulator and terminals set with their ACLs")
         return self.status()
 
     def down(self, say: Say) -> None:
@@ -97,7 +118,7 @@ class LocalStack:
         else:
             pid = self.postgres.pid()
             state = "running" if pid is not None else "stopped"
-            statuses.append(ServiceStatus("postgres", state, self.postgres.url, pid))
+            statuses.append(ServiceStatus("postgres", state, self.settings.dsn_for_display, pid))
         tabulator = self.tabulator.process.pid()
         if tabulator is not None:  # listed only when the demo started one
             statuses.append(ServiceStatus("tabulator", "running", f"log {self.tabulator.process.logfile}", tabulator))

@@ -59,6 +59,11 @@ class Dataset:
     name: str
     tps_source: str
 
+    @property
+    def synthetic(self) -> bool:
+        """Made up, at least in part (the shipped Sumatera Selatan TPS list is): never an election's."""
+        return self.tps_source.upper().startswith("SYNTHETIC")
+
 
 @dataclass(frozen=True)
 class MasterDataSet:

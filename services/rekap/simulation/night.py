@@ -15,15 +15,14 @@ from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
 from rekap.simulation.forms import Form, consistent_form, encode, kpps_terminal_id
 
-DEFAULT_SECRET = b"rekap-simulation"  # simulated terminals' keys derive from it; real terminals have their own
-
 
 def ppk_terminal_id(kecamatan: str) -> str:
     return f"ppk-{kecamatan}"
 
 
-def simulated_terminals(tps_list: list[Tps], secret: bytes = DEFAULT_SECRET) -> list[Terminal]:
-    """A KPPS terminal per TPS and a PPK operator per kecamatan, with keys derived from `secret`."""
+def simulated_terminals(tps_list: list[Tps], secret: bytes) -> list[Terminal]:
+    """A KPPS terminal per TPS and a PPK operator per kecamatan, with keys derived from `secret`: a random
+    one per local stack (see devstack/secrets.py), never a constant anyone could read in the source."""
     terminals = [
         Terminal(kpps_terminal_id(t.tps_id), SigningKey.derived(secret, kpps_terminal_id(t.tps_id)).public_key,
                  Scope(ScopeKind.TPS, t.tps_id))
@@ -188,7 +187,7 @@ def plan_night(
     *,
     mix: Mix = Mix(),
     seed: int = 2024,
-    secret: bytes = DEFAULT_SECRET,
+    secret: bytes,
     sign: bool = True,
 ) -> tuple[list[Planned], Expected]:
     """Both contests of every TPS, each meeting one scenario of the mix; records in publishing order.

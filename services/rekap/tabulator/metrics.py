@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from rekap import __version__
 from rekap.domain.batch import BatchChanges
 from rekap.domain.decode import Authentic
+from rekap.masterdata.files import Dataset
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SUBMITTED_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
@@ -81,6 +82,14 @@ class TabulatorMetrics:
         self.ready = Gauge("rekap_ready", "1 when connected to Kafka and PostgreSQL with partitions assigned",
                            registry=r)  # fmt: skip
         Info("rekap_build", "The running version", registry=r).info({"version": __version__})
+        self.master_data = Info(
+            "rekap_master_data", "The master data the database holds; synthetic=\"true\": made up, not an election's",
+            registry=r,
+        )  # fmt: skip
+
+    def show_master_data(self, dataset: Dataset) -> None:
+        synthetic = "true" if dataset.synthetic else "false"
+        self.master_data.info({"name": dataset.name, "tps_source": dataset.tps_source, "synthetic": synthetic})
 
     def observe_batch(self, changes: BatchChanges, *, seconds: float, db_seconds: float) -> None:
         now = time.time()

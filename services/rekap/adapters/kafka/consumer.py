@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka import records
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.domain.batch import ConsumedRecord, OffsetGap, PartitionAdvance
 from rekap.retry import until_available
 
@@ -23,7 +24,7 @@ StoredOffsets = Callable[[list[int]], Awaitable[dict[int, int]]]
 
 class TallyConsumer:
     def __init__(
-        self, *, bootstrap_servers: str, topic: str, group_id: str, stored_offsets: StoredOffsets,
+        self, *, access: KafkaAccess, topic: str, group_id: str, stored_offsets: StoredOffsets,
         max_records: int, session_timeout_ms: int = 10_000, fetch_timeout_ms: int = 500,
         group_instance_id: str | None = None,
     ) -> None:  # fmt: skip
@@ -33,7 +34,7 @@ class TallyConsumer:
         self._max_records = max_records
         self._fetch_timeout_ms = fetch_timeout_ms
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **access.options(),
             group_id=group_id,
             client_id=f"{group_id}-consumer",
             enable_auto_commit=False,

@@ -8,8 +8,9 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
+from rekap.adapters.kafka.access import KafkaAccess
 from rekap.errors import RekapError, UnavailableError
 
 # Created with these; an existing topic that differs is reported (see retention_problems), not changed.
@@ -21,9 +22,10 @@ TOPIC_CONFIG = {
 }
 
 
-async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
-    """Create each topic (name -> partitions) that does not exist yet. Returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="rekap-admin")
+async def ensure_topics(access: KafkaAccess, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
+    """Create each topic (name -> partitions) that does not exist yet. Returns the names created.
+    Only the admin may create topics: anyone else gets a RekapError naming the missing ones."""
+    admin = AIOKafkaAdminClient(**access.options(), client_id="rekap-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -41,6 +43,11 @@ async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replicat
         for name, code, message in response.topic_errors:
             if code == 0:
                 created.append(name)
+            elif for_code(code) is TopicAuthorizationFailedError:
+                raise RekapError(
+                    f"Topic {name} does not exist, and {access.principal} may not create it: the admin creates "
+                    "the topics (`rekap kafka setup`)."
+                )
             elif for_code(code) is not TopicAlreadyExistsError:  # created meanwhile by another
                 raise RekapError(f"Kafka would not create topic {name}: {for_code(code).__name__} {message}")
         return created
@@ -48,9 +55,9 @@ async def ensure_topics(bootstrap_servers: str, topics: dict[str, int], replicat
         await admin.close()
 
 
-async def retention_problems(bootstrap_servers: str, topics: list[str]) -> list[str]:
+async def retention_problems(access: KafkaAccess, topics: list[str]) -> list[str]:
     """What in these topics' configuration could delete records: one sentence each, none if all is well."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="rekap-admin")
+    admin = AIOKafkaAdminClient(**access.options(), client_id="rekap-admin")
     await admin.start()
     try:
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
@@ -70,12 +77,12 @@ async def retention_problems(bootstrap_servers: str, topics: list[str]) -> list[
     return problems
 
 
-async def log_start(bootstrap_servers: str, topic: str, partition: int) -> int:
+async def log_start(access: KafkaAccess, topic: str, partition: int) -> int:
     """The first offset the partition's log still holds."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="rekap-admin", request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(**access.options(), client_id="rekap-admin", request_timeout_ms=10_000)
     await consumer.start()
     try:
-        if partition not in await _partitions(bootstrap_servers, topic):
+        if partition not in await _partitions(access, topic):
             raise RekapError(f"topic {topic} has no partition {partition}")
         tp = TopicPartition(topic, partition)
         return int((await consumer.beginning_offsets([tp]))[tp])
@@ -85,8 +92,8 @@ async def log_start(bootstrap_servers: str, topic: str, partition: int) -> int:
         await consumer.stop()
 
 
-async def _partitions(bootstrap_servers: str, topic: str) -> set[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="rekap-admin")
+async def _partitions(access: KafkaAccess, topic: str) -> set[int]:
+    admin = AIOKafkaAdminClient(**access.options(), client_id="rekap-admin")
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -10,7 +10,8 @@ from rekap.adapters.postgres.connection import Connection
 from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.masterdata import MasterData
 from rekap.domain.regions import Level, Tps
-from rekap.masterdata.files import MasterDataSet
+from rekap.errors import RekapError
+from rekap.masterdata.files import Dataset, MasterDataSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +105,24 @@ class TableChange:
         return self.rows - self.inserted - self.updated
 
 
-async def load_master_data(conn: Connection, dataset: MasterDataSet) -> list[TableChange]:
-    """Load a checked dataset in one transaction. Returns what changed, table by table."""
+class MasterDataConflictError(RekapError):
+    """The database holds another dataset than the one being loaded."""
+
+
+SELECT_DATASET = "SELECT name, tps_source FROM rekap.dataset"
+
+
+async def read_dataset(conn: Connection) -> Dataset | None:
+    """Which master data the database holds (None before the first load)."""
+    row = await conn.fetchrow(SELECT_DATASET)
+    return None if row is None else Dataset(row["name"], row["tps_source"])
+
+
+async def load_master_data(conn: Connection, dataset: MasterDataSet, *, replace: bool = False) -> list[TableChange]:
+    """Load a checked dataset in one transaction. Returns what changed, table by table.
+
+    A database holding another dataset takes this one only with `replace`, and never a synthetic one:
+    made-up TPS must not mix with, or stand in for, an election's."""
     rows: list[tuple[Table, list[tuple[object, ...]]]] = [
         (PROVINSI, [(r.code, r.name) for r in dataset.regions_at(Level.PROVINSI)]),
         (KABUPATEN_KOTA, [(r.code, r.kind, r.name) for r in dataset.regions_at(Level.KABUPATEN_KOTA)]),
@@ -117,6 +134,18 @@ async def load_master_data(conn: Connection, dataset: MasterDataSet) -> list[Tab
     ]
     changes = []
     async with conn.transaction():
+        held = await read_dataset(conn)
+        if held is not None and held != dataset.about:
+            if dataset.about.synthetic:
+                raise MasterDataConflictError(
+                    f"The database holds the master data {held.name!r}; synthetic master data "
+                    f"({dataset.about.name!r}) is never loaded over other master data. Use an empty database."
+                )
+            if not replace:
+                raise MasterDataConflictError(
+                    f"The database holds the master data {held.name!r} ({held.tps_source}), not "
+                    f"{dataset.about.name!r}: pass --replace to load it over them."
+                )
         await conn.execute(UPSERT_DATASET, dataset.about.name, dataset.about.tps_source)
         for table, records in rows:
             await conn.execute(table.create_staging)

@@ -6,6 +6,7 @@ libraries would bring a second database driver (psycopg) or an ORM just for this
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -17,9 +18,6 @@ from rekap.errors import MigrationError
 
 FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
-# Two `rekap db migrate` at once (two replicas starting) must not both apply a migration.
-ADVISORY_LOCK_KEY = 7_265_113_097  # "rekap" in a number, fixed forever
-
 CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS public.schema_migrations (
     version    integer PRIMARY KEY,
@@ -28,6 +26,14 @@ CREATE TABLE IF NOT EXISTS public.schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
+# Two `rekap db migrate` at once (two replicas starting) must not both apply a migration, and nobody
+# else may hold the migrations up: the lock is on the ledger, which only its owner may lock (an
+# advisory lock is a number anyone connected can take, and the numbers are in the source).
+LOCK_LEDGER = "LOCK TABLE public.schema_migrations IN EXCLUSIVE MODE"
+# A database's own privileges are not copied by CREATE DATABASE ... TEMPLATE nor by a restore: asserted
+# again on every run, once the migration that defines them (0007) is in.
+HAS_DATABASE_ACCESS = "SELECT to_regprocedure('rekap.grant_database_access()') IS NOT NULL"
+GRANT_DATABASE_ACCESS = "SELECT rekap.grant_database_access()"
 SELECT_APPLIED = "SELECT version, name, checksum FROM public.schema_migrations ORDER BY version"
 INSERT_APPLIED = "INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
 
@@ -64,10 +70,11 @@ def load_migrations(folder: Path) -> list[Migration]:
 
 
 async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
-    """Apply the migrations not yet recorded, each in its own transaction. Returns those applied."""
-    await conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
-    try:
-        await conn.execute(CREATE_LEDGER)
+    """Apply the migrations not yet recorded, all in one transaction: a failed upgrade leaves the
+    database as it was. Returns those applied."""
+    await _create_ledger(conn)
+    async with conn.transaction():
+        await conn.execute(LOCK_LEDGER)
         applied = {row["version"]: row for row in await conn.fetch(SELECT_APPLIED)}
         by_version = {m.version: m for m in migrations}
         for version, row in applied.items():
@@ -84,12 +91,20 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
                 )
         pending = [m for m in migrations if m.version not in applied]
         for migration in pending:
-            async with conn.transaction():
+            try:
                 await conn.execute(migration.sql)
-                await conn.execute(INSERT_APPLIED, migration.version, migration.name, migration.checksum)
-        return pending
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
+            except asyncpg.PostgresError as error:
+                raise MigrationError(f"{migration.filename} failed, nothing was changed: {error}") from error
+            await conn.execute(INSERT_APPLIED, migration.version, migration.name, migration.checksum)
+        if await conn.fetchval(HAS_DATABASE_ACCESS):
+            await conn.execute(GRANT_DATABASE_ACCESS)
+    return pending
+
+
+async def _create_ledger(conn: asyncpg.Connection) -> None:
+    """The ledger, if missing. Two first runs at once may both try: the loser finds it made."""
+    with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
+        await conn.execute(CREATE_LEDGER)
 
 
 async def applied_migrations(conn: asyncpg.Connection) -> list[tuple[int, str]]:

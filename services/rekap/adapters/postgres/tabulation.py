@@ -39,9 +39,8 @@ SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic 
 # tabulators may judge the same (TPS, contest) at once. Each batch first locks the TPS rows of its
 # forms, in one order for everyone (no deadlocks), so the second waits and then reads what the first
 # wrote. NO KEY UPDATE: the foreign-key checks of other transactions (KEY SHARE) are not blocked.
-LOCK_TPS = """
-SELECT 1 FROM rekap.tps WHERE tps_id = ANY($1::text[]) ORDER BY tps_id FOR NO KEY UPDATE
-"""
+# Through a function of the owner's (0007): the tabulator's role may not update rekap.tps.
+LOCK_TPS = "SELECT rekap.lock_tps($1::text[])"
 SELECT_FORMS = """
 SELECT tps_id, contest_id, revision, digest, status, valid, invalid, ballots_used, votes, authority
 FROM rekap.form

@@ -1,0 +1,73 @@
+#!/bin/sh
+# The broker of docker-compose.yml: one combined broker + controller (KRaft), every connection
+# authenticated, every request authorised by ACLs. The same configuration `rekap stack up` gives the
+# local broker (services/rekap/devstack/kafka.py); tests/integration/test_compose_broker.py runs this
+# script against the local stack's jars.
+#
+#   clients     SASL/SCRAM-SHA-512 on INTERNAL (other containers) and EXTERNAL (the host, if published)
+#   controller  SASL/PLAIN, one static user (the controller checks it before any metadata exists)
+#   users       `broker` and `admin` (super users) are written at format time; the tabulator's and the
+#               terminals' are set by `rekap kafka user set` (the compose `init` service)
+#
+# Needs KAFKA_BROKER_PASSWORD and KAFKA_ADMIN_PASSWORD; KAFKA_HOME (default /opt/kafka), KAFKA_DATA
+# (default /var/lib/kafka/data), KAFKA_CLUSTER_ID, KAFKA_ADVERTISED_HOST, KAFKA_INTERNAL_PORT,
+# KAFKA_EXTERNAL_PORT, KAFKA_CONTROLLER_PORT and KAFKA_BIND (default 0.0.0.0) may be set.
+set -eu
+: "${KAFKA_BROKER_PASSWORD:?set KAFKA_BROKER_PASSWORD}"
+: "${KAFKA_ADMIN_PASSWORD:?set KAFKA_ADMIN_PASSWORD}"
+KAFKA_HOME="${KAFKA_HOME:-/opt/kafka}"
+DATA="${KAFKA_DATA:-/var/lib/kafka/data}"
+CLUSTER_ID="${KAFKA_CLUSTER_ID:-XcaTgW_BX4cHKVnOfAPcbw}"
+HOST="${KAFKA_ADVERTISED_HOST:-kafka}"
+BIND="${KAFKA_BIND:-0.0.0.0}"
+INTERNAL="${KAFKA_INTERNAL_PORT:-19092}"
+EXTERNAL="${KAFKA_EXTERNAL_PORT:-9092}"
+CONTROLLER="${KAFKA_CONTROLLER_PORT:-9093}"
+CONFIG="${KAFKA_CONFIG:-$DATA/../server.properties}"
+umask 077  # the configuration holds the broker's password
+
+mkdir -p "$DATA"
+cat > "$CONFIG" <<PROPERTIES
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER
+listeners=INTERNAL://$BIND:$INTERNAL,EXTERNAL://$BIND:$EXTERNAL,CONTROLLER://127.0.0.1:$CONTROLLER
+advertised.listeners=INTERNAL://$HOST:$INTERNAL,EXTERNAL://localhost:$EXTERNAL,CONTROLLER://127.0.0.1:$CONTROLLER
+inter.broker.listener.name=INTERNAL
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.internal.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$KAFKA_BROKER_PASSWORD";
+listener.name.external.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="$KAFKA_BROKER_PASSWORD" user_broker="$KAFKA_BROKER_PASSWORD";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:broker;User:admin
+allow.everyone.if.no.acl.found=false
+log.dirs=$DATA
+log.retention.ms=-1
+log.retention.bytes=-1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPERTIES
+
+CLASSPATH="$KAFKA_HOME/libs/*"
+export CLASSPATH
+if [ ! -f "$DATA/meta.properties" ]; then
+    java kafka.tools.StorageTool format --standalone -t "$CLUSTER_ID" -c "$CONFIG" \
+        --add-scram "SCRAM-SHA-512=[name=broker,password=$KAFKA_BROKER_PASSWORD]" \
+        --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]"
+fi
+LOGGING=""
+if [ -f "$KAFKA_HOME/config/log4j2.yaml" ]; then
+    LOGGING="-Dlog4j2.configurationFile=$KAFKA_HOME/config/log4j2.yaml"
+fi
+# shellcheck disable=SC2086 # the heap options are several words
+exec java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} $LOGGING kafka.Kafka "$CONFIG"

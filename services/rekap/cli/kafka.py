@@ -1,0 +1,56 @@
+"""`rekap kafka ...`: the topics, and the users of the broker with their ACLs (as the admin principal)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from rekap.adapters.kafka.security import KafkaRole, Resources, acls_of, remove_user, set_user
+from rekap.adapters.kafka.topics import ensure_topics
+from rekap.cli.common import SubParsers, add_command, add_password_options, read_password, say
+from rekap.config import Settings
+
+
+def setup(settings: Settings, _: argparse.Namespace) -> int:
+    topics = {settings.tally_topic: settings.topic_partitions, settings.dead_letter_topic: settings.topic_partitions}
+    created = asyncio.run(ensure_topics(settings.kafka("admin"), topics))
+    for name in topics:
+        say(f"{'created' if name in created else 'exists '}  {name}")
+    return 0
+
+
+def user_set(settings: Settings, args: argparse.Namespace) -> int:
+    role = KafkaRole(args.role)
+    password = read_password(args, args.name)
+    names = Resources(settings.tally_topic, settings.dead_letter_topic, settings.group_id)
+    set_user(settings.kafka("admin"), args.name, password, role, names)
+    say(f"user {args.name} set, with the {role} ACLs:")
+    for acl in acls_of(settings.kafka("admin"), args.name):
+        say(f"  {_name(acl.operation):<16} {_name(acl.restype)} {acl.name}")
+    return 0
+
+
+def _name(value: object) -> str:
+    """An ACL's operation or resource type as Kafka's tools write it: write, topic."""
+    return str(getattr(value, "name", value)).lower()
+
+
+def user_remove(settings: Settings, args: argparse.Namespace) -> int:
+    remove_user(settings.kafka("admin"), args.name)
+    say(f"user {args.name} removed (its password and its ACLs)")
+    return 0
+
+
+def register(commands: SubParsers) -> None:
+    kafka = commands.add_parser("kafka", help="the broker's topics, users and ACLs (as the admin)")
+    actions = kafka.add_subparsers(title="kafka commands", required=True, metavar="ACTION")
+    add_command(actions, "setup", setup, "create the tally and dead-letter topics if missing")
+    user = actions.add_parser("user", help="SCRAM-SHA-512 users and their ACLs")
+    users = user.add_subparsers(title="user commands", required=True, metavar="ACTION")
+    setter = add_command(users, "set", user_set, "create or update a user, with exactly its role's ACLs")
+    setter.add_argument("name", help="the principal's name, e.g. terminals-vendor-a")
+    setter.add_argument("--role", required=True, choices=[r.value for r in KafkaRole],
+                        help="terminals: write the tally topic; tabulator: read it, write dead letters")  # fmt: skip
+    add_password_options(setter)
+    remover = add_command(users, "remove", user_remove, "delete a user's password and ACLs")
+    remover.add_argument("name")

@@ -1,0 +1,61 @@
+"""The local stack's secrets: a password per database login and Kafka principal, and the secret the
+simulated terminals' keys derive from. Made at random on the first `rekap stack up`, kept in the
+stack's folder (readable by its owner only), deleted by `rekap stack reset`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from rekap.errors import StackError
+
+FILENAME = "secrets.json"
+POSTGRES_SUPERUSER = "postgres"
+# The local stack's database logins, by what they are for (the owner is the role of that name).
+LOCAL_LOGINS = {"owner": "rekap_owner", "tabulator": "tabulator", "operator": "operator", "reader": "kpu"}
+# `broker` is the broker's own principal; the others are Settings.kafka's.
+KAFKA_PRINCIPALS = ("broker", "admin", "tabulator", "terminals")
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    postgres: dict[str, str]  # login -> password, the superuser's too
+    kafka: dict[str, str]  # principal -> password
+    simulation: bytes  # the simulated terminals' keys derive from it
+
+    @staticmethod
+    def path(stack_dir: Path) -> Path:
+        return stack_dir / FILENAME
+
+    @classmethod
+    def new(cls) -> StackSecrets:
+        return cls(
+            postgres={login: secrets.token_urlsafe(18) for login in [POSTGRES_SUPERUSER, *LOCAL_LOGINS.values()]},
+            kafka={principal: secrets.token_urlsafe(18) for principal in KAFKA_PRINCIPALS},
+            simulation=secrets.token_bytes(32),
+        )
+
+    @classmethod
+    def load(cls, stack_dir: Path) -> StackSecrets | None:
+        try:
+            data = json.loads(cls.path(stack_dir).read_text())
+            return cls(data["postgres"], data["kafka"], bytes.fromhex(data["simulation"]))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            raise StackError(f"{cls.path(stack_dir)} is damaged ({error}): `rekap stack reset` starts over.") from None
+
+    @classmethod
+    def save(cls, stack_dir: Path, made: StackSecrets) -> None:
+        """Write them, unless the stack has its secrets already."""
+        path = cls.path(stack_dir)
+        if path.exists():
+            return
+        stack_dir.mkdir(parents=True, exist_ok=True)
+        data = {"postgres": made.postgres, "kafka": made.kafka, "simulation": made.simulation.hex()}
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(data, file, indent=2)

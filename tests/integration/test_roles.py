@@ -1,0 +1,254 @@
+"""Least privilege in PostgreSQL: each role can do what it must and nothing more, tried as an attacker
+holding that role's password would (the whole suite runs its tabulators as the tabulator's login, so
+what a role must do is proven there; here is what it must not)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import asyncpg
+import pytest
+
+from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.adapters.postgres.roles import Group, RoleError, set_login
+from rekap.config import DbUser
+from rekap.resources import migrations_dir
+from tests.integration.cli import rekap
+from tests.servers import login_url
+
+TPS = "1601072001001"
+INSERT_TERMINAL = f"INSERT INTO rekap.terminal VALUES ('mine', decode(repeat('00', 32), 'hex'), 'tps', '{TPS}')"
+
+# Nobody but a superuser may do these; the owner included.
+NOBODY = [
+    "COPY (SELECT 1) TO PROGRAM 'id'",
+    "COPY rekap.tps FROM PROGRAM 'true'",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT pg_ls_dir('.')",
+    "SET ROLE postgres",
+    "CREATE EXTENSION IF NOT EXISTS plpython3u",
+]
+# No DDL, no other roles' rights, no functions, nothing outside the role's tables.
+NOT_THE_ROLES = [
+    *NOBODY,
+    "SELECT lo_from_bytea(0, 'x')",  # large objects: storage outside any table, for anyone by default
+    "CREATE TABLE rekap.mine (id int)",
+    "CREATE TABLE public.mine (id int)",
+    "CREATE SCHEMA mine",
+    "ALTER TABLE rekap.form ADD COLUMN mine int",
+    "DROP TABLE rekap.tally",
+    "DROP VIEW hasil.summary",
+    "TRUNCATE rekap.record",
+    "CREATE FUNCTION public.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    "CREATE FUNCTION rekap.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    "SET ROLE rekap_owner",
+    "CREATE ROLE mine",
+    "SELECT rekap.grant_database_access()",
+    "LOCK TABLE public.schema_migrations IN EXCLUSIVE MODE",
+    "DELETE FROM public.schema_migrations",
+]
+FORBIDDEN: dict[DbUser, list[str]] = {
+    "tabulator": [
+        *NOT_THE_ROLES,
+        "CREATE TEMP TABLE mine (id int)",
+        "SET ROLE rekap_operator",
+        f"UPDATE rekap.tps SET registered_male = 0 WHERE tps_id = '{TPS}'",
+        "UPDATE rekap.contest SET name = 'x'",
+        INSERT_TERMINAL,
+        "UPDATE rekap.terminal SET active = true",
+        "UPDATE rekap.record SET reason = 'x'",
+        "DELETE FROM rekap.record",
+        "DELETE FROM rekap.form",
+        "DELETE FROM rekap.tally",
+        "INSERT INTO rekap.offset_gap VALUES ('t', 0, 0, 1, 'me', 'x')",
+        "SELECT * FROM hasil.summary",
+    ],
+    "operator": [
+        *NOT_THE_ROLES,
+        "SET ROLE rekap_tabulator",
+        "UPDATE rekap.form SET valid = 0",
+        "UPDATE rekap.tally SET valid = 0",
+        "DELETE FROM rekap.record",
+        "INSERT INTO rekap.record (topic, partition, \"offset\", outcome) VALUES ('t', 0, 0, 'accepted')",
+        "DELETE FROM rekap.terminal",
+        f"SELECT rekap.lock_tps(ARRAY['{TPS}'])",
+    ],
+    "reader": [
+        *NOT_THE_ROLES,
+        "CREATE TEMP TABLE mine (id int)",
+        "SELECT * FROM rekap.form",
+        "SELECT * FROM public.schema_migrations",
+        "UPDATE hasil.tps SET valid = 0",
+        "SELECT * FROM rekap.terminal",
+        f"SELECT rekap.lock_tps(ARRAY['{TPS}'])",
+    ],
+}
+ALLOWED: dict[DbUser, list[str]] = {
+    "tabulator": [
+        "SELECT count(*) FROM rekap.terminal",
+        "SELECT version FROM rekap.terminal_version",
+        f"SELECT rekap.lock_tps(ARRAY['{TPS}'])",
+        "INSERT INTO rekap.partition_offset (topic, partition, next_offset) VALUES ('t', 0, 1)",
+        "SELECT * FROM rekap.contest_kecamatan LIMIT 1",
+    ],
+    "operator": [
+        "CREATE TEMP TABLE staging (id int)",
+        f"UPDATE rekap.tps SET registered_male = registered_male WHERE tps_id = '{TPS}'",
+        INSERT_TERMINAL,
+        "SELECT count(*) FROM rekap.record",
+        "SELECT * FROM hasil.summary LIMIT 1",
+    ],
+    "reader": ["SELECT * FROM hasil.summary LIMIT 1", "SELECT * FROM hasil.votes LIMIT 1"],
+}
+
+
+async def attempt(url: str, statement: str) -> None:
+    """Run `statement` in a transaction that is never committed, read-write whatever the login's default."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET default_transaction_read_only = off")  # any session may; privileges must hold
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await conn.execute(statement)
+        finally:
+            await transaction.rollback()
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("user", "statement"), [(user, statement) for user, statements in FORBIDDEN.items() for statement in statements]
+)
+async def test_a_role_cannot_do_what_is_not_its_job(election_database_url: str, user: DbUser, statement: str) -> None:
+    with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.FeatureNotSupportedError)):
+        await attempt(login_url(election_database_url, user), statement)
+
+
+@pytest.mark.parametrize(
+    ("user", "statement"), [(user, statement) for user, statements in ALLOWED.items() for statement in statements]
+)
+async def test_a_role_can_do_its_job(election_database_url: str, user: DbUser, statement: str) -> None:
+    await attempt(login_url(election_database_url, user), statement)
+
+
+@pytest.mark.parametrize("statement", NOBODY)
+async def test_the_owner_is_no_superuser(election_database_url: str, statement: str) -> None:
+    with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.FeatureNotSupportedError)):
+        await attempt(login_url(election_database_url, "owner"), statement)
+
+
+async def test_no_role_of_rekap_is_a_superuser_or_may_read_server_files(conn: asyncpg.Connection) -> None:
+    rows = await conn.fetch(
+        "SELECT rolname, rolsuper, rolbypassrls, rolcreatedb, "
+        "pg_has_role(rolname, 'pg_read_server_files', 'USAGE') OR pg_has_role(rolname, 'pg_execute_server_program', "
+        "'USAGE') OR pg_has_role(rolname, 'pg_write_server_files', 'USAGE') AS files "
+        "FROM pg_roles WHERE rolname IN ('rekap_owner', 'rekap_tabulator', 'rekap_operator', 'kpu_reader', "
+        "'tabulator', 'operator', 'kpu')"
+    )
+    assert len(rows) == 7
+    assert [r["rolname"] for r in rows if r["rolsuper"] or r["rolbypassrls"] or r["rolcreatedb"] or r["files"]] == []
+
+
+async def test_the_reader_login_is_read_only_with_limits_of_its_own(election_database_url: str) -> None:
+    """A login in kpu_reader gets the settings: a group's do not pass to its members."""
+    conn = await asyncpg.connect(login_url(election_database_url, "reader"))
+    try:
+        assert await conn.fetchval("SHOW default_transaction_read_only") == "on"
+        assert await conn.fetchval("SHOW statement_timeout") == "1min"
+        assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "1min"
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await conn.execute("CREATE TEMP TABLE mine (id int)")
+        limit = await conn.fetchval("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user")
+        assert 0 < limit <= 10
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def owner_env(election_database_url: str) -> AsyncIterator[dict[str, str]]:
+    yield {"REKAP_OWNER_DATABASE_URL": login_url(election_database_url, "owner"), "PATH": "/usr/bin:/bin"}
+    admin = await asyncpg.connect(election_database_url)
+    try:
+        await admin.execute("DROP ROLE IF EXISTS ana")
+    finally:
+        await admin.close()
+
+
+async def test_db_login_set_makes_a_person_s_login_that_really_is_read_only(
+    owner_env: dict[str, str], election_database_url: str
+) -> None:
+    env = {**owner_env, "ANA_PASSWORD": "a long passphrase, ana's own"}
+    made = await asyncio.to_thread(rekap, env, "db", "login", "set", "ana", "--role", "reader", "--password-env",
+                                   "ANA_PASSWORD")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "created login ana in role kpu_reader" in made.stdout
+    password = quote("a long passphrase, ana's own", safe="")
+    url = election_database_url.replace(election_database_url.split("@", maxsplit=1)[0], f"postgresql://ana:{password}")
+    ana = await asyncpg.connect(url)
+    try:
+        assert await ana.fetchval("SELECT count(*) FROM hasil.summary") > 0
+        assert await ana.fetchval("SHOW default_transaction_read_only") == "on"
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await ana.execute("CREATE TEMP TABLE mine (id int)")
+        await ana.execute("SET default_transaction_read_only = off")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await ana.execute("CREATE TEMP TABLE mine (id int)")
+    finally:
+        await ana.close()
+    listed = await asyncio.to_thread(rekap, owner_env, "db", "login", "list")
+    assert "ana" in listed.stdout
+    assert "default_transaction_read_only=on" in listed.stdout
+    bad = await asyncio.to_thread(rekap, env, "db", "login", "set", "rekap_owner", "--role", "reader",
+                                  "--password-env", "ANA_PASSWORD")  # fmt: skip
+    assert bad.returncode == 1
+    assert "one of Rekap's own roles" in bad.stderr
+    dropped = await asyncio.to_thread(rekap, owner_env, "db", "login", "drop", "ana")
+    assert dropped.returncode == 0, dropped.stderr
+
+
+async def test_a_reader_cannot_hold_the_migrations_up(election_database_url: str) -> None:
+    """Older versions took a fixed advisory lock any session may take; now the lock is the ledger's,
+    which only its owner may lock."""
+    reader = await asyncpg.connect(login_url(election_database_url, "reader"))
+    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    try:
+        await reader.execute("SELECT pg_advisory_lock(7265113097)")  # the old key, and any other
+        await reader.execute("BEGIN")
+        await reader.fetchval("SELECT count(*) FROM hasil.summary")
+        assert await asyncio.wait_for(migrate(owner, load_migrations(migrations_dir())), timeout=10) == []
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await reader.execute("LOCK TABLE public.schema_migrations IN ACCESS SHARE MODE")
+    finally:
+        await reader.close()
+        await owner.close()
+
+
+async def test_setting_a_login_again_leaves_it_in_exactly_the_new_role(election_database_url: str) -> None:
+    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    bob = election_database_url.replace(election_database_url.split("@", maxsplit=1)[0], "postgresql://bob:{}")
+    try:
+        assert await set_login(owner, "bob", Group.OPERATOR, "pw-one") is True
+        assert await set_login(owner, "bob", Group.READER, "pw-two") is False
+        roles = await owner.fetch(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = 'bob'"
+        )
+        assert [r["rolname"] for r in roles] == ["kpu_reader"]
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(bob.format("pw-one"))
+        session = await asyncpg.connect(bob.format("pw-two"))
+        try:
+            assert await session.fetchval("SHOW default_transaction_read_only") == "on"
+            await session.execute("SET default_transaction_read_only = off")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await session.execute(INSERT_TERMINAL)
+        finally:
+            await session.close()
+        with pytest.raises(RoleError, match="powers of its own"):
+            await set_login(owner, "postgres", Group.READER, "pw")  # a superuser is never made a reader
+    finally:
+        await owner.execute("DROP ROLE IF EXISTS bob")
+        await owner.close()

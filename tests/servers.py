@@ -1,0 +1,98 @@
+"""Who the tests connect as. The servers of a test run are set up as a KPU server is (README, "Security
+model"): a database owner that runs the migrations, a login per role, Kafka users with their ACLs; the
+tabulators of the tests run as the tabulator, never as a superuser. Passwords are made per test run."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from rekap.adapters.kafka.access import KafkaAccess
+from rekap.adapters.kafka.security import KafkaRole, Resources, grant_acls, set_user, wait_until_accepted
+from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.adapters.postgres.roles import Group, bootstrap_owner, revoke_large_objects, set_login
+from rekap.config import DbUser, with_database
+from rekap.devstack.secrets import LOCAL_LOGINS
+from rekap.resources import migrations_dir
+
+PASSWORDS: dict[DbUser, str] = {
+    user: secrets.token_urlsafe(18) for user in ("owner", "tabulator", "operator", "reader")
+}
+KAFKA_PASSWORDS = {role: secrets.token_urlsafe(18) for role in KafkaRole}
+
+
+def login_url(url: str, user: DbUser) -> str:
+    """The same server and database, as the test run's login of `user` (see PASSWORDS)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{quote(LOCAL_LOGINS[user], safe='')}:{quote(PASSWORDS[user], safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def provision_database(admin_url: str, database: str) -> None:
+    """As the superuser: the owner and its database; as the owner: the schema and the logins."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await bootstrap_owner(admin, PASSWORDS["owner"], database)
+    finally:
+        await admin.close()
+    admin = await asyncpg.connect(with_database(admin_url, database))
+    try:
+        await revoke_large_objects(admin)
+    finally:
+        await admin.close()
+    owner = await asyncpg.connect(login_url(with_database(admin_url, database), "owner"))
+    try:
+        await migrate(owner, load_migrations(migrations_dir()))
+        for group in Group:
+            await set_login(owner, LOCAL_LOGINS[group.value], group, PASSWORDS[group.value])
+    finally:
+        await owner.close()
+
+
+@dataclass(frozen=True)
+class BrokerAccess:
+    """The broker of the test run, as its admin and as each role's user."""
+
+    admin: KafkaAccess
+
+    @property
+    def bootstrap(self) -> str:
+        return self.admin.bootstrap_servers
+
+    def user(self, role: KafkaRole) -> KafkaAccess:
+        return self.admin.as_user(role.value, KAFKA_PASSWORDS[role])
+
+    @property
+    def tabulator(self) -> KafkaAccess:
+        return self.user(KafkaRole.TABULATOR)
+
+    @property
+    def terminals(self) -> KafkaAccess:
+        return self.user(KafkaRole.TERMINALS)
+
+    def set_users(self) -> None:
+        for role in KafkaRole:
+            set_user(self.admin, role.value, KAFKA_PASSWORDS[role], role, resources("tallies"))
+        for role in KafkaRole:
+            asyncio.run(wait_until_accepted(self.user(role)))
+
+    async def new_topic(self, name: str, partitions: int = 3) -> None:
+        """A topic, its dead-letter topic, and the ACLs of both roles on them (and on `{name}-tabulators`)."""
+        await ensure_topics(self.admin, {name: partitions, f"{name}.dead-letters": partitions})
+        for role in KafkaRole:
+            await asyncio.to_thread(grant_acls, self.admin, role.value, role, resources(name))
+
+
+def resources(topic: str) -> Resources:
+    """The names the tests' settings give a tally topic's companions (see election.settings_for)."""
+    if topic == "tallies":
+        return Resources("tallies", "tallies.dead-letters", "rekap-tabulator")
+    return Resources(topic, f"{topic}.dead-letters", f"{topic}-tabulators")
