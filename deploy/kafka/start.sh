@@ -12,6 +12,10 @@
 # Needs KAFKA_BROKER_PASSWORD and KAFKA_ADMIN_PASSWORD; KAFKA_HOME (default /opt/kafka), KAFKA_DATA
 # (default /var/lib/kafka/data), KAFKA_CLUSTER_ID, KAFKA_ADVERTISED_HOST, KAFKA_INTERNAL_PORT,
 # KAFKA_EXTERNAL_PORT, KAFKA_CONTROLLER_PORT and KAFKA_BIND (default 0.0.0.0) may be set.
+# TLS on the EXTERNAL listener (the one terminals reach over other networks): KAFKA_TLS_KEYSTORE, a PEM
+# file with the broker's private key (PKCS#8, encrypted with KAFKA_TLS_KEY_PASSWORD in a scheme Java reads:
+# `openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES`) and its certificate chain; clients then connect with SASL_SSL
+# (Rekap: REKAP_KAFKA_CA_FILE). The internal listener stays SASL over plaintext (the compose network).
 set -eu
 : "${KAFKA_BROKER_PASSWORD:?set KAFKA_BROKER_PASSWORD}"
 : "${KAFKA_ADMIN_PASSWORD:?set KAFKA_ADMIN_PASSWORD}"
@@ -25,6 +29,15 @@ EXTERNAL="${KAFKA_EXTERNAL_PORT:-9092}"
 CONTROLLER="${KAFKA_CONTROLLER_PORT:-9093}"
 CONFIG="${KAFKA_CONFIG:-$DATA/../server.properties}"
 umask 077  # the configuration holds the broker's password
+EXTERNAL_PROTOCOL=SASL_PLAINTEXT
+TLS=""
+if [ -n "${KAFKA_TLS_KEYSTORE:-}" ]; then
+    : "${KAFKA_TLS_KEY_PASSWORD:?set KAFKA_TLS_KEY_PASSWORD, the password of the key in KAFKA_TLS_KEYSTORE}"
+    EXTERNAL_PROTOCOL=SASL_SSL
+    TLS="listener.name.external.ssl.keystore.type=PEM
+listener.name.external.ssl.keystore.location=$KAFKA_TLS_KEYSTORE
+listener.name.external.ssl.key.password=$KAFKA_TLS_KEY_PASSWORD"
+fi
 
 mkdir -p "$DATA"
 cat > "$CONFIG" <<PROPERTIES
@@ -35,7 +48,7 @@ listeners=INTERNAL://$BIND:$INTERNAL,EXTERNAL://$BIND:$EXTERNAL,CONTROLLER://127
 advertised.listeners=INTERNAL://$HOST:$INTERNAL,EXTERNAL://localhost:$EXTERNAL,CONTROLLER://127.0.0.1:$CONTROLLER
 inter.broker.listener.name=INTERNAL
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:$EXTERNAL_PROTOCOL
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.internal.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$KAFKA_BROKER_PASSWORD";
@@ -56,6 +69,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+$TLS
 PROPERTIES
 
 CLASSPATH="$KAFKA_HOME/libs/*"
