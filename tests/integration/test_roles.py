@@ -5,6 +5,7 @@ what a role must do is proven there; here is what it must not)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -13,10 +14,10 @@ import pytest
 
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, RoleError, set_login
-from rekap.config import DbUser
+from rekap.config import DbUser, with_database
 from rekap.resources import migrations_dir
 from tests.integration.cli import rekap
-from tests.servers import login_url
+from tests.servers import PASSWORDS, login_url
 
 TPS = "1601072001001"
 INSERT_TERMINAL = f"INSERT INTO rekap.terminal VALUES ('mine', decode(repeat('00', 32), 'hex'), 'tps', '{TPS}')"
@@ -252,3 +253,34 @@ async def test_setting_a_login_again_leaves_it_in_exactly_the_new_role(election_
     finally:
         await owner.execute("DROP ROLE IF EXISTS bob")
         await owner.close()
+
+
+async def test_db_bootstrap_makes_the_owner_and_its_database_as_compose_s_init_does(postgres_admin_url: str) -> None:
+    name = f"boot_{uuid.uuid4().hex[:8]}"
+    owner_url = login_url(with_database(postgres_admin_url, name), "owner")
+    env = {"PATH": "/usr/bin:/bin", "REKAP_OWNER_DATABASE_URL": owner_url, "OWNER_PASSWORD": PASSWORDS["owner"]}
+    missing = await asyncio.to_thread(rekap, env, "db", "bootstrap", "--password-env", "OWNER_PASSWORD")
+    assert missing.returncode == 1
+    assert "REKAP_ADMIN_DATABASE_URL" in missing.stderr
+    env["REKAP_ADMIN_DATABASE_URL"] = postgres_admin_url
+    try:
+        for _ in range(2):  # idempotent
+            made = await asyncio.to_thread(rekap, env, "db", "bootstrap", "--password-env", "OWNER_PASSWORD")
+            assert made.returncode == 0, made.stderr
+        migrated = await asyncio.to_thread(rekap, env, "db", "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        owner = await asyncpg.connect(owner_url)
+        try:
+            assert await owner.fetchval("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name) == (
+                "rekap_owner"
+            )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await owner.execute("SELECT lo_from_bytea(0, 'x')")
+        finally:
+            await owner.close()
+    finally:
+        admin = await asyncpg.connect(postgres_admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
