@@ -15,10 +15,11 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka.access import KafkaAccess
+from rekap.adapters.kafka.security import KafkaRole, acl_bindings, acls_of, remove_user, set_user
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.errors import RekapError
 from tests.integration.cli import rekap
-from tests.servers import BrokerAccess
+from tests.servers import BrokerAccess, resources
 
 SHORT = {"request_timeout_ms": 5000}
 
@@ -139,3 +140,15 @@ async def test_a_vendor_gets_a_user_of_its_own_and_loses_it(kafka: BrokerAccess,
                                         "--password-env", "VENDOR_PASSWORD")  # fmt: skip
     assert not_admin.returncode == 1
     assert "Traceback" not in not_admin.stderr
+
+
+async def test_setting_a_user_again_leaves_exactly_the_new_role_s_acls(kafka: BrokerAccess, topic: str) -> None:
+    user = f"switch-{uuid.uuid4().hex[:6]}"
+    names = resources(topic)
+    try:
+        await asyncio.to_thread(set_user, kafka.admin, user, "pw-1", KafkaRole.TERMINALS, names)
+        await asyncio.to_thread(set_user, kafka.admin, user, "pw-2", KafkaRole.TABULATOR, names)
+        held = set(await asyncio.to_thread(acls_of, kafka.admin, user))
+        assert held == set(acl_bindings(user, KafkaRole.TABULATOR, names))
+    finally:
+        await asyncio.to_thread(remove_user, kafka.admin, user)

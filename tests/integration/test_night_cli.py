@@ -106,3 +106,15 @@ def test_publish_then_status(
     assert f"{form['contest_id']}" in status.stdout
     assert "revision 1   accepted" in status.stdout
     assert terminal in status.stdout
+
+
+async def test_an_operator_url_alone_is_not_the_local_stack(
+    tabulator_env: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    """An operator's host sets only REKAP_OPERATOR_DATABASE_URL: that database is no less real."""
+    env = {k: v for k, v in tabulator_env.items() if k not in {"DATABASE_URL", "REKAP_OWNER_DATABASE_URL"}}
+    env = {k: v for k, v in env.items() if not k.startswith("REKAP_KAFKA_")}
+    refused = await asyncio.to_thread(rekap, env, "simulate", "--tps", "5", "--duration", "1")
+    assert refused.returncode == 1, refused.stdout
+    assert "--synthetic-into" in refused.stderr
+    assert await conn.fetchval("SELECT count(*) FROM rekap.terminal") == 0

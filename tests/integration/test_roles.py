@@ -12,9 +12,10 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 
-from rekap.adapters.postgres.migrations import load_migrations, migrate
+from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, RoleError, set_login
 from rekap.config import DbUser, with_database
+from rekap.errors import MigrationError
 from rekap.resources import migrations_dir
 from tests.integration.cli import rekap
 from tests.servers import PASSWORDS, login_url
@@ -284,3 +285,22 @@ async def test_db_bootstrap_makes_the_owner_and_its_database_as_compose_s_init_d
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+async def test_a_migration_waiting_behind_a_reader_gives_up_instead_of_stalling_the_tabulators(
+    election_database_url: str,
+) -> None:
+    reader = await asyncpg.connect(login_url(election_database_url, "reader"))
+    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    migrations = load_migrations(migrations_dir())
+    extra = Migration(len(migrations) + 1, "add_a_column", "ALTER TABLE rekap.tally ADD COLUMN mine int;")
+    try:
+        await reader.execute("BEGIN")
+        await reader.fetchval("SELECT count(*) FROM hasil.summary")  # holds rekap.tally for its transaction
+        with pytest.raises(MigrationError, match="nothing was changed"):
+            await asyncio.wait_for(migrate(owner, [*migrations, extra]), timeout=30)
+        await reader.execute("ROLLBACK")
+        assert [m.version for m in await migrate(owner, [*migrations, extra])] == [extra.version]
+    finally:
+        await reader.close()
+        await owner.close()

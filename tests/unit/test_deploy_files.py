@@ -72,6 +72,7 @@ def test_compose_services_connect_as_their_own_roles(compose: dict[str, Any]) ->
     assert tabulator["REKAP_KAFKA_USERNAME"] == "tabulator"
     assert services["postgres"]["environment"]["POSTGRES_USER"] == "postgres", "the superuser is init's alone"
     assert "REKAP_ADMIN_DATABASE_URL" not in tabulator
+    assert "REKAP_OPERATOR_DATABASE_URL" not in tabulator, "a stolen tabulator config changes no master data"
     assert "/deploy/kafka/start.sh" in services["kafka"]["entrypoint"]
 
 

@@ -34,8 +34,9 @@ console = Console(width=max(100, Console().width))
 def refuse_a_real_election(settings: Settings, synthetic_into: str | None) -> None:
     """Synthetic master data, terminals and forms go to the local stack, or to a database named on the
     command line (--synthetic-into): never, silently, to whatever DATABASE_URL names."""
-    if settings.uses_local_postgres and settings.uses_local_kafka:
-        return
+    urls = (settings.database_url, settings.operator_database_url, settings.owner_database_url)
+    if all(url is None for url in urls) and settings.uses_local_kafka:
+        return  # every server is the local stack's
     url = settings.dsn_for("operator")
     database = urlsplit(url).path.lstrip("/")
     if synthetic_into is None:

@@ -104,8 +104,16 @@ def set_user(admin: KafkaAccess, user: str, password: str, role: KafkaRole, name
         user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS), password.encode()
     )
     _wait(client.alter_user_scram_credentials([upsert]), f"set the password of {user}")
-    _wait(client.delete_acls([_every_acl_of(user)]), f"remove the ACLs of {user}")
-    grant_acls(admin, user, role, names)
+    grant_acls(admin, user, role, names)  # first: a running tabulator never loses a right it keeps
+    wanted = set(acl_bindings(user, role, names))
+    extras = [acl for acl in acls_of(admin, user) if acl not in wanted]
+    if extras:
+        exact = [
+            AclBindingFilter(a.restype, a.name, a.resource_pattern_type, a.principal, a.host, a.operation,
+                             a.permission_type)
+            for a in extras
+        ]  # fmt: skip
+        _wait(client.delete_acls(exact), f"remove the other ACLs of {user}")
 
 
 def grant_acls(admin: KafkaAccess, user: str, role: KafkaRole, names: Resources) -> None:

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS public.schema_migrations (
 # else may hold the migrations up: the lock is on the ledger, which only its owner may lock (an
 # advisory lock is a number anyone connected can take, and the numbers are in the source).
 LOCK_LEDGER = "LOCK TABLE public.schema_migrations IN EXCLUSIVE MODE"
+LOCK_TIMEOUT_S = 10
 # A database's own privileges are not copied by CREATE DATABASE ... TEMPLATE nor by a restore: asserted
 # again on every run, once the migration that defines them (0007) is in.
 HAS_DATABASE_ACCESS = "SELECT to_regprocedure('rekap.grant_database_access()') IS NOT NULL"
@@ -75,6 +76,9 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
     await _create_ledger(conn)
     async with conn.transaction():
         await conn.execute(LOCK_LEDGER)
+        # Past the ledger, no DDL waits long behind a reader's query: a queued lock would stall the
+        # tabulators behind it. The upgrade is refused instead, and may be tried again.
+        await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
         applied = {row["version"]: row for row in await conn.fetch(SELECT_APPLIED)}
         by_version = {m.version: m for m in migrations}
         for version, row in applied.items():
@@ -93,6 +97,11 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
         for migration in pending:
             try:
                 await conn.execute(migration.sql)
+            except asyncpg.LockNotAvailableError:
+                raise MigrationError(
+                    f"{migration.filename} waited over {LOCK_TIMEOUT_S} s for a table another session uses; nothing "
+                    "was changed. Try again (a quieter moment, or end the long sessions: pg_stat_activity)."
+                ) from None
             except asyncpg.PostgresError as error:
                 raise MigrationError(f"{migration.filename} failed, nothing was changed: {error}") from error
             await conn.execute(INSERT_APPLIED, migration.version, migration.name, migration.checksum)
