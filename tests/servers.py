@@ -9,16 +9,12 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import asyncpg
-
 from rekap.adapters.kafka.access import KafkaAccess
 from rekap.adapters.kafka.security import KafkaRole, Resources, grant_acls, set_user, wait_until_accepted
 from rekap.adapters.kafka.topics import ensure_topics
-from rekap.adapters.postgres.migrations import load_migrations, migrate
-from rekap.adapters.postgres.roles import Group, bootstrap_owner, revoke_large_objects, set_login
 from rekap.config import DbUser, with_database
+from rekap.devstack.provision import provision_database as devstack_provision
 from rekap.devstack.secrets import LOCAL_LOGINS
-from rekap.resources import migrations_dir
 
 PASSWORDS: dict[DbUser, str] = {
     user: secrets.token_urlsafe(18) for user in ("owner", "tabulator", "operator", "reader")
@@ -37,24 +33,9 @@ def login_url(url: str, user: DbUser) -> str:
 
 
 async def provision_database(admin_url: str, database: str) -> None:
-    """As the superuser: the owner and its database; as the owner: the schema and the logins."""
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await bootstrap_owner(admin, PASSWORDS["owner"], database)
-    finally:
-        await admin.close()
-    admin = await asyncpg.connect(with_database(admin_url, database))
-    try:
-        await revoke_large_objects(admin)
-    finally:
-        await admin.close()
-    owner = await asyncpg.connect(login_url(with_database(admin_url, database), "owner"))
-    try:
-        await migrate(owner, load_migrations(migrations_dir()))
-        for group in Group:
-            await set_login(owner, LOCAL_LOGINS[group.value], group, PASSWORDS[group.value])
-    finally:
-        await owner.close()
+    """Set up as `rekap stack up` sets the local stack up, with this run's passwords."""
+    owner_url = login_url(with_database(admin_url, database), "owner")
+    await devstack_provision(admin_url, database, owner_url, {LOCAL_LOGINS[u]: p for u, p in PASSWORDS.items()})
 
 
 @dataclass(frozen=True)

@@ -38,18 +38,14 @@ URL_SETTING = {"owner": "REKAP_OWNER_DATABASE_URL", "operator": "REKAP_OPERATOR_
 
 async def connect(settings: Settings, user: DbUser = "operator") -> asyncpg.Connection:
     """A session as `user`: operators' commands connect as the operator, `db` commands as the owner."""
-    where = "DATABASE_URL" if user not in URL_SETTING else f"{URL_SETTING[user]} (or DATABASE_URL)"
-    return await connect_url(
-        settings.dsn_for(user), f"the {user}", f"Is the stack up (`rekap stack up`), or {where} right?"
-    )
-
-
-async def connect_url(url: str, who: str, hint: str = "") -> asyncpg.Connection:
+    url = settings.dsn_for(user)
     try:
         return await asyncpg.connect(url, timeout=10)
     except (OSError, asyncpg.PostgresError) as error:
+        where = "DATABASE_URL" if user not in URL_SETTING else f"{URL_SETTING[user]} (or DATABASE_URL)"
         raise UnavailableError(
-            f"Cannot connect to PostgreSQL at {redact_url(url)} as {who}: {error}. {hint}".strip()
+            f"Cannot connect to PostgreSQL at {redact_url(url)} as the {user}: {error}. "
+            f"Is the stack up (`rekap stack up`), or {where} right?"
         ) from None
 
 

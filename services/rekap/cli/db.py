@@ -13,22 +13,20 @@ from rekap.adapters.postgres.roles import (
     OWNER,
     POLICIES,
     Group,
-    bootstrap_owner,
+    bootstrap_database,
     drop_login,
     list_logins,
-    revoke_large_objects,
     set_login,
 )
 from rekap.cli.common import (
     SubParsers,
     add_command,
     add_password_options,
-    connect_url,
     read_password,
     say,
     with_connection,
 )
-from rekap.config import LOCAL_DATABASE, Settings, with_database
+from rekap.config import LOCAL_DATABASE, Settings
 from rekap.errors import ConfigError
 from rekap.resources import migrations_dir
 
@@ -62,19 +60,7 @@ def bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     database = urlsplit(settings.dsn_for("owner")).path.lstrip("/") or LOCAL_DATABASE
     password = read_password(args, OWNER)
 
-    async def run() -> None:
-        admin = await connect_url(admin_url, "a superuser (REKAP_ADMIN_DATABASE_URL)")
-        try:
-            await bootstrap_owner(admin, password, database)
-        finally:
-            await admin.close()
-        admin = await connect_url(with_database(admin_url, database), "a superuser (REKAP_ADMIN_DATABASE_URL)")
-        try:
-            await revoke_large_objects(admin)
-        finally:
-            await admin.close()
-
-    asyncio.run(run())
+    asyncio.run(bootstrap_database(admin_url, password, database))
     say(f"role {OWNER} (may create roles, nothing more) owns database {database}; large objects revoked from "
         "PUBLIC. Next, as the owner: `rekap db migrate`, then `rekap db login set` for each login.")  # fmt: skip
     return 0

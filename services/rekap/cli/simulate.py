@@ -58,11 +58,7 @@ def add_synthetic_into(command: argparse.ArgumentParser) -> None:
 
 def simulation_secret(settings: Settings) -> bytes:
     """The simulated terminals' keys derive from the local stack's own random secret (made if missing)."""
-    found = StackSecrets.load(settings.stack_dir)
-    if found is None:
-        found = StackSecrets.new()
-        StackSecrets.save(settings.stack_dir, found)
-    return found.simulation
+    return StackSecrets.load_or_create(settings.stack_dir).simulation
 
 
 def simulate(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,13 +5,14 @@ topics, a Kafka user per role with its ACLs. Each step may run again: it changes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import asyncpg
 
 from rekap.adapters.kafka.security import KafkaRole, Resources, set_user, wait_until_accepted
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
-from rekap.adapters.postgres.roles import Group, bootstrap_owner, revoke_large_objects, set_login
+from rekap.adapters.postgres.roles import Group, bootstrap_database, set_login
 from rekap.config import LOCAL_DATABASE, Settings
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.secrets import LOCAL_LOGINS, StackSecrets
@@ -20,22 +21,22 @@ from rekap.resources import migrations_dir
 
 async def provision_postgres(settings: Settings, server: LocalPostgres, secrets: StackSecrets) -> list[Migration]:
     """Returns the migrations applied."""
-    admin = await asyncpg.connect(server.url)
-    try:
-        await bootstrap_owner(admin, secrets.postgres[LOCAL_LOGINS["owner"]], LOCAL_DATABASE)
-    finally:
-        await admin.close()
-    admin = await asyncpg.connect(server.url_for(LOCAL_DATABASE))
-    try:
-        await revoke_large_objects(admin)
-    finally:
-        await admin.close()
-    owner = await asyncpg.connect(settings.dsn_for("owner"))
+    return await provision_database(server.url, LOCAL_DATABASE, settings.dsn_for("owner"), secrets.postgres)
+
+
+async def provision_database(
+    admin_url: str, database: str, owner_url: str, passwords: Mapping[str, str]
+) -> list[Migration]:
+    """As the superuser: the owner and its database; as the owner (`owner_url`): the schema and a login per
+    role, named as LOCAL_LOGINS names them, with the passwords `passwords` gives each name. Returns the
+    migrations applied."""
+    await bootstrap_database(admin_url, passwords[LOCAL_LOGINS["owner"]], database)
+    owner = await asyncpg.connect(owner_url)
     try:
         applied = await migrate(owner, load_migrations(migrations_dir()))
         for group in Group:
             login = LOCAL_LOGINS[group.value]
-            await set_login(owner, login, group, secrets.postgres[login])
+            await set_login(owner, login, group, passwords[login])
     finally:
         await owner.close()
     return applied

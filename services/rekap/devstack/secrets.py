@@ -49,6 +49,14 @@ class StackSecrets:
             raise StackError(f"{cls.path(stack_dir)} is damaged ({error}): `rekap stack reset` starts over.") from None
 
     @classmethod
+    def load_or_create(cls, stack_dir: Path) -> StackSecrets:
+        found = cls.load(stack_dir)
+        if found is None:
+            found = cls.new()
+            cls.save(stack_dir, found)
+        return found
+
+    @classmethod
     def save(cls, stack_dir: Path, made: StackSecrets) -> None:
         """Write them, unless the stack has its secrets already."""
         path = cls.path(stack_dir)

@@ -12,13 +12,15 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
-from rekap.errors import RekapError
+from rekap.config import redact_url, with_database
+from rekap.errors import RekapError, UnavailableError
 
 OWNER = "rekap_owner"
 SCRAM_ITERATIONS = 4096
@@ -171,6 +173,23 @@ REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_import(text), l
 async def revoke_large_objects(admin: Connection) -> None:
     """As a superuser, connected to Rekap's database."""
     await admin.execute(REVOKE_LARGE_OBJECTS)
+
+
+async def bootstrap_database(admin_url: str, password: str, database: str) -> None:
+    """As the superuser of `admin_url`, once per server: the owner and its database, large objects revoked."""
+    await _as_admin(admin_url, lambda admin: bootstrap_owner(admin, password, database))
+    await _as_admin(with_database(admin_url, database), revoke_large_objects)
+
+
+async def _as_admin(url: str, work: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
+    try:
+        admin = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise UnavailableError(f"Cannot connect to PostgreSQL at {redact_url(url)} as a superuser: {error}") from None
+    try:
+        await work(admin)
+    finally:
+        await admin.close()
 
 
 async def bootstrap_owner(admin: Connection, password: str, database: str) -> None:
