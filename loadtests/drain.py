@@ -107,9 +107,10 @@ async def main() -> int:
     parser.add_argument("--tabulators", type=int, nargs="+", default=[1], help="one run per count, e.g. 1 2")
     parser.add_argument("--batch", type=int, default=2000, help="REKAP_BATCH_MAX_RECORDS")
     parser.add_argument("--national", action="store_true", help="the synthetic national data set (~870k tallies)")
+    parser.add_argument("--provinces", type=int, help="the national data set's first N provinces (with --national)")
     args = parser.parse_args()
-    dataset = national_dataset() if args.national else read_master_data(sumsel_master_data_dir())
-    scale = "national" if args.national else "sumsel"
+    dataset = national_dataset(args.provinces or 33) if args.national else read_master_data(sumsel_master_data_dir())
+    scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
     name = f"drain-{scale}-{'verify' if args.verify else 'noverify'}"
     rows, runs = [], []
     for count in args.tabulators:

@@ -75,7 +75,7 @@ FORBIDDEN: dict[DbUser, list[str]] = {
         "DELETE FROM rekap.record",
         "INSERT INTO rekap.record (topic, partition, \"offset\", outcome) VALUES ('t', 0, 0, 'accepted')",
         "DELETE FROM rekap.terminal",
-        f"SELECT rekap.lock_tps(ARRAY['{TPS}'])",
+        "SELECT * FROM rekap.form FOR UPDATE",
     ],
     "reader": [
         *NOT_THE_ROLES,
@@ -84,14 +84,14 @@ FORBIDDEN: dict[DbUser, list[str]] = {
         "SELECT * FROM public.schema_migrations",
         "UPDATE hasil.tps SET valid = 0",
         "SELECT * FROM rekap.terminal",
-        f"SELECT rekap.lock_tps(ARRAY['{TPS}'])",
+        "SELECT * FROM rekap.form FOR UPDATE",
     ],
 }
 ALLOWED: dict[DbUser, list[str]] = {
     "tabulator": [
         "SELECT count(*) FROM rekap.terminal",
         "SELECT version FROM rekap.terminal_version",
-        f"SELECT rekap.lock_tps(ARRAY['{TPS}'])",
+        "SELECT * FROM rekap.form FOR UPDATE",
         "INSERT INTO rekap.partition_offset (topic, partition, next_offset) VALUES ('t', 0, 1)",
         "SELECT * FROM rekap.contest_kecamatan LIMIT 1",
     ],

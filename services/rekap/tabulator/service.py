@@ -3,6 +3,10 @@ aggregate → write outcomes, forms, totals and offsets in one transaction → m
 
 Exactly once: the database holds how far each partition is applied, in the same transaction as
 what it applied; a consumer that lost a partition cannot move it (see OffsetFencedError).
+
+Two batches are in hand at once: the next is fetched and decoded while the one before it commits, in
+the same event loop (the decoding yields between slices). The next is admitted only once the one
+before is in: what it applies starts where the database now says each partition stands.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from rekap.adapters.kafka.consumer import TallyConsumer
+from rekap.adapters.kafka.consumer import Fetched, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
 from rekap.domain.batch import BatchChanges, ConsumedRecord, form_keys, tabulate
@@ -29,6 +33,8 @@ from rekap.tabulator.metrics import TabulatorMetrics
 log = structlog.get_logger(__name__)
 
 Batch = list[tuple[ConsumedRecord, Decoded]]
+DECODE_SLICE = 128  # records decoded between two turns of the event loop
+NEVER = 2**63  # an offset no record reaches
 DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
 
 
@@ -74,33 +80,56 @@ class Tabulator:
         self._postgres_ok = True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tabulate until `stop` is set; the batch in flight is finished and committed first."""
+        """Tabulate until `stop` is set; the batch in flight is finished and committed first. One batch is
+        decoded while the one before it commits: the tabulator and PostgreSQL work at the same time."""
         structlog.contextvars.bind_contextvars(topic=self._consumer.topic)  # on every line from here on
         next_refresh = next_report = time.monotonic()
-        while not stop.is_set():
-            records = await self._consumer.batch()
-            if records:
-                # every line about this batch says which records it holds
-                with structlog.contextvars.bound_contextvars(batch=_span(records)):
-                    await self._process(records, stop)
-            now = time.monotonic()
-            if now >= next_refresh:
-                await self._refresh()
-                await self._observe_progress()
-                next_refresh = now + self._refresh_every_s
-            if now >= next_report and self.progress.batches:
-                self._report()
-                next_report = now + self._report_every_s
+        committing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                fetched = await self._consumer.fetch()  # 1. the next records
+                started = time.monotonic()
+                decoded = await self._decode(fetched.records)  # 2. decoded (pure) while the batch before commits
+                if committing is not None:
+                    previous, committing = committing, None
+                    await previous  # 3. the batch before is in, or its partitions were sought again
+                batch = await self._admit(fetched, decoded)  # 4. what follows where each partition stands
+                if batch:
+                    committing = asyncio.create_task(self._process(batch, stop, started))  # 5. judged and written
+                now = time.monotonic()
+                if now >= next_refresh:
+                    await self._refresh()
+                    await self._observe_progress()
+                    next_refresh = now + self._refresh_every_s
+                if now >= next_report and self.progress.batches:
+                    self._report()
+                    next_report = now + self._report_every_s
+        finally:
+            if committing is not None:
+                await committing
         self._report()
 
-    async def _process(self, records: list[ConsumedRecord], stop: asyncio.Event) -> None:
-        started = time.monotonic()
-        decoded = [(record, self._decoder.decode(record.raw)) for record in records]  # pure, outside the transaction
-        if any(_unknown_terminal(d) for _, d in decoded) and await self._refresh():
+    async def _decode(self, records: list[ConsumedRecord]) -> Batch:
+        """Decode in slices, letting the commit in flight take its turns between them."""
+        decoded: Batch = []
+        for start in range(0, len(records), DECODE_SLICE):
+            decoded += [(record, self._decoder.decode(record.raw)) for record in records[start : start + DECODE_SLICE]]
+            await asyncio.sleep(0)
+        return decoded
+
+    async def _admit(self, fetched: Fetched, decoded: Batch) -> Batch:
+        starts = await self._consumer.admit(fetched)
+        batch = [(r, d) for r, d in decoded if r.offset >= starts.get(r.partition, NEVER)]
+        if any(_unknown_terminal(d) for _, d in batch) and await self._refresh():
             # Registered a moment ago, maybe: judged again with the terminals as the database has them now.
-            decoded = [(r, self._decoder.decode(r.raw) if _unknown_terminal(d) else d) for r, d in decoded]
-        if await self._write(decoded, stop, started):
-            self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+            batch = [(r, self._decoder.decode(r.raw) if _unknown_terminal(d) else d) for r, d in batch]
+        return batch
+
+    async def _process(self, decoded: Batch, stop: asyncio.Event, started: float) -> None:
+        # every line about this batch says which records it holds
+        with structlog.contextvars.bound_contextvars(batch=_span([r for r, _ in decoded])):
+            if await self._write(decoded, stop, started):
+                self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
 
     async def _write(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
         """Write these records, or find the one that cannot be written: a batch that PostgreSQL or the
@@ -143,7 +172,7 @@ class Tabulator:
                     db_started = time.monotonic()
                     async with self._store.batch(self._consumer.topic, batch_id) as transaction:
                         await transaction.fence(advances)  # 1. only the owner of these offsets goes on
-                        forms = await transaction.deciding_forms(keys)  # 2. read under their TPS locks
+                        forms = await transaction.deciding_forms(keys)  # 2. read, and locked to commit
                         changes = tabulate(decoded, forms)  # 3. judge and sum (pure)
                         await transaction.write(changes)  # 4. outcome rows, forms, totals
                         await self._dead_letters.send(changes)  # 5. rejected copies, acknowledged

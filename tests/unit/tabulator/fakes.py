@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
+from rekap.adapters.kafka.consumer import Fetched
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError
 from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, PartitionAdvance
 from rekap.errors import UnavailableError
@@ -32,11 +33,14 @@ class FakeConsumer:
     def assigned(self) -> list[int]:
         return sorted(self.believed)
 
-    async def batch(self) -> list[ConsumedRecord]:
+    async def fetch(self) -> Fetched:
         if not self._batches:
             self._stop.set()
-            return []
-        return self._batches.pop(0)
+            return Fetched([], {})
+        return Fetched(self._batches.pop(0), {})
+
+    async def admit(self, fetched: Fetched) -> dict[int, int]:
+        return {r.partition: self.believed.get(r.partition) or 0 for r in fetched.records}
 
     def advances(self, records: list[ConsumedRecord]) -> list[PartitionAdvance]:
         last: dict[int, int] = {}

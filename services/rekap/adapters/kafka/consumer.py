@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -20,6 +21,14 @@ from rekap.retry import until_available
 log = structlog.get_logger(__name__)
 
 StoredOffsets = Callable[[list[int]], Awaitable[dict[int, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """Records as fetched, and how often each partition had been sought when they were."""
+
+    records: list[ConsumedRecord]
+    seeks: dict[int, int]
 
 
 class TallyConsumer:
@@ -46,6 +55,7 @@ class TallyConsumer:
         # Where each assigned partition stands, as far as this consumer knows: the next offset the
         # database holds, or None when the partition was never applied.
         self._believed: dict[int, int | None] = {}
+        self._seeks: dict[int, int] = {}  # per partition: how often it was sought (a fetch before is stale)
         self._in_flight = asyncio.Lock()
         self.gaps: dict[int, OffsetGap] = {}  # held partitions: records missing before the next to apply
 
@@ -70,25 +80,41 @@ class TallyConsumer:
     def assigned(self) -> list[int]:
         return sorted(self._believed)
 
-    async def batch(self) -> list[ConsumedRecord]:
-        """The next records, at most max_records, partition by partition in offset order. A partition
-        whose records do not start where the database says it stands is held (see `gaps`)."""
+    async def fetch(self) -> Fetched:
+        """The next records, at most max_records, partition by partition in offset order, as Kafka gave
+        them: `admit` says which of them to apply once the batch before them is committed."""
         fetched = await self._consumer.getmany(timeout_ms=self._fetch_timeout_ms, max_records=self._max_records)
         records: list[ConsumedRecord] = []
         for tp, messages in sorted(fetched.items(), key=lambda item: item[0].partition):
-            if tp.partition not in self._believed or tp.partition in self.gaps:
-                # Fetched before this consumer positioned the partition (an assignment is being
-                # handled right now, and will seek it), or held: not ours to apply from there.
-                continue
-            believed = self._believed[tp.partition] or 0
-            fresh = [m for m in messages if m.offset >= believed]  # earlier: applied already, never twice
-            if fresh and fresh[0].offset > believed and await self._records_missing(tp, believed):
-                continue
             records.extend(
                 ConsumedRecord(tp.topic, tp.partition, m.offset, m.timestamp, m.key, m.value, tuple(m.headers))
-                for m in fresh
+                for m in messages
             )
-        return records
+        return Fetched(records, dict(self._seeks))
+
+    async def admit(self, fetched: Fetched) -> dict[int, int]:
+        """From which offset each partition's fetched records are to be applied, judged now (the batch
+        before them committed, or was not): a partition sought again since the fetch (a rebalance, a
+        fenced batch, a gap accepted) is left out, since its records are read again from where it was
+        sought; records before where the partition stands were applied already, never twice; a partition
+        whose records do not start where the database says it stands is held (see `gaps`)."""
+        first: dict[int, int] = {}
+        for record in fetched.records:
+            believed = self._believed.get(record.partition)
+            if record.offset >= (believed or 0) and record.partition not in first:
+                first[record.partition] = record.offset
+        starts: dict[int, int] = {}
+        for partition, offset in first.items():
+            if (partition not in self._believed or partition in self.gaps
+                    or self._seeks.get(partition) != fetched.seeks.get(partition)):  # fmt: skip
+                # Fetched before this consumer positioned the partition (an assignment or a seek is
+                # being handled, and reads it again from there), or held: not ours to apply from here.
+                continue
+            believed = self._believed[partition] or 0
+            if offset > believed and await self._records_missing(TopicPartition(self.topic, partition), believed):
+                continue
+            starts[partition] = believed
+        return starts
 
     async def _records_missing(self, tp: TopicPartition, believed: int) -> bool:
         """The first record is past where the partition stands. Transaction markers take offsets too,
@@ -114,6 +140,7 @@ class TallyConsumer:
             del self.gaps[gap.partition]
             tp = TopicPartition(self.topic, gap.partition)
             self._consumer.seek(tp, stored[gap.partition])
+            self._sought(gap.partition)
             self._believed[gap.partition] = stored[gap.partition]
             self._consumer.resume(tp)
             log.warning("gap_accepted", partition=gap.partition, resumed_at=stored[gap.partition])
@@ -174,12 +201,17 @@ class TallyConsumer:
                 self._consumer.seek(tp, stored[partition])
             else:
                 await self._consumer.seek_to_beginning(tp)
+            self._sought(partition)
             self._believed[partition] = stored.get(partition)
         log.info("partitions_positioned", positions={p: stored.get(p, "beginning") for p in partitions})
+
+    def _sought(self, partition: int) -> None:
+        self._seeks[partition] = self._seeks.get(partition, 0) + 1
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._in_flight:  # let the batch being written finish first
             for tp in revoked:
+                self._sought(tp.partition)
                 self._believed.pop(tp.partition, None)
                 self.gaps.pop(tp.partition, None)  # whoever gets it finds the gap again
         log.info("partitions_revoked", partitions=sorted(tp.partition for tp in revoked))

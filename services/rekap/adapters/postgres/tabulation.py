@@ -15,7 +15,7 @@ import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
-from rekap.domain.batch import BatchChanges, FormKey, FormState, PartitionAdvance, RecordOutcome
+from rekap.domain.batch import BatchChanges, FormKey, FormState, NewForm, PartitionAdvance, RecordOutcome
 from rekap.domain.decode import Authentic
 from rekap.domain.revisions import Authority
 from rekap.errors import RekapError
@@ -36,42 +36,49 @@ SELECT_MOVED = """
 SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)
 """
 # One TPS's records may come on two partitions (another partitioner, more partitions), so two
-# tabulators may judge the same (TPS, contest) at once. Each batch first locks the TPS rows of its
-# forms, in one order for everyone (no deadlocks), so the second waits and then reads what the first
-# wrote. NO KEY UPDATE: the foreign-key checks of other transactions (KEY SHARE) are not blocked.
-# Through a function of the owner's (0007): the tabulator's role may not update rekap.tps.
-LOCK_TPS = "SELECT rekap.lock_tps($1::text[])"
+# tabulators may judge the same (TPS, contest) at once. The deciding forms a batch reads are locked
+# until it commits, so the other waits, then reads what the first wrote. A form that did not exist yet
+# has no row to lock: its insert is the check. If another batch inserted it meanwhile, the insert waits
+# for that batch, then inserts nothing; the count says so, and the batch is judged again (FormRaceError).
 SELECT_FORMS = """
-SELECT tps_id, contest_id, revision, digest, status, valid, invalid, ballots_used, votes, authority
-FROM rekap.form
-WHERE (tps_id, contest_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-FOR UPDATE
+SELECT f.tps_id, f.contest_id, f.revision, f.digest, f.status, f.valid, f.invalid, f.ballots_used, f.votes,
+       f.authority
+FROM unnest($1::text[], $2::text[]) AS k(tps_id, contest_id)
+JOIN rekap.form f ON f.tps_id = k.tps_id AND f.contest_id = k.contest_id
+ORDER BY f.tps_id, f.contest_id
+FOR UPDATE OF f
 """
 RECORD_COLUMNS = (
     "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
     "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
 )  # fmt: skip
-# A deciding form only ever moves forward (authority, then revision): the batch judged under the TPS
-# locks, so a row the WHERE leaves alone means a race the locks should have prevented; the caller
-# checks the count and rolls back.
-UPSERT_FORMS = """
-INSERT INTO rekap.form AS f (tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used,
-                             votes, terminal_id, submitted_at, topic, partition, "offset", authority)
+FORM_ROWS = """
+unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[], $8::integer[],
+       $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[], $14::integer[], $15::bigint[],
+       $16::smallint[])
+AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
+     submitted_at, topic, partition, "offset", authority)
+"""
+INSERT_FORMS = f"""
+INSERT INTO rekap.form (tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes,
+                        terminal_id, submitted_at, topic, partition, "offset", authority)
 SELECT tps_id, contest_id, revision, digest, status, string_to_array(reasons, ','), valid, invalid, ballots_used,
        votes, terminal_id, submitted_at, topic, partition, "offset", authority
-FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[],
-            $8::integer[], $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[],
-            $14::integer[], $15::bigint[], $16::smallint[])
-     AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
-          submitted_at, topic, partition, "offset", authority)
-ON CONFLICT (tps_id, contest_id) DO UPDATE SET
-    revision = excluded.revision, digest = excluded.digest, status = excluded.status, reasons = excluded.reasons,
-    valid = excluded.valid, invalid = excluded.invalid, ballots_used = excluded.ballots_used,
-    votes = excluded.votes, terminal_id = excluded.terminal_id, submitted_at = excluded.submitted_at,
-    topic = excluded.topic, partition = excluded.partition, "offset" = excluded."offset",
-    authority = excluded.authority, updated_at = now()
-WHERE (f.authority, f.revision) < (excluded.authority, excluded.revision)
-"""
+FROM {FORM_ROWS}
+ON CONFLICT (tps_id, contest_id) DO NOTHING
+"""  # noqa: S608 (constants only)
+# A deciding form only ever moves forward (authority, then revision): the batch judged it under its
+# row lock, so a row the WHERE leaves alone means a race the lock should have prevented; the caller
+# checks the count and rolls back.
+UPDATE_FORMS = f"""
+UPDATE rekap.form AS f SET
+    revision = u.revision, digest = u.digest, status = u.status, reasons = string_to_array(u.reasons, ','),
+    valid = u.valid, invalid = u.invalid, ballots_used = u.ballots_used, votes = u.votes,
+    terminal_id = u.terminal_id, submitted_at = u.submitted_at, topic = u.topic, partition = u.partition,
+    "offset" = u."offset", authority = u.authority, updated_at = now()
+FROM {FORM_ROWS}
+WHERE f.tps_id = u.tps_id AND f.contest_id = u.contest_id AND (f.authority, f.revision) < (u.authority, u.revision)
+"""  # noqa: S608 (constants only)
 ADD_TOTALS = """
 INSERT INTO rekap.tally AS t (contest_id, kecamatan_code, shard, valid, invalid, ballots_used, tps_counted,
                               tps_quarantined)
@@ -181,12 +188,13 @@ class TabulationStore:
 
 class BatchTransaction:
     """The steps of a batch's transaction, in their order: fence, read the deciding forms (under their
-    TPS locks), then, once the caller has judged the batch, write what changed."""
+    row locks), then, once the caller has judged the batch, write what changed."""
 
     def __init__(self, conn: Connection, topic: str, batch_id: UUID) -> None:
         self._conn = conn
         self._topic = topic
         self._batch_id = batch_id
+        self._existing: set[FormKey] = set()  # the deciding forms read, locked until commit
 
     async def fence(self, advances: list[PartitionAdvance]) -> None:
         """Move each partition from where this consumer believes it stands. Raises OffsetFencedError if
@@ -196,12 +204,14 @@ class BatchTransaction:
 
     async def deciding_forms(self, keys: set[FormKey]) -> dict[FormKey, FormState]:
         with boundary():
-            return await _read_forms(self._conn, keys)
+            forms = await _read_forms(self._conn, keys)
+        self._existing = set(forms)
+        return forms
 
     async def write(self, changes: BatchChanges) -> None:
         """Outcome rows, deciding forms, totals. Raises FormRaceError if a deciding form was overtaken."""
         with boundary():
-            await _write(self._conn, changes)
+            await _write(self._conn, changes, self._existing)
 
 
 async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance], batch_id: UUID) -> None:
@@ -228,7 +238,6 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
     if not keys:
         return {}
     ordered = sorted(keys)
-    await conn.execute(LOCK_TPS, sorted({tps_id for tps_id, _ in ordered}))
     rows = await conn.fetch(SELECT_FORMS, [k[0] for k in ordered], [k[1] for k in ordered])
     return {
         (r["tps_id"], r["contest_id"]): FormState(
@@ -245,25 +254,19 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
     }
 
 
-async def _write(conn: Connection, changes: BatchChanges) -> None:
+async def _write(conn: Connection, changes: BatchChanges, existing: set[FormKey]) -> None:
     await conn.copy_records_to_table(
         "record", schema_name="rekap", columns=RECORD_COLUMNS, records=[_record_row(o) for o in changes.outcomes]
     )
-    if changes.forms:
-        rows = []
-        for (tps_id, contest_id), new in sorted(changes.forms.items()):
-            decoded = new.judgement.decoded
-            assert isinstance(decoded, Authentic)
-            tally, state = decoded.tally, new.state
-            rows.append((
-                tps_id, contest_id, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
-                ",".join(new.judgement.problems), state.valid, state.invalid, state.ballots_used, dict(state.votes),
-                tally.terminal_id, tally.submitted_at, new.record.topic, new.record.partition, new.record.offset,
-                int(state.authority),
-            ))  # fmt: skip
-        written = int((await conn.execute(UPSERT_FORMS, *map(list, zip(*rows, strict=True)))).split()[-1])
-        if written != len(rows):
-            raise FormRaceError(f"{len(rows) - written} deciding form(s) were overtaken meanwhile")
+    new_rows: list[tuple[object, ...]] = []
+    changed_rows: list[tuple[object, ...]] = []
+    for key, new in sorted(changes.forms.items()):
+        (changed_rows if key in existing else new_rows).append(_form_row(key, new))
+    for statement, rows in ((INSERT_FORMS, new_rows), (UPDATE_FORMS, changed_rows)):
+        if rows:
+            written = int((await conn.execute(statement, *map(list, zip(*rows, strict=True)))).split()[-1])
+            if written != len(rows):
+                raise FormRaceError(f"{len(rows) - written} deciding form(s) were written by another batch meanwhile")
     totals = sorted(changes.totals.items())
     if totals:
         await conn.execute(
@@ -274,6 +277,18 @@ async def _write(conn: Connection, changes: BatchChanges) -> None:
         votes = [(*key, choice, n) for key, c in totals for choice, n in sorted(c.votes.items()) if n != 0]
         if votes:
             await conn.execute(ADD_VOTES, *map(list, zip(*votes, strict=True)))
+
+
+def _form_row(key: FormKey, new: NewForm) -> tuple[object, ...]:
+    decoded = new.judgement.decoded
+    assert isinstance(decoded, Authentic)
+    tally, state = decoded.tally, new.state
+    return (
+        *key, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
+        ",".join(new.judgement.problems), state.valid, state.invalid, state.ballots_used, dict(state.votes),
+        tally.terminal_id, tally.submitted_at, new.record.topic, new.record.partition, new.record.offset,
+        int(state.authority),
+    )  # fmt: skip
 
 
 def _base64(data: bytes) -> str:
