@@ -56,6 +56,7 @@ class Authentic:
     tally: TallyV1
     tps: Tps
     problems: tuple[QuarantineReason, ...]  # empty: the form counts (as far as the form itself says)
+    digest: bytes  # of the counted numbers (TallyV1.content_digest): what a duplicate is compared with
     authority: Authority = Authority.KPPS  # of the terminal that sent it
 
 
@@ -139,7 +140,8 @@ class Decoder:
             return Rejected(RejectReason.BAD_SIGNATURE, f"not signed by {terminal.terminal_id}'s key", tally)
         authority = Authority.PPK if terminal.scope.kind is ScopeKind.KECAMATAN else Authority.KPPS
         latest = self._clock() + self._max_clock_skew_s
-        return Authentic(tally, tps, arithmetic_problems(tally) + master_data_problems(tally, tps, latest), authority)
+        problems = arithmetic_problems(tally) + master_data_problems(tally, tps, latest)
+        return Authentic(tally, tps, problems, tally.content_digest(), authority)
 
     def _verifier(self, terminal: Terminal) -> Verifier:
         verifier = self._verifiers.get(terminal.public_key)

@@ -29,7 +29,7 @@ def judge(decoded: Decoded, current: CurrentForm | None) -> Judgement:
         return Judgement(Outcome.REJECTED, decoded.reason, decoded)
     assert isinstance(decoded, Authentic)
     tally = decoded.tally
-    digest = tally.content_digest()
+    digest = decoded.digest
     verdict = judge_revision(current, tally.revision, digest, decoded.authority)
     if verdict is RevisionVerdict.STALE:
         return Judgement(Outcome.STALE, None, decoded, digest)

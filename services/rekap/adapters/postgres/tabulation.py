@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from uuid import UUID
@@ -21,16 +21,10 @@ from rekap.domain.revisions import Authority
 from rekap.errors import RekapError
 
 SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)"
-# The fence: only the consumer that knows where a partition stands may move it. The row lock it takes
-# is held to commit, so a zombie behind it waits, then finds the offset moved, and rolls back.
-ADVANCE_OFFSET = """
-UPDATE rekap.partition_offset SET next_offset = $3, batch_id = $5, updated_at = now()
-WHERE topic = $1 AND partition = $2 AND next_offset = $4
-"""
-FIRST_OFFSET = """
-INSERT INTO rekap.partition_offset (topic, partition, next_offset, batch_id) VALUES ($1, $2, $3, $4)
-ON CONFLICT (topic, partition) DO NOTHING
-"""
+# The fence: only the consumer that knows where a partition stands may move it (0008: one round trip
+# for all the batch's partitions; those not where believed come back). The row locks it takes are held
+# to commit, so a zombie behind them waits, then finds the offsets moved, and rolls back.
+ADVANCE_OFFSETS = "SELECT rekap.advance_offsets($1, $2::integer[], $3::bigint[], $4::bigint[], $5)"
 # Who moved a partition the fence found moved: this very batch (its commit's reply was lost), or another.
 SELECT_MOVED = """
 SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)
@@ -39,7 +33,7 @@ SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic 
 # tabulators may judge the same (TPS, contest) at once. The deciding forms a batch reads are locked
 # until it commits, so the other waits, then reads what the first wrote. A form that did not exist yet
 # has no row to lock: its insert is the check. If another batch inserted it meanwhile, the insert waits
-# for that batch, then inserts nothing; the count says so, and the batch is judged again (FormRaceError).
+# for that batch, then fails on the key, and the batch is judged again (FormRaceError).
 SELECT_FORMS = """
 SELECT f.tps_id, f.contest_id, f.revision, f.digest, f.status, f.valid, f.invalid, f.ballots_used, f.votes,
        f.authority
@@ -52,46 +46,40 @@ RECORD_COLUMNS = (
     "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
     "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
 )  # fmt: skip
-FORM_ROWS = """
-unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[], $8::integer[],
-       $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[], $14::integer[], $15::bigint[],
-       $16::smallint[])
-AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
-     submitted_at, topic, partition, "offset", authority)
-"""
-INSERT_FORMS = f"""
-INSERT INTO rekap.form (tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes,
-                        terminal_id, submitted_at, topic, partition, "offset", authority)
-SELECT tps_id, contest_id, revision, digest, status, string_to_array(reasons, ','), valid, invalid, ballots_used,
-       votes, terminal_id, submitted_at, topic, partition, "offset", authority
-FROM {FORM_ROWS}
-ON CONFLICT (tps_id, contest_id) DO NOTHING
-"""  # noqa: S608 (constants only)
+FORM_COLUMNS = (
+    "tps_id", "contest_id", "revision", "digest", "status", "reasons", "valid", "invalid", "ballots_used", "votes",
+    "terminal_id", "submitted_at", "topic", "partition", "offset", "authority",
+)  # fmt: skip
 # A deciding form only ever moves forward (authority, then revision): the batch judged it under its
 # row lock, so a row the WHERE leaves alone means a race the lock should have prevented; the caller
-# checks the count and rolls back.
-UPDATE_FORMS = f"""
+# checks the count and rolls back. (New forms are copied in: COPY, no conflict allowed.)
+UPDATE_FORMS = """
 UPDATE rekap.form AS f SET
     revision = u.revision, digest = u.digest, status = u.status, reasons = string_to_array(u.reasons, ','),
     valid = u.valid, invalid = u.invalid, ballots_used = u.ballots_used, votes = u.votes,
     terminal_id = u.terminal_id, submitted_at = u.submitted_at, topic = u.topic, partition = u.partition,
     "offset" = u."offset", authority = u.authority, updated_at = now()
-FROM {FORM_ROWS}
+FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[], $8::integer[],
+            $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[], $14::integer[], $15::bigint[],
+            $16::smallint[])
+     AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
+          submitted_at, topic, partition, "offset", authority)
 WHERE f.tps_id = u.tps_id AND f.contest_id = u.contest_id AND (f.authority, f.revision) < (u.authority, u.revision)
-"""  # noqa: S608 (constants only)
-ADD_TOTALS = """
-INSERT INTO rekap.tally AS t (contest_id, kecamatan_code, shard, valid, invalid, ballots_used, tps_counted,
-                              tps_quarantined)
-SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[],
-                     $7::integer[], $8::integer[])
-ON CONFLICT (contest_id, kecamatan_code, shard) DO UPDATE SET
-    valid = t.valid + excluded.valid, invalid = t.invalid + excluded.invalid,
-    ballots_used = t.ballots_used + excluded.ballots_used, tps_counted = t.tps_counted + excluded.tps_counted,
-    tps_quarantined = t.tps_quarantined + excluded.tps_quarantined
 """
-ADD_VOTES = """
+# Totals and votes in one statement (one round trip).
+ADD_TOTALS = """
+WITH totals AS (
+    INSERT INTO rekap.tally AS t (contest_id, kecamatan_code, shard, valid, invalid, ballots_used, tps_counted,
+                                  tps_quarantined)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[],
+                         $7::integer[], $8::integer[])
+    ON CONFLICT (contest_id, kecamatan_code, shard) DO UPDATE SET
+        valid = t.valid + excluded.valid, invalid = t.invalid + excluded.invalid,
+        ballots_used = t.ballots_used + excluded.ballots_used, tps_counted = t.tps_counted + excluded.tps_counted,
+        tps_quarantined = t.tps_quarantined + excluded.tps_quarantined
+)
 INSERT INTO rekap.tally_votes AS t (contest_id, kecamatan_code, shard, choice, votes)
-SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[])
+SELECT * FROM unnest($9::text[], $10::text[], $11::integer[], $12::text[], $13::bigint[])
 ON CONFLICT (contest_id, kecamatan_code, shard, choice) DO UPDATE SET votes = t.votes + excluded.votes
 """
 
@@ -215,16 +203,13 @@ class BatchTransaction:
 
 
 async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance], batch_id: UUID) -> None:
-    lost: dict[int, int | None] = {}
-    for advance in sorted(advances, key=lambda a: a.partition):  # one lock order for everyone
-        if advance.expected is None:
-            status = await conn.execute(FIRST_OFFSET, topic, advance.partition, advance.next_offset, batch_id)
-        else:
-            status = await conn.execute(
-                ADVANCE_OFFSET, topic, advance.partition, advance.next_offset, advance.expected, batch_id
-            )
-        if not status.endswith(" 1"):
-            lost[advance.partition] = advance.expected
+    ordered = sorted(advances, key=lambda a: a.partition)  # one lock order for everyone
+    moved_not: list[int] = await conn.fetchval(
+        ADVANCE_OFFSETS, topic, [a.partition for a in ordered], [a.expected for a in ordered],
+        [a.next_offset for a in ordered], batch_id,
+    )  # fmt: skip
+    believed = {a.partition: a.expected for a in ordered}
+    lost = {partition: believed[partition] for partition in moved_not}
     if not lost:
         return
     moved = {r["partition"]: r for r in await conn.fetch(SELECT_MOVED, topic, sorted(lost))}
@@ -258,36 +243,40 @@ async def _write(conn: Connection, changes: BatchChanges, existing: set[FormKey]
     await conn.copy_records_to_table(
         "record", schema_name="rekap", columns=RECORD_COLUMNS, records=[_record_row(o) for o in changes.outcomes]
     )
-    new_rows: list[tuple[object, ...]] = []
-    changed_rows: list[tuple[object, ...]] = []
-    for key, new in sorted(changes.forms.items()):
-        (changed_rows if key in existing else new_rows).append(_form_row(key, new))
-    for statement, rows in ((INSERT_FORMS, new_rows), (UPDATE_FORMS, changed_rows)):
-        if rows:
-            written = int((await conn.execute(statement, *map(list, zip(*rows, strict=True)))).split()[-1])
-            if written != len(rows):
-                raise FormRaceError(f"{len(rows) - written} deciding form(s) were written by another batch meanwhile")
+    new_rows = [_form_row(key, new) for key, new in sorted(changes.forms.items()) if key not in existing]
+    changed = [(key, new) for key, new in sorted(changes.forms.items()) if key in existing]
+    if new_rows:
+        try:
+            await conn.copy_records_to_table("form", schema_name="rekap", columns=FORM_COLUMNS, records=new_rows)
+        except asyncpg.UniqueViolationError as error:
+            raise FormRaceError(f"a deciding form was inserted by another batch meanwhile: {error}") from error
+    if changed:
+        rows = [_form_row(key, new, reasons=",".join(new.judgement.problems)) for key, new in changed]
+        written = int((await conn.execute(UPDATE_FORMS, *_columns(rows, 16))).split()[-1])
+        if written != len(rows):
+            raise FormRaceError(f"{len(rows) - written} deciding form(s) were overtaken meanwhile")
     totals = sorted(changes.totals.items())
     if totals:
-        await conn.execute(
-            ADD_TOTALS,
-            *map(list, zip(*[(*key, c.valid, c.invalid, c.ballots_used, c.tps_counted, c.tps_quarantined)
-                             for key, c in totals], strict=True)),
-        )  # fmt: skip
+        sums = [(*key, c.valid, c.invalid, c.ballots_used, c.tps_counted, c.tps_quarantined) for key, c in totals]
         votes = [(*key, choice, n) for key, c in totals for choice, n in sorted(c.votes.items()) if n != 0]
-        if votes:
-            await conn.execute(ADD_VOTES, *map(list, zip(*votes, strict=True)))
+        await conn.execute(ADD_TOTALS, *_columns(sums, 8), *_columns(votes, 5))
 
 
-def _form_row(key: FormKey, new: NewForm) -> tuple[object, ...]:
+def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
+    """Rows as columns (the arrays unnest takes), `width` empty ones when there are no rows."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _form_row(key: FormKey, new: NewForm, reasons: object = None) -> tuple[object, ...]:
+    """A form's columns (FORM_COLUMNS); its reasons a list (COPY) unless given (text, for unnest)."""
     decoded = new.judgement.decoded
     assert isinstance(decoded, Authentic)
-    tally, state = decoded.tally, new.state
+    tally, state, record = decoded.tally, new.state, new.record
     return (
         *key, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
-        ",".join(new.judgement.problems), state.valid, state.invalid, state.ballots_used, dict(state.votes),
-        tally.terminal_id, tally.submitted_at, new.record.topic, new.record.partition, new.record.offset,
-        int(state.authority),
+        list(new.judgement.problems) if reasons is None else reasons, state.valid, state.invalid,
+        state.ballots_used, dict(state.votes), tally.terminal_id, tally.submitted_at, record.topic, record.partition,
+        record.offset, int(state.authority),
     )  # fmt: skip
 
 
