@@ -1,4 +1,5 @@
-"""The local broker is a real Kafka: keyed records keep their order per key, across partitions."""
+"""The local broker is a real Kafka: keyed records keep their order per key, across partitions; what the
+tally consumer fetched before a partition was sought again is not applied."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from rekap.adapters.kafka.consumer import Fetched, TallyConsumer
 from rekap.adapters.kafka.topics import ensure_topics
 from tests.servers import BrokerAccess
 
@@ -56,3 +58,49 @@ async def test_ensure_topics_creates_once(kafka: BrokerAccess, topic: str) -> No
     other = f"{topic}-dead-letters"
     assert await ensure_topics(kafka.admin, {topic: 3, other: 1}) == [other]
     assert await ensure_topics(kafka.admin, {topic: 3, other: 1}) == []
+
+
+async def test_records_fetched_before_their_partition_is_sought_again_are_not_applied(
+    kafka: BrokerAccess, topic: str
+) -> None:
+    """The tabulator fetches the next batch while the one before commits. If that commit is fenced (or a
+    rebalance moves the partition), the partition is sought back to where the database says it stands:
+    what was fetched before must not be applied from there, or the records in between would be skipped."""
+    producer = AIOKafkaProducer(**kafka.terminals.options(), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for n in range(10):
+            await producer.send(topic, b"form %d" % n, key=b"1601072001001", partition=0)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    stored: dict[int, int] = {}  # what "the database" holds: nothing applied yet
+
+    async def stored_offsets(partitions: list[int]) -> dict[int, int]:
+        return {p: stored[p] for p in partitions if p in stored}
+
+    consumer = TallyConsumer(access=kafka.tabulator, topic=topic, group_id=f"{topic}-tabulators",
+                             stored_offsets=stored_offsets, max_records=4)  # fmt: skip
+    await consumer.start()
+    try:
+        first = await _fetch_some(consumer)
+        assert await consumer.admit(first) == {0: 0}
+        consumer.advanced(consumer.advances(first.records))  # the first four, committed
+        second = await _fetch_some(consumer)  # fetched while the first commits...
+        assert [r.offset for r in second.records] == [4, 5, 6, 7]
+        stored[0] = 2  # ...but the database says otherwise (another consumer's view, say): sought back
+        await consumer.reseek([0])
+        assert await consumer.admit(second) == {}, "fetched before the seek: not applied from there"
+        third = await _fetch_some(consumer)
+        assert third.records[0].offset == 2
+        assert await consumer.admit(third) == {0: 2}
+    finally:
+        await consumer.stop()
+
+
+async def _fetch_some(consumer: TallyConsumer) -> Fetched:
+    for _ in range(100):
+        fetched = await consumer.fetch()
+        if fetched.records:
+            return fetched
+    raise AssertionError("nothing fetched")
