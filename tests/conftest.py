@@ -144,8 +144,10 @@ async def _drop_database(admin_url: str, name: str) -> None:
 
 
 @pytest.fixture
-async def empty_database_url(postgres_admin_url: str) -> AsyncIterator[str]:
-    """A new database with nothing in it (not even migrations)."""
+async def empty_database_url(postgres_admin_url: str, template_database: str) -> AsyncIterator[str]:
+    """A new database with nothing in it (not even migrations); owned by the owner, whom the template's
+    provisioning makes (so that this fixture works first, or alone)."""
+    assert template_database
     async for url in _fresh_database(postgres_admin_url, template=None):
         yield url
 

@@ -86,3 +86,13 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION rekap.advance_offsets(text, integer[], bigint[], bigint[], uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rekap.advance_offsets(text, integer[], bigint[], bigint[], uuid) TO rekap_tabulator;
+
+-- Totals are updated in place, batch after batch (a vote row of a kecamatan about once a record): room
+-- on each page lets PostgreSQL keep the new version on the same page without a new index entry (a HOT
+-- update). Tables made before this keep their full pages until they are rewritten.
+ALTER TABLE rekap.tally SET (fillfactor = 50);
+ALTER TABLE rekap.tally_votes SET (fillfactor = 50);
+
+-- No query reads records by outcome across topics (counts by outcome are per topic, a scan of that
+-- topic's rows; a TPS's records use record_form): one index less to write per record.
+DROP INDEX rekap.record_outcome;
