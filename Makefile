@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos load-drain load-steady load-national
+.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos load-drain load-steady load-national load-peer
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -62,3 +62,7 @@ load-steady: $(STAMP)  ## produce-to-visible latency and lag at 1k, 2k, 5k, 10k 
 load-national: $(STAMP)  ## ~870,000 tallies (Pilkada 2024's size) drained by 1 and 2 tabulators
 	$(BIN)/rekap stack up
 	$(BIN)/python -m loadtests.drain --national --no-verify --tabulators 1 2
+
+load-peer: $(STAMP)  ## one ~375,000-record backlog: a ceiling, a Quix Streams peer (own venv) and Rekap's tabulators
+	$(BIN)/rekap stack up
+	$(BIN)/python -m loadtests.peer

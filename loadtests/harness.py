@@ -57,6 +57,10 @@ class Run:
 
     settings: Settings
     name: str = field(default_factory=lambda: f"load_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:4]}")
+    # Unset: a topic and a consumer group named after the run. Set: a topic shared by several runs, each
+    # with a database and a consumer group of its own (peer.py).
+    topic_name: str | None = None
+    group_name: str | None = None
 
     @property
     def admin_url(self) -> str:
@@ -76,13 +80,17 @@ class Run:
 
     @property
     def topic(self) -> str:
-        return self.name.replace("_", "-")
+        return self.topic_name or self.name.replace("_", "-")
+
+    @property
+    def group(self) -> str:
+        return self.group_name or f"{self.topic}-tabulators"
 
     async def prepare(self, dataset: MasterDataSet) -> None:
         await self.prepare_database(dataset)
         admin = self.settings.kafka("admin")
         await ensure_topics(admin, {self.topic: PARTITIONS, f"{self.topic}.dead-letters": PARTITIONS})
-        names = Resources(self.topic, f"{self.topic}.dead-letters", f"{self.topic}-tabulators")
+        names = Resources(self.topic, f"{self.topic}.dead-letters", self.group)
         for role in KafkaRole:
             await asyncio.to_thread(grant_acls, admin, role.value, role, names)
 
@@ -117,7 +125,7 @@ class Run:
             REKAP_KAFKA_PASSWORD=str(self.settings.kafka("tabulator").password),
             REKAP_TALLY_TOPIC=self.topic,
             REKAP_DEAD_LETTER_TOPIC=f"{self.topic}.dead-letters",
-            REKAP_GROUP_ID=f"{self.topic}-tabulators",
+            REKAP_GROUP_ID=self.group,
             REKAP_VERIFY_SIGNATURES=str(verify).lower(),
             REKAP_BATCH_MAX_RECORDS=str(batch),
             REKAP_TOPIC_PARTITIONS=str(PARTITIONS),
@@ -158,14 +166,20 @@ class Tabulators:
         return total
 
     def stop(self) -> None:
-        for p in self.processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.processes:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(self.processes)
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each (a tabulator finishes its batch and leaves the group), SIGKILL after a minute."""
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
 
 
 async def produce(
