@@ -25,7 +25,8 @@ from typing import Any
 import asyncpg
 import psutil
 
-from rekap.adapters.kafka.security import KafkaRole, Resources, grant_acls
+from rekap.adapters.kafka.access import KafkaRole, Resources
+from rekap.adapters.kafka.security import grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate

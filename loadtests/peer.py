@@ -84,7 +84,8 @@ from loadtests.harness import (
     write_results,
 )
 from loadtests.national import national_dataset
-from rekap.adapters.kafka.security import KafkaRole, Resources, acls_of, grant_acls
+from rekap.adapters.kafka.access import KafkaRole, Resources
+from rekap.adapters.kafka.security import acls_of, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.roles import OWNER
 from rekap.config import Settings

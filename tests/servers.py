@@ -9,8 +9,8 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from rekap.adapters.kafka.access import KafkaAccess
-from rekap.adapters.kafka.security import KafkaRole, Resources, grant_acls, set_user, wait_until_accepted
+from rekap.adapters.kafka.access import KafkaAccess, KafkaRole, Resources
+from rekap.adapters.kafka.security import grant_acls, set_user, wait_until_accepted
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.config import DbUser, with_database
 from rekap.devstack.provision import provision_database as devstack_provision

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.errors import KafkaError
 
-from rekap.adapters.kafka.access import KafkaAccess
-from rekap.adapters.kafka.security import KafkaRole, acl_bindings, acls_of, remove_user, set_user
+from rekap.adapters.kafka.access import KafkaAccess, KafkaRole
+from rekap.adapters.kafka.security import acl_bindings, acls_of, remove_user, set_user
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.errors import RekapError
 from tests.integration.cli import rekap

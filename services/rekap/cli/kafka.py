@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from rekap.adapters.kafka.security import KafkaRole, Resources, acls_of, remove_user, set_user
+from rekap.adapters.kafka.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.cli.common import SubParsers, add_command, add_password_options, read_password, say
 from rekap.config import Settings
@@ -20,6 +20,8 @@ def setup(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def user_set(settings: Settings, args: argparse.Namespace) -> int:
+    from rekap.adapters.kafka.security import acls_of, set_user  # noqa: PLC0415 (see below)
+
     role = KafkaRole(args.role)
     password = read_password(args, args.name)
     names = Resources(settings.tally_topic, settings.dead_letter_topic, settings.group_id)
@@ -36,11 +38,15 @@ def _name(value: object) -> str:
 
 
 def user_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from rekap.adapters.kafka.security import remove_user  # noqa: PLC0415 (see below)
+
     remove_user(settings.kafka("admin"), args.name)
     say(f"user {args.name} removed (its password and its ACLs)")
     return 0
 
 
+# confluent-kafka (11 MB of memory) is imported by the commands that use it, not by every `rekap` command:
+# the tabulator is one of them.
 def register(commands: SubParsers) -> None:
     kafka = commands.add_parser("kafka", help="the broker's topics, users and ACLs (as the admin)")
     actions = kafka.add_subparsers(title="kafka commands", required=True, metavar="ACTION")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from rekap.adapters.kafka.security import KafkaRole, Resources, set_user, wait_until_accepted
+from rekap.adapters.kafka.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, bootstrap_database, set_login
@@ -44,6 +44,9 @@ async def provision_database(
 
 async def provision_kafka(settings: Settings, secrets: StackSecrets) -> list[str]:
     """Returns the topics created."""
+    # confluent-kafka (11 MB) only when the stack is provisioned, not in every `rekap` process.
+    from rekap.adapters.kafka.security import set_user, wait_until_accepted  # noqa: PLC0415
+
     admin = settings.kafka("admin")
     topics = {settings.tally_topic: settings.topic_partitions, settings.dead_letter_topic: settings.topic_partitions}
     created = await ensure_topics(admin, topics)

@@ -1,14 +1,31 @@
 """How a client reaches the broker and who it is there: the bootstrap servers, and the SASL/SCRAM
-principal (with TLS when the broker has certificates). One object for every Kafka client Rekap makes."""
+principal (with TLS when the broker has certificates). One object for every Kafka client Rekap makes.
+Also the roles a user may have and the names their ACLs are about (security.py sets them; kept here,
+light, so that what only names a role does not load confluent-kafka)."""
 
 from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any, Literal
 
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
 SCRAM = "SCRAM-SHA-512"
+
+
+class KafkaRole(StrEnum):
+    TERMINALS = "terminals"
+    TABULATOR = "tabulator"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The names an ACL is about (from Settings: REKAP_TALLY_TOPIC, ...)."""
+
+    tally_topic: str
+    dead_letter_topic: str
+    group_id: str
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ import asyncio
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -36,25 +34,11 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.adapters.kafka.access import KafkaAccess, KafkaRole, Resources
 from rekap.errors import RekapError, UnavailableError
 
 SCRAM_ITERATIONS = 8192
 TIMEOUT_S = 15.0
-
-
-class KafkaRole(StrEnum):
-    TERMINALS = "terminals"
-    TABULATOR = "tabulator"
-
-
-@dataclass(frozen=True)
-class Resources:
-    """The names an ACL is about (from Settings: REKAP_TALLY_TOPIC, ...)."""
-
-    tally_topic: str
-    dead_letter_topic: str
-    group_id: str
 
 
 def _rules(role: KafkaRole, names: Resources) -> Iterator[tuple[ResourceType, str, AclOperation]]:
