@@ -105,7 +105,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-verify", dest="verify", action="store_false", help="signatures off (trusted topic)")
     parser.add_argument("--tabulators", type=int, nargs="+", default=[1], help="one run per count, e.g. 1 2")
-    parser.add_argument("--batch", type=int, default=2000, help="REKAP_BATCH_MAX_RECORDS")
+    parser.add_argument("--batch", type=int, default=4000, help="REKAP_BATCH_MAX_RECORDS")
     parser.add_argument("--national", action="store_true", help="the synthetic national data set (~870k tallies)")
     parser.add_argument("--provinces", type=int, help="the national data set's first N provinces (with --national)")
     args = parser.parse_args()

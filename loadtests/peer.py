@@ -102,7 +102,7 @@ PROGRESS_S = 5.0
 STALL_S = 180.0  # no progress that long: the contender failed
 BUSY_PERCENT = 15.0  # the machine's CPU use (of both cores) under which a contender starts
 SETTLE_S = 30.0  # how long to wait for that before it starts anyway (the table then says so)
-BATCH = 2000  # REKAP_BATCH_MAX_RECORDS, as drain.py
+BATCH = 4000  # REKAP_BATCH_MAX_RECORDS: its default, as drain.py
 NOTE = """Chart: peer.png. Medians of the runs. Time from the processes' start until every record is processed
 (Rekap: applied in PostgreSQL; Quix: committed by its consumer group, which it does after its sink's transactions;
 ceiling: decoded). CPU-seconds per 100k records: the contender's processes / every process of the local PostgreSQL /

@@ -31,7 +31,7 @@ from rekap.adapters.postgres.terminals import read_terminals
 from rekap.config import Settings
 from rekap.domain.decode import Authentic, Decoder, RawRecord
 
-MAX_RECORDS = 2000  # per fetch, as a tabulator's batch
+MAX_RECORDS = 4000  # per fetch, as a tabulator's batch
 
 
 def write_status(path: Path, status: dict[str, object]) -> None:

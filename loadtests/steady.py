@@ -156,7 +156,7 @@ async def main() -> int:
     parser.add_argument("--rates", default="1000,2000,5000,10000", help="tallies per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each rate is sent")
     parser.add_argument("--no-verify", dest="verify", action="store_false")
-    parser.add_argument("--batch", type=int, default=2000, help="REKAP_BATCH_MAX_RECORDS")
+    parser.add_argument("--batch", type=int, default=4000, help="REKAP_BATCH_MAX_RECORDS")
     args = parser.parse_args()
     dataset = read_master_data(sumsel_master_data_dir())
     rows, lags = [], []

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     verify_signatures: bool = Field(
         default=True, description="Verify each form's Ed25519 signature (off only for trusted internal topics)."
     )
-    batch_max_records: int = Field(default=2000, ge=1, description="Records read and written per transaction.")
+    batch_max_records: int = Field(default=4000, ge=1, description="Records read and written per transaction.")
     terminal_refresh_s: float = Field(default=5.0, gt=0, description="How often the tabulator looks for new terminals.")
     session_timeout_ms: int = Field(
         default=10_000, ge=6_000, description="How soon the group gives a silent tabulator's partitions to others."

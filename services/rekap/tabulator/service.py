@@ -12,6 +12,7 @@ before is in: what it applies starts where the database now says each partition 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections import Counter
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 Batch = list[tuple[ConsumedRecord, Decoded]]
 DECODE_SLICE = 32  # records decoded between two turns of the event loop (a few ms: the commit waits no longer)
 NEVER = 2**63  # an offset no record reaches
+GARBAGE_EVERY_S = 30.0  # the automatic collector is off (bootstrap.py): reference cycles collected this often
 DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
 
 
@@ -93,6 +95,7 @@ class Tabulator:
         decoded while the one before it commits: the tabulator and PostgreSQL work at the same time."""
         structlog.contextvars.bind_contextvars(topic=self._consumer.topic)  # on every line from here on
         next_refresh = next_report = time.monotonic()
+        next_collect = next_refresh + GARBAGE_EVERY_S
         committing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
@@ -114,6 +117,9 @@ class Tabulator:
                 if now >= next_report and self.progress.batches:
                     self._report()
                     next_report = now + self._report_every_s
+                if now >= next_collect:
+                    gc.collect()
+                    next_collect = now + GARBAGE_EVERY_S
         finally:
             if committing is not None:
                 await committing
