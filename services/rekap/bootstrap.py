@@ -155,10 +155,7 @@ def _freeze_long_lived() -> None:
     """The master data and the terminals (about 670,000 objects at national scale) live as long as the
     process: out of the garbage collector's sight (frozen), so that no pass walks them. Frozen objects
     are still freed when no longer referenced (a reload's old decoder); a reload collects and freezes
-    again. The automatic collector stays off: the objects of a batch live until it commits and are freed
-    by reference counting, and its passes over them cost a sixth of the tabulator's time (22 µs a record);
-    the tabulator collects the rare cycles itself, every GARBAGE_EVERY_S (tabulator/service.py)."""
-    gc.disable()
+    again. (`rekap tabulator run` also turns the automatic collector off: see cli/tabulator.py.)"""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

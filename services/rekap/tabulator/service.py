@@ -36,7 +36,7 @@ log = structlog.get_logger(__name__)
 Batch = list[tuple[ConsumedRecord, Decoded]]
 DECODE_SLICE = 32  # records decoded between two turns of the event loop (a few ms: the commit waits no longer)
 NEVER = 2**63  # an offset no record reaches
-GARBAGE_EVERY_S = 30.0  # the automatic collector is off (bootstrap.py): reference cycles collected this often
+GARBAGE_EVERY_S = 30.0  # `rekap tabulator run` turns the automatic collector off: cycles collected this often
 DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
 
 
