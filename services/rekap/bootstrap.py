@@ -146,7 +146,6 @@ async def _decoder(pool: asyncpg.Pool, settings: Settings) -> tuple[Decoder, str
     if not master.tps or not master.contests:
         raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
     decoder = Decoder(master, terminals, verify_signatures=settings.verify_signatures)
-    del master, terminals
     _freeze_long_lived()
     return decoder, version
 

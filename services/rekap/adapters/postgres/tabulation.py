@@ -243,15 +243,19 @@ async def _write(conn: Connection, changes: BatchChanges, existing: set[FormKey]
     await conn.copy_records_to_table(
         "record", schema_name="rekap", columns=RECORD_COLUMNS, records=[_record_row(o) for o in changes.outcomes]
     )
-    new_rows = [_form_row(key, new) for key, new in sorted(changes.forms.items()) if key not in existing]
-    changed = [(key, new) for key, new in sorted(changes.forms.items()) if key in existing]
+    new_rows: list[tuple[object, ...]] = []
+    rows: list[tuple[object, ...]] = []  # forms that replace one read (and locked) by this batch
+    for key, new in sorted(changes.forms.items()):
+        if key in existing:
+            rows.append(_form_row(key, new, reasons=",".join(new.judgement.problems)))
+        else:
+            new_rows.append(_form_row(key, new))
     if new_rows:
         try:
             await conn.copy_records_to_table("form", schema_name="rekap", columns=FORM_COLUMNS, records=new_rows)
         except asyncpg.UniqueViolationError as error:
             raise FormRaceError(f"a deciding form was inserted by another batch meanwhile: {error}") from error
-    if changed:
-        rows = [_form_row(key, new, reasons=",".join(new.judgement.problems)) for key, new in changed]
+    if rows:
         written = int((await conn.execute(UPDATE_FORMS, *_columns(rows, 16))).split()[-1])
         if written != len(rows):
             raise FormRaceError(f"{len(rows) - written} deciding form(s) were overtaken meanwhile")
