@@ -23,7 +23,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from loadtests.harness import RESULTS, SECRET, Run, Tabulators, oracle_check, produce, write_results
+from loadtests.harness import RESULTS, SECRET, Run, oracle_check, produce, tabulator_processes, write_results
 from loadtests.national import national_dataset
 from rekap.config import Settings
 from rekap.masterdata.files import MasterDataSet, read_master_data
@@ -42,7 +42,7 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
     planned, expected = plan_night(dataset.master_data(), dataset.tps, mix=mix, sign=verify, secret=SECRET)
     ends, _ = await produce(settings, run.topic, planned)
     total = sum(ends.values())
-    processes = Tabulators(run.env(verify=verify, batch=batch), tabulators, RESULTS / "logs" / run.name)
+    processes = tabulator_processes(run.env(verify=verify, batch=batch), tabulators, RESULTS / "logs" / run.name)
     conn = await asyncpg.connect(run.url)
     series: list[tuple[float, int]] = []
     try:
@@ -79,7 +79,7 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
         "records/s (from start)": f"{total / elapsed:,.0f}",
         "records/s (first to last commit)": f"{total / max(elapsed - first_commit, 1e-9):,.0f}",
         "CPU s per 100k (tabulators)": f"{cpu / total * 100_000:.1f}",
-        "peak RSS MB (largest tabulator)": f"{processes.peak_rss / 2**20:.0f}",
+        "peak RSS MB (largest tabulator)": f"{processes.peak_rss_largest / 2**20:.0f}",
         "oracle check": "OK" if not problems else "FAILED",
     }
     if problems:

@@ -135,39 +135,60 @@ class Run:
         return env
 
 
-class Tabulators:
-    """`rekap tabulator run` processes, measured: CPU seconds and peak resident memory."""
+class Processes:
+    """Processes started together and measured: CPU seconds (with their children's) and peak resident
+    memory, of all of them together and of the largest."""
 
-    def __init__(self, env: dict[str, str], count: int, log_dir: Path) -> None:
-        self._env, self._count, self._log_dir = env, count, log_dir
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.peak_rss = 0
+    def __init__(self, commands: list[list[str]], env: dict[str, str], log_dir: Path, name: str = "process") -> None:
+        self._commands, self._env, self._log_dir, self._name = commands, env, log_dir, name
+        self.popens: list[subprocess.Popen[bytes]] = []
+        self.peak_rss = 0  # all together
+        self.peak_rss_largest = 0  # the largest one (its children included)
 
     def start(self) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        for n in range(self._count):
-            with (self._log_dir / f"tabulator-{n}.log").open("wb") as log:
-                self.processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "rekap", "tabulator", "run"], env=self._env, stdout=log, stderr=log
-                ))  # fmt: skip
+        for n, command in enumerate(self._commands):
+            with (self._log_dir / f"{self._name}-{n}.log").open("wb") as log:
+                self.popens.append(subprocess.Popen(command, env=self._env, stdout=log, stderr=log))
+
+    def _trees(self) -> list[list[psutil.Process]]:
+        trees = []
+        for p in self.popens:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                parent = psutil.Process(p.pid)
+                trees.append([parent, *parent.children(recursive=True)])
+        return trees
 
     def sample(self) -> None:
-        for p in self.processes:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                self.peak_rss = max(self.peak_rss, psutil.Process(p.pid).memory_info().rss)
+        sizes = []
+        for tree in self._trees():
+            size = 0
+            for p in tree:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    size += p.memory_info().rss
+            sizes.append(size)
+        self.peak_rss = max(self.peak_rss, sum(sizes))
+        self.peak_rss_largest = max(self.peak_rss_largest, max(sizes, default=0))
 
     def alive(self) -> bool:
-        return all(p.poll() is None for p in self.processes)
+        return all(p.poll() is None for p in self.popens)
 
     def cpu_seconds(self) -> float:
         total = 0.0
-        for p in self.processes:
-            times = psutil.Process(p.pid).cpu_times()
-            total += times.user + times.system
+        for tree in self._trees():
+            for p in tree:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = p.cpu_times()
+                    total += times.user + times.system
         return total
 
     def stop(self) -> None:
-        stop_processes(self.processes)
+        stop_processes(self.popens)
+
+
+def tabulator_processes(env: dict[str, str], count: int, log_dir: Path) -> Processes:
+    """`rekap tabulator run` processes, as an operator runs them (logs tabulator-N.log)."""
+    return Processes([[sys.executable, "-m", "rekap", "tabulator", "run"]] * count, env, log_dir, "tabulator")
 
 
 def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:

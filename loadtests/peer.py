@@ -77,19 +77,21 @@ from loadtests.harness import (
     PARTITIONS,
     RESULTS,
     SECRET,
+    Processes,
     Run,
     oracle_check,
     produce,
-    stop_processes,
     write_results,
 )
 from loadtests.national import national_dataset
 from rekap.adapters.kafka.access import KafkaRole, Resources
 from rekap.adapters.kafka.security import acls_of, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.roles import OWNER
 from rekap.config import Settings
 from rekap.devstack.stack import LocalStack
+from rekap.resources import migrations_dir
 from rekap.simulation import check
 from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Mix, Planned, plan_night
 
@@ -151,50 +153,6 @@ class Measurement:
 
 
 # -- processes and the stack's servers, measured ------------------------------------------------
-
-
-class Processes:
-    """A contender's processes: started together, their CPU time and their memory (peak of the sum)."""
-
-    def __init__(self, commands: list[list[str]], env: dict[str, str], log_dir: Path) -> None:
-        self._commands, self._env, self._log_dir = commands, env, log_dir
-        self.popens: list[subprocess.Popen[bytes]] = []
-        self.peak_rss = 0
-
-    def start(self) -> None:
-        self._log_dir.mkdir(parents=True, exist_ok=True)
-        for n, command in enumerate(self._commands):
-            with (self._log_dir / f"process-{n}.log").open("wb") as log:
-                self.popens.append(subprocess.Popen(command, env=self._env, stdout=log, stderr=log))
-
-    def _tree(self) -> list[psutil.Process]:
-        tree = []
-        for p in self.popens:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                parent = psutil.Process(p.pid)
-                tree += [parent, *parent.children(recursive=True)]
-        return tree
-
-    def sample(self) -> None:
-        rss = 0
-        for p in self._tree():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                rss += p.memory_info().rss
-        self.peak_rss = max(self.peak_rss, rss)
-
-    def alive(self) -> bool:
-        return all(p.poll() is None for p in self.popens)
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for p in self._tree():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = p.cpu_times()
-                total += times.user + times.system
-        return total
-
-    def stop(self) -> None:
-        stop_processes(self.popens)
 
 
 def postgres_cpu(postmaster: psutil.Process) -> float:
@@ -311,7 +269,8 @@ async def committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
 
 async def copy_database(run: Run, template: str) -> None:
     """The run's database as a copy of the template (made once by Run.prepare_database: migrated, the
-    master data, the terminals); a database's own grants are not copied, so they are given again."""
+    master data, the terminals); a database's own grants are not copied: `migrate` gives them again, as
+    `rekap db migrate` does after a copy or a restore."""
     admin = await asyncpg.connect(run.admin_url)
     try:
         await admin.execute(f'CREATE DATABASE "{run.name}" TEMPLATE "{template}" OWNER {OWNER}')
@@ -319,7 +278,7 @@ async def copy_database(run: Run, template: str) -> None:
         await admin.close()
     owner = await asyncpg.connect(run.url_as("owner"))
     try:
-        await owner.execute("SELECT rekap.grant_database_access()")
+        await migrate(owner, load_migrations(migrations_dir()))
     finally:
         await owner.close()
 

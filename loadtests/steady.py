@@ -26,7 +26,7 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from loadtests.harness import RESULTS, SECRET, Run, Tabulators, oracle_check, write_results
+from loadtests.harness import RESULTS, SECRET, Run, oracle_check, tabulator_processes, write_results
 from rekap.config import Settings
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import MasterDataSet, read_master_data
@@ -70,7 +70,7 @@ async def one_rate(dataset: MasterDataSet, rate: int, seconds: float, *, verify:
     print(f"[{rate}/s] preparing {run.name} ...", flush=True)
     await run.prepare(dataset)
     planned, expected = waves(dataset, int(rate * seconds), sign=verify)
-    processes = Tabulators(run.env(verify=verify, batch=batch), 1, RESULTS / "logs" / run.name)
+    processes = tabulator_processes(run.env(verify=verify, batch=batch), 1, RESULTS / "logs" / run.name)
     processes.start()
     conn = await asyncpg.connect(run.url)
     polls: dict[int, list[tuple[float, int]]] = {}
