@@ -26,6 +26,7 @@ from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
 from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, form_keys, tabulate
 from rekap.domain.decode import Decoded, Decoder, Rejected
+from rekap.domain.progress import ProgressBook
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
 from rekap.retry import Backoff
@@ -89,6 +90,9 @@ class Tabulator:
         self.metrics_address: str | None = None  # where /metrics listens, when it does
         self._postgres_ok = True
         self._committed: list[_Committed] = []  # batches committed, their bookkeeping still to do
+        self._tps = ProgressBook()  # TPS counted and held in the owned partitions, moved by each commit
+        self._expected: list[tuple[str, str, int]] | None = None  # TPS expected, read again when it may change
+        self._next_progress_read = 0.0  # when to try reading progress again after PostgreSQL failed it
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tabulate until `stop` is set; the batch in flight is finished and committed first. One batch is
@@ -105,10 +109,11 @@ class Tabulator:
                 if committing is not None:
                     previous, committing = committing, None
                     await previous  # 3. the batch before is in, or its partitions were sought again
-                batch = await self._admit(fetched, decoded)  # 4. what follows where each partition stands
+                await self._read_progress()  # 4. of partitions newly taken, while nothing is in flight
+                batch = await self._admit(fetched, decoded)  # 5. what follows where each partition stands
                 if batch:
-                    committing = asyncio.create_task(self._process(batch, stop, started))  # 5. judged and written
-                await self._after_commits()  # 6. the batch before: mirrored to Kafka, counted, measured
+                    committing = asyncio.create_task(self._process(batch, stop, started))  # 6. judged and written
+                await self._after_commits()  # 7. the batch before: mirrored to Kafka, counted, measured
                 now = time.monotonic()
                 if now >= next_refresh:
                     await self._refresh()
@@ -230,29 +235,51 @@ class Tabulator:
 
     async def _after_commits(self) -> None:
         """7. What follows a commit, done while the next batch commits: the offsets mirrored to Kafka (for
-        lag tools), the counts and the metrics."""
+        lag tools), the counts, the progress and the metrics."""
         if not self._committed:
             return
         committed, self._committed = self._committed, []
         for done in committed:
             await self._consumer.commit_to_kafka(done.advances)
             self._count(done.changes)
+            self._tps.add(done.changes.totals)
             self.metrics.observe_batch(done.changes, seconds=done.seconds, db_seconds=done.db_seconds)
         self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
 
-    async def _observe_progress(self) -> None:
-        """Progress gauges of the owned partitions, positions and lag, health: every refresh period."""
-        owned = self._consumer.assigned
+    async def _read_progress(self) -> None:
+        """4. The progress of partitions taken (or sought again) since the last look, read once, and the
+        TPS expected when the owner of partition 0 takes it or the master data may have changed. Read
+        while no batch is in flight, after the committed ones moved the book: every batch committed
+        before is in what is read, and every one after moves it by its changes (see ProgressBook)."""
+        positioned = self._consumer.positioned()
+        to_read = self._tps.to_read(positioned)
+        if 0 not in positioned:
+            self._expected = None
+        if not to_read and (self._expected is not None or 0 not in positioned):
+            return
+        if time.monotonic() < self._next_progress_read:
+            return
+        await self._after_commits()
         try:
-            await self._consumer.recheck_gaps()
-            counted, expected = await self._store.progress(owned, with_expected=0 in owned)
-            self._postgres_ok = True
+            if to_read:
+                self._tps.reset(to_read, await self._store.progress(sorted(to_read)))
+            if 0 in positioned and (self._expected is None or 0 in to_read):
+                self._expected = await self._store.expected()
         except RekapError as error:
             if not error.retriable:
                 raise
             self._postgres_ok = False
-        else:
-            self.metrics.set_progress(counted, expected)
+            self._next_progress_read = time.monotonic() + self._refresh_every_s
+
+    async def _observe_progress(self) -> None:
+        """Progress gauges of the owned partitions, positions and lag, health: every refresh period."""
+        try:
+            await self._consumer.recheck_gaps()
+        except RekapError as error:
+            if not error.retriable:
+                raise
+            self._postgres_ok = False
+        self.metrics.set_progress(self._tps.totals(), self._expected or [])
         self.metrics.set_gaps({gap.partition: gap.missing for gap in self._consumer.gaps.values()})
         self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
         self._set_health()
@@ -267,10 +294,13 @@ class Tabulator:
             decoder = await self._refresh_decoder()
         except RekapError as error:
             log.warning("terminal_refresh_failed", error=str(error))
+            self._postgres_ok = not error.retriable  # also the readiness probe of PostgreSQL when idle
             return False
+        self._postgres_ok = True
         if decoder is None:
             return False
         self._decoder = decoder
+        self._expected = None  # read with the master data again: it may have changed too
         log.info("terminals_reloaded")
         return True
 

@@ -28,6 +28,7 @@ class FakeConsumer:
         self.believed: dict[int, int | None] = {r.partition: None for batch in batches for r in batch}
         self.gaps: dict[int, Any] = {}
         self.reseeks: list[list[int]] = []
+        self.seeks = dict.fromkeys(self.believed, 1)
 
     @property
     def assigned(self) -> list[int]:
@@ -61,9 +62,14 @@ class FakeConsumer:
 
     async def reseek(self, partitions: list[int]) -> None:
         self.reseeks.append(partitions)
+        for partition in partitions:
+            self.seeks[partition] += 1
 
     async def recheck_gaps(self) -> None:
         pass
+
+    def positioned(self) -> dict[int, int]:
+        return dict(self.seeks)
 
     def positions(self) -> dict[int, int]:
         return {p: o for p, o in self.believed.items() if o is not None}
@@ -82,6 +88,8 @@ class FakeStore:
         self.committed: list[BatchChanges] = []
         self.offsets: dict[int, int] = {}
         self.batch_ids: dict[int, UUID] = {}
+        self.progress_reads: list[list[int]] = []
+        self.expected_reads = 0
 
     @asynccontextmanager
     async def batch(self, topic: str, batch_id: UUID) -> AsyncIterator[FakeTransaction]:
@@ -97,8 +105,20 @@ class FakeStore:
             self._lose_replies -= 1
             raise UnavailableError("PostgreSQL: the connection was lost (the commit went through)")
 
-    async def progress(self, partitions: list[int], *, with_expected: bool) -> tuple[list[Any], list[Any]]:
-        return [], []
+    async def progress(self, partitions: list[int]) -> list[tuple[int, str, str, int, int]]:
+        self.progress_reads.append(partitions)
+        summed: dict[tuple[int, str, str], list[int]] = {}
+        for changes in self.committed:
+            for (contest, kecamatan, shard), change in changes.totals.items():
+                if shard in partitions:
+                    both = summed.setdefault((shard, kecamatan[:4], contest), [0, 0])
+                    both[0] += change.tps_counted
+                    both[1] += change.tps_quarantined
+        return [(*key, counted, held) for key, (counted, held) in summed.items()]
+
+    async def expected(self) -> list[tuple[str, str, int]]:
+        self.expected_reads += 1
+        return [("1671", "pkwkp-16", 9)]
 
     async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
         return {p: o for p, o in self.offsets.items() if p in partitions}

@@ -30,7 +30,7 @@ def records(world: World, count: int, partition: int = 0) -> list[ConsumedRecord
 
 
 async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore,
-                   stop: asyncio.Event | None = None) -> tuple[Tabulator, Any]:  # fmt: skip
+                   stop: asyncio.Event | None = None, refresh_every_s: float = 3600) -> tuple[Tabulator, Any]:  # fmt: skip
     stop = stop or asyncio.Event()
     consumer = FakeConsumer(batches, stop)
     dead_letters = FakeDeadLetters()
@@ -39,7 +39,7 @@ async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: Fak
         return None
 
     tabulator = Tabulator(consumer=consumer, store=store, dead_letters=dead_letters, decoder=world.decoder(),  # type: ignore[arg-type]
-                          refresh_decoder=unchanged, refresh_every_s=3600)  # fmt: skip
+                          refresh_decoder=unchanged, refresh_every_s=refresh_every_s)  # fmt: skip
     await asyncio.wait_for(tabulator.run(stop), timeout=10)
     return tabulator, dead_letters
 
@@ -112,3 +112,28 @@ async def test_on_shutdown_a_batch_waiting_for_postgresql_is_abandoned_not_lost(
     tabulator, _ = await asyncio.wait_for(run_loop(world, [records(world, 3)], store, stop), timeout=10)
     assert store.committed == []
     assert tabulator.progress.records == 0, "not written: read again from the stored offsets at the next start"
+
+
+def gauges(tabulator: Tabulator, name: str) -> dict[tuple[str, ...], float]:
+    return {tuple(s.labels.values()): s.value for m in getattr(tabulator.metrics, name).collect() for s in m.samples}
+
+
+async def test_progress_is_read_once_per_partition_taken_and_then_moved_by_each_commit(world: World) -> None:
+    store = FakeStore()
+    batches = [records(world, 40)[start : start + 8] for start in range(0, 40, 8)]
+    tabulator, _ = await run_loop(world, batches, store, refresh_every_s=0)  # gauges set on every turn
+    assert store.progress_reads == [[0]], "read when the partition was taken, never again"
+    assert store.expected_reads == 1, "the owner of partition 0 reads the TPS expected once"
+    read_now = {
+        (kabupaten, contest): (counted, held) for _, kabupaten, contest, counted, held in await store.progress([0])
+    }
+    assert {key: (counted, 0) for key, counted in gauges(tabulator, "tps_counted").items()} == read_now
+    assert sum(gauges(tabulator, "tps_counted").values()) == 2, "both TPS counted, from the commits alone"
+    assert gauges(tabulator, "tps_expected") == {("1671", "pkwkp-16"): 9}
+
+
+async def test_progress_is_read_again_when_a_partition_is_positioned_again(world: World) -> None:
+    store = FakeStore()
+    store.offsets[0] = 7  # another consumer applied the partition meanwhile: the batch is fenced, re-sought
+    await run_loop(world, [records(world, 5)], store, refresh_every_s=0)
+    assert store.progress_reads == [[0], [0]]

@@ -145,6 +145,10 @@ class TallyConsumer:
             self._consumer.resume(tp)
             log.warning("gap_accepted", partition=gap.partition, resumed_at=stored[gap.partition])
 
+    def positioned(self) -> dict[int, int]:
+        """Each owned partition with how often it was sought: a change means it was positioned anew."""
+        return {p: self._seeks.get(p, 0) for p in self._believed}
+
     def positions(self) -> dict[int, int]:
         """Where each owned partition stands (applied up to), as far as this consumer knows."""
         return {p: offset for p, offset in self._believed.items() if offset is not None}

@@ -83,11 +83,11 @@ SELECT * FROM unnest($9::text[], $10::text[], $11::integer[], $12::text[], $13::
 ON CONFLICT (contest_id, kecamatan_code, shard, choice) DO UPDATE SET votes = t.votes + excluded.votes
 """
 
-# Progress of the partitions a replica owns (totals are kept per partition: sums never double).
+# Progress of partitions a replica takes (totals are kept per partition: sums never double).
 SELECT_PROGRESS = """
-SELECT left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_counted)::int AS counted,
+SELECT shard, left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_counted)::int AS counted,
        sum(tps_quarantined)::int AS held
-FROM rekap.tally WHERE shard = ANY($1) GROUP BY 1, 2
+FROM rekap.tally WHERE shard = ANY($1) GROUP BY 1, 2, 3
 """
 SELECT_EXPECTED = """
 SELECT left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_expected)::int AS expected
@@ -137,17 +137,17 @@ class TabulationStore:
             rows = await self._pool.fetch(SELECT_OFFSETS, topic, partitions)
         return {r["partition"]: r["next_offset"] for r in rows}
 
-    async def progress(
-        self, partitions: list[int], *, with_expected: bool
-    ) -> tuple[list[tuple[str, str, int, int]], list[tuple[str, str, int]]]:
-        """TPS counted and held per (kabupaten/kota, contest) in these partitions; expected if asked."""
+    async def progress(self, partitions: list[int]) -> list[tuple[int, str, str, int, int]]:
+        """TPS counted and held per (partition, kabupaten/kota, contest) in these partitions."""
         with boundary():
-            counted = await self._pool.fetch(SELECT_PROGRESS, partitions)
-            expected = await self._pool.fetch(SELECT_EXPECTED) if with_expected else []
-        return (
-            [(r["kabupaten_kota"], r["contest_id"], r["counted"], r["held"]) for r in counted],
-            [(r["kabupaten_kota"], r["contest_id"], r["expected"]) for r in expected],
-        )
+            rows = await self._pool.fetch(SELECT_PROGRESS, partitions)
+        return [(r["shard"], r["kabupaten_kota"], r["contest_id"], r["counted"], r["held"]) for r in rows]
+
+    async def expected(self) -> list[tuple[str, str, int]]:
+        """TPS that hold each contest, per (kabupaten/kota, contest): changes only with the master data."""
+        with boundary():
+            rows = await self._pool.fetch(SELECT_EXPECTED)
+        return [(r["kabupaten_kota"], r["contest_id"], r["expected"]) for r in rows]
 
     @asynccontextmanager
     async def batch(self, topic: str, batch_id: UUID) -> AsyncIterator[BatchTransaction]:
