@@ -23,7 +23,16 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from loadtests.harness import RESULTS, SECRET, Run, oracle_check, produce, tabulator_processes, write_results
+from loadtests.harness import (
+    RESULTS,
+    SECRET,
+    Run,
+    oracle_check,
+    produce,
+    read_times,
+    tabulator_processes,
+    write_results,
+)  # fmt: skip
 from loadtests.national import national_dataset
 from rekap.config import Settings
 from rekap.masterdata.files import MasterDataSet, read_master_data
@@ -68,6 +77,7 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
         processes.stop()
         await conn.close()
     problems = await oracle_check(run, planned, expected)
+    reads = await read_times(run)
     await run.drop()
     assert first_commit is not None
     row: dict[str, object] = {
@@ -80,6 +90,7 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
         "records/s (first to last commit)": f"{total / max(elapsed - first_commit, 1e-9):,.0f}",
         "CPU s per 100k (tabulators)": f"{cpu / total * 100_000:.1f}",
         "peak RSS MB (largest tabulator)": f"{processes.peak_rss_largest / 2**20:.0f}",
+        **reads,
         "oracle check": "OK" if not problems else "FAILED",
     }
     if problems:

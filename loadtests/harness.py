@@ -231,6 +231,31 @@ async def oracle_check(run: Run, planned: list[Planned], expected: Expected) -> 
         await conn.close()
 
 
+# What KPU reads, timed after a load test (the median of three reads, on the loaded database).
+READS = {
+    "summary read ms (all levels)": "SELECT * FROM hasil.summary",
+    "drill-down ms (a kecamatan's TPS)": "SELECT * FROM hasil.tps_status WHERE kecamatan_code = "
+    "(SELECT min(code) FROM rekap.kecamatan)",
+    "curve ms (province)": "SELECT * FROM hasil.progress WHERE level = 'provinsi'",
+}
+
+
+async def read_times(run: Run) -> dict[str, str]:
+    conn = await asyncpg.connect(run.url)
+    try:
+        times = {}
+        for name, query in READS.items():
+            took = []
+            for _ in range(3):
+                started = time.perf_counter()
+                await conn.fetch(query)
+                took.append(time.perf_counter() - started)
+            times[name] = f"{sorted(took)[1] * 1000:,.0f}"
+        return times
+    finally:
+        await conn.close()
+
+
 def write_results(name: str, title: str, command: str, rows: list[dict[str, Any]], notes: list[str]) -> Path:
     """results/<name>.md and .json: the command, the machine, a table of the rows."""
     RESULTS.mkdir(exist_ok=True)

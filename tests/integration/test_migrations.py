@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import Migration, applied_migrations, load_migrations, migrate
+from rekap.domain.tally import SECTION_NAMES
 from rekap.errors import MigrationError
 from rekap.resources import migrations_dir
+from rekap.simulation.forms import consistent_form, encode
+from rekap.simulation.night import form_numbers
+from tests.integration.election import MASTER, SHIPPED
+from tests.servers import login_url
 
 
 async def test_migrate_applies_every_file_once_and_records_it(empty_database_url: str) -> None:
@@ -92,3 +99,41 @@ async def test_the_template_database_is_migrated(database_url: str) -> None:
     finally:
         await conn.close()
     assert recorded == [(m.version, m.name) for m in load_migrations(migrations_dir())]
+
+
+async def test_forms_counted_before_0009_get_their_sections_and_first_count_from_their_records(
+    empty_database_url: str,
+) -> None:
+    """A database counted under 0008 (forms without the recapitulation's other numbers), upgraded: each
+    form's numbers come from its record's exact bytes, and the recapitulation sums them."""
+    migrations = load_migrations(migrations_dir())
+    before = [m for m in migrations if m.version < 9]
+    tps = SHIPPED.tps[0]
+    contest = MASTER.contests_at(tps.tps_id)[0]
+    form = consistent_form(tps, contest, random.Random(5))
+    conn = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    try:
+        await migrate(conn, before)
+        await load_master_data(conn, SHIPPED)
+        await conn.execute(
+            "INSERT INTO rekap.record (topic, partition, \"offset\", outcome, tps_id, contest_id, revision, value) "
+            "VALUES ('t', 0, 0, 'accepted', $1, $2, 1, $3)", tps.tps_id, contest.contest_id, encode(form))  # fmt: skip
+        await conn.execute(
+            "INSERT INTO rekap.form (tps_id, contest_id, revision, digest, status, valid, invalid, ballots_used, votes,"
+            " terminal_id, submitted_at, topic, partition, \"offset\", authority) VALUES ($1, $2, 1, '', 'accepted', $3, $4, $5,"
+            " '{}', 'kpps', now(), 't', 0, 0, 1)",
+            tps.tps_id, contest.contest_id, form["valid"], form["invalid"], form["ballots"]["used"])  # fmt: skip
+        await conn.execute(
+            "INSERT INTO rekap.tally (contest_id, kecamatan_code, shard, valid, tps_counted) VALUES ($1, $2, 0, $3, 1)",
+            contest.contest_id, tps.kecamatan, form["valid"])  # fmt: skip
+        await migrate(conn, migrations)
+        row = await conn.fetchrow(
+            "SELECT * FROM hasil.summary WHERE level = 'kecamatan' AND region_code = $1 AND contest_id = $2",
+            tps.kecamatan, contest.contest_id)  # fmt: skip
+        first_counted = await conn.fetchval("SELECT first_counted_at FROM rekap.form")
+    finally:
+        await conn.close()
+    assert row is not None
+    numbers = form_numbers(form)
+    assert {name: row[name] for name in SECTION_NAMES} == {name: numbers[name] for name in SECTION_NAMES}
+    assert first_counted is not None

@@ -19,6 +19,19 @@ VIEWS = {
                 "tps_expected", "tps_counted", "tps_quarantined"},
     "tps": {"tps_id", "contest_id", "revision", "status", "valid", "invalid", "votes"},
     "review": {"tps_id", "contest_id", "revision", "reason", "terminal_id", "received_at"},
+    "tps_status": {"kabupaten_kota_name", "kecamatan_name", "desa_code", "desa_name", "tps_id", "contest_id", "status",
+                   "first_counted_at", "first_counted_local", "zone"},
+    "tps_missing": {"kecamatan_code", "desa_name", "tps_id", "contest_id"},
+    "history": {"tps_id", "contest_id", "revision", "outcome", "reason", "terminal_id", "received_at", "received_local"},
+    "progress": {"level", "region_code", "contest_id", "minute", "minute_local", "tps_counted_so_far"},
+}  # fmt: skip
+# The columns each view had before 0009, in their order: a reader's `SELECT *` keeps working.
+FIRST_COLUMNS = {
+    "summary": ["level", "region_code", "region_name", "contest_id", "valid", "invalid", "ballots_used",
+                "tps_expected", "tps_counted", "tps_quarantined"],
+    "votes": ["level", "region_code", "region_name", "contest_id", "choice", "candidate_name", "votes"],
+    "review": ["tps_id", "contest_id", "revision", "reason", "terminal_id", "received_at", "reasons", "submitted_at",
+               "kecamatan_code"],
 }  # fmt: skip
 
 
@@ -50,6 +63,11 @@ async def test_kpu_reader_reads_every_view_with_the_contract_columns(reader: asy
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'hasil' AND table_name = $1", view
         )}  # fmt: skip
         assert columns <= found, f"hasil.{view} lacks {columns - found}"
+    for view, first in FIRST_COLUMNS.items():
+        ordered = [r["column_name"] for r in await reader.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'hasil' AND table_name = $1 "
+            "ORDER BY ordinal_position", view)]  # fmt: skip
+        assert ordered[: len(first)] == first, f"hasil.{view} changed its first columns"
     levels = {
         r["level"]: r["n"] for r in await reader.fetch("SELECT level, count(*) AS n FROM hasil.summary GROUP BY level")
     }

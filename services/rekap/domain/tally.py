@@ -71,6 +71,17 @@ class TallyV1(_Part):
     valid: Count
     invalid: Count
 
+    def sections(self) -> tuple[int, ...]:
+        """The form's numbers beyond valid, invalid and ballots used, in SECTION_NAMES order: what the
+        recapitulation (D.Hasil) sums at every level besides them."""
+        v = self.voters
+        return (
+            v.registered.male, v.registered.female,
+            v.voted.dpt.male, v.voted.dpt.female, v.voted.moved_in.male, v.voted.moved_in.female,
+            v.voted.added.male, v.voted.added.female, v.disabled_voted.male, v.disabled_voted.female,
+            self.ballots.received, self.ballots.damaged, self.ballots.unused,
+        )  # fmt: skip
+
     def content_digest(self) -> bytes:
         """What makes two submissions of one revision "identical content": the counted numbers.
 
@@ -87,6 +98,16 @@ class TallyV1(_Part):
         )  # fmt: skip
         votes = ",".join(f"{choice}={count}" for choice, count in sorted(self.votes.items()))
         return hashlib.sha256(f"{numbers}|{votes}".encode()).digest()
+
+
+# The names of TallyV1.sections(), as the database's columns and the read contract call them.
+SECTION_NAMES = (
+    "registered_male", "registered_female",
+    "voted_dpt_male", "voted_dpt_female", "voted_moved_in_male", "voted_moved_in_female",
+    "voted_added_male", "voted_added_female", "disabled_voted_male", "disabled_voted_female",
+    "ballots_received", "ballots_damaged", "ballots_unused",
+)  # fmt: skip
+NO_SECTIONS = (0,) * len(SECTION_NAMES)
 
 
 def _keys_of(model: type[BaseModel]) -> int:

@@ -88,12 +88,15 @@ class Expected:
             self.deciding[key] = (form["revision"], form, held)
 
     def summary(self) -> dict[tuple[str, str, str], dict[str, int]]:
-        """(level, region, contest) -> valid, invalid, ballots_used, tps_expected, tps_counted, tps_quarantined."""
+        """(level, region, contest) -> each of SUMMARY_COLUMNS, as hasil.summary must show it."""
         rows: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(SUMMARY_COLUMNS, 0))
-        for tps_id in self.master.tps:
+        for tps_id, tps in self.master.tps.items():
             for contest in self.master.contests_at(tps_id):
                 for region in regions_of(tps_id):
-                    rows[(*region, contest.contest_id)]["tps_expected"] += 1
+                    row = rows[(*region, contest.contest_id)]
+                    row["tps_expected"] += 1
+                    row["dpt_male"] += tps.registered_male
+                    row["dpt_female"] += tps.registered_female
         for (tps_id, contest_id), (_, form, held) in self.deciding.items():
             for region in regions_of(tps_id):
                 row = rows[(*region, contest_id)]
@@ -101,9 +104,8 @@ class Expected:
                     row["tps_quarantined"] += 1
                     continue
                 row["tps_counted"] += 1
-                row["valid"] += form["valid"]
-                row["invalid"] += form["invalid"]
-                row["ballots_used"] += form["ballots"]["used"]
+                for column, n in form_numbers(form).items():
+                    row[column] += n
         return dict(rows)
 
     def votes(self) -> dict[tuple[str, str, str, str], int]:
@@ -122,7 +124,26 @@ class Expected:
         return result
 
 
-SUMMARY_COLUMNS = ("valid", "invalid", "ballots_used", "tps_expected", "tps_counted", "tps_quarantined")
+SUMMARY_COLUMNS = (
+    "valid", "invalid", "ballots_used", "tps_expected", "tps_counted", "tps_quarantined", "dpt_male", "dpt_female",
+    "registered_male", "registered_female", "voted_dpt_male", "voted_dpt_female", "voted_moved_in_male",
+    "voted_moved_in_female", "voted_added_male", "voted_added_female", "disabled_voted_male", "disabled_voted_female",
+    "ballots_received", "ballots_damaged", "ballots_unused",
+)  # fmt: skip
+
+
+def form_numbers(form: Form) -> dict[str, int]:
+    """A form's numbers under the names hasil.summary sums them by (read from the JSON, not the model)."""
+    voters, ballots = form["voters"], form["ballots"]
+    numbers = {"valid": form["valid"], "invalid": form["invalid"], "ballots_used": ballots["used"],
+               "ballots_received": ballots["received"], "ballots_damaged": ballots["damaged"],
+               "ballots_unused": ballots["unused"]}  # fmt: skip
+    for sex in ("male", "female"):
+        numbers[f"registered_{sex}"] = voters["registered"][sex]
+        numbers[f"disabled_voted_{sex}"] = voters["disabled_voted"][sex]
+        for kind in ("dpt", "moved_in", "added"):
+            numbers[f"voted_{kind}_{sex}"] = voters["voted"][kind][sex]
+    return numbers
 
 
 def regions_of(tps_id: str) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from rekap.adapters.postgres.errors import boundary
 from rekap.domain.batch import BatchChanges, FormKey, FormState, NewForm, PartitionAdvance, RecordOutcome
 from rekap.domain.decode import Authentic
 from rekap.domain.revisions import Authority
+from rekap.domain.tally import SECTION_NAMES
 from rekap.errors import RekapError
 
 SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)"
@@ -46,26 +47,30 @@ RECORD_COLUMNS = (
     "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
     "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
 )  # fmt: skip
-FORM_COLUMNS = (
-    "tps_id", "contest_id", "revision", "digest", "status", "reasons", "valid", "invalid", "ballots_used", "votes",
-    "terminal_id", "submitted_at", "topic", "partition", "offset", "authority",
-)  # fmt: skip
+# A form's columns with their types (for unnest), in the order _form_row gives them.
+FORM_TYPES = {
+    "tps_id": "text", "contest_id": "text", "revision": "integer", "digest": "bytea", "status": "text",
+    "reasons": "text", "valid": "integer", "invalid": "integer", "ballots_used": "integer", "votes": "jsonb",
+    "terminal_id": "text", "submitted_at": "timestamptz", "topic": "text", "partition": "integer",
+    "offset": "bigint", "authority": "smallint", **dict.fromkeys(SECTION_NAMES, "integer"),
+    "first_counted_at": "timestamptz",
+}  # fmt: skip
+FORM_COLUMNS = tuple(FORM_TYPES)
+_SET_FORM = {
+    "reasons": "string_to_array(u.reasons, ',')",
+    "first_counted_at": "coalesce(f.first_counted_at, u.first_counted_at)",  # the first time only
+}
+_FORM_SET = ", ".join(f'"{c}" = ' + _SET_FORM.get(c, f'u."{c}"') for c in FORM_COLUMNS[2:])
 # A deciding form only ever moves forward (authority, then revision): the batch judged it under its
 # row lock, so a row the WHERE leaves alone means a race the lock should have prevented; the caller
 # checks the count and rolls back. (New forms are copied in: COPY, no conflict allowed.)
-UPDATE_FORMS = """
+UPDATE_FORMS = f"""
 UPDATE rekap.form AS f SET
-    revision = u.revision, digest = u.digest, status = u.status, reasons = string_to_array(u.reasons, ','),
-    valid = u.valid, invalid = u.invalid, ballots_used = u.ballots_used, votes = u.votes,
-    terminal_id = u.terminal_id, submitted_at = u.submitted_at, topic = u.topic, partition = u.partition,
-    "offset" = u."offset", authority = u.authority, updated_at = now()
-FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::text[], $6::text[], $7::integer[], $8::integer[],
-            $9::integer[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[], $14::integer[], $15::bigint[],
-            $16::smallint[])
-     AS u(tps_id, contest_id, revision, digest, status, reasons, valid, invalid, ballots_used, votes, terminal_id,
-          submitted_at, topic, partition, "offset", authority)
+    {_FORM_SET}, updated_at = now()
+FROM unnest({", ".join(f"${i}::{t}[]" for i, t in enumerate(FORM_TYPES.values(), 1))})
+     AS u({", ".join(f'"{c}"' for c in FORM_COLUMNS)})
 WHERE f.tps_id = u.tps_id AND f.contest_id = u.contest_id AND (f.authority, f.revision) < (u.authority, u.revision)
-"""
+"""  # noqa: S608 (column names, fixed above)
 # Totals and votes in one statement (one round trip).
 ADD_TOTALS = """
 WITH totals AS (
@@ -245,18 +250,19 @@ async def _write(conn: Connection, changes: BatchChanges, existing: set[FormKey]
     )
     new_rows: list[tuple[object, ...]] = []
     rows: list[tuple[object, ...]] = []  # forms that replace one read (and locked) by this batch
+    now = datetime.now(UTC)  # when a form counted for the first time was
     for key, new in sorted(changes.forms.items()):
         if key in existing:
-            rows.append(_form_row(key, new, reasons=",".join(new.judgement.problems)))
+            rows.append(_form_row(key, new, now, reasons=",".join(new.judgement.problems)))
         else:
-            new_rows.append(_form_row(key, new))
+            new_rows.append(_form_row(key, new, now))
     if new_rows:
         try:
             await conn.copy_records_to_table("form", schema_name="rekap", columns=FORM_COLUMNS, records=new_rows)
         except asyncpg.UniqueViolationError as error:
             raise FormRaceError(f"a deciding form was inserted by another batch meanwhile: {error}") from error
     if rows:
-        written = int((await conn.execute(UPDATE_FORMS, *_columns(rows, 16))).split()[-1])
+        written = int((await conn.execute(UPDATE_FORMS, *_columns(rows, len(FORM_COLUMNS)))).split()[-1])
         if written != len(rows):
             raise FormRaceError(f"{len(rows) - written} deciding form(s) were overtaken meanwhile")
     totals = sorted(changes.totals.items())
@@ -271,7 +277,7 @@ def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def _form_row(key: FormKey, new: NewForm, reasons: object = None) -> tuple[object, ...]:
+def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None) -> tuple[object, ...]:
     """A form's columns (FORM_COLUMNS); its reasons a list (COPY) unless given (text, for unnest)."""
     decoded = new.judgement.decoded
     assert isinstance(decoded, Authentic)
@@ -280,7 +286,7 @@ def _form_row(key: FormKey, new: NewForm, reasons: object = None) -> tuple[objec
         *key, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
         list(new.judgement.problems) if reasons is None else reasons, state.valid, state.invalid,
         state.ballots_used, dict(state.votes), tally.terminal_id, tally.submitted_at, record.topic, record.partition,
-        record.offset, int(state.authority),
+        record.offset, int(state.authority), *tally.sections(), None if state.quarantined else now,
     )  # fmt: skip
 
 
