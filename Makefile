@@ -15,8 +15,8 @@ test: $(STAMP)  ## the whole test suite, on a real broker and a real PostgreSQL
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check services tests loadtests
-	$(BIN)/ruff format --check services tests loadtests
+	$(BIN)/ruff check services tests loadtests tools
+	$(BIN)/ruff format --check services tests loadtests tools
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 typecheck: $(STAMP)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ import matplotlib.pyplot as plt
 
 from loadtests.harness import (
     RESULTS,
+    ROOT,
     SECRET,
     Run,
     oracle_check,
@@ -41,8 +45,8 @@ from rekap.simulation import check
 from rekap.simulation.night import Mix, plan_night
 
 
-async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, batch: int, label: str
-                     ) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
+async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, batch: int, label: str,
+                     audit: bool = False) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
     settings = Settings()
     run = Run(settings)
     print(f"[{label}] preparing database {run.name} and topic {run.topic} ...", flush=True)
@@ -78,6 +82,8 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
         await conn.close()
     problems = await oracle_check(run, planned, expected)
     reads = await read_times(run)
+    if audit:
+        reads |= audit_times(run)
     await run.drop()
     assert first_commit is not None
     row: dict[str, object] = {
@@ -96,6 +102,30 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
     if problems:
         print("\n".join(problems), file=sys.stderr)
     return row, series
+
+
+def audit_times(run: Run) -> dict[str, str]:
+    """`rekap audit export` of the drained database, then `rekap audit verify` and tools/verify_bundle.py:
+    seconds each, the bundle's size, and whether both verified it."""
+    folder = RESULTS / "bundles" / run.name
+    env = {**run.env(verify=True, batch=1), "REKAP_OPERATOR_DATABASE_URL": run.url_as("operator")}
+    took = {}
+    for name, command in (
+        ("audit export s", [sys.executable, "-m", "rekap", "audit", "export", str(folder)]),
+        ("audit verify s", [sys.executable, "-m", "rekap", "audit", "verify", str(folder)]),
+        ("standalone verify s", [sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(folder)]),
+    ):
+        print(f"  {name.removesuffix(' s')} ...", flush=True)
+        started = time.monotonic()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        took[name] = f"{time.monotonic() - started:.1f}" + ("" if done.returncode == 0 else " (FAILED)")
+        if done.returncode != 0:
+            print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    manifest = folder / "manifest.json"
+    forms = json.loads(manifest.read_text())["files"]["forms.jsonl"]["rows"] if manifest.is_file() else 0
+    shutil.rmtree(folder)
+    return {**took, "bundle MB": f"{size / 2**20:,.0f}", "bundle forms": f"{forms:,}"}
 
 
 def chart(path: Path, runs: list[tuple[str, list[tuple[float, int]]]], title: str) -> None:
@@ -119,6 +149,8 @@ async def main() -> int:
     parser.add_argument("--batch", type=int, default=4000, help="REKAP_BATCH_MAX_RECORDS")
     parser.add_argument("--national", action="store_true", help="the synthetic national data set (~870k tallies)")
     parser.add_argument("--provinces", type=int, help="the national data set's first N provinces (with --national)")
+    parser.add_argument("--audit", action="store_true",
+                        help="then the audit bundle: exported, recounted by both verifiers")  # fmt: skip
     args = parser.parse_args()
     dataset = national_dataset(args.provinces or 33) if args.national else read_master_data(sumsel_master_data_dir())
     scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
@@ -126,7 +158,8 @@ async def main() -> int:
     rows, runs = [], []
     for count in args.tabulators:
         label = f"{count} tabulator{'s' if count > 1 else ''}"
-        row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch, label=label)
+        row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch, label=label,
+                                       audit=args.audit)  # fmt: skip
         rows.append(row)
         runs.append((label, series))
     RESULTS.mkdir(exist_ok=True)

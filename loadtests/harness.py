@@ -42,6 +42,7 @@ from rekap.simulation.night import Expected, Planned, simulated_terminals
 # The simulated terminals' keys derive from it: made afresh per run, never a constant of the source.
 SECRET = secrets.token_bytes(32)
 
+ROOT = Path(__file__).parents[1]
 RESULTS = Path(__file__).parent / "results"
 PARTITIONS = 6
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
+import zlib
 
 import asyncpg
 
 from rekap.adapters.kafka.access import KafkaAccess
+from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.config import Settings
+from rekap.domain.batch import ConsumedRecord, PartitionAdvance, form_keys, tabulate
+from rekap.domain.decode import Decoder
 from rekap.domain.regions import Tps
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data
@@ -101,3 +106,34 @@ def signed(form: Form) -> tuple[bytes, bytes, list[tuple[str, bytes | None]]]:
     record = signed_record(form, SigningKey.derived(SECRET, str(form["terminal_id"])))
     assert record.value is not None
     return record.key or b"", record.value, list(record.headers)
+
+
+TOPIC = "tallies"
+PARTITIONS = 3
+BATCH = 400
+
+
+async def write_night(url: str, planned: list[Planned], decoder: Decoder) -> None:
+    """Each record on its key's partition, in publishing order, in batches, as a tabulator writes them."""
+    offsets: dict[int, int] = {}
+    records = []
+    for p in planned:
+        partition = zlib.crc32(p.key) % PARTITIONS
+        offset = offsets.get(partition, 0)
+        offsets[partition] = offset + 1
+        records.append(ConsumedRecord(TOPIC, partition, offset, None, p.key, p.value, tuple(p.headers)))
+    pool = await asyncpg.create_pool(login_url(url, "tabulator"), min_size=1, max_size=1, init=init_connection)
+    try:
+        store = TabulationStore(pool)
+        stands: dict[int, int | None] = {}
+        for start in range(0, len(records), BATCH):
+            batch = [(r, decoder.decode(r.raw)) for r in records[start : start + BATCH]]
+            last = {r.partition: r.offset for r, _ in batch}
+            advances = [PartitionAdvance(p, stands.get(p), offset + 1) for p, offset in sorted(last.items())]
+            async with store.batch(TOPIC, uuid.uuid4()) as transaction:
+                await transaction.fence(advances)
+                forms = await transaction.deciding_forms(form_keys(d for _, d in batch))
+                await transaction.write(tabulate(batch, forms))
+            stands.update({a.partition: a.next_offset for a in advances})
+    finally:
+        await pool.close()

@@ -12,8 +12,6 @@ import io
 import os
 import re
 import subprocess
-import uuid
-import zlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,20 +22,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
-from rekap.domain.batch import ConsumedRecord, PartitionAdvance, form_keys, tabulate
 from rekap.domain.decode import Decoder, RawRecord
 from rekap.report.recap import SECTIONS
 from rekap.simulation.check import differences
 from rekap.simulation.night import Expected, Planned, simulated_terminals
 from tests.integration.cli import rekap
-from tests.integration.election import MASTER, SECRET, SHIPPED, plan_election, sample_tps
+from tests.integration.election import MASTER, SECRET, SHIPPED, TOPIC, plan_election, sample_tps, write_night
 from tests.servers import login_url
 
 README = Path(__file__).parents[2] / "README.md"
-TOPIC = "tallies"
-PARTITIONS = 3
-BATCH = 400
 HISTORY_TPS = "1671011001001"  # the README's examples ask about it
 
 
@@ -46,32 +39,6 @@ class Night:
     url: str  # a superuser's, to look inside
     planned: list[Planned]
     expected: Expected
-
-
-async def write_night(url: str, planned: list[Planned], decoder: Decoder) -> None:
-    """Each record on its key's partition, in publishing order, in batches, as a tabulator writes them."""
-    offsets: dict[int, int] = {}
-    records = []
-    for p in planned:
-        partition = zlib.crc32(p.key) % PARTITIONS
-        offset = offsets.get(partition, 0)
-        offsets[partition] = offset + 1
-        records.append(ConsumedRecord(TOPIC, partition, offset, None, p.key, p.value, tuple(p.headers)))
-    pool = await asyncpg.create_pool(login_url(url, "tabulator"), min_size=1, max_size=1, init=init_connection)
-    try:
-        store = TabulationStore(pool)
-        stands: dict[int, int | None] = {}
-        for start in range(0, len(records), BATCH):
-            batch = [(r, decoder.decode(r.raw)) for r in records[start : start + BATCH]]
-            last = {r.partition: r.offset for r, _ in batch}
-            advances = [PartitionAdvance(p, stands.get(p), offset + 1) for p, offset in sorted(last.items())]
-            async with store.batch(TOPIC, uuid.uuid4()) as transaction:
-                await transaction.fence(advances)
-                forms = await transaction.deciding_forms(form_keys(d for _, d in batch))
-                await transaction.write(tabulate(batch, forms))
-            stands.update({a.partition: a.next_offset for a in advances})
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

@@ -9,7 +9,20 @@ from collections.abc import Sequence
 import pydantic
 
 from rekap import __version__
-from rekap.cli import contract, db, demo, kafka, masterdata, publish, report, simulate, stack, tabulator, terminal
+from rekap.cli import (
+    audit,
+    contract,
+    db,
+    demo,
+    kafka,
+    masterdata,
+    publish,
+    report,
+    simulate,
+    stack,
+    tabulator,
+    terminal,
+)  # fmt: skip
 from rekap.cli.common import Command
 from rekap.config import Settings
 from rekap.errors import RekapError
@@ -20,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rekap", description="Pilkada vote-count tabulation.")
     parser.add_argument("--version", action="version", version=f"rekap {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for group in (stack, db, kafka, masterdata, terminal, tabulator, publish, simulate, report, contract, demo):
+    for group in (stack, db, kafka, masterdata, terminal, tabulator, publish, simulate, report, audit, contract, demo):
         group.register(commands)
     return parser
 

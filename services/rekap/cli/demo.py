@@ -46,6 +46,8 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     status = simulate.simulate(settings, night)
     say("\nThe stack and the tabulator keep running. Look around:")
     say("  .venv/bin/rekap status 1671011001001    what counts for one TPS, and its history")
+    say("  .venv/bin/rekap report 16 --out sumsel.html   the recapitulation (D.Hasil) of the province, printable")
+    say("  .venv/bin/rekap audit export bundle && .venv/bin/rekap audit verify bundle   recount from signed forms")
     say(
         "  .venv/bin/rekap db login list          who may connect, in which role (passwords: .rekap/stack/secrets.json)"
     )
