@@ -5,6 +5,8 @@ would, so that Rekap's own (`rekap audit verify`) is not the sole judge of Rekap
 
     python3 tools/verify_bundle.py BUNDLE_DIR        # exit 0: every file, signature, form and total agrees
 
+Any Python 3.11 or later with PyNaCl (`pip install pynacl`; the repository's .venv has it).
+
 It prints every discrepancy, one per line, then a summary.
 """
 
@@ -152,11 +154,16 @@ def verify(folder: Path) -> tuple[list[str], dict[str, int]]:
     terminals = {r["terminal_id"]: r for r in rows(folder / "terminals.csv")}
     chosen: dict[tuple[str, str], tuple[tuple[int, int], dict, dict | None]] = {}
     counts = {"forms": 0, "counted": 0, "held": 0}
-    with (folder / "forms.jsonl").open(encoding="utf-8") as lines:
+    with (folder / "forms.jsonl").open(encoding="utf-8", errors="replace") as lines:
         for number, text in enumerate(lines, 1):
             counts["forms"] += 1
-            line = json.loads(text)
             where = f"forms.jsonl:{number}"
+            try:
+                line = json.loads(text)
+                line["tps_id"], line["contest_id"], line["revision"], line["status"]
+            except (ValueError, KeyError, TypeError) as error:
+                problems.append(f"{where}: not a form line: {error}")
+                continue
             form = None
             authority = 1
             try:
@@ -251,10 +258,17 @@ def verify(folder: Path) -> tuple[list[str], dict[str, int]]:
 
 def main() -> int:
     if len(sys.argv) != 2:
-        print(__doc__.strip().splitlines()[3].strip(), file=sys.stderr)
+        print("usage: verify_bundle.py BUNDLE_DIR (see docs/audit-bundle.md)", file=sys.stderr)
         return 2
     folder = Path(sys.argv[1])
-    problems, counts = verify(folder)
+    if not (folder / "manifest.json").is_file():
+        print(f"{folder}: no manifest.json: not an audit bundle, or an unfinished one", file=sys.stderr)
+        return 2
+    try:
+        problems, counts = verify(folder)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # a file of the wrong shape
+        print(f"NOT VERIFIED: {folder} cannot be read as an audit bundle: {type(error).__name__}: {error}")
+        return 1
     for problem in problems:
         print(f"DISCREPANCY {problem}")
     seal = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()

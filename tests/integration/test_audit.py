@@ -164,6 +164,11 @@ def edited_total(folder: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def garbage_line(folder: Path) -> None:
+    with (folder / "forms.jsonl").open("ab") as f:
+        f.write(b'{"tps_id": \xff\x00 not json\n')
+
+
 def reseal(folder: Path) -> None:
     """What a tamperer does next: the manifest made to match the edited files."""
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -179,6 +184,7 @@ def reseal(folder: Path) -> None:
     (added_form, "a second form", "a second form"),
     (revoked_terminal, "was not registered and active", "was not registered and active"),
     (edited_total, "totals.csv", "totals "),
+    (garbage_line, "not a form line", "not a form line"),
 ])  # fmt: skip
 def test_each_tampered_bundle_fails_both_verifiers_naming_the_problem(
     bundle: tuple[Path, Expected, int], tmp_path: Path, tamper: Callable[[Path], None], ours_say: str,

@@ -64,6 +64,14 @@ class Recount:
 
 
 def verify_bundle(folder: Path) -> Recount:
+    """Raises BundleError for a folder that is no bundle or a file that cannot be read as its kind."""
+    try:
+        return _verify(folder)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # a file of the wrong shape: said, not raised
+        raise BundleError(f"{folder}: cannot be read as an audit bundle: {type(error).__name__}: {error}") from None
+
+
+def _verify(folder: Path) -> Recount:
     recount = Recount()
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
@@ -77,13 +85,17 @@ def verify_bundle(folder: Path) -> Recount:
     terminals = _terminals(folder / "terminals.csv")
     skew = timedelta(seconds=manifest["max_clock_skew_s"])
     chosen: dict[tuple[str, str], tuple[Authority, int, dict[str, Any], TallyV1 | None]] = {}
-    with (folder / "forms.jsonl").open(encoding="utf-8") as lines:
+    with (folder / "forms.jsonl").open(encoding="utf-8", errors="replace") as lines:
         for number, text in enumerate(lines, 1):
             recount.forms += 1
-            form = json.loads(text)
-            where = f"forms.jsonl:{number} ({form.get('tps_id')}, {form.get('contest_id')})"
-            tally, authority = _check_form(form, master=master, terminals=terminals, skew=skew, where=where,
-                                           problems=recount.problems)  # fmt: skip
+            try:
+                form = json.loads(text)
+                where = f"forms.jsonl:{number} ({form['tps_id']}, {form['contest_id']})"
+                tally, authority = _check_form(form, master=master, terminals=terminals, skew=skew, where=where,
+                                               problems=recount.problems)  # fmt: skip
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                recount.problems.append(f"forms.jsonl:{number}: not a form line ({type(error).__name__}: {error})")
+                continue
             key = (form["tps_id"], form["contest_id"])
             if key in chosen:
                 recount.problems.append(f"{where}: a second form for this TPS and contest")
