@@ -96,7 +96,7 @@ class Run:
         for role in KafkaRole:
             await asyncio.to_thread(grant_acls, admin, role.value, role, names)
 
-    async def prepare_database(self, dataset: MasterDataSet) -> None:
+    async def prepare_database(self, dataset: MasterDataSet, *, terminals: bool = True) -> None:
         """Its database: migrated, the master data loaded, a simulated terminal per TPS and kecamatan."""
         admin = await asyncpg.connect(self.admin_url)
         try:
@@ -107,7 +107,8 @@ class Run:
         try:
             await migrate(conn, load_migrations(migrations_dir()))
             await load_master_data(conn, dataset)
-            await register_terminals(conn, simulated_terminals(dataset.tps, SECRET))
+            if terminals:
+                await register_terminals(conn, simulated_terminals(dataset.tps, SECRET))
         finally:
             await conn.close()
 

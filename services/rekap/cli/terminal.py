@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import sys
+import time
 from pathlib import Path
 
 import asyncpg
 
-from rekap.adapters.postgres.terminals import list_terminals, register_terminals, revoke_terminal
+from rekap.adapters.postgres.terminals import TerminalError, list_terminals, register_terminals, revoke_terminal
 from rekap.cli.common import SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
 from rekap.errors import ConfigError
+from rekap.registration import read_terminals_file
 
 
 def terminal_id(text: str) -> str:
@@ -48,6 +51,12 @@ def keygen(_: Settings, args: argparse.Namespace) -> int:
 
 
 def register_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.source is not None:
+        if args.terminal_id or args.scope or args.public_key:
+            raise ConfigError("--from FILE registers the file's terminals: give no ID, --scope or --public-key")
+        return register_file(settings, args.source)
+    if not (args.terminal_id and args.scope and args.public_key):
+        raise ConfigError("register one terminal (ID --scope ... --public-key ...) or a file of them (--from FILE)")
     text = args.public_key
     if Path(text).is_file():
         text = Path(text).read_text()
@@ -65,14 +74,54 @@ def register_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def list_command(settings: Settings, _: argparse.Namespace) -> int:
-    records = with_connection(settings, list_terminals)
+def register_file(settings: Settings, path: Path) -> int:
+    """Every terminal of the file in one transaction, or none: each problem said as file:line."""
+    started = time.monotonic()
+    try:
+        loaded = read_terminals_file(path)
+    except OSError as error:
+        raise ConfigError(f"{path}: {error.strerror}") from None
+    problems = list(loaded.problems)
+    if not problems and loaded.terminals:
+
+        async def work(conn: asyncpg.Connection) -> int:
+            return await register_terminals(conn, loaded.terminals)
+
+        try:
+            new = with_connection(settings, work)
+        except TerminalError as error:
+            if not error.problems:
+                raise
+            problems = [loaded.at(terminal_id, why) for terminal_id, why in error.problems]
+        else:
+            took = time.monotonic() - started
+            say(f"{path}: {len(loaded.terminals):,} terminals, {new:,} newly registered, "
+                f"{len(loaded.terminals) - new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
+            return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        raise ConfigError(f"{path}: no terminals in it")
+    raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was registered")
+
+
+def list_command(settings: Settings, args: argparse.Namespace) -> int:
+    records = [r for r in with_connection(settings, list_terminals) if _listed(r.terminal, args)]
     say(f"{'terminal':<28} {'scope':<24} {'state':<8} registered")
     for r in records:
         state = "active" if r.terminal.active else "revoked"
         say(f"{r.terminal.terminal_id:<28} {r.terminal.scope!s:<24} {state:<8} {r.registered_at:%Y-%m-%d %H:%M}")
     say(f"{len(records)} terminal(s), {sum(r.terminal.active for r in records)} active")
     return 0
+
+
+def _listed(terminal: Terminal, args: argparse.Namespace) -> bool:
+    """Whether the terminal passes `terminal list`'s filters."""
+    if args.scope_kind and terminal.scope.kind.value != args.scope_kind:
+        return False
+    if args.kecamatan and terminal.scope.code[:6] != args.kecamatan:
+        return False
+    return not (args.revoked and terminal.active) and not (args.active and not terminal.active)
 
 
 def revoke(settings: Settings, args: argparse.Namespace) -> int:
@@ -90,10 +139,19 @@ def register(commands: SubParsers) -> None:
     gen = add_command(actions, "keygen", keygen, "make an Ed25519 key pair for a terminal (PEM files)")
     gen.add_argument("terminal_id", type=terminal_id)
     gen.add_argument("--out", type=Path, default=Path(), metavar="DIR")
-    reg = add_command(actions, "register", register_command, "register a terminal's public key and scope")
-    reg.add_argument("terminal_id", type=terminal_id)
-    reg.add_argument("--scope", type=scope, required=True, help="tps:<13 digits> or kecamatan:<6 digits>")
-    reg.add_argument("--public-key", required=True, help="a PEM file, or the key's 32 bytes in base64")
-    add_command(actions, "list", list_command, "list the registered terminals")
+    reg = add_command(actions, "register", register_command,
+                      "register a terminal's public key and scope, or a file of them (--from)")  # fmt: skip
+    reg.add_argument("terminal_id", type=terminal_id, nargs="?")
+    reg.add_argument("--scope", type=scope, help="tps:<13 digits> or kecamatan:<6 digits>")
+    reg.add_argument("--public-key", help="a PEM file, or the key's 32 bytes in base64")
+    reg.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                     help="CSV with the header terminal_id,scope,public_key: all registered in one transaction, "
+                          "or none (every problem said as FILE:LINE)")  # fmt: skip
+    listing = add_command(actions, "list", list_command, "list the registered terminals")
+    listing.add_argument("--scope", dest="scope_kind", choices=("tps", "kecamatan"), help="only this kind of scope")
+    listing.add_argument("--kecamatan", metavar="CODE", help="only the terminals of this kecamatan (6 digits)")
+    state = listing.add_mutually_exclusive_group()
+    state.add_argument("--active", action="store_true", help="only the active ones")
+    state.add_argument("--revoked", action="store_true", help="only the revoked ones")
     rev = add_command(actions, "revoke", revoke, "revoke a terminal: its forms are rejected from now on")
     rev.add_argument("terminal_id", type=terminal_id)

@@ -14,7 +14,12 @@ from rekap.errors import RekapError
 
 
 class TerminalError(RekapError):
-    """A registration or revocation that cannot be done as asked."""
+    """A registration or revocation that cannot be done as asked. `problems`: each terminal id refused in a
+    registration, with why (every one, for a caller that reports them line by line)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +70,16 @@ async def register_terminals(conn: Connection, terminals: list[Terminal]) -> int
     async with conn.transaction():
         await conn.execute(CREATE_STAGING)
         await conn.copy_records_to_table("load_terminal", records=records)
-        unknown = await conn.fetch(SELECT_UNKNOWN_SCOPES)
-        if unknown:
-            listed = ", ".join(f"{r['terminal_id']} ({r['scope']})" for r in unknown[:10])
-            raise TerminalError(f"{len(unknown)} terminal(s) name a TPS or kecamatan not in the master data: {listed}")
-        clashes = await conn.fetch(SELECT_CLASHES)
-        if clashes:
-            listed = ", ".join(
-                f"{r['terminal_id']} ({'registered with another key or scope' if r['active'] else 'revoked'})"
-                for r in clashes[:10]
-            )
-            raise TerminalError(f"{len(clashes)} terminal id(s) already used: {listed}. Ids are never reused.")
+        unknown = [(r["terminal_id"], f"its scope {r['scope']} is not in the master data")
+                   for r in await conn.fetch(SELECT_UNKNOWN_SCOPES)]  # fmt: skip
+        clashes = [(r["terminal_id"], "the id is already registered with another key or scope" if r["active"]
+                    else "the id belongs to a revoked terminal (ids are never reused)")
+                   for r in await conn.fetch(SELECT_CLASHES)]  # fmt: skip
+        if unknown or clashes:
+            problems = sorted(unknown + clashes)
+            listed = "; ".join(f"{terminal_id}: {why}" for terminal_id, why in problems[:10])
+            more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+            raise TerminalError(f"{len(problems)} terminal(s) refused, none registered: {listed}{more}", problems)
         status = await conn.execute(INSERT_NEW)
     return int(status.split()[-1])
 
