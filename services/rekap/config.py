@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rekap.adapters.kafka.access import KafkaAccess
 from rekap.devstack.secrets import LOCAL_LOGINS, POSTGRES_SUPERUSER, StackSecrets
+from rekap.errors import ConfigError
 
 # The Kafka release the local broker runs (and docker-compose.yml pins): one place to change it.
 KAFKA_VERSION = "4.3.1"
@@ -145,9 +146,9 @@ class Settings(BaseSettings):
     def dsn_for(self, user: DbUser) -> str:
         """The PostgreSQL URL `user` connects with (it holds a password: never log it, see `redact_url`)."""
         given = {"owner": self.owner_database_url, "operator": self.operator_database_url}.get(user)
-        for url in (given, self.database_url):
+        for url, variable in ((given, f"REKAP_{user.upper()}_DATABASE_URL"), (self.database_url, "DATABASE_URL")):
             if url is not None:
-                return url.get_secret_value()
+                return checked_postgres_url(url.get_secret_value(), variable)
         login = LOCAL_LOGINS[user]
         secrets = self.local_secrets
         return local_postgres_url(self.postgres_port, login, secrets.postgres.get(login) if secrets else None)
@@ -160,6 +161,21 @@ class Settings(BaseSettings):
     @property
     def dsn_for_display(self) -> str:
         return redact_url(self.dsn)
+
+
+def checked_postgres_url(url: str, variable: str) -> str:
+    """The URL if PostgreSQL's clients can read it; else a ConfigError naming the variable (not its value:
+    it may hold a password)."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        raise ConfigError(
+            f"{variable}: its port is not a number (postgresql://user:password@host:port/database)"
+        ) from None
+    if parts.scheme not in ("postgresql", "postgres") or (not parts.hostname and "host=" not in parts.query):
+        raise ConfigError(f"{variable} is not a PostgreSQL URL: postgresql://user:password@host:port/database")
+    return url
 
 
 def local_postgres_url(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pydantic
 
 from rekap import __version__
+from rekap.adapters.postgres.errors import SCHEMA_MISSING, SchemaMissingError
 from rekap.cli import (
     audit,
     contract,
@@ -39,19 +40,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def said(error: Exception) -> list[str]:
+    """What the user reads of an error that ends a command: a line (one per wrong setting)."""
+    if isinstance(error, pydantic.ValidationError):
+        return setting_problems(error)
+    if isinstance(error, RekapError):
+        return [str(error)]
+    return [str(SchemaMissingError(error))]  # read outside the adapters' boundary: said the same way
+
+
+def setting_problems(error: pydantic.ValidationError) -> list[str]:
+    """One line per wrong setting, named as it is set: the environment variable, not the field."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = ENVIRONMENT_NAMES.get(field, f"REKAP_{field.upper()}")
+        given = problem.get("input")
+        shown = f"={given}" if isinstance(given, str | int | float) and "url" not in field else ""
+        problems.append(f"{variable}{shown}: {problem['msg']}")
+    return problems
+
+
+ENVIRONMENT_NAMES = {"database_url": "DATABASE_URL"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv)
     try:
         settings = Settings()
         configure_logging(settings)
         handler: Command = args.handler
         return handler(settings, args)
-    except RekapError as error:
-        print(f"rekap: {error}", file=sys.stderr)
-        return 1
-    except pydantic.ValidationError as error:
-        print(f"rekap: a setting in the environment is wrong:\n{error}", file=sys.stderr)
-        return 2
+    except (RekapError, pydantic.ValidationError, *SCHEMA_MISSING) as error:
+        for line in said(error):
+            print(f"rekap: {line}", file=sys.stderr)
+        return 2 if isinstance(error, pydantic.ValidationError) else 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as a killed writer would

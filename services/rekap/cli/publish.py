@@ -30,7 +30,10 @@ FROM rekap.record WHERE tps_id = $1 OR record_key = $2 ORDER BY recorded_at, par
 
 
 def publish(settings: Settings, args: argparse.Namespace) -> int:
-    value = args.form.read_bytes()  # signed as they are: no re-serialisation
+    try:
+        value = args.form.read_bytes()  # signed as they are: no re-serialisation
+    except OSError as error:
+        raise ConfigError(f"{args.form}: {error.strerror}: no form was sent") from None
     try:
         tally = TallyV1.model_validate_json(value)
     except ValidationError as error:

@@ -42,9 +42,24 @@ class RefusedError(RekapError):
     """PostgreSQL or its driver refused what was sent; the same call would fail again."""
 
 
+# What a database without Rekap's schema, or with an older one, answers.
+SCHEMA_MISSING = (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError, asyncpg.UndefinedColumnError,
+                  asyncpg.InvalidSchemaNameError)  # fmt: skip
+
+
+class SchemaMissingError(RefusedError):
+    """The database lacks part of Rekap's schema: not migrated yet, or migrated by an older Rekap."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"the database is not migrated to this version of Rekap ({error}): run `rekap db migrate` "
+                         "as the owner (`rekap db status` lists what is pending)")  # fmt: skip
+
+
 def translated(error: Exception) -> RekapError:
     if isinstance(error, RekapError):
         return error
+    if isinstance(error, SCHEMA_MISSING):
+        return SchemaMissingError(error)
     if isinstance(error, RETRIABLE) or (
         isinstance(error, asyncpg.InterfaceError) and not isinstance(error, REFUSED_BY_DRIVER)
     ):

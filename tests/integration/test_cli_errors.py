@@ -1,0 +1,67 @@
+"""Everyday mistakes end in one line that says what to do, never a traceback: run as a user runs `rekap`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cli import rekap as run_rekap
+
+
+def rekap(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
+    return run_rekap({**base, **env}, *args)
+
+
+def one_line(done: subprocess.CompletedProcess[str], says: str) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_bare_rekap_prints_the_help() -> None:
+    done = rekap()
+    assert done.returncode == 2
+    assert "usage: rekap" in done.stdout
+    assert "report" in done.stdout, "the commands are listed"
+
+
+@pytest.mark.parametrize(("name", "says"), [("missing.json", "No such file or directory"), (".", "Is a directory")])
+def test_a_form_file_that_is_missing_or_a_folder(tmp_path: Path, name: str, says: str) -> None:
+    done = rekap("publish", str(tmp_path / name), "--key", str(tmp_path / "key.pem"))
+    assert done.returncode == 1
+    one_line(done, f"{says}: no form was sent")
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql://u:p@localhost:notaport/rekap", "DATABASE_URL: its port is not a number"),
+    ("mysql://u:p@localhost/rekap", "DATABASE_URL is not a PostgreSQL URL"),
+])  # fmt: skip
+def test_a_malformed_database_url(url: str, says: str) -> None:
+    done = rekap("status", "1671011001001", DATABASE_URL=url)
+    assert done.returncode == 1
+    one_line(done, says)
+    assert "u:p" not in done.stderr, "the URL's password is not shown"
+
+
+@pytest.mark.parametrize("command", [
+    ["status", "1671011001001"], ["terminal", "list"], ["report", "16"], ["tabulator", "run"],
+])  # fmt: skip
+def test_a_database_not_migrated_says_to_migrate(empty_database_url: str, command: list[str], tmp_path: Path) -> None:
+    done = rekap(*command, DATABASE_URL=empty_database_url, REKAP_HOME=str(tmp_path), REKAP_LOG_FORMAT="console")
+    assert done.returncode == 1
+    one_line(done, "the database is not migrated to this version of Rekap")
+    assert "rekap db migrate" in done.stderr
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("REKAP_LOG_LEVEL", "LOUD", "REKAP_LOG_LEVEL=LOUD: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+    ("REKAP_BATCH_MAX_RECORDS", "0", "REKAP_BATCH_MAX_RECORDS=0: Input should be greater than or equal to 1"),
+])  # fmt: skip
+def test_a_setting_with_a_bad_value_is_named_as_it_is_set(variable: str, value: str, says: str) -> None:
+    done = rekap("stack", "status", **{variable: value})
+    assert done.returncode == 2
+    one_line(done, says)
