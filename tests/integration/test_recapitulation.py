@@ -244,3 +244,22 @@ async def test_a_report_that_cannot_be_made_says_why_in_one_line(night: Night, a
     assert done.returncode == 1
     assert says in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+async def test_the_review_queue_lists_every_held_form_oldest_first_with_its_numbers(
+    night: Night, reader: asyncpg.Connection
+) -> None:
+    held = await reader.fetch(
+        "SELECT tps_id, contest_id, reasons FROM hasil.review WHERE kecamatan_code = $1 ORDER BY received_at, tps_id,"
+        " contest_id", HISTORY_TPS[:6])  # fmt: skip
+    assert held, "the night held forms in this kecamatan"
+    done = rekap({**os.environ, "REKAP_OPERATOR_DATABASE_URL": login_url(night.url, "operator")},
+                 "review", "list", "--kecamatan", HISTORY_TPS[:6])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listed = [line.split("  ")[1:3] for line in done.stdout.splitlines() if "  TPS " in line]
+    assert listed == [[f"TPS {r['tps_id']}", r["contest_id"]] for r in held]
+    for r in held:
+        for reason in r["reasons"]:
+            assert f"    {reason}: " in done.stdout
+    assert " WIB  TPS " in done.stdout
+    assert f"{len(held)} form(s) held for review in kecamatan {HISTORY_TPS[:6]}" in done.stdout

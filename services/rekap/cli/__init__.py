@@ -20,6 +20,7 @@ from rekap.cli import (
     masterdata,
     publish,
     report,
+    review,
     simulate,
     stack,
     tabulator,
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rekap", description="Pilkada vote-count tabulation.")
     parser.add_argument("--version", action="version", version=f"rekap {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for group in (stack, db, kafka, masterdata, terminal, tabulator, publish, simulate, report, audit, contract, demo):
+    for group in (stack, db, kafka, masterdata, terminal, tabulator, publish, simulate, review, report, audit, contract,
+                  demo):  # fmt: skip
         group.register(commands)
     return parser
 

@@ -1,0 +1,63 @@
+"""The review queue: forms held for review, oldest first, with the numbers that break the rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.errors import boundary
+
+SELECT_HELD = """
+SELECT f.tps_id, f.contest_id, f.revision, f.reasons, f.terminal_id, f.authority, r.recorded_at AS received_at,
+       f.valid, f.invalid, f.ballots_used, f.votes::text AS votes, f.registered_male, f.registered_female,
+       f.voted_dpt_male, f.voted_dpt_female, f.voted_moved_in_male, f.voted_moved_in_female, f.voted_added_male,
+       f.voted_added_female, f.ballots_received, f.ballots_damaged, f.ballots_unused,
+       t.registered_male AS dpt_male, t.registered_female AS dpt_female, z.zone,
+       r.recorded_at AT TIME ZONE z.time_zone AS received_local
+FROM rekap.form f
+JOIN rekap.record r ON (r.topic, r.partition, r."offset") = (f.topic, f.partition, f."offset")
+JOIN rekap.tps t ON t.tps_id = f.tps_id
+JOIN rekap.provinsi_zone z ON z.provinsi_code = t.provinsi_code
+WHERE f.status = 'quarantined' AND ($1::text IS NULL OR left(f.tps_id, 6) = $1)
+ORDER BY r.recorded_at, f.tps_id, f.contest_id
+"""
+
+
+@dataclass(frozen=True)
+class HeldForm:
+    tps_id: str
+    contest_id: str
+    revision: int
+    reasons: list[str]
+    terminal_id: str
+    authority: int
+    received_at: datetime
+    received_local: datetime  # on the region's clock
+    zone: str
+    numbers: dict[str, int]
+    votes: dict[str, int]
+
+
+async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
+    with boundary():
+        rows = await conn.fetch(SELECT_HELD, kecamatan)
+    fixed = ("tps_id", "contest_id", "revision", "reasons", "terminal_id", "authority", "received_at", "votes",
+             "received_local", "zone")  # fmt: skip
+    return [
+        HeldForm(
+            r["tps_id"],
+            r["contest_id"],
+            r["revision"],
+            list(r["reasons"]),
+            r["terminal_id"],
+            r["authority"],
+            r["received_at"],
+            r["received_local"],
+            r["zone"],
+            {k: v for k, v in r.items() if k not in fixed},
+            json.loads(r["votes"]),
+        )
+        for r in rows
+    ]

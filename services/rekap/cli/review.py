@@ -1,0 +1,43 @@
+"""`rekap review list`: what is held for review and why, oldest first, and how to correct it."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from rekap.adapters.postgres.review import held_forms
+from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.config import Settings
+from rekap.domain.review import explain
+
+EXAMPLES = """
+examples:
+  rekap review list                      every held form of the province, oldest first
+  rekap review list --kecamatan 167101   one PPK's queue
+
+Reads as the operator (REKAP_OPERATOR_DATABASE_URL, or DATABASE_URL; the local stack's operator login).
+"""
+
+
+def register(commands: SubParsers) -> None:
+    review = commands.add_parser("review", help="forms held for review",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)  # fmt: skip
+    actions = review.add_subparsers(title="review commands", required=True, metavar="ACTION")
+    listing = add_command(actions, "list", list_command, "what is held and why, oldest first, and how to correct it")
+    listing.add_argument("--kecamatan", metavar="CODE", help="only this kecamatan's (6 digits)")
+
+
+def list_command(settings: Settings, args: argparse.Namespace) -> int:
+    held = with_connection(settings, partial(held_forms, kecamatan=args.kecamatan))
+    for form in held:
+        when = f"{form.received_local:%Y-%m-%d %H:%M:%S} {form.zone}"
+        say(f"{when}  TPS {form.tps_id}  {form.contest_id}  revision {form.revision}  from {form.terminal_id}")
+        for reason in form.reasons:
+            say(f"    {reason}: {explain(reason, form.numbers, form.votes)}")
+    if held:
+        say("\nTo correct one: the PPK operator of its kecamatan (a terminal with scope kecamatan:CODE) sends the")
+        say("form with the right numbers: `rekap publish FORM.json --key ppk-CODE.key` (any revision: the PPK's")
+        say("form supersedes the KPPS's). A form held only for its registered voters may also mean the master")
+        say("data is wrong: check `rekap.tps` first.")
+    say(f"{len(held)} form(s) held for review" + (f" in kecamatan {args.kecamatan}" if args.kecamatan else ""))
+    return 0
