@@ -272,3 +272,6 @@ WHERE f.status = 'quarantined';
 -- The operator reads everything in hasil (0007 granted the views there were then).
 GRANT SELECT ON ALL TABLES IN SCHEMA hasil TO rekap_operator;
 GRANT SELECT ON rekap.provinsi_zone, rekap.region, rekap.region_kecamatan TO rekap_operator;
+
+-- 0001 described the schema by a document the repository does not hold; the README holds it.
+COMMENT ON SCHEMA hasil IS 'Pilkada results for KPU: the read contract (README, "Reading the results (KPU)"), views only.';

@@ -1,4 +1,4 @@
-"""The stable codes of CONTRACT.md: each record's outcome and, when not counted, why.
+"""The stable codes of docs/contract.md: each record's outcome and, when not counted, why.
 
 The values are used as they are in metrics, logs and the database: never rename one.
 """

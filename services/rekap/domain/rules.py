@@ -1,4 +1,4 @@
-"""The arithmetic a correct form satisfies (CONTRACT.md, DOMAIN.md): a form that breaks one is
+"""The arithmetic a correct form satisfies (docs/contract.md): a form that breaks one is
 authentic but held for review (quarantined), not counted."""
 
 from __future__ import annotations

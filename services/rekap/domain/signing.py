@@ -1,4 +1,4 @@
-"""Ed25519 signatures over the exact bytes of a record value (CONTRACT.md), through libsodium.
+"""Ed25519 signatures over the exact bytes of a record value (docs/contract.md), through libsodium.
 
 The header carries standard base64 with padding. Verification keys are prepared once per terminal.
 """

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -14,29 +16,9 @@ from rekap.domain.regions import Tps
 from rekap.domain.revisions import CurrentForm
 from tests.unit.world import TPS_A, TPS_B, World
 
-# The example of CONTRACT.md, byte for byte.
-EXAMPLE = b"""{
-  "schema": "tally/v1",
-  "submission_id": "6f1c2d0e-3b7a-4f0e-9a55-2f3c8d9e1a77",
-  "terminal_id": "kpps-1671011001003",
-  "tps_id": "1671011001003",
-  "contest_id": "pkwkp-16",
-  "revision": 1,
-  "submitted_at": "2024-11-27T14:05:31+07:00",
-  "voters": {
-    "registered": {"male": 241, "female": 239},
-    "voted": {
-      "dpt":      {"male": 170, "female": 181},
-      "moved_in": {"male": 2,   "female": 1},
-      "added":    {"male": 3,   "female": 2}
-    },
-    "disabled_voted": {"male": 1, "female": 0}
-  },
-  "ballots": {"received": 492, "used": 359, "damaged": 2, "unused": 131},
-  "votes": {"1": 181, "2": 92, "3": 61},
-  "valid": 334,
-  "invalid": 25
-}"""
+# The example of docs/contract.md, byte for byte: the page a vendor reads is the form the tests decode.
+CONTRACT = Path(__file__).parents[3] / "docs" / "contract.md"
+EXAMPLE = re.search(r"```json\n(.*?)\n```", CONTRACT.read_text(), re.DOTALL).group(1).encode()  # type: ignore[union-attr]
 TERMINAL = "kpps-1671011001003"
 
 
