@@ -22,7 +22,7 @@ from rekap.domain.rules import arithmetic_problems
 from rekap.domain.signing import SigningKey, Verifier
 from rekap.domain.tally import TallyV1
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import consistent_form, kpps_terminal_id, signed_record
 
@@ -31,7 +31,7 @@ SECRET = b"bench-decode"
 
 
 def build(records: int) -> tuple[Decoder, Decoder, list[RawRecord], dict[str, Terminal]]:
-    dataset = read_master_data(sumsel_master_data_dir())
+    dataset = read_master_data_folder(sumsel_master_data_dir())
     master = dataset.master_data()
     rng = random.Random(7)
     terminals: dict[str, Terminal] = {}

@@ -34,7 +34,7 @@ from loadtests.processes import TabulatorProcess
 from loadtests.steady import waves
 from rekap.config import Settings
 from rekap.devstack.stack import LocalStack
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
@@ -154,7 +154,7 @@ async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], lis
         raise SystemExit(
             "chaos kills and restarts the local stack's servers: unset REKAP_KAFKA_BOOTSTRAP and DATABASE_URL"
         )
-    dataset = read_master_data(sumsel_master_data_dir())
+    dataset = read_master_data_folder(sumsel_master_data_dir())
     run = Run(settings)
     print(f"preparing {run.name} ...", flush=True)
     await run.prepare(dataset)

@@ -39,7 +39,7 @@ from loadtests.harness import (
 )  # fmt: skip
 from loadtests.national import national_dataset
 from rekap.config import Settings
-from rekap.masterdata.files import MasterDataSet, read_master_data
+from rekap.masterdata.files import MasterDataSet, read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
 from rekap.simulation.night import Mix, plan_night
@@ -152,7 +152,9 @@ async def main() -> int:
     parser.add_argument("--audit", action="store_true",
                         help="then the audit bundle: exported, recounted by both verifiers")  # fmt: skip
     args = parser.parse_args()
-    dataset = national_dataset(args.provinces or 33) if args.national else read_master_data(sumsel_master_data_dir())
+    dataset = (
+        national_dataset(args.provinces or 33) if args.national else read_master_data_folder(sumsel_master_data_dir())
+    )
     scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
     name = f"drain-{scale}-{'verify' if args.verify else 'noverify'}"
     rows, runs = [], []

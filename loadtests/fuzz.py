@@ -38,7 +38,7 @@ from rekap.config import Settings
 from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, tabulate
 from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
 from rekap.domain.signing import SigningKey
-from rekap.masterdata.files import MasterDataSet, read_master_data
+from rekap.masterdata.files import MasterDataSet, read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import Form, consistent_form, encode
 from rekap.simulation.night import corrected
@@ -187,7 +187,7 @@ FIELD_MUTATIONS: list[Callable[[random.Random, Form], Any]] = [
 
 async def run(records: int, seed: int) -> tuple[dict[str, Any], list[str]]:
     """On the local stack, in a database of its own (dropped at the end)."""
-    dataset = read_master_data(sumsel_master_data_dir())
+    dataset = read_master_data_folder(sumsel_master_data_dir())
     db = Run(Settings())
     await db.prepare_database(dataset)
     try:

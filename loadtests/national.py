@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from rekap.domain.contests import Contest
 from rekap.domain.regions import Tps
-from rekap.masterdata.files import Choice, Dataset, MasterDataSet, Region, read_master_data
+from rekap.masterdata.files import Choice, Dataset, MasterDataSet, Region, read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 
 # KPU province codes; 33 of the 38 (Pilkada 2024 elected governors in 37).
@@ -49,7 +49,7 @@ PROVINCES = [
 
 
 def national_dataset(provinces: int = len(PROVINCES)) -> MasterDataSet:
-    sumsel = read_master_data(sumsel_master_data_dir())
+    sumsel = read_master_data_folder(sumsel_master_data_dir())
     regions: list[Region] = []
     tps: list[Tps] = []
     contests: list[Contest] = []

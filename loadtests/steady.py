@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 from loadtests.harness import RESULTS, SECRET, Run, oracle_check, tabulator_processes, write_results
 from rekap.config import Settings
 from rekap.domain.signing import SigningKey
-from rekap.masterdata.files import MasterDataSet, read_master_data
+from rekap.masterdata.files import MasterDataSet, read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
@@ -158,7 +158,7 @@ async def main() -> int:
     parser.add_argument("--no-verify", dest="verify", action="store_false")
     parser.add_argument("--batch", type=int, default=4000, help="REKAP_BATCH_MAX_RECORDS")
     args = parser.parse_args()
-    dataset = read_master_data(sumsel_master_data_dir())
+    dataset = read_master_data_folder(sumsel_master_data_dir())
     rows, lags = [], []
     for rate in (int(r) for r in args.rates.split(",")):
         row, lag = await one_rate(dataset, rate, args.seconds, verify=args.verify, batch=args.batch)

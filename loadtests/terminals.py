@@ -20,7 +20,7 @@ import asyncpg
 
 from loadtests.harness import RESULTS, SECRET, Run, write_results
 from rekap.config import Settings
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.night import simulated_terminals
 
@@ -28,7 +28,7 @@ from rekap.simulation.night import simulated_terminals
 async def main() -> int:
     settings = Settings()
     run = Run(settings)
-    dataset = read_master_data(sumsel_master_data_dir())
+    dataset = read_master_data_folder(sumsel_master_data_dir())
     await run.prepare_database(dataset, terminals=False)
     path = RESULTS / "terminals.csv"
     RESULTS.mkdir(exist_ok=True)

@@ -25,7 +25,7 @@ from rekap.config import KAFKA_VERSION, with_database
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import migrations_dir, sumsel_master_data_dir
 from tests.servers import BrokerAccess, login_url, provision_database
 
@@ -105,7 +105,7 @@ def masterdata_template(postgres_admin_url: str, template_database: str) -> Iter
         url = await _clone(postgres_admin_url, name, template_database)
         conn = await asyncpg.connect(login_url(url, "operator"))
         try:
-            await load_master_data(conn, read_master_data(sumsel_master_data_dir()))
+            await load_master_data(conn, read_master_data_folder(sumsel_master_data_dir()))
         finally:
             await conn.close()
 

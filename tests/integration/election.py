@@ -18,7 +18,7 @@ from rekap.domain.batch import ConsumedRecord, PartitionAdvance, form_keys, tabu
 from rekap.domain.decode import Decoder
 from rekap.domain.regions import Tps
 from rekap.domain.signing import SigningKey
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
@@ -28,7 +28,7 @@ from tests.servers import BrokerAccess, login_url
 
 # The simulated terminals' keys derive from it: made afresh per test run, as a local stack makes its own.
 SECRET = secrets.token_bytes(32)
-SHIPPED = read_master_data(sumsel_master_data_dir())
+SHIPPED = read_master_data_folder(sumsel_master_data_dir())
 MASTER = SHIPPED.master_data()
 
 

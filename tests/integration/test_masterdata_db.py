@@ -24,7 +24,7 @@ from rekap.adapters.postgres.terminals import (
 from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
 from rekap.masterdata.files import MasterDataSet
-from rekap.masterdata.files import read_master_data as read_folder
+from rekap.masterdata.files import read_master_data_folder as read_folder
 from rekap.resources import sumsel_master_data_dir
 
 SHIPPED = read_folder(sumsel_master_data_dir())

@@ -17,7 +17,7 @@ from rekap.bootstrap import tabulator_service
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port
 from rekap.errors import UnavailableError
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from tests.integration.election import (
     check_against_oracle,
@@ -49,7 +49,7 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(
     url = own_postgres.url_for("rekap")
     conn = await asyncpg.connect(url)
     try:
-        await load_master_data(conn, read_master_data(sumsel_master_data_dir()))
+        await load_master_data(conn, read_master_data_folder(sumsel_master_data_dir()))
         tps = sample_tps(300)
         await register_all_terminals(conn, tps)
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import migrations_dir, sumsel_master_data_dir
 from tests.servers import login_url
 
@@ -46,7 +46,7 @@ async def reader(empty_database_url: str, template_database: str) -> AsyncIterat
         await owner.close()
     operator = await asyncpg.connect(login_url(empty_database_url, "operator"))
     try:
-        await load_master_data(operator, read_master_data(sumsel_master_data_dir()))
+        await load_master_data(operator, read_master_data_folder(sumsel_master_data_dir()))
     finally:
         await operator.close()
     conn = await asyncpg.connect(login_url(empty_database_url, "reader"))

@@ -27,7 +27,7 @@ from rekap.domain.signing import Verifier
 from rekap.domain.tally import TallyV1, quotes_of
 from rekap.domain.terminals import Scope, ScopeKind
 from rekap.errors import RekapError
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 
 LEVELS = (Level.KECAMATAN, Level.KABUPATEN_KOTA, Level.PROVINSI)
 TOTAL_COLUMNS = ("tps_expected", "tps_counted", "tps_quarantined", "valid", "invalid", "ballots_used")
@@ -81,7 +81,7 @@ def _verify(folder: Path) -> Recount:
         raise BundleError(f"{folder}: format {manifest.get('format')!r}, this verifier reads rekap-audit-bundle/1")
     recount.manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
     _check_files(folder, manifest, recount)
-    master = read_master_data(folder / "masterdata").master_data()
+    master = read_master_data_folder(folder / "masterdata").master_data()
     terminals = _terminals(folder / "terminals.csv")
     skew = timedelta(seconds=manifest["max_clock_skew_s"])
     chosen: dict[tuple[str, str], tuple[Authority, int, dict[str, Any], TallyV1 | None]] = {}

@@ -11,13 +11,13 @@ from rekap.adapters.postgres.masterdata import count_rows, load_master_data
 from rekap.cli.common import SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.masterdata.derive import derive, derive_from_npm
-from rekap.masterdata.files import read_master_data, write_master_data
+from rekap.masterdata.files import read_master_data_folder, write_master_data
 from rekap.resources import sumsel_master_data_dir
 
 
 def load(settings: Settings, args: argparse.Namespace) -> int:
     folder: Path = args.source
-    dataset = read_master_data(folder)  # every problem is reported before anything is loaded
+    dataset = read_master_data_folder(folder)  # every problem is reported before anything is loaded
     say(f"Loading {dataset.about.name} from {folder}")
     say(f"TPS list: {dataset.about.tps_source}")
 

@@ -145,7 +145,7 @@ class _Reader:
         return int(text)
 
 
-def read_master_data(folder: Path) -> MasterDataSet:
+def read_master_data_folder(folder: Path) -> MasterDataSet:
     """Read and check a master data folder. Raises MasterDataError listing every problem found."""
     reader = _Reader(folder)
     about = _read_dataset(reader)
@@ -270,7 +270,7 @@ def _assemble_contests(reader: _Reader, named: dict[str, str], choices: list[Cho
 
 
 def write_master_data(dataset: MasterDataSet, folder: Path) -> None:
-    """Write a master data folder that `read_master_data` reads back as the same dataset."""
+    """Write a master data folder that `read_master_data_folder` reads back as the same dataset."""
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / "dataset.csv", [(dataset.about.name, dataset.about.tps_source)])
     for level, file in REGION_FILES.items():

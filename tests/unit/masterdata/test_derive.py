@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from rekap.domain.regions import Level, ancestor
 from rekap.masterdata import sumsel2024 as facts
 from rekap.masterdata.derive import derive_contests, derive_tps, largest_remainder, regions_from_idn_area_data
-from rekap.masterdata.files import read_master_data
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 
-SHIPPED = read_master_data(sumsel_master_data_dir())
+SHIPPED = read_master_data_folder(sumsel_master_data_dir())
 
 
 def test_the_shipped_tps_are_what_the_derivation_gives() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from rekap.domain.regions import Level
-from rekap.masterdata.files import MasterDataError, read_master_data, write_master_data
+from rekap.masterdata.files import MasterDataError, read_master_data_folder, write_master_data
 from rekap.masterdata.sumsel2024 import DPT_FEMALE, DPT_MALE, TPS_FINAL
 from rekap.resources import sumsel_master_data_dir
 
-SHIPPED = read_master_data(sumsel_master_data_dir())
+SHIPPED = read_master_data_folder(sumsel_master_data_dir())
 
 
 def test_the_shipped_folder_is_sumatera_selatan() -> None:
@@ -42,7 +42,7 @@ def test_every_tps_holds_two_contests() -> None:
 
 def test_a_written_folder_reads_back_the_same(tmp_path: Path) -> None:
     write_master_data(SHIPPED, tmp_path)
-    assert read_master_data(tmp_path) == SHIPPED
+    assert read_master_data_folder(tmp_path) == SHIPPED
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def append(path: Path, text: str) -> None:
 
 def problems(folder: Path) -> list[str]:
     with pytest.raises(MasterDataError) as caught:
-        read_master_data(folder)
+        read_master_data_folder(folder)
     assert "nothing was loaded" in str(caught.value)
     return [str(p) for p in caught.value.problems]
 
@@ -124,4 +124,4 @@ def test_text_that_is_not_utf8_is_refused(folder: Path) -> None:
 def test_a_byte_order_mark_from_a_spreadsheet_is_fine(folder: Path) -> None:
     path = folder / "provinsi.csv"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    assert read_master_data(folder) == SHIPPED
+    assert read_master_data_folder(folder) == SHIPPED
