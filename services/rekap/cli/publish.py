@@ -11,6 +11,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.readings import tps_forms, tps_history
 from rekap.cli.common import SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.domain.rules import arithmetic_problems
@@ -18,15 +19,6 @@ from rekap.domain.signing import read_private_key
 from rekap.domain.tally import TallyV1
 from rekap.errors import ConfigError
 from rekap.publisher import Publisher
-
-SELECT_FORMS = """
-SELECT contest_id, revision, status, valid, invalid, votes, reasons, terminal_id, updated_at
-FROM hasil.tps WHERE tps_id = $1 ORDER BY contest_id
-"""
-SELECT_HISTORY = """
-SELECT partition, "offset", contest_id, revision, outcome, reason, terminal_id, recorded_at
-FROM rekap.record WHERE tps_id = $1 OR record_key = $2 ORDER BY recorded_at, partition, "offset"
-"""
 
 
 def publish(settings: Settings, args: argparse.Namespace) -> int:
@@ -60,9 +52,7 @@ def publish(settings: Settings, args: argparse.Namespace) -> int:
 
 def status(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-        forms = await conn.fetch(SELECT_FORMS, args.tps_id)
-        history = await conn.fetch(SELECT_HISTORY, args.tps_id, args.tps_id.encode())
-        return forms, history
+        return await tps_forms(conn, args.tps_id), await tps_history(conn, args.tps_id)
 
     forms, history = with_connection(settings, work)
     if not forms and not history:
@@ -70,7 +60,7 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
         return 3
     say(f"TPS {args.tps_id}: what counts now")
     for f in forms:
-        votes = f["votes"] if isinstance(f["votes"], dict) else json.loads(f["votes"])
+        votes = json.loads(f["votes"])
         held = f" held for review: {', '.join(f['reasons'])}" if f["status"] == "quarantined" else ""
         say(f"  {f['contest_id']:<11} revision {f['revision']:<3} {f['status']:<11} valid {f['valid']:>4} "
             f"invalid {f['invalid']:>3}  votes {votes}  by {f['terminal_id']}{held}")  # fmt: skip

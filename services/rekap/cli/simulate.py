@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data
+from rekap.adapters.postgres.readings import has_forms, outcome_counts, summary_rows, vote_rows
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.cli.common import SubParsers, add_command, connect
 from rekap.config import Settings, redact_url
@@ -72,7 +73,7 @@ async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes)
         master = await read_master_data(conn)
         if not master.tps:
             raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
-        if args.check and await conn.fetchval("SELECT count(*) FROM rekap.form"):
+        if args.check and await has_forms(conn):
             raise ConfigError(
                 "The database already holds forms, so the end check cannot compare it with this night alone. "
                 "Start from an empty stack (`rekap stack reset`, or `make demo`), or pass --no-check."
@@ -129,16 +130,9 @@ def _bar() -> Progress:
 
 
 async def show_results(conn: asyncpg.Connection, topic: str) -> None:
-    votes = await conn.fetch(
-        "SELECT level, region_code, region_name, choice, candidate_name, votes FROM hasil.votes "
-        "WHERE contest_id = 'pkwkp-16' AND level IN ('kabupaten_kota', 'provinsi') ORDER BY level DESC, region_code"
-    )
-    summary = {
-        r["region_code"]: r
-        for r in await conn.fetch(
-            "SELECT * FROM hasil.summary WHERE contest_id = 'pkwkp-16' AND level IN ('kabupaten_kota', 'provinsi')"
-        )
-    }
+    shown = ("kabupaten_kota", "provinsi")
+    votes = [r for r in await vote_rows(conn, "pkwkp-16") if r["level"] in shown]
+    summary = {r["region_code"]: r for r in await summary_rows(conn, "pkwkp-16") if r["level"] in shown}
     by_region: dict[str, dict[str, int]] = defaultdict(dict)
     names, candidates = {}, {}
     for r in votes:
@@ -162,16 +156,12 @@ async def show_results(conn: asyncpg.Connection, topic: str) -> None:
         table.add_row(names[code], *cells, f"{s['tps_counted']:,}/{s['tps_expected']:,}", f"{s['tps_quarantined']}",
                       style="bold" if len(code) == 2 else None, end_section=code == last_kabupaten)  # fmt: skip
     console.print(table)
-    outcomes = await conn.fetch(
-        "SELECT outcome, coalesce(reason, '') AS reason, count(*) AS n FROM rekap.record WHERE topic = $1 "
-        "GROUP BY outcome, reason ORDER BY outcome, n DESC",
-        topic,
-    )
+    outcomes = sorted((await outcome_counts(conn, topic)).items(), key=lambda item: (item[0][0], -item[1]))
     table = Table(title="What became of every record")
     for column in ("outcome", "reason", "records"):
         table.add_column(column, justify="right" if column == "records" else "left")
-    for r in outcomes:
-        table.add_row(r["outcome"], r["reason"], f"{r['n']:,}")
+    for (outcome, reason), n in outcomes:
+        table.add_row(outcome, reason or "", f"{n:,}")
     console.print(table)
 
 

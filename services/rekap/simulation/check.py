@@ -7,16 +7,13 @@ from collections import Counter
 from collections.abc import Callable
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.readings import outcome_counts, stored_offsets, summary_rows, vote_rows
 from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Planned
-
-SELECT_APPLIED = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1"
-SELECT_SUMMARY = "SELECT * FROM hasil.summary"
-SELECT_VOTES = "SELECT level, region_code, contest_id, choice, votes FROM hasil.votes"
-SELECT_OUTCOMES = "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE topic = $1 GROUP BY outcome, reason"
 
 
 async def applied(conn: Connection, topic: str) -> dict[int, int]:
-    return {r["partition"]: r["next_offset"] for r in await conn.fetch(SELECT_APPLIED, topic)}
+    """partition -> how far the tabulators applied it (the next offset to read)."""
+    return await stored_offsets(conn, topic)
 
 
 async def wait_applied(
@@ -40,22 +37,20 @@ async def differences(conn: Connection, topic: str, planned: list[Planned], expe
     problems = []
     summary = {
         (r["level"], r["region_code"], r["contest_id"]): {c: r[c] for c in SUMMARY_COLUMNS}
-        for r in await conn.fetch(SELECT_SUMMARY)
+        for r in await summary_rows(conn)
     }
     want = expected.summary()
     if summary.keys() != want.keys():
         problems.append(f"summary rows: {len(summary)} in the database, {len(want)} expected")
     problems += [f"summary {key}: database {summary.get(key)}, expected {row}" for key, row in want.items()
                  if summary.get(key) != row][:10]  # fmt: skip
-    votes = {
-        (r["level"], r["region_code"], r["contest_id"], r["choice"]): r["votes"] for r in await conn.fetch(SELECT_VOTES)
-    }
+    votes = {(r["level"], r["region_code"], r["contest_id"], r["choice"]): r["votes"] for r in await vote_rows(conn)}
     want_votes = expected.votes()
     if votes.keys() != want_votes.keys():
         problems.append(f"vote rows: {len(votes)} in the database, {len(want_votes)} expected")
     problems += [f"votes {key}: database {votes.get(key)}, expected {n}" for key, n in want_votes.items()
                  if votes.get(key) != n][:10]  # fmt: skip
-    outcomes = Counter({(r["outcome"], r["reason"]): r["n"] for r in await conn.fetch(SELECT_OUTCOMES, topic)})
+    outcomes = await outcome_counts(conn, topic)
     sent = Counter((p.outcome, p.reason) for p in planned)
     if outcomes != sent:
         problems.append(f"outcomes: database {dict(outcomes)}, sent {dict(sent)}")

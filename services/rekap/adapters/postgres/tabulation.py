@@ -15,13 +15,13 @@ import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.readings import stored_offsets
 from rekap.domain.batch import BatchChanges, FormKey, FormState, NewForm, PartitionAdvance, RecordOutcome
 from rekap.domain.decode import Authentic
 from rekap.domain.revisions import Authority
 from rekap.domain.tally import SECTION_NAMES
 from rekap.errors import RekapError
 
-SELECT_OFFSETS = "SELECT partition, next_offset FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)"
 # The fence: only the consumer that knows where a partition stands may move it (0008: one round trip
 # for all the batch's partitions; those not where believed come back). The row locks it takes are held
 # to commit, so a zombie behind them waits, then finds the offsets moved, and rolls back.
@@ -139,8 +139,7 @@ class TabulationStore:
     async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
         """The next offset to read for each partition that was ever applied."""
         with boundary():
-            rows = await self._pool.fetch(SELECT_OFFSETS, topic, partitions)
-        return {r["partition"]: r["next_offset"] for r in rows}
+            return await stored_offsets(self._pool, topic, partitions)
 
     async def progress(self, partitions: list[int]) -> list[tuple[int, str, str, int, int]]:
         """TPS counted and held per (partition, kabupaten/kota, contest) in these partitions."""

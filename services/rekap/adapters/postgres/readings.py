@@ -1,0 +1,64 @@
+"""The read side for people and checks (status of a TPS, the night's results and its check): the SQL that
+`rekap status`, `rekap simulate` and the simulation's check run, in one place with the adapters."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import asyncpg
+
+from rekap.adapters.postgres.connection import Connection
+
+# Where each partition of a topic stands: the next offset to read. The tabulator reads it for the
+# partitions it takes; checks for the whole topic (partitions None).
+SELECT_OFFSETS = """
+SELECT partition, next_offset FROM rekap.partition_offset
+WHERE topic = $1 AND ($2::integer[] IS NULL OR partition = ANY($2))
+"""
+SELECT_TPS_FORMS = """
+SELECT contest_id, revision, status, valid, invalid, votes::text AS votes, reasons, terminal_id, updated_at
+FROM hasil.tps WHERE tps_id = $1 ORDER BY contest_id
+"""
+SELECT_TPS_HISTORY = """
+SELECT partition, "offset", contest_id, revision, outcome, reason, terminal_id, recorded_at
+FROM rekap.record WHERE tps_id = $1 OR record_key = $2 ORDER BY recorded_at, partition, "offset"
+"""
+SELECT_SUMMARY = "SELECT * FROM hasil.summary"
+SELECT_VOTES = "SELECT level, region_code, region_name, contest_id, choice, candidate_name, votes FROM hasil.votes"
+SELECT_OUTCOMES = "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE topic = $1 GROUP BY outcome, reason"
+HAS_FORMS = "SELECT EXISTS (SELECT 1 FROM rekap.form)"
+
+
+async def stored_offsets(conn: Connection | asyncpg.Pool, topic: str, partitions: list[int] | None = None
+                         ) -> dict[int, int]:  # fmt: skip
+    """partition -> the next offset to read, for the partitions ever applied (all, or those asked)."""
+    return {r["partition"]: r["next_offset"] for r in await conn.fetch(SELECT_OFFSETS, topic, partitions)}
+
+
+async def tps_forms(conn: Connection, tps_id: str) -> list[asyncpg.Record]:
+    """What decides each contest of a TPS now (`votes` as JSON text)."""
+    return await conn.fetch(SELECT_TPS_FORMS, tps_id)
+
+
+async def tps_history(conn: Connection, tps_id: str) -> list[asyncpg.Record]:
+    """Every record received about a TPS: by the form's TPS, or by its key when the form was unreadable."""
+    return await conn.fetch(SELECT_TPS_HISTORY, tps_id, tps_id.encode())
+
+
+async def summary_rows(conn: Connection, contest_id: str | None = None) -> list[asyncpg.Record]:
+    rows = await conn.fetch(SELECT_SUMMARY)
+    return [r for r in rows if contest_id is None or r["contest_id"] == contest_id]
+
+
+async def vote_rows(conn: Connection, contest_id: str | None = None) -> list[asyncpg.Record]:
+    rows = await conn.fetch(SELECT_VOTES)
+    return [r for r in rows if contest_id is None or r["contest_id"] == contest_id]
+
+
+async def outcome_counts(conn: Connection, topic: str) -> Counter[tuple[str, str | None]]:
+    """(outcome, reason) -> records of the topic."""
+    return Counter({(r["outcome"], r["reason"]): r["n"] for r in await conn.fetch(SELECT_OUTCOMES, topic)})
+
+
+async def has_forms(conn: Connection) -> bool:
+    return bool(await conn.fetchval(HAS_FORMS))
