@@ -143,6 +143,14 @@ class Settings(BaseSettings):
         password = self.kafka_password.get_secret_value() if self.kafka_password else None
         return KafkaAccess(self.bootstrap_servers, self.kafka_username, password, self.kafka_ca_file)
 
+    @classmethod
+    def environment_variable(cls, field: str) -> str:
+        """The environment variable a field is set by: its alias (the first, when several), else the prefix's."""
+        alias = cls.model_fields[field].validation_alias if field in cls.model_fields else None
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return str(alias) if alias else f"{cls.model_config.get('env_prefix', '')}{field.upper()}"
+
     def dsn_for(self, user: DbUser) -> str:
         """The PostgreSQL URL `user` connects with (it holds a password: never log it, see `redact_url`)."""
         given = {"owner": self.owner_database_url, "operator": self.operator_database_url}.get(user)

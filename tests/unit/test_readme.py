@@ -14,7 +14,7 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 def test_every_setting_is_documented() -> None:
     for name, field in Settings.model_fields.items():
-        variable = "DATABASE_URL" if name == "database_url" else f"REKAP_{name.upper()}"
+        variable = Settings.environment_variable(name)
         assert f"`{variable}`" in README, f"{variable} ({field.description}) is not in the README"
 
 

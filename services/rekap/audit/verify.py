@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -163,7 +164,7 @@ def _check_form(  # noqa: PLR0911 (a return per way a form can fail)
         problems.append(f"{where}: terminal {tally.terminal_id} was not registered and active when it came")
         return None, Authority.KPPS
     signature = form.get("signature")
-    if signature is None or not Verifier(terminal.public_key).verify(value, signature.encode()):
+    if signature is None or not _verifier(terminal.public_key).verify(value, signature.encode()):
         problems.append(f"{where}: the signature is not {tally.terminal_id}'s over these bytes")
         return None, Authority.KPPS
     authority = Authority.PPK if terminal.scope.kind is ScopeKind.KECAMATAN else Authority.KPPS
@@ -176,6 +177,12 @@ def _check_form(  # noqa: PLR0911 (a return per way a form can fail)
     if not found and form["status"] == "held" and not set(form["reasons"]) <= UNCHECKABLE_HOLDS:
         problems.append(f"{where}: held for {form['reasons']}, but it breaks no rule")
     return tally, authority
+
+
+@functools.cache
+def _verifier(public_key: bytes) -> Verifier:
+    """One per key, as the tabulator's decoder keeps them: a terminal signs many forms."""
+    return Verifier(public_key)
 
 
 def _recounted(

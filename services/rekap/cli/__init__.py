@@ -56,14 +56,11 @@ def setting_problems(error: pydantic.ValidationError) -> list[str]:
     problems = []
     for problem in error.errors(include_url=False):
         field = str(problem["loc"][0]) if problem["loc"] else ""
-        variable = ENVIRONMENT_NAMES.get(field, f"REKAP_{field.upper()}")
+        variable = Settings.environment_variable(field)
         given = problem.get("input")
         shown = f"={given}" if isinstance(given, str | int | float) and "url" not in field else ""
         problems.append(f"{variable}{shown}: {problem['msg']}")
     return problems
-
-
-ENVIRONMENT_NAMES = {"database_url": "DATABASE_URL"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,9 +130,9 @@ def _bar() -> Progress:
 
 
 async def show_results(conn: asyncpg.Connection, topic: str) -> None:
-    shown = ("kabupaten_kota", "provinsi")
-    votes = [r for r in await vote_rows(conn, "pkwkp-16") if r["level"] in shown]
-    summary = {r["region_code"]: r for r in await summary_rows(conn, "pkwkp-16") if r["level"] in shown}
+    shown = ["kabupaten_kota", "provinsi"]
+    votes = await vote_rows(conn, "pkwkp-16", shown)
+    summary = {r["region_code"]: r for r in await summary_rows(conn, "pkwkp-16", shown)}
     by_region: dict[str, dict[str, int]] = defaultdict(dict)
     names, candidates = {}, {}
     for r in votes:

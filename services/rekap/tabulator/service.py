@@ -255,15 +255,14 @@ class Tabulator:
         to_read = self._tps.to_read(positioned)
         if 0 not in positioned:
             self._expected = None
-        if not to_read and (self._expected is not None or 0 not in positioned):
-            return
-        if time.monotonic() < self._next_progress_read:
+        expected_to_read = 0 in positioned and (self._expected is None or 0 in to_read)
+        if not (to_read or expected_to_read) or time.monotonic() < self._next_progress_read:
             return
         await self._after_commits()
         try:
             if to_read:
                 self._tps.reset(to_read, await self._store.progress(sorted(to_read)))
-            if 0 in positioned and (self._expected is None or 0 in to_read):
+            if expected_to_read:
                 self._expected = await self._store.expected()
         except RekapError as error:
             if not error.retriable:

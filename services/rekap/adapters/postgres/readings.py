@@ -23,8 +23,14 @@ SELECT_TPS_HISTORY = """
 SELECT partition, "offset", contest_id, revision, outcome, reason, terminal_id, recorded_at
 FROM rekap.record WHERE tps_id = $1 OR record_key = $2 ORDER BY recorded_at, partition, "offset"
 """
-SELECT_SUMMARY = "SELECT * FROM hasil.summary"
-SELECT_VOTES = "SELECT level, region_code, region_name, contest_id, choice, candidate_name, votes FROM hasil.votes"
+# Optional filters (NULL: all): a contest, levels.
+SELECT_SUMMARY = """
+SELECT * FROM hasil.summary WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
+"""
+SELECT_VOTES = """
+SELECT level, region_code, region_name, contest_id, choice, candidate_name, votes FROM hasil.votes
+WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
+"""
 SELECT_OUTCOMES = "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE topic = $1 GROUP BY outcome, reason"
 HAS_FORMS = "SELECT EXISTS (SELECT 1 FROM rekap.form)"
 
@@ -45,14 +51,16 @@ async def tps_history(conn: Connection, tps_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(SELECT_TPS_HISTORY, tps_id, tps_id.encode())
 
 
-async def summary_rows(conn: Connection, contest_id: str | None = None) -> list[asyncpg.Record]:
-    rows = await conn.fetch(SELECT_SUMMARY)
-    return [r for r in rows if contest_id is None or r["contest_id"] == contest_id]
+async def summary_rows(conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
+                       ) -> list[asyncpg.Record]:  # fmt: skip
+    """hasil.summary, of one contest and some levels if asked (filtered by PostgreSQL)."""
+    return await conn.fetch(SELECT_SUMMARY, contest_id, levels)
 
 
-async def vote_rows(conn: Connection, contest_id: str | None = None) -> list[asyncpg.Record]:
-    rows = await conn.fetch(SELECT_VOTES)
-    return [r for r in rows if contest_id is None or r["contest_id"] == contest_id]
+async def vote_rows(conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
+                    ) -> list[asyncpg.Record]:  # fmt: skip
+    """hasil.votes, of one contest and some levels if asked (filtered by PostgreSQL)."""
+    return await conn.fetch(SELECT_VOTES, contest_id, levels)
 
 
 async def outcome_counts(conn: Connection, topic: str) -> Counter[tuple[str, str | None]]:

@@ -10,7 +10,7 @@ from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
 
 SELECT_HELD = """
-SELECT f.tps_id, f.contest_id, f.revision, f.reasons, f.terminal_id, f.authority, r.recorded_at AS received_at,
+SELECT f.tps_id, f.contest_id, f.revision, f.reasons, f.terminal_id, f.authority,
        f.valid, f.invalid, f.ballots_used, f.votes::text AS votes, f.registered_male, f.registered_female,
        f.voted_dpt_male, f.voted_dpt_female, f.voted_moved_in_male, f.voted_moved_in_female, f.voted_added_male,
        f.voted_added_female, f.ballots_received, f.ballots_damaged, f.ballots_unused,
@@ -33,7 +33,6 @@ class HeldForm:
     reasons: list[str]
     terminal_id: str
     authority: int
-    received_at: datetime
     received_local: datetime  # on the region's clock
     zone: str
     numbers: dict[str, int]
@@ -43,7 +42,7 @@ class HeldForm:
 async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
     with boundary():
         rows = await conn.fetch(SELECT_HELD, kecamatan)
-    fixed = ("tps_id", "contest_id", "revision", "reasons", "terminal_id", "authority", "received_at", "votes",
+    fixed = ("tps_id", "contest_id", "revision", "reasons", "terminal_id", "authority", "votes",
              "received_local", "zone")  # fmt: skip
     return [
         HeldForm(
@@ -53,7 +52,6 @@ async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
             list(r["reasons"]),
             r["terminal_id"],
             r["authority"],
-            r["received_at"],
             r["received_local"],
             r["zone"],
             {k: v for k, v in r.items() if k not in fixed},
