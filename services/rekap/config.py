@@ -100,7 +100,9 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(default=9093, description="Local broker's KRaft controller port.")
     postgres_port: int = Field(default=5432, description="Local embedded PostgreSQL port (loopback).")
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The least severe log line written."
+    )
     log_format: Literal["json", "console"] = Field(
         default="json", description="json for services and log shippers, console for people."
     )

@@ -8,11 +8,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from rekap.adapters.kafka.access import KafkaAccess
 from rekap.domain.signing import SigningKey
-from rekap.errors import UnavailableError
+from rekap.errors import RekapError, UnavailableError
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -43,8 +43,14 @@ class Publisher:
 
     async def publish(self, tps_id: str, value: bytes, key: SigningKey) -> Any:
         """Sign the exact bytes and send them; returns the RecordMetadata once the broker has them."""
-        headers = [("content-type", b"application/json"), ("signature", key.sign(value))]
         try:
-            return await (await self.enqueue(tps_id, value, headers))
+            return await (await self.enqueue(tps_id, value, signed_headers(value, key)))
         except KafkaError as error:
+            if not error.retriable and not isinstance(error, KafkaConnectionError):
+                raise RekapError(f"Kafka refused the form: {error!r}") from error
             raise UnavailableError(f"Kafka did not take the form: {error!r}") from error
+
+
+def signed_headers(value: bytes, key: SigningKey) -> list[tuple[str, bytes]]:
+    """The headers of a form as a terminal sends it: its content type and its signature."""
+    return [("content-type", b"application/json"), ("signature", key.sign(value))]

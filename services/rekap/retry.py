@@ -40,12 +40,15 @@ def retriable_rekap_error(error: Exception) -> bool:
 
 async def until_available(
     what: str, attempt: Callable[[], Awaitable[T]], *, stop: asyncio.Event | None = None,
-    retriable: Callable[[Exception], bool] = retriable_rekap_error,
+    retriable: Callable[[Exception], bool] = retriable_rekap_error, within: float | None = None,
 ) -> T:  # fmt: skip
     """Try until it works, saying so (`waiting_for`) while it does not, with backoff; give up only when
-    asked to stop, or on an error that is not `retriable`. The one retry loop of Rekap's start-up and
-    repositioning (the batch transaction keeps its own: it must tell fenced and committed apart)."""
+    asked to stop, after `within` seconds if given, or on an error that is not `retriable`. The one retry
+    loop of Rekap's start-up, repositioning and `rekap publish` (the batch transaction keeps its own: it
+    must tell fenced and committed apart)."""
     backoff = Backoff()
+    loop = asyncio.get_running_loop()
+    give_up = None if within is None else loop.time() + within
     while True:
         try:
             return await attempt()
@@ -55,5 +58,9 @@ async def until_available(
             if stop is not None and stop.is_set():
                 raise UnavailableError(f"{what} is unavailable, and a stop was asked for: {error!r}") from error
             delay = backoff.next_delay()
+            if give_up is not None:
+                if loop.time() >= give_up:
+                    raise UnavailableError(f"{what} did not answer for {within:g} s: {error}") from error
+                delay = min(delay, give_up - loop.time())  # a last attempt when the time is up
             log.warning("waiting_for", what=what, error=repr(error), retry_in_s=round(delay, 1))
             await asyncio.sleep(delay)

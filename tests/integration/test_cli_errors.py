@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rekap.devstack.process import free_port
 from tests.integration.cli import rekap as run_rekap
 
 
@@ -65,3 +66,18 @@ def test_a_setting_with_a_bad_value_is_named_as_it_is_set(variable: str, value: 
     done = rekap("stack", "status", **{variable: value})
     assert done.returncode == 2
     one_line(done, says)
+
+
+def test_a_broker_that_does_not_answer_is_retried_then_said_in_one_line(tmp_path: Path) -> None:
+    """Nothing listens at the bootstrap address: `rekap publish` tries again for --timeout seconds, then
+    says so (the waits are logged as they happen; the end is one line, no traceback)."""
+    assert rekap("terminal", "keygen", "kpps-x", "--out", str(tmp_path)).returncode == 0
+    address = f"127.0.0.1:{free_port()}"
+    form = Path(__file__).parents[2] / "docs" / "examples" / "valid.json"
+    done = rekap("publish", str(form), "--key", str(tmp_path / "kpps-x.key"), "--force", "--timeout", "3",
+                 REKAP_KAFKA_BOOTSTRAP=address, REKAP_LOG_FORMAT="console")  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"rekap: Kafka at {address} did not answer for 3 s: "), done.stderr
+    assert done.stderr.count("waiting_for") >= 2, "it tried again, with backoff"

@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,35 +77,72 @@ def test_the_simulated_terminals_keys_come_from_the_stack_s_own_secret(
     ), "not the constant older versions derived from"
 
 
-def test_publish_then_status(
+def test_publish_checks_the_form_waits_for_its_outcome_then_status(
     running: TabulatorProcess, tabulator_env: dict[str, str], terminals_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """`rekap publish` sends what a tabulator would count and refuses the rest in one line (--force sends
+    it anyway); --wait says the tabulator's outcome, and the exit status tells it."""
     tps = sample_tps(1)[0]
     terminal = f"kpps-{tps.tps_id}"
     assert rekap(tabulator_env, "terminal", "keygen", terminal, "--out", str(tmp_path)).returncode == 0
+    key = str(tmp_path / f"{terminal}.key")
+    form = consistent_form(tps, MASTER.contests_at(tps.tps_id)[0], random.Random(3))
+    path = tmp_path / "form.json"
+    path.write_text(json.dumps(form, indent=2))  # pretty-printed: the exact bytes are what is signed
+
+    def publish(name: str, body: dict[str, object] | None, *flags: str) -> subprocess.CompletedProcess[str]:
+        if body is not None:
+            (tmp_path / name).write_text(json.dumps(body))
+        return rekap(terminals_env, "publish", str(tmp_path / name), "--key", key, *flags)
+
+    unknown = publish("form.json", None)
+    assert unknown.returncode == 1
+    says = f"rekap: not sent: it would be rejected: unknown_terminal: no terminal {terminal} (--force sends it anyway)"
+    assert unknown.stderr.strip() == says
     registered = rekap(tabulator_env, "terminal", "register", terminal, "--scope", f"tps:{tps.tps_id}",
                        "--public-key", str(tmp_path / f"{terminal}.pub"))  # fmt: skip
     assert registered.returncode == 0, registered.stderr
     time.sleep(1.5)  # the running tabulator looks for new terminals every 0.5 s here
-    form = consistent_form(tps, MASTER.contests_at(tps.tps_id)[0], random.Random(3))
-    path = tmp_path / "form.json"
-    path.write_text(json.dumps(form, indent=2))  # pretty-printed: the exact bytes are what is signed
-    sent = rekap(terminals_env, "publish", str(path), "--key", str(tmp_path / f"{terminal}.key"))
-    assert sent.returncode == 0, sent.stderr
+
+    sent = publish("form.json", None, "--wait", "60")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
     assert "sent" in sent.stdout
+    assert sent.stdout.strip().endswith("accepted: counted")
+    again = publish("form.json", None)
+    assert again.returncode == 1
+    assert "is counted already, with these numbers" in again.stderr
+    duplicate = publish("form.json", None, "--force", "--wait")
+    assert duplicate.returncode == 0, duplicate.stdout + duplicate.stderr
+    assert "duplicate: these numbers were already counted" in duplicate.stdout
 
-    broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({**form, "valid": "many"}))
-    refused = rekap(terminals_env, "publish", str(broken), "--key", str(tmp_path / f"{terminal}.key"))
+    held = {**form, "revision": 2, "valid": form["valid"] + 5}
+    refused = publish("held.json", held)
     assert refused.returncode == 1
-    assert "not sent" in refused.stderr
+    assert "it would be held for review, not counted: votes_sum_ne_valid" in refused.stderr
+    forced = publish("held.json", None, "--force", "--wait")
+    assert forced.returncode == 3, forced.stdout + forced.stderr
+    assert "held for review, not counted: votes_sum_ne_valid" in forced.stdout
 
-    for _ in range(100):
-        status = rekap(tabulator_env, "status", tps.tps_id)
-        if "accepted" in status.stdout:
-            break
+    rekap(tabulator_env, "terminal", "keygen", "other", "--out", str(tmp_path))
+    wrong_key = rekap(terminals_env, "publish", str(path), "--key", str(tmp_path / "other.key"))
+    assert wrong_key.returncode == 1
+    assert f"the key is not the one registered for {terminal}" in wrong_key.stderr
+    forged = rekap(terminals_env, "publish", str(path), "--key", str(tmp_path / "other.key"), "--force", "--wait")
+    assert forged.returncode == 4, forged.stdout + forged.stderr
+    assert "rejected: bad_signature" in forged.stdout
+
+    broken = publish("broken.json", {**form, "valid": "many"})
+    assert broken.returncode == 1
+    assert "is not a tally/v1 form (schema_violation: valid: " in broken.stderr
+    assert "not sent" in broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1
+
+    status = rekap(tabulator_env, "status", tps.tps_id)
     assert f"{form['contest_id']}" in status.stdout
-    assert "revision 1   accepted" in status.stdout
+    assert "revision 2   quarantined" in status.stdout
+    history = [line.split()[4:7] for line in status.stdout.split("Every record received for it:")[1].splitlines()[1:]]
+    assert history == [["rev", "1", "accepted"], ["rev", "1", "duplicate"], ["rev", "2", "quarantined"],
+                       ["rev", "1", "rejected"]]  # fmt: skip
     assert terminal in status.stdout
 
 

@@ -30,3 +30,53 @@ def commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
                 nested = commands(sub, f"{prefix}{name} ")
                 found.extend(nested or [f"{prefix}{name}"])
     return found
+
+
+def options(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for action in parser._actions for o in action.option_strings if o.startswith("--") and o != "--help"}
+
+
+def leaves(parser: argparse.ArgumentParser, words: str = "") -> dict[str, argparse.ArgumentParser]:
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= leaves(sub, f"{words}{name} ") or {f"{words}{name}": sub}
+    return found
+
+
+def test_the_command_table_lists_every_option_of_every_command() -> None:
+    """Each command's rows of the README's table (`| \\`rekap X ...\\` | ... |`) show exactly its options."""
+    rows = re.findall(r"^\| `rekap ([^`]+)` \|", README, re.MULTILINE)
+    wrong = {}
+    for words, parser in leaves(build_parser()).items():
+        shown = {o for row in rows if re.match(f"{re.escape(words)}( |$)", row) for o in re.findall(r"--[\w-]+", row)}
+        if shown != options(parser):
+            wrong[words] = {"not in the table": options(parser) - shown, "not an option": shown - options(parser)}
+    assert wrong == {}
+
+
+DOCS = [README, *(p.read_text() for p in sorted((Path(__file__).resolve().parents[2] / "docs").glob("*.md")))]
+
+
+def test_every_command_line_the_documents_show_is_one_the_cli_takes() -> None:
+    """`rekap ...` in the README and docs/ (inline or in a code block) names a command the CLI has (or a
+    group of them) and only options that command takes."""
+    every = leaves(build_parser())
+    groups = {" ".join(words.split()[:n]) for words in every for n in range(1, len(words.split()))}
+    lines = [
+        m for doc in DOCS for m in re.findall(r"(?:^\s*(?:\$ )?|`)(?:\.venv/bin/)?rekap ([^`\n|]*)", doc, re.MULTILINE)
+    ]
+    wrong = []
+    for line in lines:
+        words = re.findall(r"^(?:[a-z][\w-]* ?)+", line.split(" --")[0])[0].split() if line[:1].isalpha() else []
+        command = next((" ".join(words[:n]) for n in range(len(words), 0, -1) if " ".join(words[:n]) in every), None)
+        if command is None:
+            if words and words[0] not in groups and words[0] not in every:
+                wrong.append(f"{line}: no such command")
+            continue
+        unknown = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", line)) - options(every[command]) - {"--help"}
+        if unknown:
+            wrong.append(f"{line}: {command} has no {sorted(unknown)}")
+    assert len(lines) > 50
+    assert wrong == [], "\n".join(wrong)

@@ -40,3 +40,15 @@ async def test_a_stop_ends_the_wait() -> None:
 
     with pytest.raises(UnavailableError, match="a stop was asked for"):
         await until_available("server", attempt, stop=stop)
+
+
+async def test_a_bounded_wait_gives_up_in_one_message_after_some_attempts() -> None:
+    calls = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise UnavailableError("connection refused")
+
+    with pytest.raises(UnavailableError, match=r"server did not answer for 1 s: connection refused"):
+        await until_available("server", attempt, within=1)
+    assert len(calls) >= 2, "it tried again before giving up"

@@ -12,14 +12,11 @@ import asyncpg
 
 from rekap.audit.export import export_bundle, manifest_digest
 from rekap.audit.verify import verify_bundle
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 
-EXAMPLES = """
-examples:
-  rekap audit export bundle/                  the deciding forms, terminals, master data, totals, manifest
-  rekap audit export bundle/ --all-records    and every record ever received, with its outcome
-  rekap audit verify bundle/                  recount from the bundle alone: exit 0 when everything agrees
+EXPORT = """rekap audit export bundle/                  # the deciding forms, terminals, master data, totals, manifest
+rekap audit export bundle/ --all-records    # and every record ever received, with its outcome
 
 Export reads as the operator (REKAP_OPERATOR_DATABASE_URL, or DATABASE_URL), in one snapshot. Publish the
 manifest's SHA-256 (printed) beside the bundle: it seals every file. The format: docs/audit-bundle.md.
@@ -27,13 +24,21 @@ manifest's SHA-256 (printed) beside the bundle: it seals every file. The format:
 
 
 def register(commands: SubParsers) -> None:
-    audit = commands.add_parser("audit", help="the audit bundle: export it, recount from it",
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)  # fmt: skip
+    audit = commands.add_parser("audit", help="the audit bundle: export it, recount from it")
     actions = audit.add_subparsers(title="audit commands", required=True, metavar="ACTION")
-    export = add_command(actions, "export", export_command, "write the audit bundle into a folder")
+    export = add_command(
+        actions, "export", export_command, "write the audit bundle into a folder", reads=OPERATOR_DB, example=EXPORT
+    )
     export.add_argument("folder", type=Path)
     export.add_argument("--all-records", action="store_true", help="also every record received (records.jsonl)")
-    verify = add_command(actions, "verify", verify_command, "recount from a bundle alone; exit 0 when all agree")
+    verify = add_command(
+        actions,
+        "verify",
+        verify_command,
+        "recount from a bundle alone; exit 0 when all agree",
+        reads=(),
+        example="rekap audit verify bundle/   # needs nothing but the folder",
+    )
     verify.add_argument("folder", type=Path)
 
 

@@ -7,7 +7,8 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+import textwrap
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
@@ -27,10 +28,40 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def add_command(group: SubParsers, name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
-    sub = group.add_parser(name, help=help_text, description=help_text)
+# What a command reads from the environment, as settings fields; its --help lists them by variable.
+KAFKA = ("kafka_bootstrap", "kafka_username", "kafka_password", "kafka_ca_file")
+TOPICS = ("tally_topic", "dead_letter_topic", "topic_partitions")
+OPERATOR_DB = ("operator_database_url", "database_url")
+OWNER_DB = ("owner_database_url", "database_url")
+TABULATOR = (
+    *("group_id", "group_instance_id", "verify_signatures", "batch_max_records", "terminal_refresh_s"),
+    *("session_timeout_ms", "db_statement_timeout_s", "db_lock_timeout_s", "db_idle_in_transaction_timeout_s"),
+    *("metrics_address", "shutdown_timeout_s"),
+)
+LOCAL_STACK = ("kafka_version", "kafka_port", "kafka_controller_port", "postgres_port")
+EVERY_COMMAND = ("home", "log_level", "log_format")
+
+
+def add_command(
+    group: SubParsers, name: str, handler: Command, help_text: str, *, reads: Sequence[str], example: str
+) -> argparse.ArgumentParser:
+    """A sub-command whose --help ends with the environment variables it reads and an example."""
+    sub = group.add_parser(name, help=help_text, description=help_text, epilog=usage_epilog(reads, example),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub.set_defaults(handler=handler)
     return sub
+
+
+def usage_epilog(reads: Sequence[str], example: str) -> str:
+    lines = ["environment variables:"]
+    for field in dict.fromkeys(reads):  # in order, once each
+        described = Settings.model_fields[field].description or ""
+        first = described.split(". ")[0].rstrip(".")
+        lines += textwrap.wrap(f"{Settings.environment_variable(field):<28} {first}", 116,
+                               initial_indent="  ", subsequent_indent=" " * 31)  # fmt: skip
+    every = ", ".join(Settings.environment_variable(field) for field in EVERY_COMMAND)
+    lines += [f"  and, as every command: {every}", "", "example:", *(f"  {line}".rstrip() for line in example.splitlines())]
+    return "\n".join(lines)
 
 
 URL_SETTING = {"owner": "REKAP_OWNER_DATABASE_URL", "operator": "REKAP_OPERATOR_DATABASE_URL"}

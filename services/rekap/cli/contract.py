@@ -27,5 +27,12 @@ def schema(_: Settings, args: argparse.Namespace) -> int:
 def register(commands: SubParsers) -> None:
     contract = commands.add_parser("contract", help="the tally contract v1")
     actions = contract.add_subparsers(title="contract commands", required=True, metavar="ACTION")
-    sub = add_command(actions, "schema", schema, "print the JSON Schema of tally v1 (generated from the code)")
+    sub = add_command(
+        actions,
+        "schema",
+        schema,
+        "print the JSON Schema of tally v1 (generated from the code)",
+        reads=(),
+        example="rekap contract schema > tally-v1.schema.json",
+    )
     sub.add_argument("--write", action="store_true", help="write it to schemas/tally-v1.schema.json")

@@ -19,6 +19,7 @@ from rekap.adapters.postgres.roles import (
     set_login,
 )
 from rekap.cli.common import (
+    OWNER_DB,
     SubParsers,
     add_command,
     add_password_options,
@@ -101,18 +102,62 @@ def login_list(settings: Settings, _: argparse.Namespace) -> int:
 def register(commands: SubParsers) -> None:
     db = commands.add_parser("db", help="the PostgreSQL schema")
     actions = db.add_subparsers(title="db commands", required=True, metavar="ACTION")
-    add_command(actions, "migrate", migrate_command, "apply the SQL migrations not yet applied")
-    add_command(actions, "status", status, "list applied and pending migrations (exit 3 if pending)")
-    boot = add_command(actions, "bootstrap", bootstrap, "as a superuser, once: the owner role and its database")
+    add_command(
+        actions,
+        "migrate",
+        migrate_command,
+        "apply the SQL migrations not yet applied",
+        reads=OWNER_DB,
+        example="REKAP_OWNER_DATABASE_URL=postgresql://rekap_owner@db.example/rekap rekap db migrate",
+    )
+    add_command(
+        actions,
+        "status",
+        status,
+        "list applied and pending migrations (exit 3 if pending)",
+        reads=OWNER_DB,
+        example="rekap db status",
+    )
+    boot = add_command(
+        actions,
+        "bootstrap",
+        bootstrap,
+        "as a superuser, once: the owner role and its database",
+        reads=("admin_database_url", "owner_database_url"),
+        example="REKAP_ADMIN_DATABASE_URL=postgresql://postgres@db.example/postgres \\\n"
+        "REKAP_OWNER_DATABASE_URL=postgresql://rekap_owner@db.example/rekap \\\n"
+        "  rekap db bootstrap --password-env REKAP_OWNER_PASSWORD",
+    )
     add_password_options(boot)
     login = actions.add_parser("login", help="logins of people and services (as the database's owner)")
     logins = login.add_subparsers(title="login commands", required=True, metavar="ACTION")
-    setter = add_command(logins, "set", login_set, "create a login in one role, or bring it to exactly that role")
+    setter = add_command(
+        logins,
+        "set",
+        login_set,
+        "create a login in one role, or bring it to exactly that role",
+        reads=OWNER_DB,
+        example="rekap db login set ana --role reader   # asks the password twice",
+    )
     setter.add_argument("name", help="the login's name (lowercase letters, digits, _)")
     setter.add_argument("--role", required=True, choices=[g.value for g in Group],
                         help="tabulator: the service; operator: operators' commands; reader: KPU")  # fmt: skip
     setter.add_argument("--connection-limit", type=int, help="sessions at once (default: the role's)")
     add_password_options(setter)
-    dropper = add_command(logins, "drop", login_drop, "remove a login (exit 3 if there is none)")
+    dropper = add_command(
+        logins,
+        "drop",
+        login_drop,
+        "remove a login (exit 3 if there is none)",
+        reads=OWNER_DB,
+        example="rekap db login drop ana",
+    )
     dropper.add_argument("name")
-    add_command(logins, "list", login_list, "the logins in Rekap's roles, with their limits and settings")
+    add_command(
+        logins,
+        "list",
+        login_list,
+        "the logins in Rekap's roles, with their limits and settings",
+        reads=OWNER_DB,
+        example="rekap db login list",
+    )

@@ -10,7 +10,7 @@ import asyncpg
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.cli import db, masterdata, simulate, stack
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.devstack.stack import LocalStack
 from rekap.resources import sumsel_master_data_dir
@@ -58,7 +58,15 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: SubParsers) -> None:
-    sub = add_command(commands, "demo", demo, "start afresh, load master data, count a simulated election night")
+    sub = add_command(
+        commands,
+        "demo",
+        demo,
+        "start afresh, load master data, count a simulated election night",
+        reads=(*LOCAL_STACK, "metrics_address"),
+        example="rekap demo   # what `make demo` runs: the whole province, about a minute\n"
+        "rekap demo --tps 300 --duration 10",
+    )
     sub.add_argument("--duration", type=float, default=30.0, help="seconds the evening is compressed into")
     sub.add_argument("--tps", type=int, default=0, help="how many TPS; default all 13,206")
     simulate.add_synthetic_into(sub)

@@ -7,7 +7,7 @@ import asyncio
 
 from rekap.adapters.kafka.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
-from rekap.cli.common import SubParsers, add_command, add_password_options, read_password, say
+from rekap.cli.common import KAFKA, TOPICS, SubParsers, add_command, add_password_options, read_password, say
 from rekap.config import Settings
 
 
@@ -50,13 +50,34 @@ def user_remove(settings: Settings, args: argparse.Namespace) -> int:
 def register(commands: SubParsers) -> None:
     kafka = commands.add_parser("kafka", help="the broker's topics, users and ACLs (as the admin)")
     actions = kafka.add_subparsers(title="kafka commands", required=True, metavar="ACTION")
-    add_command(actions, "setup", setup, "create the tally and dead-letter topics if missing")
+    add_command(
+        actions,
+        "setup",
+        setup,
+        "create the tally and dead-letter topics if missing",
+        reads=(*KAFKA, *TOPICS),
+        example="REKAP_KAFKA_BOOTSTRAP=kafka.example:9092 REKAP_KAFKA_USERNAME=admin rekap kafka setup",
+    )
     user = actions.add_parser("user", help="SCRAM-SHA-512 users and their ACLs")
     users = user.add_subparsers(title="user commands", required=True, metavar="ACTION")
-    setter = add_command(users, "set", user_set, "create or update a user, with exactly its role's ACLs")
+    setter = add_command(
+        users,
+        "set",
+        user_set,
+        "create or update a user, with exactly its role's ACLs",
+        reads=(*KAFKA, *TOPICS, "group_id"),
+        example="rekap kafka user set terminals-a --role terminals --password-env VENDOR_A_PASSWORD",
+    )
     setter.add_argument("name", help="the principal's name, e.g. terminals-vendor-a")
     setter.add_argument("--role", required=True, choices=[r.value for r in KafkaRole],
                         help="terminals: write the tally topic; tabulator: read it, write dead letters")  # fmt: skip
     add_password_options(setter)
-    remover = add_command(users, "remove", user_remove, "delete a user's password and ACLs")
+    remover = add_command(
+        users,
+        "remove",
+        user_remove,
+        "delete a user's password and ACLs",
+        reads=KAFKA,
+        example="rekap kafka user remove terminals-vendor-a",
+    )
     remover.add_argument("name")

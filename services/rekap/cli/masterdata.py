@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 
 from rekap.adapters.postgres.masterdata import count_rows, load_master_data
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.masterdata.derive import derive, derive_from_npm
 from rekap.masterdata.files import read_master_data_folder, write_master_data
@@ -49,7 +49,15 @@ def derive_command(_: Settings, args: argparse.Namespace) -> int:
 def register(commands: SubParsers) -> None:
     masterdata = commands.add_parser("masterdata", help="regions, TPS, contests and choices")
     actions = masterdata.add_subparsers(title="masterdata commands", required=True, metavar="ACTION")
-    load_parser = add_command(actions, "load", load, "check a master data folder and load it (idempotent)")
+    load_parser = add_command(
+        actions,
+        "load",
+        load,
+        "check a master data folder and load it (idempotent)",
+        reads=OPERATOR_DB,
+        example="rekap masterdata load   # the Sumatera Selatan 2024 data in the package\n"
+        "rekap masterdata load --from ./pilkada-2029/ --replace",
+    )
     load_parser.add_argument(
         "--from", dest="source", type=Path, default=sumsel_master_data_dir(), metavar="DIR",
         help="folder of CSV files (default: the derived Sumatera Selatan 2024 data)",
@@ -63,6 +71,8 @@ def register(commands: SubParsers) -> None:
         "derive",
         derive_command,
         "derive the Sumatera Selatan folder from idn-area-data (TPS synthetic)",
+        reads=(),
+        example="rekap masterdata derive --out ./sumsel-2024/   # fetches idn-area-data with npm",
     )
     derive_parser.add_argument(
         "--idn-area-data", type=Path, metavar="DIR",

@@ -11,43 +11,122 @@ import asyncpg
 from pydantic import ValidationError
 
 from rekap.adapters.kafka.topics import ensure_topics
-from rekap.adapters.postgres.readings import tps_forms, tps_history
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.adapters.postgres.masterdata import read_master_data_of
+from rekap.adapters.postgres.readings import deciding_form, record_outcome, tps_forms, tps_history
+from rekap.adapters.postgres.terminals import read_terminal
+from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
-from rekap.domain.rules import arithmetic_problems
-from rekap.domain.signing import read_private_key
+from rekap.domain.decode import RawRecord, why_invalid
+from rekap.domain.forecast import FormWorld, forecast, refusal
+from rekap.domain.signing import SigningKey, read_private_key
 from rekap.domain.tally import TallyV1
-from rekap.errors import ConfigError
-from rekap.publisher import Publisher
+from rekap.errors import ConfigError, RekapError, UnavailableError
+from rekap.publisher import Publisher, signed_headers
+from rekap.retry import until_available
+
+PUBLISH = """rekap publish form.json --key kpps-1671011001001.key --wait
+
+Before sending, the form is judged as a tabulator would judge it now, against the database (the operator's
+login): a form that would not be counted is not sent, and one line says why (--force sends it anyway).
+Exit status: 0 sent (with --wait: accepted, or a duplicate of what counts), 1 not sent, 3 held for review,
+4 rejected, 5 stale (a later revision decides), 6 no outcome within --wait's seconds."""
+# What --wait's exit status says (0 also: a duplicate of what counts, the numbers sent are counted).
+WAIT_STATUS = {"accepted": 0, "duplicate": 0, "quarantined": 3, "rejected": 4, "stale": 5}
+NO_OUTCOME_STATUS = 6
+WAIT_SAYS = {
+    "accepted": "accepted: counted",
+    "duplicate": "duplicate: these numbers were already counted; nothing changed",
+    "quarantined": "held for review, not counted",
+    "rejected": "rejected",
+    "stale": "stale: a later revision (or a PPK's correction) decides; nothing changed",
+}
+
+
+class FormRefusedError(RekapError):
+    """`rekap publish` will not send a form the tabulator would not count (unless --force)."""
 
 
 def publish(settings: Settings, args: argparse.Namespace) -> int:
+    """1. Read the form and the key. 2. Foresee what a tabulator would make of it now; refuse what it
+    would not count (unless --force). 3. Send it, retrying while the broker does not answer, for
+    --timeout seconds at most. 4. With --wait, wait for the tabulator's outcome and say it."""
+    value, tally, key = _read_form(args.form, args.key)
+    record = RawRecord(tally.tps_id.encode(), value, signed_headers(value, key))
+    if not args.force:
+        _foresee(settings, record, tally)
+    partition, offset = asyncio.run(_send(settings, tally.tps_id, value, key, within=args.timeout))
+    say(f"sent {tally.tps_id} {tally.contest_id} revision {tally.revision} to {settings.tally_topic}, "
+        f"partition {partition}, offset {offset}")  # fmt: skip
+    if args.wait is None:
+        return 0
+    return _await_outcome(settings, partition, offset, args.wait)
+
+
+def _read_form(form: Path, key_file: Path) -> tuple[bytes, TallyV1, SigningKey]:
     try:
-        value = args.form.read_bytes()  # signed as they are: no re-serialisation
+        value = form.read_bytes()  # signed as they are: no re-serialisation
     except OSError as error:
-        raise ConfigError(f"{args.form}: {error.strerror}: no form was sent") from None
+        raise ConfigError(f"{form}: {error.strerror}: no form was sent") from None
     try:
         tally = TallyV1.model_validate_json(value)
     except ValidationError as error:
-        raise ConfigError(f"{args.form} is not a tally/v1 form, not sent:\n{error}") from None
+        why = why_invalid(error)
+        raise FormRefusedError(f"{form} is not a tally/v1 form ({why.reason}: {why.detail}): not sent") from None
     try:
-        key = read_private_key(args.key.read_text())
+        key = read_private_key(key_file.read_text())
     except (OSError, ValueError) as error:
-        raise ConfigError(f"{args.key}: {error}") from None
-    for problem in arithmetic_problems(tally):
-        say(f"warning: {problem.value}: the form will be held for review, not counted")
+        raise ConfigError(f"{key_file}: {error}: no form was sent") from None
+    return value, tally, key
 
-    async def send() -> tuple[int, int]:
-        terminals = settings.kafka("terminals")
+
+def _foresee(settings: Settings, record: RawRecord, tally: TallyV1) -> None:
+    async def world(conn: asyncpg.Connection) -> FormWorld:
+        return FormWorld(await read_master_data_of(conn, tally.tps_id), await read_terminal(conn, tally.terminal_id),
+                         await deciding_form(conn, tally.tps_id, tally.contest_id))  # fmt: skip
+
+    try:
+        known = with_connection(settings, world)
+    except UnavailableError as error:
+        raise UnavailableError(f"{error} The form was not checked nor sent (--force sends it unchecked).") from None
+    why = refusal(forecast(record, known), known, tally)
+    if why is not None:
+        raise FormRefusedError(f"not sent: {why} (--force sends it anyway)")
+
+
+async def _send(settings: Settings, tps_id: str, value: bytes, key: SigningKey, *, within: float) -> tuple[int, int]:
+    terminals = settings.kafka("terminals")
+
+    async def attempt() -> tuple[int, int]:
         await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
         async with Publisher(terminals, settings.tally_topic) as publisher:
-            metadata = await publisher.publish(tally.tps_id, value, key)
+            metadata = await publisher.publish(tps_id, value, key)
         return metadata.partition, metadata.offset
 
-    partition, offset = asyncio.run(send())
-    say(f"sent {tally.tps_id} {tally.contest_id} revision {tally.revision} to {settings.tally_topic}, "
-        f"partition {partition}, offset {offset}")  # fmt: skip
-    return 0
+    # Sent again after a failure, the form may reach the topic twice: the second is judged a duplicate.
+    return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within)
+
+
+def _await_outcome(settings: Settings, partition: int, offset: int, seconds: float) -> int:
+    say(f"waiting up to {seconds:g} s for a tabulator to count it ...")
+
+    async def poll(conn: asyncpg.Connection) -> asyncpg.Record | None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (found := await record_outcome(conn, settings.tally_topic, partition, offset)) is None:
+            if loop.time() >= end:
+                return None
+            await asyncio.sleep(0.2)
+        return found
+
+    found = with_connection(settings, poll)
+    if found is None:
+        say(f"no tabulator recorded an outcome within {seconds:g} s: is one running? (`rekap status TPS` later)")
+        return NO_OUTCOME_STATUS
+    outcome = found["outcome"]
+    why = f": {found['reason']}" if found["reason"] else ""
+    detail = f" ({found['detail']})" if found["detail"] else ""
+    say(f"{WAIT_SAYS[outcome]}{why}{detail}")
+    return WAIT_STATUS[outcome]
 
 
 def status(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,8 +153,42 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(commands: SubParsers) -> None:
-    pub = add_command(commands, "publish", publish, "sign a form (JSON file) and send it, as a terminal does")
+    pub = add_command(
+        commands,
+        "publish",
+        publish,
+        "sign a form (JSON file) and send it, as a terminal does",
+        reads=(*KAFKA, *OPERATOR_DB, "tally_topic", "topic_partitions"),
+        example=PUBLISH,
+    )
     pub.add_argument("form", type=Path, help="the form, tally/v1 JSON; its exact bytes are signed")
     pub.add_argument("--key", type=Path, required=True, help="the terminal's private key (PEM)")
-    stat = add_command(commands, "status", status, "what is counted for a TPS, and every record received for it")
+    pub.add_argument(
+        "--force",
+        action="store_true",
+        help="send it even when a tabulator would not count it (for tests); nothing is checked",
+    )
+    pub.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=60.0,
+        metavar="SECONDS",
+        help="wait for a tabulator's outcome and say it (default 60 s); the exit status tells it",
+    )
+    pub.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to retry while the broker does not answer (default 30 s)",
+    )
+    stat = add_command(
+        commands,
+        "status",
+        status,
+        "what is counted for a TPS, and every record received for it",
+        reads=OPERATOR_DB,
+        example="rekap status 1671011001001",
+    )
     stat.add_argument("tps_id")

@@ -12,11 +12,9 @@ from rekap.config import Settings
 from rekap.errors import ConfigError
 from rekap.report.render import to_csv, to_html
 
-EXAMPLES = """
-examples:
-  rekap report 16                               the governor race (pkwkp-16), kabupaten/kota by kabupaten/kota
-  rekap report 1671 --contest pkwkk-1671 --out palembang.html
-  rekap report 167101 --out ilir-barat-ii.csv   one kecamatan, TPS by TPS
+EXAMPLES = """rekap report 16                               # the governor race (pkwkp-16), by kabupaten/kota
+rekap report 1671 --contest pkwkk-1671 --out palembang.html
+rekap report 167101 --out ilir-barat-ii.csv   # one kecamatan, TPS by TPS
 
 It reads the hasil views as KPU's reader (DATABASE_URL; the local stack's `kpu` login), all in one
 snapshot. The CSV's lines after its first blank line are the table; its SHA-256 is printed in both formats.
@@ -24,9 +22,14 @@ snapshot. The CSV's lines after its first blank line are the table; its SHA-256 
 
 
 def register(commands: SubParsers) -> None:
-    sub = add_command(commands, "report", report, "the recapitulation of a region and contest (CSV or HTML)")
-    sub.formatter_class = argparse.RawDescriptionHelpFormatter
-    sub.epilog = EXAMPLES
+    sub = add_command(
+        commands,
+        "report",
+        report,
+        "the recapitulation of a region and contest (CSV or HTML)",
+        reads=("database_url",),
+        example=EXAMPLES,
+    )
     sub.add_argument("region", help="a provinsi (2 digits), kabupaten/kota (4) or kecamatan (6) code")
     sub.add_argument("--contest", help="contest id (default: the governor race of the region's province, pkwkp-NN)")
     sub.add_argument("--format", choices=("csv", "html"), help="default: from --out's suffix, else csv")

@@ -6,24 +6,25 @@ import argparse
 from functools import partial
 
 from rekap.adapters.postgres.review import held_forms
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.domain.review import explain
 
-EXAMPLES = """
-examples:
-  rekap review list                      every held form of the province, oldest first
-  rekap review list --kecamatan 167101   one PPK's queue
-
-Reads as the operator (REKAP_OPERATOR_DATABASE_URL, or DATABASE_URL; the local stack's operator login).
-"""
+EXAMPLES = """rekap review list                      # every held form of the province, oldest first
+rekap review list --kecamatan 167101   # one PPK's queue"""
 
 
 def register(commands: SubParsers) -> None:
-    review = commands.add_parser("review", help="forms held for review",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)  # fmt: skip
+    review = commands.add_parser("review", help="forms held for review")
     actions = review.add_subparsers(title="review commands", required=True, metavar="ACTION")
-    listing = add_command(actions, "list", list_command, "what is held and why, oldest first, and how to correct it")
+    listing = add_command(
+        actions,
+        "list",
+        list_command,
+        "what is held and why, oldest first, and how to correct it",
+        reads=OPERATOR_DB,
+        example=EXAMPLES,
+    )
     listing.add_argument("--kecamatan", metavar="CODE", help="only this kecamatan's (6 digits)")
 
 

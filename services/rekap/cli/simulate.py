@@ -19,7 +19,7 @@ from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.readings import has_forms, outcome_counts, summary_rows, vote_rows
 from rekap.adapters.postgres.terminals import register_terminals
-from rekap.cli.common import SubParsers, add_command, connect
+from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, connect
 from rekap.config import Settings, redact_url
 from rekap.devstack.secrets import StackSecrets
 from rekap.errors import ConfigError, RekapError
@@ -166,7 +166,15 @@ async def show_results(conn: asyncpg.Connection, topic: str) -> None:
 
 
 def register(commands: SubParsers) -> None:
-    sim = add_command(commands, "simulate", simulate, "play an election night against the running tabulator")
+    sim = add_command(
+        commands,
+        "simulate",
+        simulate,
+        "play an election night against the running tabulator",
+        reads=(*KAFKA, *OPERATOR_DB, "owner_database_url", "tally_topic", "topic_partitions", "terminal_refresh_s"),
+        example="rekap simulate --tps 500 --duration 20 --mix stress   # on the local stack\n"
+        "rekap simulate --synthetic-into rekap_rehearsal   # any other database: name it",
+    )
     sim.add_argument("--tps", type=int, default=0, help="how many TPS (spread over the province); default all")
     sim.add_argument("--duration", type=float, default=30.0, help="seconds the evening is compressed into")
     sim.add_argument("--mix", choices=sorted(MIXES), default="night",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from rekap.cli.common import SubParsers, add_command, say
+from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say
 from rekap.config import Settings
 from rekap.devstack.check import check_stack
 from rekap.devstack.stack import LocalStack
@@ -48,8 +48,36 @@ def check(settings: Settings, _: argparse.Namespace) -> int:
 def register(commands: SubParsers) -> None:
     stack = commands.add_parser("stack", help="the local Kafka broker and PostgreSQL")
     actions = stack.add_subparsers(title="stack commands", required=True, metavar="ACTION")
-    add_command(actions, "up", up, "start the local broker and database (fetching them once)")
-    add_command(actions, "down", down, "stop them, keeping their data")
-    add_command(actions, "status", status, "say what runs where (exit 3 if something is stopped)")
-    add_command(actions, "reset", reset, "stop them and delete their data")
-    add_command(actions, "check", check, "a round trip through the broker and the database")
+    add_command(
+        actions,
+        "up",
+        up,
+        "start the local broker and database (fetching them once)",
+        reads=LOCAL_STACK,
+        example="rekap stack up\nREKAP_HOME=/srv/b REKAP_KAFKA_PORT=19092 rekap stack up   # a second stack",
+    )
+    add_command(actions, "down", down, "stop them, keeping their data", reads=(), example="rekap stack down")
+    add_command(
+        actions,
+        "status",
+        status,
+        "say what runs where (exit 3 if something is stopped)",
+        reads=LOCAL_STACK,
+        example="rekap stack status",
+    )
+    add_command(
+        actions,
+        "reset",
+        reset,
+        "stop them and delete their data",
+        reads=(),
+        example="rekap stack reset   # the broker's jars stay cached",
+    )
+    add_command(
+        actions,
+        "check",
+        check,
+        "a round trip through the broker and the database",
+        reads=LOCAL_STACK,
+        example="rekap stack check",
+    )

@@ -14,7 +14,7 @@ import structlog
 from rekap.adapters.kafka.topics import log_start
 from rekap.adapters.postgres.gaps import accept_gap
 from rekap.bootstrap import tabulator_service
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.cli.common import KAFKA, OPERATOR_DB, TABULATOR, TOPICS, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.domain.batch import OffsetGap
 
@@ -67,12 +67,29 @@ def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+RUN = """DATABASE_URL=postgresql://tabulator:...@db.example/rekap REKAP_KAFKA_BOOTSTRAP=kafka.example:9092 \\
+REKAP_KAFKA_USERNAME=tabulator REKAP_KAFKA_PASSWORD=... rekap tabulator run"""
+
+
 def register(commands: SubParsers) -> None:
     tabulator = commands.add_parser("tabulator", help="the tabulator service")
     actions = tabulator.add_subparsers(title="tabulator commands", required=True, metavar="ACTION")
-    add_command(actions, "run", run, "consume tallies and count them, until SIGTERM or Ctrl-C")
-    gap = add_command(actions, "accept-gap", accept_gap_command,
-                      "go on past records that vanished from a partition before they were counted")  # fmt: skip
+    add_command(
+        actions,
+        "run",
+        run,
+        "consume tallies and count them, until SIGTERM or Ctrl-C",
+        reads=("database_url", *KAFKA, *TOPICS, *TABULATOR),
+        example=RUN,
+    )
+    gap = add_command(
+        actions,
+        "accept-gap",
+        accept_gap_command,
+        "go on past records that vanished from a partition before they were counted",
+        reads=(*OPERATOR_DB, *KAFKA, "tally_topic"),
+        example='rekap tabulator accept-gap 3 --by "Ana (KPU IT)" --reason "retention set by mistake"',
+    )
     gap.add_argument("partition", type=int)
     gap.add_argument("--by", required=True, help="who reviewed and accepts the gap (recorded)")
     gap.add_argument("--reason", default="", help="why (recorded)")

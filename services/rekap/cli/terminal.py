@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 
 from rekap.adapters.postgres.terminals import TerminalError, list_terminals, register_terminals, revoke_terminal
-from rekap.cli.common import SubParsers, add_command, say, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
@@ -133,25 +133,56 @@ def revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+REGISTER = """rekap terminal register kpps-1671011001001 --scope tps:1671011001001 --public-key kpps-1671011001001.pub
+rekap terminal register --from vendor-a.csv   # a CSV with the header terminal_id,scope,public_key"""
+
+
 def register(commands: SubParsers) -> None:
     terminal = commands.add_parser("terminal", help="data-entry terminals and their keys")
     actions = terminal.add_subparsers(title="terminal commands", required=True, metavar="ACTION")
-    gen = add_command(actions, "keygen", keygen, "make an Ed25519 key pair for a terminal (PEM files)")
+    gen = add_command(
+        actions,
+        "keygen",
+        keygen,
+        "make an Ed25519 key pair for a terminal (PEM files)",
+        reads=(),
+        example="rekap terminal keygen kpps-1671011001001 --out keys/   # .key (private) and .pub",
+    )
     gen.add_argument("terminal_id", type=terminal_id)
     gen.add_argument("--out", type=Path, default=Path(), metavar="DIR")
-    reg = add_command(actions, "register", register_command,
-                      "register a terminal's public key and scope, or a file of them (--from)")  # fmt: skip
+    reg = add_command(
+        actions,
+        "register",
+        register_command,
+        "register a terminal's public key and scope, or a file of them (--from)",
+        reads=OPERATOR_DB,
+        example=REGISTER,
+    )
     reg.add_argument("terminal_id", type=terminal_id, nargs="?")
     reg.add_argument("--scope", type=scope, help="tps:<13 digits> or kecamatan:<6 digits>")
     reg.add_argument("--public-key", help="a PEM file, or the key's 32 bytes in base64")
     reg.add_argument("--from", dest="source", type=Path, metavar="FILE",
                      help="CSV with the header terminal_id,scope,public_key: all registered in one transaction, "
                           "or none (every problem said as FILE:LINE)")  # fmt: skip
-    listing = add_command(actions, "list", list_command, "list the registered terminals")
+    listing = add_command(
+        actions,
+        "list",
+        list_command,
+        "list the registered terminals",
+        reads=OPERATOR_DB,
+        example="rekap terminal list --kecamatan 167101 --active",
+    )
     listing.add_argument("--scope", dest="scope_kind", choices=("tps", "kecamatan"), help="only this kind of scope")
     listing.add_argument("--kecamatan", metavar="CODE", help="only the terminals of this kecamatan (6 digits)")
     state = listing.add_mutually_exclusive_group()
     state.add_argument("--active", action="store_true", help="only the active ones")
     state.add_argument("--revoked", action="store_true", help="only the revoked ones")
-    rev = add_command(actions, "revoke", revoke, "revoke a terminal: its forms are rejected from now on")
+    rev = add_command(
+        actions,
+        "revoke",
+        revoke,
+        "revoke a terminal: its forms are rejected from now on",
+        reads=OPERATOR_DB,
+        example="rekap terminal revoke kpps-1671011001001",
+    )
     rev.add_argument("terminal_id", type=terminal_id)

@@ -102,7 +102,7 @@ class Decoder:
         try:
             tally = TallyV1.model_validate_json(value)
         except ValidationError as error:
-            return _invalid(error)
+            return why_invalid(error)
         if quotes != quotes_of(tally):
             # The parser kept the last of a repeated key; another parser may keep the first.
             written, read = quotes, quotes_of(tally)
@@ -169,7 +169,8 @@ def _unreadable_name(headers: Headers) -> bytes | None:
     return None
 
 
-def _invalid(error: ValidationError) -> Rejected:
+def why_invalid(error: ValidationError) -> Rejected:
+    """Why bytes that do not parse as a form are rejected: malformed JSON, or the first schema violation."""
     first = error.errors(include_url=False, include_input=False)[0]
     if first["type"] == "json_invalid":
         return Rejected(RejectReason.MALFORMED_JSON, str(first["msg"]))

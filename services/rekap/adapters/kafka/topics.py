@@ -5,6 +5,9 @@ forms with their headers, batched as any client batches them, and every dead-let
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -25,9 +28,7 @@ TOPIC_CONFIG = {
 async def ensure_topics(access: KafkaAccess, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
     """Create each topic (name -> partitions) that does not exist yet. Returns the names created.
     Only the admin may create topics: anyone else gets a RekapError naming the missing ones."""
-    admin = AIOKafkaAdminClient(**access.options(), client_id="rekap-admin")
-    await admin.start()
-    try:
+    async with _admin(access) as admin:
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
@@ -51,18 +52,27 @@ async def ensure_topics(access: KafkaAccess, topics: dict[str, int], replication
             elif for_code(code) is not TopicAlreadyExistsError:  # created meanwhile by another
                 raise RekapError(f"Kafka would not create topic {name}: {for_code(code).__name__} {message}")
         return created
+
+
+@asynccontextmanager
+async def _admin(access: KafkaAccess) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client, started (a broker that does not answer is an UnavailableError) and closed."""
+    admin = AIOKafkaAdminClient(**access.options(), client_id="rekap-admin")
+    try:
+        await admin.start()
+    except KafkaError as error:
+        await admin.close()
+        raise UnavailableError(f"Kafka did not answer: {error}") from error
+    try:
+        yield admin
     finally:
         await admin.close()
 
 
 async def retention_problems(access: KafkaAccess, topics: list[str]) -> list[str]:
     """What in these topics' configuration could delete records: one sentence each, none if all is well."""
-    admin = AIOKafkaAdminClient(**access.options(), client_id="rekap-admin")
-    await admin.start()
-    try:
+    async with _admin(access) as admin:
         responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
-    finally:
-        await admin.close()
     problems = []
     for response in responses:
         for _, _, _, resource_name, entries in response.resources:

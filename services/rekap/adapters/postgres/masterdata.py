@@ -75,6 +75,7 @@ WHERE c.contest_id IN (SELECT contest_id FROM load_contest)
   AND NOT EXISTS (SELECT 1 FROM load_choice l WHERE l.contest_id = c.contest_id AND l.choice = c.choice)
 """
 SELECT_TPS = "SELECT tps_id, registered_male, registered_female FROM rekap.tps ORDER BY tps_id"
+SELECT_ONE_TPS = "SELECT registered_male, registered_female FROM rekap.tps WHERE tps_id = $1"
 SELECT_CONTESTS = """
 SELECT c.contest_id, c.kind, c.region_code, c.name, array_agg(ch.choice ORDER BY ch.choice) AS choices
 FROM rekap.contest c JOIN rekap.choice ch USING (contest_id)
@@ -167,13 +168,23 @@ async def read_master_data(conn: Connection) -> MasterData:
         async for r in conn.cursor(SELECT_TPS, prefetch=20_000):
             tps_id = sys.intern(r["tps_id"])
             tps[tps_id] = Tps(tps_id, r["registered_male"], r["registered_female"])
-    contests = {
+    return MasterData(tps=tps, contests=await read_contests(conn))
+
+
+async def read_master_data_of(conn: Connection, tps_id: str) -> MasterData:
+    """The master data one form is judged against: its TPS (if it exists) and every contest."""
+    row = await conn.fetchrow(SELECT_ONE_TPS, tps_id)
+    tps = {} if row is None else {tps_id: Tps(tps_id, row["registered_male"], row["registered_female"])}
+    return MasterData(tps=tps, contests=await read_contests(conn))
+
+
+async def read_contests(conn: Connection) -> dict[str, Contest]:
+    return {
         r["contest_id"]: Contest(
             r["contest_id"], ContestKind(r["kind"]), r["region_code"], r["name"], frozenset(r["choices"])
         )
         for r in await conn.fetch(SELECT_CONTESTS)
     }
-    return MasterData(tps=tps, contests=contests)
 
 
 async def count_rows(conn: Connection) -> dict[str, int]:

@@ -8,6 +8,7 @@ from collections import Counter
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.domain.revisions import Authority, CurrentForm
 
 # Where each partition of a topic stands: the next offset to read. The tabulator reads it for the
 # partitions it takes; checks for the whole topic (partitions None).
@@ -30,6 +31,10 @@ SELECT * FROM hasil.summary WHERE ($1::text IS NULL OR contest_id = $1) AND ($2:
 SELECT_VOTES = """
 SELECT level, region_code, region_name, contest_id, choice, candidate_name, votes FROM hasil.votes
 WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
+"""
+SELECT_DECIDING_FORM = "SELECT revision, digest, authority FROM rekap.form WHERE tps_id = $1 AND contest_id = $2"
+SELECT_RECORD_OUTCOME = """
+SELECT outcome, reason, detail FROM rekap.record WHERE topic = $1 AND partition = $2 AND "offset" = $3
 """
 SELECT_OUTCOMES = "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE topic = $1 GROUP BY outcome, reason"
 HAS_FORMS = "SELECT EXISTS (SELECT 1 FROM rekap.form)"
@@ -61,6 +66,17 @@ async def vote_rows(conn: Connection, contest_id: str | None = None, levels: lis
                     ) -> list[asyncpg.Record]:  # fmt: skip
     """hasil.votes, of one contest and some levels if asked (filtered by PostgreSQL)."""
     return await conn.fetch(SELECT_VOTES, contest_id, levels)
+
+
+async def deciding_form(conn: Connection, tps_id: str, contest_id: str) -> CurrentForm | None:
+    """The form that decides a (TPS, contest) now, counted or held; None before the first."""
+    r = await conn.fetchrow(SELECT_DECIDING_FORM, tps_id, contest_id)
+    return None if r is None else CurrentForm(r["revision"], bytes(r["digest"]), Authority(r["authority"]))
+
+
+async def record_outcome(conn: Connection, topic: str, partition: int, offset: int) -> asyncpg.Record | None:
+    """The outcome a tabulator recorded for one record (outcome, reason, detail); None until it has."""
+    return await conn.fetchrow(SELECT_RECORD_OUTCOME, topic, partition, offset)
 
 
 async def outcome_counts(conn: Connection, topic: str) -> Counter[tuple[str, str | None]]:

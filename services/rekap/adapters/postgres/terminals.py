@@ -58,6 +58,7 @@ TERMINAL_EXISTS = "SELECT EXISTS (SELECT 1 FROM rekap.terminal WHERE terminal_id
 # Moves with every committed change of rekap.terminal (a trigger, see 0006): cheap to ask often.
 TERMINALS_VERSION = "SELECT version::text FROM rekap.terminal_version"
 SELECT_TERMINALS_FOR_DECODER = "SELECT terminal_id, public_key, scope_kind, scope_code, active FROM rekap.terminal"
+SELECT_ONE_TERMINAL = f"{SELECT_TERMINALS_FOR_DECODER} WHERE terminal_id = $1"
 SELECT_TERMINALS = """
 SELECT terminal_id, public_key, scope_kind, scope_code, active, registered_at, revoked_at
 FROM rekap.terminal ORDER BY terminal_id
@@ -121,6 +122,15 @@ async def read_terminals(conn: Connection) -> dict[str, Terminal]:
                     scopes[(r["scope_kind"], code)] = scope
             terminals[r["terminal_id"]] = Terminal(r["terminal_id"], bytes(r["public_key"]), scope, r["active"])
     return terminals
+
+
+async def read_terminal(conn: Connection, terminal_id: str) -> Terminal | None:
+    """One terminal as the decoder knows it, or None when it was never registered."""
+    r = await conn.fetchrow(SELECT_ONE_TERMINAL, terminal_id)
+    if r is None:
+        return None
+    scope = Scope(ScopeKind(r["scope_kind"]), r["scope_code"])
+    return Terminal(r["terminal_id"], bytes(r["public_key"]), scope, r["active"])
 
 
 async def terminals_version(conn: Connection | asyncpg.Pool) -> str:
