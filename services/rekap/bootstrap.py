@@ -15,7 +15,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from rekap.adapters.kafka.consumer import TallyConsumer
+from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
 from rekap.adapters.postgres.errors import RETRIABLE, boundary
@@ -89,12 +89,11 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         stack.push_async_callback(producer.stop)
         store = TabulationStore(pool)
         consumer = TallyConsumer(
-            access=kafka, topic=settings.tally_topic, group_id=settings.group_id,
-            stored_offsets=lambda partitions: store.stored_offsets(settings.tally_topic, partitions),
-            max_records=settings.batch_max_records, session_timeout_ms=settings.session_timeout_ms,
-            group_instance_id=settings.group_instance_id.replace("{hostname}", socket.gethostname())
-            if settings.group_instance_id else None,
-        )  # fmt: skip
+            kafka,
+            settings.tally_topic,
+            lambda partitions: store.stored_offsets(settings.tally_topic, partitions),
+            consumer_options(settings),
+        )
         await _until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
         metrics = TabulatorMetrics()
@@ -122,6 +121,16 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         )  # fmt: skip
         tabulator.metrics_address = listening
         yield tabulator
+
+
+def consumer_options(settings: Settings) -> ConsumerOptions:
+    instance = settings.group_instance_id
+    return ConsumerOptions(
+        group_id=settings.group_id,
+        max_records=settings.batch_max_records,
+        session_timeout_ms=settings.session_timeout_ms,
+        group_instance_id=instance.replace("{hostname}", socket.gethostname()) if instance else None,
+    )
 
 
 def session_settings(settings: Settings) -> dict[str, str]:

@@ -39,9 +39,13 @@ def retriable_rekap_error(error: Exception) -> bool:
 
 
 async def until_available(
-    what: str, attempt: Callable[[], Awaitable[T]], *, stop: asyncio.Event | None = None,
-    retriable: Callable[[Exception], bool] = retriable_rekap_error, within: float | None = None,
-) -> T:  # fmt: skip
+    what: str,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    stop: asyncio.Event | None = None,
+    retriable: Callable[[Exception], bool] = retriable_rekap_error,
+    within: float | None = None,
+) -> T:
     """Try until it works, saying so (`waiting_for`) while it does not, with backoff; give up only when
     asked to stop, after `within` seconds if given, or on an error that is not `retriable`. The one retry
     loop of Rekap's start-up, repositioning and `rekap publish` (the batch transaction keeps its own: it

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from rekap.adapters.kafka.consumer import Fetched, TallyConsumer
+from rekap.adapters.kafka.consumer import ConsumerOptions, Fetched, TallyConsumer
 from rekap.adapters.kafka.topics import ensure_topics
 from tests.servers import BrokerAccess
 
@@ -79,8 +79,9 @@ async def test_records_fetched_before_their_partition_is_sought_again_are_not_ap
     async def stored_offsets(partitions: list[int]) -> dict[int, int]:
         return {p: stored[p] for p in partitions if p in stored}
 
-    consumer = TallyConsumer(access=kafka.tabulator, topic=topic, group_id=f"{topic}-tabulators",
-                             stored_offsets=stored_offsets, max_records=4)  # fmt: skip
+    consumer = TallyConsumer(
+        kafka.tabulator, topic, stored_offsets, ConsumerOptions(f"{topic}-tabulators", max_records=4)
+    )
     await consumer.start()
     try:
         first = await _fetch_some(consumer)

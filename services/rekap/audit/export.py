@@ -35,8 +35,9 @@ class _File:
         self.lines += data.count(b"\n")
 
 
-async def export_bundle(conn: Connection, folder: Path, *, all_records: bool = False,
-                        progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:  # fmt: skip
+async def export_bundle(
+    conn: Connection, folder: Path, *, all_records: bool = False, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
     """Write the bundle into `folder` (made if missing; files in it are replaced). Returns the manifest."""
     (folder / "masterdata").mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Any]] = {}
@@ -71,8 +72,13 @@ def manifest_digest(folder: Path) -> str:
     return hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
 
 
-async def _jsonl(path: Path, rows: AsyncIterator[dict[str, Any]], line: Callable[[dict[str, Any]], dict[str, Any]],
-                 progress: Callable[[str], None], what: str) -> dict[str, Any]:  # fmt: skip
+async def _jsonl(
+    path: Path,
+    rows: AsyncIterator[dict[str, Any]],
+    line: Callable[[dict[str, Any]], dict[str, Any]],
+    progress: Callable[[str], None],
+    what: str,
+) -> dict[str, Any]:
     with path.open("wb") as handle:
         out = _File(handle)
         async for row in rows:

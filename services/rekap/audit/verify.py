@@ -131,9 +131,14 @@ def _terminals(path: Path) -> dict[str, RegisteredTerminal]:
 
 
 def _check_form(  # noqa: PLR0911 (a return per way a form can fail)
-    form: dict[str, Any], *, master: MasterData, terminals: dict[str, RegisteredTerminal], skew: timedelta,
-    where: str, problems: list[str],
-) -> tuple[TallyV1 | None, Authority]:  # fmt: skip
+    form: dict[str, Any],
+    *,
+    master: MasterData,
+    terminals: dict[str, RegisteredTerminal],
+    skew: timedelta,
+    where: str,
+    problems: list[str],
+) -> tuple[TallyV1 | None, Authority]:
     """The form read from its exact bytes and checked; (None, KPPS) when it cannot count at all."""
     try:
         value = base64.b64decode(form["value"], validate=True)
@@ -218,8 +223,12 @@ def _recounted(
     return totals, votes
 
 
-def _compare(folder: Path, totals: dict[tuple[str, str, str], dict[str, int]],
-             votes: dict[tuple[str, str, str, str], int], problems: list[str]) -> None:  # fmt: skip
+def _compare(
+    folder: Path,
+    totals: dict[tuple[str, str, str], dict[str, int]],
+    votes: dict[tuple[str, str, str, str], int],
+    problems: list[str],
+) -> None:
     with (folder / "totals.csv").open(encoding="utf-8", newline="") as f:
         stated: dict[tuple[str, ...], object] = {
             (r["level"], r["region_code"], r["contest_id"]): {c: int(r[c]) for c in TOTAL_COLUMNS}

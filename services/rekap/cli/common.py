@@ -57,10 +57,11 @@ def usage_epilog(reads: Sequence[str], example: str) -> str:
     for field in dict.fromkeys(reads):  # in order, once each
         described = Settings.model_fields[field].description or ""
         first = described.split(". ")[0].rstrip(".")
-        lines += textwrap.wrap(f"{Settings.environment_variable(field):<28} {first}", 116,
-                               initial_indent="  ", subsequent_indent=" " * 31)  # fmt: skip
+        variable = f"{Settings.environment_variable(field):<28}"
+        lines += textwrap.wrap(f"{variable} {first}", 116, initial_indent="  ", subsequent_indent=" " * 31)
     every = ", ".join(Settings.environment_variable(field) for field in EVERY_COMMAND)
-    lines += [f"  and, as every command: {every}", "", "example:", *(f"  {line}".rstrip() for line in example.splitlines())]
+    lines += [f"  and, as every command: {every}", "", "example:"]
+    lines += [f"  {line}".rstrip() for line in example.splitlines()]
     return "\n".join(lines)
 
 

@@ -72,9 +72,14 @@ class Decoder:
     """
 
     def __init__(
-        self, master: MasterData, terminals: Mapping[str, Terminal], *, verify_signatures: bool = True,
-        clock: Callable[[], float] = time.time, max_clock_skew_s: float = 300.0,
-    ) -> None:  # fmt: skip
+        self,
+        master: MasterData,
+        terminals: Mapping[str, Terminal],
+        *,
+        verify_signatures: bool = True,
+        clock: Callable[[], float] = time.time,
+        max_clock_skew_s: float = 300.0,
+    ) -> None:
         self._master = master
         self._terminals = terminals
         self._verify = verify_signatures

@@ -17,9 +17,14 @@ async def applied(conn: Connection, topic: str) -> dict[int, int]:
 
 
 async def wait_applied(
-    conn: Connection, topic: str, ends: dict[int, int], *, timeout: float,
-    alive: Callable[[], bool] = lambda: True, progress: Callable[[int], None] = lambda _: None,
-) -> None:  # fmt: skip
+    conn: Connection,
+    topic: str,
+    ends: dict[int, int],
+    *,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+    progress: Callable[[int], None] = lambda _: None,
+) -> None:
     """Until each partition is applied up to its end offset. Fails if `alive()` turns false."""
     deadline = asyncio.get_running_loop().time() + timeout
     while (done := await applied(conn, topic)) != ends:

@@ -227,16 +227,27 @@ def plan_night(
             for _ in range(2):
                 later.append(min(0.9999, (later[-1] if later else at) + rng.uniform(0.001, 0.05)))
             neighbour = tps_list[(index + 1) % len(tps_list)]
-            _play(night, scenario, form, tps, neighbour, rng, at, later)
+            _play(night, _Turn(scenario, form, tps, neighbour, at, (later[0], later[1])), rng)
     night.planned.sort(key=lambda p: p.at)  # stable: one TPS's records keep their order
     return night.planned, night.expected
 
 
-def _play(  # noqa: PLR0917 (the scenario's whole situation)
-    night: _Night, scenario: str, form: Form, tps: Tps, neighbour: Tps, rng: random.Random, at: float,
-    later: list[float],
-) -> None:  # fmt: skip
+@dataclass(frozen=True)
+class _Turn:
+    """One TPS and contest meeting its scenario: the honest form, when it is first sent (`at`, a fraction of
+    the evening) and when its follow-ups come, and the next TPS (whose terminal an out-of-scope form names)."""
+
+    scenario: str
+    form: Form
+    tps: Tps
+    neighbour: Tps
+    at: float
+    later: tuple[float, float]
+
+
+def _play(night: _Night, turn: _Turn, rng: random.Random) -> None:
     add = night.add
+    scenario, form, tps, neighbour, at, later = turn.scenario, turn.form, turn.tps, turn.neighbour, turn.at, turn.later
     if scenario == "duplicate":
         add(form, "accepted", at)
         add(form, "duplicate", later[0])

@@ -46,46 +46,79 @@ class TabulatorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = r = registry or CollectorRegistry()
         self.health = Health()
-        self.records = Counter("rekap_records", "Records tabulated, by outcome and reason", ["outcome", "reason"],
-                               registry=r)  # fmt: skip
-        self.batch_records = Histogram("rekap_batch_records", "Records per committed batch", registry=r,
-                                       buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000))  # fmt: skip
-        self.batch_seconds = Histogram("rekap_batch_seconds", "Time to decode, judge and commit a batch",
-                                       registry=r, buckets=LATENCY_BUCKETS)  # fmt: skip
-        self.db_seconds = Histogram("rekap_db_transaction_seconds", "Time of the batch transaction in PostgreSQL",
-                                    registry=r, buckets=LATENCY_BUCKETS)  # fmt: skip
-        self.db_errors = Counter("rekap_db_errors", "Batch transactions that failed, by kind: retried, fenced, refused",
-                                 ["kind"], registry=r)  # fmt: skip
+        self.records = Counter(
+            "rekap_records", "Records tabulated, by outcome and reason", ["outcome", "reason"], registry=r
+        )
+        self.batch_records = Histogram(
+            "rekap_batch_records",
+            "Records per committed batch",
+            registry=r,
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+        )
+        self.batch_seconds = Histogram(
+            "rekap_batch_seconds", "Time to decode, judge and commit a batch", registry=r, buckets=LATENCY_BUCKETS
+        )
+        self.db_seconds = Histogram(
+            "rekap_db_transaction_seconds",
+            "Time of the batch transaction in PostgreSQL",
+            registry=r,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.db_errors = Counter(
+            "rekap_db_errors", "Batch transactions that failed, by kind: retried, fenced, refused", ["kind"], registry=r
+        )
         for kind in ("retried", "fenced", "refused"):  # present from the start, at 0: rate() and alerts see them
             self.db_errors.labels(kind)
         self.produce_to_commit = Histogram(
-            "rekap_produce_to_commit_seconds", "From a record's Kafka timestamp to the commit that counted it",
-            registry=r, buckets=LATENCY_BUCKETS,
-        )  # fmt: skip
+            "rekap_produce_to_commit_seconds",
+            "From a record's Kafka timestamp to the commit that counted it",
+            registry=r,
+            buckets=LATENCY_BUCKETS,
+        )
         self.submitted_to_commit = Histogram(
-            "rekap_submitted_to_commit_seconds", "From a form's submitted_at to the commit that recorded it",
-            registry=r, buckets=SUBMITTED_BUCKETS,
-        )  # fmt: skip
-        self.committed_offset = Gauge("rekap_committed_offset", "Next offset applied, per owned partition",
-                                      ["partition"], registry=r)  # fmt: skip
+            "rekap_submitted_to_commit_seconds",
+            "From a form's submitted_at to the commit that recorded it",
+            registry=r,
+            buckets=SUBMITTED_BUCKETS,
+        )
+        self.committed_offset = Gauge(
+            "rekap_committed_offset", "Next offset applied, per owned partition", ["partition"], registry=r
+        )
         self.lag = Gauge("rekap_consumer_lag", "Records in the partition not yet applied", ["partition"], registry=r)
-        self.tps_counted = Gauge("rekap_tps_counted", "TPS counted, in the partitions this replica owns",
-                                 ["kabupaten_kota", "contest"], registry=r)  # fmt: skip
-        self.tps_quarantined = Gauge("rekap_tps_quarantined", "TPS held for review, in the partitions owned",
-                                     ["kabupaten_kota", "contest"], registry=r)  # fmt: skip
-        self.tps_expected = Gauge("rekap_tps_expected", "TPS that hold the contest (from the owner of partition 0)",
-                                  ["kabupaten_kota", "contest"], registry=r)  # fmt: skip
+        self.tps_counted = Gauge(
+            "rekap_tps_counted",
+            "TPS counted, in the partitions this replica owns",
+            ["kabupaten_kota", "contest"],
+            registry=r,
+        )
+        self.tps_quarantined = Gauge(
+            "rekap_tps_quarantined",
+            "TPS held for review, in the partitions owned",
+            ["kabupaten_kota", "contest"],
+            registry=r,
+        )
+        self.tps_expected = Gauge(
+            "rekap_tps_expected",
+            "TPS that hold the contest (from the owner of partition 0)",
+            ["kabupaten_kota", "contest"],
+            registry=r,
+        )
         self.missing_records = Gauge(
-            "rekap_missing_records", "Records gone from an owned partition before they were applied: the "
-            "partition is held until an operator accepts the gap", ["partition"], registry=r,
-        )  # fmt: skip
-        self.ready = Gauge("rekap_ready", "1 when connected to Kafka and PostgreSQL with partitions assigned",
-                           registry=r)  # fmt: skip
+            "rekap_missing_records",
+            "Records gone from an owned partition before they were applied: the "
+            "partition is held until an operator accepts the gap",
+            ["partition"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            "rekap_ready", "1 when connected to Kafka and PostgreSQL with partitions assigned", registry=r
+        )
         Info("rekap_build", "The running version", registry=r).info({"version": __version__})
         self.master_data = Info(
-            "rekap_master_data", "The master data the database holds; synthetic=\"true\": made up, not an election's",
+            "rekap_master_data",
+            'The master data the database holds; synthetic="true": made up, not an election\'s',
             registry=r,
-        )  # fmt: skip
+        )
 
     def show_master_data(self, dataset: Dataset) -> None:
         synthetic = "true" if dataset.synthetic else "false"
@@ -158,8 +191,9 @@ class MetricsServer:
 
     def __init__(self, metrics: TabulatorMetrics, host: str, port: int) -> None:
         self._metrics = metrics
-        self._server: WSGIServer = make_server(host, port, self._app, server_class=_ThreadingServer,
-                                               handler_class=_QuietHandler)  # fmt: skip
+        self._server: WSGIServer = make_server(
+            host, port, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
         self._prometheus = make_wsgi_app(metrics.registry)
 
@@ -181,8 +215,14 @@ class MetricsServer:
             return [b"ok\n"]
         if path == "/readyz":
             health = self._metrics.health
-            body = json.dumps({"ready": health.ready, "kafka": health.kafka, "postgres": health.postgres,
-                               "partitions": health.partitions}).encode()  # fmt: skip
+            body = json.dumps(
+                {
+                    "ready": health.ready,
+                    "kafka": health.kafka,
+                    "postgres": health.postgres,
+                    "partitions": health.partitions,
+                }
+            ).encode()
             start_response(
                 "200 OK" if health.ready else "503 Service Unavailable", [("Content-Type", "application/json")]
             )

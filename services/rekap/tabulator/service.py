@@ -74,10 +74,17 @@ def _unknown_terminal(decoded: Decoded) -> bool:
 
 class Tabulator:
     def __init__(
-        self, *, consumer: TallyConsumer, store: TabulationStore, dead_letters: DeadLetters, decoder: Decoder,
-        refresh_decoder: DecoderSource, metrics: TabulatorMetrics | None = None, refresh_every_s: float = 5.0,
+        self,
+        *,
+        consumer: TallyConsumer,
+        store: TabulationStore,
+        dead_letters: DeadLetters,
+        decoder: Decoder,
+        refresh_decoder: DecoderSource,
+        metrics: TabulatorMetrics | None = None,
+        refresh_every_s: float = 5.0,
         report_every_s: float = 10.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._consumer = consumer
         self._store = store
         self._dead_letters = dead_letters

@@ -31,26 +31,33 @@ class Fetched:
     seeks: dict[int, int]
 
 
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """How the consumer takes part in its group, and how much it reads at a time."""
+
+    group_id: str
+    max_records: int  # per fetch: a batch
+    session_timeout_ms: int = 10_000  # how soon the group gives a silent member's partitions to others
+    fetch_timeout_ms: int = 500
+    group_instance_id: str | None = None  # static membership: a restarted member gets its partitions back
+
+
 class TallyConsumer:
-    def __init__(
-        self, *, access: KafkaAccess, topic: str, group_id: str, stored_offsets: StoredOffsets,
-        max_records: int, session_timeout_ms: int = 10_000, fetch_timeout_ms: int = 500,
-        group_instance_id: str | None = None,
-    ) -> None:  # fmt: skip
+    def __init__(self, access: KafkaAccess, topic: str, stored: StoredOffsets, options: ConsumerOptions) -> None:
         records.install()  # a header name that is not UTF-8 must not stop the fetch (see records.py)
         self.topic = topic
-        self._stored_offsets = stored_offsets
-        self._max_records = max_records
-        self._fetch_timeout_ms = fetch_timeout_ms
+        self._stored_offsets = stored
+        self._max_records = options.max_records
+        self._fetch_timeout_ms = options.fetch_timeout_ms
         self._consumer = AIOKafkaConsumer(
             **access.options(),
-            group_id=group_id,
-            client_id=f"{group_id}-consumer",
+            group_id=options.group_id,
+            client_id=f"{options.group_id}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=session_timeout_ms // 3,
-            group_instance_id=group_instance_id,
+            session_timeout_ms=options.session_timeout_ms,
+            heartbeat_interval_ms=options.session_timeout_ms // 3,
+            group_instance_id=options.group_instance_id,
         )
         # Where each assigned partition stands, as far as this consumer knows: the next offset the
         # database holds, or None when the partition was never applied.

@@ -40,8 +40,9 @@ SELECT_OUTCOMES = "SELECT outcome, reason, count(*) AS n FROM rekap.record WHERE
 HAS_FORMS = "SELECT EXISTS (SELECT 1 FROM rekap.form)"
 
 
-async def stored_offsets(conn: Connection | asyncpg.Pool, topic: str, partitions: list[int] | None = None
-                         ) -> dict[int, int]:  # fmt: skip
+async def stored_offsets(
+    conn: Connection | asyncpg.Pool, topic: str, partitions: list[int] | None = None
+) -> dict[int, int]:
     """partition -> the next offset to read, for the partitions ever applied (all, or those asked)."""
     return {r["partition"]: r["next_offset"] for r in await conn.fetch(SELECT_OFFSETS, topic, partitions)}
 
@@ -56,14 +57,16 @@ async def tps_history(conn: Connection, tps_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(SELECT_TPS_HISTORY, tps_id, tps_id.encode())
 
 
-async def summary_rows(conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
-                       ) -> list[asyncpg.Record]:  # fmt: skip
+async def summary_rows(
+    conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
+) -> list[asyncpg.Record]:
     """hasil.summary, of one contest and some levels if asked (filtered by PostgreSQL)."""
     return await conn.fetch(SELECT_SUMMARY, contest_id, levels)
 
 
-async def vote_rows(conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
-                    ) -> list[asyncpg.Record]:  # fmt: skip
+async def vote_rows(
+    conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
+) -> list[asyncpg.Record]:
     """hasil.votes, of one contest and some levels if asked (filtered by PostgreSQL)."""
     return await conn.fetch(SELECT_VOTES, contest_id, levels)
 
