@@ -39,7 +39,8 @@ from loadtests.harness import (
 )  # fmt: skip
 from loadtests.national import national_dataset
 from rekap.config import Settings
-from rekap.masterdata.files import MasterDataSet, read_master_data_folder
+from rekap.domain.masterdata import MasterDataSet
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
 from rekap.simulation.night import Mix, plan_night

@@ -37,8 +37,9 @@ from rekap.adapters.postgres.terminals import read_terminals
 from rekap.config import Settings
 from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, tabulate
 from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
+from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
-from rekap.masterdata.files import MasterDataSet, read_master_data_folder
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import Form, consistent_form, encode
 from rekap.simulation.night import corrected

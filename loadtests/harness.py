@@ -33,7 +33,7 @@ from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.roles import OWNER
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.config import DbUser, Settings, local_postgres_url, with_database
-from rekap.masterdata.files import MasterDataSet
+from rekap.domain.masterdata import MasterDataSet
 from rekap.publisher import Publisher
 from rekap.resources import migrations_dir
 from rekap.simulation import check

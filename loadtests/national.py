@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rekap.domain.contests import Contest
+from rekap.domain.masterdata import Choice, Dataset, MasterDataSet, Region
 from rekap.domain.regions import Tps
-from rekap.masterdata.files import Choice, Dataset, MasterDataSet, Region, read_master_data_folder
+from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 
 # KPU province codes; 33 of the 38 (Pilkada 2024 elected governors in 37).

@@ -28,8 +28,9 @@ import matplotlib.pyplot as plt
 
 from loadtests.harness import RESULTS, SECRET, Run, oracle_check, tabulator_processes, write_results
 from rekap.config import Settings
+from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
-from rekap.masterdata.files import MasterDataSet, read_master_data_folder
+from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check

@@ -21,9 +21,9 @@ from rekap.adapters.postgres.terminals import (
     revoke_terminal,
     terminals_version,
 )
+from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
-from rekap.masterdata.files import MasterDataSet
 from rekap.masterdata.files import read_master_data_folder as read_folder
 from rekap.resources import sumsel_master_data_dir
 

@@ -19,10 +19,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from rekap.domain.contests import KOLOM_KOSONG, Contest, ContestKind, contest_id
+from rekap.domain.masterdata import Choice, Dataset, MasterDataSet, Region
 from rekap.domain.regions import MAX_REGISTERED_PER_TPS, Level, Tps, ancestor, kpu_code
 from rekap.errors import RekapError
 from rekap.masterdata import sumsel2024 as facts
-from rekap.masterdata.files import Choice, Dataset, MasterDataSet, Region
 
 SEED = "rekap/sumsel-2024/v1"
 TPS_SOURCE = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rekap.domain.contests import KOLOM_KOSONG, Contest, ContestKind, choices_problem, contest_id
-from rekap.domain.masterdata import MasterData
+from rekap.domain.masterdata import Choice, Dataset, MasterDataSet, Region
 from rekap.domain.regions import MAX_REGISTERED_PER_TPS, PARENT, Level, Tps, ancestor, is_code
 from rekap.errors import RekapError
 
@@ -35,51 +35,6 @@ REGION_FILES = {
 }
 KABUPATEN_KOTA_KINDS = ("kabupaten", "kota")
 MAX_PROBLEMS_SHOWN = 25
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    level: Level
-    code: str
-    name: str
-    kind: str | None = None  # kabupaten or kota, for that level only
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    contest_id: str
-    choice: str
-    candidate_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Dataset:
-    """What the folder is, and where its TPS list comes from (say SYNTHETIC when it is)."""
-
-    name: str
-    tps_source: str
-
-    @property
-    def synthetic(self) -> bool:
-        """Made up, at least in part (the shipped Sumatera Selatan TPS list is): never an election's."""
-        return self.tps_source.upper().startswith("SYNTHETIC")
-
-
-@dataclass(frozen=True)
-class MasterDataSet:
-    """Everything a master data folder holds, checked for consistency."""
-
-    about: Dataset
-    regions: list[Region]
-    tps: list[Tps]
-    contests: list[Contest]
-    choices: list[Choice]
-
-    def regions_at(self, level: Level) -> list[Region]:
-        return [r for r in self.regions if r.level is level]
-
-    def master_data(self) -> MasterData:
-        return MasterData(tps={t.tps_id: t for t in self.tps}, contests={c.contest_id: c for c in self.contests})
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from rekap import __version__
 from rekap.domain.batch import BatchChanges
 from rekap.domain.decode import Authentic
-from rekap.masterdata.files import Dataset
+from rekap.domain.masterdata import Dataset
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SUBMITTED_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600)

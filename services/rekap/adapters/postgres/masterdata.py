@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.domain.contests import Contest, ContestKind
-from rekap.domain.masterdata import MasterData
+from rekap.domain.masterdata import Dataset, MasterData, MasterDataSet
 from rekap.domain.regions import Level, Tps
 from rekap.errors import RekapError
-from rekap.masterdata.files import Dataset, MasterDataSet
 
 
 @dataclass(frozen=True, slots=True)
