@@ -16,6 +16,10 @@
 # file with the broker's private key (PKCS#8, encrypted with KAFKA_TLS_KEY_PASSWORD in a scheme Java reads:
 # `openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES`) and its certificate chain; clients then connect with SASL_SSL
 # (Rekap: REKAP_KAFKA_CA_FILE). The internal listener stays SASL over plaintext (the compose network).
+# Metrics for Prometheus: KAFKA_METRICS_AGENT, the path of the Prometheus JMX exporter's Java agent
+# (io.prometheus.jmx:jmx_prometheus_javaagent); it then serves the MBeans deploy/kafka/jmx-exporter.yml
+# names (KAFKA_METRICS_CONFIG) over plain HTTP on KAFKA_BIND:KAFKA_METRICS_PORT (default 9404), without
+# authentication: keep that port on the compose network. Unset, the broker runs without it.
 set -eu
 : "${KAFKA_BROKER_PASSWORD:?set KAFKA_BROKER_PASSWORD}"
 : "${KAFKA_ADMIN_PASSWORD:?set KAFKA_ADMIN_PASSWORD}"
@@ -79,9 +83,14 @@ if [ ! -f "$DATA/meta.properties" ]; then
         --add-scram "SCRAM-SHA-512=[name=broker,password=$KAFKA_BROKER_PASSWORD]" \
         --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]"
 fi
-LOGGING=""
+set --
 if [ -f "$KAFKA_HOME/config/log4j2.yaml" ]; then
-    LOGGING="-Dlog4j2.configurationFile=$KAFKA_HOME/config/log4j2.yaml"
+    set -- "$@" "-Dlog4j2.configurationFile=$KAFKA_HOME/config/log4j2.yaml"
+fi
+if [ -n "${KAFKA_METRICS_AGENT:-}" ]; then
+    [ -f "$KAFKA_METRICS_AGENT" ] || { echo "start.sh: no Java agent at KAFKA_METRICS_AGENT=$KAFKA_METRICS_AGENT" >&2; exit 1; }
+    METRICS_CONFIG="${KAFKA_METRICS_CONFIG:-$(dirname "$0")/jmx-exporter.yml}"
+    set -- "$@" "-javaagent:$KAFKA_METRICS_AGENT=$BIND:${KAFKA_METRICS_PORT:-9404}:$METRICS_CONFIG"
 fi
 # shellcheck disable=SC2086 # the heap options are several words
-exec java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} $LOGGING kafka.Kafka "$CONFIG"
+exec java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} "$@" kafka.Kafka "$CONFIG"

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
-from rekap.adapters.postgres.roles import Group, RoleError, set_login
+from rekap.adapters.postgres.roles import Group, RoleError, bootstrap_owner, set_login
 from rekap.config import DbUser, with_database
 from rekap.errors import MigrationError
 from rekap.resources import migrations_dir
@@ -148,9 +148,9 @@ async def test_no_role_of_rekap_is_a_superuser_or_may_read_server_files(conn: as
         "pg_has_role(rolname, 'pg_read_server_files', 'USAGE') OR pg_has_role(rolname, 'pg_execute_server_program', "
         "'USAGE') OR pg_has_role(rolname, 'pg_write_server_files', 'USAGE') AS files "
         "FROM pg_roles WHERE rolname IN ('rekap_owner', 'rekap_tabulator', 'rekap_operator', 'kpu_reader', "
-        "'tabulator', 'operator', 'kpu')"
+        "'rekap_monitor', 'tabulator', 'operator', 'kpu')"
     )
-    assert len(rows) == 7
+    assert len(rows) == 8
     assert [r["rolname"] for r in rows if r["rolsuper"] or r["rolbypassrls"] or r["rolcreatedb"] or r["files"]] == []
 
 
@@ -304,3 +304,59 @@ async def test_a_migration_waiting_behind_a_reader_gives_up_instead_of_stalling_
     finally:
         await reader.close()
         await owner.close()
+
+
+async def test_a_monitor_login_reads_the_server_s_statistics_and_nothing_of_rekap(election_database_url: str) -> None:
+    """What PostgreSQL's Prometheus exporter connects as (`rekap db login set NAME --role monitor`): every
+    session's statistics through pg_monitor (which the owner may hand out but not use), no table of Rekap's."""
+    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    watcher = election_database_url.replace(election_database_url.split("@", maxsplit=1)[0], "postgresql://watcher:pw")
+    try:
+        assert await set_login(owner, "watcher", Group.MONITOR, "pw") is True
+        assert await owner.fetchval("SELECT pg_has_role('rekap_monitor', 'pg_monitor', 'USAGE')")
+        assert not await owner.fetchval("SELECT pg_has_role(current_user, 'pg_monitor', 'USAGE')")
+        assert await owner.fetchval("SELECT count(*) FROM pg_stat_activity WHERE query = '<insufficient privilege>'")
+        session = await asyncpg.connect(watcher)
+        try:
+            assert await session.fetchval("SHOW default_transaction_read_only") == "on"
+            assert (
+                await session.fetchval("SELECT count(*) FROM pg_stat_activity WHERE query = '<insufficient privilege>'")
+                == 0
+            )
+            assert await session.fetchval("SELECT pg_database_size(current_database())") > 0
+            await session.execute("SET default_transaction_read_only = off")
+            for statement in [*NOT_THE_ROLES, "SELECT * FROM hasil.summary", "SELECT * FROM rekap.form",
+                              "SELECT * FROM rekap.tps", "CREATE TEMP TABLE mine (id int)", "SET ROLE rekap_tabulator"]:  # fmt: skip
+                with pytest.raises((asyncpg.InsufficientPrivilegeError, asyncpg.FeatureNotSupportedError)):
+                    await attempt(watcher, statement)
+        finally:
+            await session.close()
+    finally:
+        await owner.execute("DROP ROLE IF EXISTS watcher")
+        await owner.close()
+
+
+async def test_an_owner_that_may_not_hand_out_pg_monitor_migrates_all_the_same_and_bootstrap_mends_it(
+    empty_database_url: str,
+) -> None:
+    """An owner made by hand (not by `rekap db bootstrap`) may not give pg_monitor: migration 0010 warns and
+    goes on, rekap_monitor's logins then connect without the server's statistics, until `rekap db bootstrap`
+    (the superuser's step, run again) gives it."""
+    admin = await asyncpg.connect(empty_database_url)
+    owner = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    warnings: list[str] = []
+    owner.add_log_listener(lambda _, message: warnings.append(str(message)))
+    try:
+        await admin.execute("REVOKE pg_monitor FROM rekap_owner CASCADE")  # and what the owner gave
+        await admin.execute("REVOKE pg_monitor FROM rekap_monitor")
+        await migrate(owner, load_migrations(migrations_dir()))
+        assert any("rekap_monitor was not given pg_monitor" in w for w in warnings), warnings
+        assert not await admin.fetchval("SELECT pg_has_role('rekap_monitor', 'pg_monitor', 'USAGE')")
+        await bootstrap_owner(admin, PASSWORDS["owner"], "postgres")
+        assert await admin.fetchval("SELECT pg_has_role('rekap_monitor', 'pg_monitor', 'USAGE')")
+        assert await admin.fetchval("SELECT pg_has_role('rekap_owner', 'pg_monitor', 'MEMBER WITH ADMIN OPTION')")
+        assert not await admin.fetchval("SELECT pg_has_role('rekap_owner', 'pg_monitor', 'USAGE')")
+    finally:
+        await bootstrap_owner(admin, PASSWORDS["owner"], "postgres")  # as every other test finds the server
+        await owner.close()
+        await admin.close()

@@ -219,6 +219,8 @@ async def test_metrics_health_and_readiness_tell_the_truth(
                          ("rekap_tps_quarantined", "tps_quarantined")):  # fmt: skip
         gauges = {labels["kabupaten_kota"] + labels["contest"]: value for n, labels, value in samples if n == name}
         assert {k: v for k, v in gauges.items() if v} == {k: r[column] for k, r in summary.items() if r[column]}
+    names = {labels["kabupaten_kota"]: labels["name"] for n, labels, _ in samples if n == "rekap_region_info"}
+    assert names == {r["region_code"]: r["region_name"] for r in summary.values()}, "the names KPU's views give"
     lag = [value for name, _, value in samples if name == "rekap_consumer_lag"]
     assert lag == [0, 0, 0]
 
@@ -264,6 +266,10 @@ async def test_two_replicas_progress_gauges_add_up_without_doubling(
 
     assert summed("rekap_tps_counted") == totals["counted"]
     assert summed("rekap_tps_expected") == totals["expected"]
+    named = [
+        sorted(labels["kabupaten_kota"] for n, labels, _ in samples if n == "rekap_region_info") for samples in scraped
+    ]
+    assert sorted(map(len, named)) == [0, 17], "the names come from the owner of partition 0 alone"
 
 
 async def test_a_frozen_tabulator_loses_its_partitions_in_time_and_counts_nothing_twice_when_it_wakes(

@@ -1,4 +1,6 @@
-"""Deployment files for Docker users: valid Compose, a scalable tabulator, versions in step with the code."""
+"""Deployment files for Docker users: valid Compose, a scalable tabulator, versions in step with the code,
+monitoring wired together (Prometheus scrapes every exporter compose runs and sends its alerts to
+Alertmanager, whose configuration amtool accepts)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import yaml
 from rekap.config import KAFKA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
-LONG_RUNNING = {"kafka", "postgres", "tabulator", "prometheus", "grafana"}
+LONG_RUNNING = {"kafka", "postgres", "tabulator", "prometheus", "grafana", "alertmanager", "postgres-exporter"}
+ONE_SHOT = {"init", "kafka-metrics-agent"}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +41,15 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
 def test_every_server_has_a_health_check(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) >= LONG_RUNNING
+    assert set(services) == LONG_RUNNING | ONE_SHOT, "a new service is either a server or a one-shot step"
     assert {name for name in LONG_RUNNING if "healthcheck" not in services[name]} == set()
+    assert {name for name in ONE_SHOT if services[name].get("restart") != "no"} == set()
+
+
+def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
+    images = [s["image"] for s in compose["services"].values() if "image" in s]
+    assert len(images) >= 7
+    assert [i for i in images if ":" not in i.rsplit("/", 1)[-1] or i.endswith((":latest", ":main"))] == []
 
 
 def test_the_tabulator_can_be_scaled(compose: dict[str, Any]) -> None:
@@ -53,7 +63,7 @@ def test_compose_has_no_default_password_and_publishes_no_server(compose: dict[s
     are reached through the compose network only, the rest on loopback."""
     text = (REPO / "docker-compose.yml").read_text()
     passwords = set(re.findall(r"\$\{(\w*PASSWORD\w*)", text))
-    assert len(passwords) >= 9
+    assert len(passwords) >= 10
     assert [p for p in passwords if f"${{{p}:?" not in text or f"${{{p}:-" in text or f"${{{p}}}" in text] == []
     services = compose["services"]
     assert "ports" not in services["kafka"]
@@ -107,3 +117,79 @@ def test_the_dashboard_is_provisioned_and_queries_prometheus(compose: dict[str, 
     assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"prometheus"}
     mounts = compose["services"]["grafana"]["volumes"]
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounts
+
+
+def scrape_targets(prometheus: dict[str, Any]) -> dict[str, list[str]]:
+    return {job["job_name"]: [t for c in job.get("static_configs", []) for t in c["targets"]]
+            for job in prometheus["scrape_configs"]}  # fmt: skip
+
+
+def test_prometheus_scrapes_every_exporter_on_the_port_it_exposes(compose: dict[str, Any]) -> None:
+    """The broker's JMX agent and PostgreSQL's exporter: each static target is a compose service and a
+    port that service exposes on the compose network (not published on the host)."""
+    prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    targets = scrape_targets(prometheus)
+    assert targets["kafka"] == ["kafka:9404"]
+    assert targets["postgres"] == ["postgres-exporter:9187"]
+    services = compose["services"]
+    for job in ("kafka", "postgres"):
+        host, port = targets[job][0].split(":")
+        assert port in services[host]["expose"]
+        assert not any(str(p).endswith(f":{port}") for p in services[host].get("ports", []))
+    assert services["kafka"]["environment"]["KAFKA_METRICS_PORT"] == "9404"
+
+
+def test_the_broker_s_metrics_agent_is_the_jar_the_one_shot_fetches(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    agent = services["kafka"]["environment"]["KAFKA_METRICS_AGENT"]
+    folder, jar = agent.rsplit("/", 1)
+    assert f"kafka-metrics-agent:{folder}:ro" in services["kafka"]["volumes"]
+    fetcher = services["kafka-metrics-agent"]
+    assert f"kafka-metrics-agent:{folder}" in fetcher["volumes"]
+    assert fetcher["entrypoint"][-1] == folder
+    script = (REPO / "deploy/kafka/fetch-metrics-agent.sh").read_text()
+    assert f"AGENT_JAR={jar}\n" in script
+    assert re.search(r"^SHA256=[0-9a-f]{64}$", script, re.MULTILINE), "the jar is checked against a pinned digest"
+    assert services["kafka"]["depends_on"]["kafka-metrics-agent"]["condition"] == "service_completed_successfully"
+
+
+def test_the_postgres_exporter_logs_in_as_the_monitor_login_init_makes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    exporter = services["postgres-exporter"]["environment"]
+    assert exporter["DATA_SOURCE_USER"] == "monitor"
+    assert exporter["DATA_SOURCE_URI"].startswith("postgres:5432/rekap?")
+    init = " ".join(services["init"]["command"])
+    assert "rekap db login set monitor --role monitor --password-env REKAP_MONITOR_DB_PASSWORD" in init
+    assert services["init"]["environment"]["REKAP_MONITOR_DB_PASSWORD"] == exporter["DATA_SOURCE_PASS"]
+    assert services["postgres-exporter"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_prometheus_sends_its_alerts_to_alertmanager(compose: dict[str, Any]) -> None:
+    prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    managers = [t for m in prometheus["alerting"]["alertmanagers"] for c in m["static_configs"] for t in c["targets"]]
+    assert managers == ["alertmanager:9093"]
+    alertmanager = compose["services"]["alertmanager"]
+    assert "./deploy/alertmanager:/etc/alertmanager:ro" in alertmanager["volumes"]
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in alertmanager["command"]
+    assert "127.0.0.1:9093:9093" in alertmanager["ports"]
+
+
+def test_alertmanager_routes_each_severity_the_rules_use_to_a_receiver_of_its_own() -> None:
+    config = yaml.safe_load((REPO / "deploy/alertmanager/alertmanager.yml").read_text())
+    rules = yaml.safe_load((REPO / "deploy/prometheus/rules.yml").read_text())
+    severities = {rule["labels"]["severity"] for group in rules["groups"] for rule in group["rules"]}
+    assert severities == {"critical", "warning"}
+    routed = {m.split("=")[1].strip('"'): route["receiver"] for route in config["route"]["routes"]
+              for m in route["matchers"] if m.startswith("severity=")}  # fmt: skip
+    assert routed == {"critical": "critical", "warning": "warning"}
+    assert {r["name"] for r in config["receivers"]} == set(routed.values())
+
+
+def test_amtool_accepts_the_alertmanager_config() -> None:
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool comes with Debian's prometheus-alertmanager package (apt-get install prometheus-alertmanager; "
+                    ".ci/run does it)")  # fmt: skip
+    path = REPO / "deploy/alertmanager/alertmanager.yml"
+    result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

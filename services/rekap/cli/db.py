@@ -140,8 +140,8 @@ def register(commands: SubParsers) -> None:
         example="rekap db login set ana --role reader   # asks the password twice",
     )
     setter.add_argument("name", help="the login's name (lowercase letters, digits, _)")
-    setter.add_argument("--role", required=True, choices=[g.value for g in Group],
-                        help="tabulator: the service; operator: operators' commands; reader: KPU")  # fmt: skip
+    roles = "tabulator: the service; operator: operators' commands; reader: KPU; monitor: the metrics exporter"
+    setter.add_argument("--role", required=True, choices=[g.value for g in Group], help=roles)
     setter.add_argument("--connection-limit", type=int, help="sessions at once (default: the role's)")
     add_password_options(setter)
     dropper = add_command(

@@ -35,8 +35,9 @@ async def provision_database(
     try:
         applied = await migrate(owner, load_migrations(migrations_dir()))
         for group in Group:
-            login = LOCAL_LOGINS[group.value]
-            await set_login(owner, login, group, passwords[login])
+            login = LOCAL_LOGINS.get(group.value)
+            if login is not None:  # none for `monitor`: no exporter runs beside the local stack
+                await set_login(owner, login, group, passwords[login])
     finally:
         await owner.close()
     return applied

@@ -4,7 +4,8 @@ partitions assigned).
 
 With several replicas each exposes its own. Progress gauges cover only the partitions a replica owns
 (totals are kept per partition), and the expected counts come from the owner of partition 0 alone, so
-sums over replicas never double.
+sums over replicas never double; so do the kabupaten/kota names (rekap_region_info), which dashboards
+join to the gauges to show names instead of codes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -103,6 +104,12 @@ class TabulatorMetrics:
             ["kabupaten_kota", "contest"],
             registry=r,
         )
+        self.regions = Info(
+            "rekap_region",
+            "A kabupaten/kota's name, by code (from the owner of partition 0)",
+            ["kabupaten_kota"],
+            registry=r,
+        )
         self.missing_records = Gauge(
             "rekap_missing_records",
             "Records gone from an owned partition before they were applied: the "
@@ -167,6 +174,12 @@ class TabulatorMetrics:
             self.tps_quarantined.labels(kabupaten, contest).set(held)
         for kabupaten, contest, n in expected:
             self.tps_expected.labels(kabupaten, contest).set(n)
+
+    def set_regions(self, names: Mapping[str, str]) -> None:
+        """Replace rekap_region_info: kabupaten/kota code -> name (none unless this replica owns partition 0)."""
+        self.regions.clear()
+        for code, name in sorted(names.items()):
+            self.regions.labels(code).info({"name": name})
 
     def set_health(self, *, kafka: bool, postgres: bool, partitions: int) -> None:
         self.health = Health(kafka, postgres, partitions)

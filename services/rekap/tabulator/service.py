@@ -99,6 +99,7 @@ class Tabulator:
         self._committed: list[_Committed] = []  # batches committed, their bookkeeping still to do
         self._tps = ProgressBook()  # TPS counted and held in the owned partitions, moved by each commit
         self._expected: list[tuple[str, str, int]] | None = None  # TPS expected, read again when it may change
+        self._region_names: dict[str, str] = {}  # kabupaten/kota code -> name, read with the TPS expected
         self._next_progress_read = 0.0  # when to try reading progress again after PostgreSQL failed it
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -262,6 +263,7 @@ class Tabulator:
         to_read = self._tps.to_read(positioned)
         if 0 not in positioned:
             self._expected = None
+            self._region_names = {}
         expected_to_read = 0 in positioned and (self._expected is None or 0 in to_read)
         if not (to_read or expected_to_read) or time.monotonic() < self._next_progress_read:
             return
@@ -270,6 +272,7 @@ class Tabulator:
             if to_read:
                 self._tps.reset(to_read, await self._store.progress(sorted(to_read)))
             if expected_to_read:
+                self._region_names = await self._store.region_names()
                 self._expected = await self._store.expected()
         except RekapError as error:
             if not error.retriable:
@@ -286,6 +289,7 @@ class Tabulator:
                 raise
             self._postgres_ok = False
         self.metrics.set_progress(self._tps.totals(), self._expected or [])
+        self.metrics.set_regions(self._region_names if self._expected is not None else {})
         self.metrics.set_gaps({gap.partition: gap.missing for gap in self._consumer.gaps.values()})
         self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
         self._set_health()

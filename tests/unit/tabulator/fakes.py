@@ -120,6 +120,9 @@ class FakeStore:
         self.expected_reads += 1
         return [("1671", "pkwkp-16", 9)]
 
+    async def region_names(self) -> dict[str, str]:
+        return {"1671": "Kota Palembang"}
+
     async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
         return {p: o for p, o in self.offsets.items() if p in partitions}
 

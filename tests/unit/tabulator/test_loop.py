@@ -130,6 +130,7 @@ async def test_progress_is_read_once_per_partition_taken_and_then_moved_by_each_
     assert {key: (counted, 0) for key, counted in gauges(tabulator, "tps_counted").items()} == read_now
     assert sum(gauges(tabulator, "tps_counted").values()) == 2, "both TPS counted, from the commits alone"
     assert gauges(tabulator, "tps_expected") == {("1671", "pkwkp-16"): 9}
+    assert gauges(tabulator, "regions") == {("1671", "Kota Palembang"): 1}, "names for the dashboards, with them"
 
 
 async def test_progress_is_read_again_when_a_partition_is_positioned_again(world: World) -> None:

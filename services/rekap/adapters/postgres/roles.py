@@ -1,4 +1,4 @@
-"""Who connects as what: the owner of the database, and logins in the three group roles of 0007.
+"""Who connects as what: the owner of the database, and logins in the group roles of 0007 and 0010.
 
 A group's settings (read-only by default, timeouts) do not pass to its members in PostgreSQL, so each
 login gets its own, here. Passwords never travel in SQL: the server gets a SCRAM-SHA-256 verifier
@@ -32,15 +32,26 @@ class RoleError(RekapError):
 
 
 class Group(StrEnum):
-    """What a login may do; each is a NOLOGIN role made by migration 0007 (kpu_reader by 0004)."""
+    """What a login may do; each is a NOLOGIN role made by migration 0007 (kpu_reader by 0004, rekap_monitor
+    by 0010: PostgreSQL's statistics for the Prometheus exporter, through pg_monitor)."""
 
     TABULATOR = "tabulator"
     OPERATOR = "operator"
     READER = "reader"
+    MONITOR = "monitor"
 
     @property
     def role(self) -> str:
-        return {"tabulator": "rekap_tabulator", "operator": "rekap_operator", "reader": "kpu_reader"}[self.value]
+        return GROUP_ROLES[self.value]
+
+
+# Each group's role in PostgreSQL.
+GROUP_ROLES = {
+    "tabulator": "rekap_tabulator",
+    "operator": "rekap_operator",
+    "reader": "kpu_reader",
+    "monitor": "rekap_monitor",
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,15 @@ POLICIES = {
             "idle_in_transaction_session_timeout": "60s",
         },
         5,
+    ),
+    # The exporter: short read-only queries of the statistics views, a few sessions at most.
+    Group.MONITOR: LoginPolicy(
+        {
+            "default_transaction_read_only": "on",
+            "statement_timeout": "15s",
+            "idle_in_transaction_session_timeout": "60s",
+        },
+        3,
     ),
 }
 
@@ -193,10 +213,26 @@ async def _as_admin(url: str, work: Callable[[asyncpg.Connection], Awaitable[Non
 
 
 async def bootstrap_owner(admin: Connection, password: str, database: str) -> None:
-    """As a superuser: the owner role (it may create the group roles and logins, nothing more) and the
-    database it owns. What a KPU server's administrator does once by hand (README)."""
+    """As a superuser: the owner role (it may create the group roles and logins, nothing more; and hand
+    pg_monitor to the monitoring role) and the database it owns. What a KPU server's administrator does once
+    by hand (README)."""
     verifier = scram_verifier(password)
     verb = "ALTER" if await admin.fetchrow(SELECT_ROLE, OWNER) else "CREATE"
     await _execute(admin, f"{verb} ROLE %I LOGIN CREATEROLE PASSWORD %L", OWNER, verifier)
+    await grant_monitoring(admin)
     if not await admin.fetchval("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", database):
         await _execute(admin, "CREATE DATABASE %I OWNER %I", database, OWNER)
+
+
+# PostgreSQL's built-in statistics role, for the exporter's logins (migration 0010's rekap_monitor). Only a
+# superuser, or a role given it WITH ADMIN OPTION, may hand it out: the owner gets that option, and neither
+# INHERIT nor SET, so that it may give the role to rekap_monitor and read no statistics itself (PostgreSQL 16).
+GRANT_MONITORING_TO_OWNER = f"GRANT pg_monitor TO {OWNER} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
+
+
+async def grant_monitoring(admin: Connection) -> None:
+    """As a superuser: let the owner hand pg_monitor to rekap_monitor, and hand it now if the role exists
+    already (migrated by an owner that could not)."""
+    await admin.execute(GRANT_MONITORING_TO_OWNER)
+    if await admin.fetchrow(SELECT_ROLE, Group.MONITOR.role) is not None:
+        await _execute(admin, "GRANT pg_monitor TO %I", Group.MONITOR.role)

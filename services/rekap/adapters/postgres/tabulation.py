@@ -98,6 +98,8 @@ SELECT_EXPECTED = """
 SELECT left(kecamatan_code, 4) AS kabupaten_kota, contest_id, sum(tps_expected)::int AS expected
 FROM rekap.contest_kecamatan GROUP BY 1, 2
 """
+# The names the dashboards show instead of codes: as the read contract's (hasil.summary) region_name.
+SELECT_REGION_NAMES = "SELECT code, initcap(kind) || ' ' || name AS name FROM rekap.kabupaten_kota"
 
 
 class FormRaceError(RekapError):
@@ -152,6 +154,12 @@ class TabulationStore:
         with boundary():
             rows = await self._pool.fetch(SELECT_EXPECTED)
         return [(r["kabupaten_kota"], r["contest_id"], r["expected"]) for r in rows]
+
+    async def region_names(self) -> dict[str, str]:
+        """Kabupaten/kota code -> name ("Kabupaten Ogan Komering Ulu"): changes only with the master data."""
+        with boundary():
+            rows = await self._pool.fetch(SELECT_REGION_NAMES)
+        return {r["code"]: r["name"] for r in rows}
 
     @asynccontextmanager
     async def batch(self, topic: str, batch_id: UUID) -> AsyncIterator[BatchTransaction]:
