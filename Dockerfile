@@ -9,7 +9,7 @@ COPY schemas ./schemas
 RUN python -m build --wheel --outdir /dist
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --no-create-home rekap
+RUN useradd --system --uid 10001 --no-create-home rekap && mkdir /site && chown rekap:rekap /site  # the site's volume
 COPY --from=build /dist/*.whl /tmp/
 RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
 USER rekap

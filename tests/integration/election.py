@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import uuid
-import zlib
 
 import asyncpg
 
 from rekap.adapters.kafka.access import KafkaAccess
-from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.config import Settings
-from rekap.domain.batch import ConsumedRecord, PartitionAdvance, form_keys, tabulate
 from rekap.domain.decode import Decoder
 from rekap.domain.regions import Tps
 from rekap.domain.signing import SigningKey
@@ -22,6 +18,7 @@ from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation import check
+from rekap.simulation.direct import write_directly
 from rekap.simulation.forms import Form, signed_record
 from rekap.simulation.night import STRESS, Expected, Planned, plan_night, simulated_terminals
 from tests.servers import BrokerAccess, login_url
@@ -113,27 +110,9 @@ PARTITIONS = 3
 BATCH = 400
 
 
-async def write_night(url: str, planned: list[Planned], decoder: Decoder) -> None:
-    """Each record on its key's partition, in publishing order, in batches, as a tabulator writes them."""
-    offsets: dict[int, int] = {}
-    records = []
-    for p in planned:
-        partition = zlib.crc32(p.key) % PARTITIONS
-        offset = offsets.get(partition, 0)
-        offsets[partition] = offset + 1
-        records.append(ConsumedRecord(TOPIC, partition, offset, None, p.key, p.value, tuple(p.headers)))
-    pool = await asyncpg.create_pool(login_url(url, "tabulator"), min_size=1, max_size=1, init=init_connection)
-    try:
-        store = TabulationStore(pool)
-        stands: dict[int, int | None] = {}
-        for start in range(0, len(records), BATCH):
-            batch = [(r, decoder.decode(r.raw)) for r in records[start : start + BATCH]]
-            last = {r.partition: r.offset for r, _ in batch}
-            advances = [PartitionAdvance(p, stands.get(p), offset + 1) for p, offset in sorted(last.items())]
-            async with store.batch(TOPIC, uuid.uuid4()) as transaction:
-                await transaction.fence(advances)
-                forms = await transaction.deciding_forms(form_keys(d for _, d in batch))
-                await transaction.write(tabulate(batch, forms))
-            stands.update({a.partition: a.next_offset for a in advances})
-    finally:
-        await pool.close()
+async def write_night(
+    url: str, planned: list[Planned], decoder: Decoder, since: dict[int, int] | None = None
+) -> dict[int, int]:
+    """The records written as a tabulator writes them (without Kafka), after those written before."""
+    tabulator = login_url(url, "tabulator")
+    return await write_directly(tabulator, TOPIC, planned, decoder, since, partitions=PARTITIONS, batch_size=BATCH)

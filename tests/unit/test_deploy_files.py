@@ -18,7 +18,8 @@ import yaml
 from rekap.config import KAFKA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
-LONG_RUNNING = {"kafka", "postgres", "tabulator", "prometheus", "grafana", "alertmanager", "postgres-exporter"}
+SERVERS = {"kafka", "postgres", "tabulator", "prometheus", "grafana", "alertmanager", "postgres-exporter"}
+LONG_RUNNING = SERVERS | {"site-builder", "site"}
 ONE_SHOT = {"init", "kafka-metrics-agent"}
 
 

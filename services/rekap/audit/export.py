@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 from rekap.adapters.postgres.audit import CSV_FILES, snapshot
 from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.tabulation import stored_header
 
 FORMAT = "rekap-audit-bundle/1"
 MAX_CLOCK_SKEW_S = 300  # the tabulator's: a form submitted further ahead of its receipt is held
@@ -97,7 +98,7 @@ def _form_line(row: dict[str, Any]) -> dict[str, Any]:
         "tps_id": row["tps_id"], "contest_id": row["contest_id"], "revision": row["revision"],
         "status": "counted" if row["status"] == "accepted" else "held", "reasons": list(row["reasons"]),
         "authority": row["authority"], "terminal_id": row["terminal_id"], **_coordinates(row),
-        "signature": _signature(row["headers"]),
+        "signature": stored_header(row["headers"], "signature"),
     }  # fmt: skip
 
 
@@ -116,17 +117,6 @@ def _coordinates(row: dict[str, Any]) -> dict[str, Any]:
         "kafka_timestamp": _time(row["kafka_timestamp"]), "received_at": _time(row["recorded_at"]),
         "key": _b64(row["record_key"]), "value": _b64(row["value"]),
     }  # fmt: skip
-
-
-def _signature(headers: list[list[str | None]]) -> str | None:
-    """The `signature` header's value as sent (standard base64 text), or None when there is none."""
-    for name, value in headers:
-        if name is not None and base64.b64decode(name) == b"signature" and value is not None:
-            try:
-                return base64.b64decode(value).decode("ascii")
-            except UnicodeDecodeError:
-                return None
-    return None
 
 
 def _b64(data: bytes | None) -> str | None:

@@ -22,6 +22,7 @@ from rekap.cli import (
     report,
     review,
     simulate,
+    site,
     stack,
     tabulator,
     terminal,
@@ -36,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rekap", description="Pilkada vote-count tabulation.")
     parser.add_argument("--version", action="version", version=f"rekap {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for group in (stack, db, kafka, masterdata, terminal, tabulator, publish, simulate, review, report, audit, contract,
-                  demo):  # fmt: skip
+    operators = (stack, db, kafka, masterdata, terminal, tabulator)
+    for group in (*operators, publish, simulate, review, report, audit, site, contract, demo):
         group.register(commands)
     return parser
 

@@ -4,12 +4,14 @@ stack, the schema, the master data, the tabulator, a simulated evening, the resu
 from __future__ import annotations
 
 import argparse
+import shutil
 
 import asyncpg
 
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.terminals import register_terminals
-from rekap.cli import db, masterdata, simulate, stack
+from rekap.cli import audit, db, masterdata, simulate, stack
+from rekap.cli import site as website
 from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
 from rekap.devstack.stack import LocalStack
@@ -44,7 +46,13 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
         synthetic_into=args.synthetic_into,
     )  # fmt: skip
     status = simulate.simulate(settings, night)
+    site = settings.home / "site"
+    say(f"\n== 6. the public results site, static, in {site}, with the audit bundle it links")
+    shutil.rmtree(site, ignore_errors=True)
+    audit.export_command(settings, argparse.Namespace(folder=site / "audit", all_records=False))
+    website.build(settings, argparse.Namespace(folder=site, full=True, audit_href="audit/", watch=None))
     say("\nThe stack and the tabulator keep running. Look around:")
+    say(f"  .venv/bin/rekap site serve {site}   the public site at http://127.0.0.1:8080/ (or open index.html)")
     say("  .venv/bin/rekap status 1671011001001    what counts for one TPS, and its history")
     say("  .venv/bin/rekap report 16 --out sumsel.html   the recapitulation (D.Hasil) of the province, printable")
     say("  .venv/bin/rekap audit export bundle && .venv/bin/rekap audit verify bundle   recount from signed forms")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.errors import boundary, one_snapshot
 
 # The master data files, each as `rekap masterdata load` reads it (header row, then rows).
 MASTER_DATA_QUERIES = {
@@ -89,6 +89,5 @@ class AuditSnapshot:
 
 @asynccontextmanager
 async def snapshot(conn: Connection) -> AsyncIterator[AuditSnapshot]:
-    with boundary():
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            yield AuditSnapshot(conn)
+    async with one_snapshot(conn):
+        yield AuditSnapshot(conn)

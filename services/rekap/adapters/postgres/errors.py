@@ -9,12 +9,13 @@ which the same call would meet again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 
+from rekap.adapters.postgres.connection import Connection
 from rekap.errors import RekapError, UnavailableError
 
 # Server states and connection trouble that pass.
@@ -81,3 +82,12 @@ def boundary() -> Iterator[None]:
         TypeError,
     ) as error:  # fmt: skip  (ValueError covers UnicodeError: a value the driver cannot encode)
         raise translated(error) from error
+
+
+@asynccontextmanager
+async def one_snapshot(conn: Connection) -> AsyncIterator[None]:
+    """A read-only repeatable-read transaction: every read inside sees the database at one moment (what a
+    report, the audit bundle and the public site each show)."""
+    with boundary():
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            yield

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.errors import one_snapshot
 from rekap.errors import ConfigError
 from rekap.report.recap import CHILD_LEVEL, LEVEL_OF_CODE, SECTIONS, Line, Recap
 
@@ -38,11 +38,10 @@ async def read_recap(conn: Connection, region_code: str, contest_id: str) -> Rec
             f"{region_code!r} is no region code: 2 digits (provinsi), 4 (kabupaten/kota) or 6 (kecamatan)"
         )
     child = CHILD_LEVEL[level]
-    with boundary():
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            regions = await conn.fetch(SELECT_REGIONS, contest_id, level, region_code, child, len(region_code))
-            votes = await conn.fetch(SELECT_VOTES, contest_id, level, region_code, child, len(region_code))
-            tps = await conn.fetch(SELECT_TPS, region_code, contest_id) if child == "tps" else []
+    async with one_snapshot(conn):
+        regions = await conn.fetch(SELECT_REGIONS, contest_id, level, region_code, child, len(region_code))
+        votes = await conn.fetch(SELECT_VOTES, contest_id, level, region_code, child, len(region_code))
+        tps = await conn.fetch(SELECT_TPS, region_code, contest_id) if child == "tps" else []
     region = next((r for r in regions if r["level"] == level), None)
     if region is None:
         raise ConfigError(f"no {level} {region_code} holding the contest {contest_id} (see hasil.summary)")

@@ -314,3 +314,18 @@ def _record_row(outcome: RecordOutcome) -> tuple[object, ...]:
         tally.tps_id if tally else None, tally.contest_id if tally else None, tally.revision if tally else None,
         tally.terminal_id if tally else None, timestamp, record.key, record.value, headers,
     )  # fmt: skip
+
+
+def stored_header(headers: list[list[str | None]], name: str) -> str | None:
+    """A header's value as a record stored it (each name and value base64, as _record_row writes them) as ASCII text:
+    the last of that name, as Kafka's lastHeader and the decoder read it; None when absent, null or not text."""
+    found = None
+    for stored_name, value in headers:
+        if stored_name is not None and base64.b64decode(stored_name) == name.encode():
+            found = value
+    if found is None:
+        return None
+    try:
+        return base64.b64decode(found).decode("ascii")
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,129 @@
+"""The public site's build times: a night written into a fresh database (through the tabulator's write
+path, without Kafka), then `rekap site build` as the public would get it: a full build into an empty
+folder, a rebuild with nothing changed, and a rebuild after N corrected forms (a vote moved, revision 2,
+as the night's corrections do). The site's page weights are measured too.
+
+    python -m loadtests.site_build                      # Sumatera Selatan: 13,206 TPS x 2 races
+    python -m loadtests.site_build --national --provinces 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from loadtests.harness import RESULTS, SECRET, Run, write_results
+from loadtests.national import national_dataset
+from rekap.config import Settings
+from rekap.domain.decode import Decoder
+from rekap.domain.masterdata import MasterDataSet
+from rekap.domain.signing import SigningKey
+from rekap.masterdata.files import read_master_data_folder
+from rekap.resources import sumsel_master_data_dir
+from rekap.simulation.direct import write_directly
+from rekap.simulation.forms import encode
+from rekap.simulation.night import Mix, Planned, corrected, plan_night, simulated_terminals
+
+TOPIC = "tallies"
+
+
+def corrections(planned: list[Planned], count: int, seed: int = 7) -> list[Planned]:
+    """`count` accepted forms of distinct TPS and races corrected: a vote moved, revision 2, signed."""
+    rng = random.Random(seed)
+    seen, out = set(), []
+    for p in planned:
+        if p.outcome != "accepted":
+            continue
+        form = json.loads(p.value)
+        key = (form["tps_id"], form["contest_id"])
+        if form["revision"] != 1 or key in seen:
+            continue
+        seen.add(key)
+        new = corrected(form, rng, 2)
+        body = encode(new)
+        signature = SigningKey.derived(SECRET, new["terminal_id"]).sign(body)
+        out.append(Planned(p.key, body, [("content-type", b"application/json"), ("signature", signature)],
+                           "accepted", None, 1.0))  # fmt: skip
+        if len(out) == count:
+            break
+    return out
+
+
+def site_build(run: Run, folder: Path) -> tuple[float, str]:
+    env = {"REKAP_OPERATOR_DATABASE_URL": run.url_as("operator"), "PATH": "/usr/bin:/bin"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "rekap", "site", "build", str(folder)], env=env,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return time.monotonic() - started, done.stdout.strip().splitlines()[-2]
+
+
+async def measure(dataset: MasterDataSet, changes: int, folder: Path) -> dict[str, Any]:
+    settings = Settings()
+    run = Run(settings)
+    print(f"preparing database {run.name} ...", flush=True)
+    await run.prepare_database(dataset)
+    try:
+        master = dataset.master_data()
+        planned, _ = plan_night(master, dataset.tps, mix=Mix(), secret=SECRET)
+        decoder = Decoder(master, {t.terminal_id: t for t in simulated_terminals(dataset.tps, SECRET)})
+        print(f"writing {len(planned):,} records ...", flush=True)
+        started = time.monotonic()
+        since = await write_directly(run.url_as("tabulator"), TOPIC, planned, decoder)
+        print(f"  {time.monotonic() - started:.0f} s", flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        row: dict[str, Any] = {"TPS": f"{len(dataset.tps):,}", "records": f"{len(planned):,}"}
+        for label in ("full build s", "rebuild, nothing changed s"):
+            took, said = site_build(run, folder)
+            print(f"  {label}: {took:.1f} ({said})", flush=True)
+            row[label] = f"{took:.1f}"
+        await write_directly(run.url_as("tabulator"), TOPIC, corrections(planned, changes), decoder, since)
+        took, said = site_build(run, folder)
+        print(f"  after {changes:,} corrections: {took:.1f} ({said})", flush=True)
+        row[f"rebuild after {changes:,} corrections s"] = f"{took:.1f}"
+        row["pages written then"] = said.split("; ")[1].split(" pages")[0]
+        return row | weights(folder)
+    finally:
+        await run.drop()
+
+
+def weights(folder: Path) -> dict[str, str]:
+    """The heaviest pages (a region page with the style and script it loads), the site's size and files."""
+    assets = sum(p.stat().st_size for p in (folder / "assets").iterdir())
+    region = max(p.stat().st_size for p in folder.glob("wilayah/*/*.html"))
+    tps = max(p.stat().st_size for p in folder.glob("tps/*/*.html"))
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return {
+        "heaviest region page KB (HTML+CSS+JS)": f"{(region + assets) / 1024:.0f}",
+        "heaviest TPS page KB": f"{tps / 1024:.0f}",
+        "site MB": f"{sum(p.stat().st_size for p in files) / 2**20:,.0f}",
+        "files": f"{len(files):,}",
+    }
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--national", action="store_true", help="the synthetic national data set")
+    parser.add_argument("--provinces", type=int, help="the national data set's first N provinces (with --national)")
+    parser.add_argument("--changes", type=int, default=1000, help="forms corrected before the last rebuild")
+    args = parser.parse_args()
+    dataset = (
+        national_dataset(args.provinces or 33) if args.national else read_master_data_folder(sumsel_master_data_dir())
+    )
+    scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
+    row = await measure(dataset, args.changes, RESULTS / "site" / scale)
+    command = "python -m loadtests.site_build " + " ".join(sys.argv[1:])
+    note = "Each build is `rekap site build FOLDER` in its own process, timed whole (start-up included)."
+    write_results(f"site-{scale}", f"Public site build ({scale})", command, [{"data set": scale, **row}], [note])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

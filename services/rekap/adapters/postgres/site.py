@@ -1,0 +1,134 @@
+"""What the public site shows, read in one repeatable-read transaction (one snapshot): the totals and votes
+of every region, the curve of TPS counted, every TPS's status and deciding forms with their exact signed
+bytes, and how far each partition was applied (what a later build starts its "what changed" from)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.errors import boundary, one_snapshot
+from rekap.adapters.postgres.tabulation import stored_header
+
+SNAPSHOT = """
+SELECT now() AS taken_at, (SELECT name FROM rekap.dataset) AS dataset,
+       (SELECT count(*) FROM rekap.tps)::text || '/' || (SELECT count(*) FROM rekap.choice)::text AS master_data
+"""
+POSITIONS = "SELECT topic, partition, next_offset FROM rekap.partition_offset"
+SUMMARY = """
+SELECT level, region_code, region_name, contest_id, valid, invalid, tps_expected, tps_counted, tps_quarantined,
+       percent_counted, dpt, registered, voted, turnout_percent, zone, time_zone
+FROM hasil.summary
+"""
+VOTES = """
+SELECT level, region_code, contest_id, choice, candidate_name, votes, percent_of_valid
+FROM hasil.votes ORDER BY choice
+"""
+CONTESTS = "SELECT contest_id, kind, region_code, name FROM rekap.contest ORDER BY contest_id"
+CHOICES = "SELECT contest_id, choice, candidate_name FROM rekap.choice ORDER BY contest_id, choice"
+REGIONS = "SELECT level, region_code, region_name FROM rekap.region"
+# The curve of TPS counted, per minute, of the provinsi and kabupaten/kota (a kecamatan's is drawn from its TPS).
+CURVES = """
+SELECT level, region_code, contest_id, minute_local, tps_counted_so_far FROM hasil.progress
+WHERE level IN ('provinsi', 'kabupaten_kota') ORDER BY level, region_code, contest_id, minute
+"""
+# Every TPS and contest of some kecamatan (all when the list is NULL), with its deciding form.
+TPS = """
+SELECT s.kecamatan_code, s.desa_name, s.tps_id, s.tps_name, s.contest_id, s.status, s.revision, s.valid, s.invalid,
+       s.votes::text AS votes, s.reasons, s.dpt_male, s.dpt_female, s.terminal_id, s.first_counted_local,
+       s.updated_local, s.zone
+FROM hasil.tps_status s
+WHERE $1::text[] IS NULL OR s.kecamatan_code = ANY($1)
+ORDER BY s.tps_id, s.contest_id
+"""
+# The deciding forms of some TPS (all when NULL): the record's exact bytes, its headers, its terminal's key.
+FORMS = """
+SELECT f.tps_id, f.contest_id, r.value, r.headers::text AS headers, encode(t.public_key, 'base64') AS public_key
+FROM rekap.form f
+JOIN rekap.record r USING (topic, partition, "offset")
+LEFT JOIN rekap.terminal t ON t.terminal_id = f.terminal_id
+WHERE $1::text[] IS NULL OR f.tps_id = ANY($1)
+"""
+# The TPS of the records applied from some offsets on (per topic and partition): what changed since then.
+CHANGED_TPS = """
+SELECT DISTINCT r.tps_id
+FROM unnest($1::text[], $2::integer[], $3::bigint[]) AS since(topic, partition, next_offset)
+JOIN rekap.record r ON r.topic = since.topic AND r.partition = since.partition AND r."offset" >= since.next_offset
+WHERE r.tps_id IS NOT NULL
+"""
+
+Positions = dict[tuple[str, int], int]  # (topic, partition) -> the next offset to apply
+
+
+class SiteSnapshot:
+    """The reads of one build, all in one read-only repeatable-read transaction (see `site_snapshot`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def about(self) -> tuple[datetime, str | None, str]:
+        """When the snapshot was taken, the master data's name, and a fingerprint of its size."""
+        row = await self._fetchrow(SNAPSHOT)
+        return row["taken_at"], row["dataset"], row["master_data"]
+
+    async def positions(self) -> Positions:
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in await self._fetch(POSITIONS)}
+
+    async def changed_tps(self, since: Positions, now: Positions) -> set[str]:
+        """The TPS of every record applied from `since` up to `now` (a partition `since` lacks: from 0)."""
+        keys = [k for k in sorted(now) if now[k] > since.get(k, 0)]
+        starts = [since.get(k, 0) for k in keys]
+        rows = await self._fetch(CHANGED_TPS, [k[0] for k in keys], [k[1] for k in keys], starts)
+        return {r["tps_id"] for r in rows}
+
+    async def summary(self) -> list[dict[str, Any]]:
+        return [dict(r.items()) for r in await self._fetch(SUMMARY)]
+
+    async def votes(self) -> list[dict[str, Any]]:
+        return [dict(r.items()) for r in await self._fetch(VOTES)]
+
+    async def regions(self) -> list[dict[str, Any]]:
+        return [dict(r.items()) for r in await self._fetch(REGIONS)]
+
+    async def contests(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        contests = [dict(r.items()) for r in await self._fetch(CONTESTS)]
+        return contests, [dict(r.items()) for r in await self._fetch(CHOICES)]
+
+    async def curves(self) -> list[dict[str, Any]]:
+        return [dict(r.items()) for r in await self._fetch(CURVES)]
+
+    async def tps(self, kecamatan: Sequence[str] | None) -> AsyncIterator[dict[str, Any]]:
+        """Every TPS and contest of these kecamatan (all if None), in TPS order; `votes` parsed."""
+        with boundary():
+            async for row in self._conn.cursor(TPS, None if kecamatan is None else list(kecamatan), prefetch=10_000):
+                out = dict(row.items())
+                out["votes"] = json.loads(out["votes"]) if out["votes"] else None
+                yield out
+
+    async def forms(self, tps_ids: Sequence[str] | None) -> AsyncIterator[dict[str, Any]]:
+        """The deciding forms of these TPS (all if None): exact bytes, signature, the terminal's public key."""
+        with boundary():
+            async for row in self._conn.cursor(FORMS, None if tps_ids is None else list(tps_ids), prefetch=5_000):
+                yield {
+                    "tps_id": row["tps_id"], "contest_id": row["contest_id"], "value": bytes(row["value"]),
+                    "signature": stored_header(json.loads(row["headers"]), "signature"),
+                    "public_key": (row["public_key"] or "").replace("\n", ""),
+                }  # fmt: skip
+
+    async def _fetch(self, query: str, *args: object) -> list[Any]:
+        with boundary():
+            return list(await self._conn.fetch(query, *args))
+
+    async def _fetchrow(self, query: str) -> Any:
+        with boundary():
+            return await self._conn.fetchrow(query)
+
+
+@asynccontextmanager
+async def site_snapshot(conn: Connection) -> AsyncIterator[SiteSnapshot]:
+    async with one_snapshot(conn):
+        yield SiteSnapshot(conn)

@@ -1,0 +1,289 @@
+"""The public site against the database it is built from: every number on every page equals the hasil
+views at the snapshot, every TPS's form verifies against its terminal's key, a rebuild after more forms
+writes only what changed and ends identical to a full build, and no page is heavy or calls elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from decimal import Decimal
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nacl.signing
+import pytest
+
+from rekap.devstack.process import free_port, wait_until
+from rekap.domain.decode import Decoder
+from rekap.simulation.night import Planned, simulated_terminals
+from rekap.site.build import build_site
+from rekap.site.render import angka, persen
+from tests.integration.cli import rekap
+from tests.integration.election import (
+    MASTER,
+    SECRET,
+    plan_election,
+    register_all_terminals,
+    sample_tps,
+    write_night,
+)
+from tests.servers import login_url
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+MAX_PAGE_BYTES = 100 * 1024  # HTML + CSS + JS of a region page, uncompressed
+
+
+@dataclass
+class Night:
+    url: str
+    planned: list[Planned]
+    decoder: Decoder
+    offsets: dict[int, int]
+
+
+@pytest.fixture
+async def half_night(election_database_url: str) -> Night:
+    """The first 60% of a night's records of 120 TPS, written as a tabulator writes them."""
+    tps_list = sample_tps(120)
+    planned, _ = plan_election(tps_list, seed=21)
+    decoder = Decoder(MASTER, {t.terminal_id: t for t in simulated_terminals(tps_list, SECRET)})
+    cut = len(planned) * 6 // 10
+    conn = await asyncpg.connect(election_database_url)
+    try:
+        await register_all_terminals(conn, tps_list)
+    finally:
+        await conn.close()
+    offsets = await write_night(election_database_url, planned[:cut], decoder)
+    return Night(election_database_url, planned[cut:], decoder, offsets)
+
+
+async def build(url: str, folder: Path, **options: Any) -> Any:
+    conn = await asyncpg.connect(login_url(url, "operator"))
+    try:
+        return await build_site(conn, folder, **options)
+    finally:
+        await conn.close()
+
+
+async def views(url: str) -> tuple[dict[tuple[str, str, str], Any], dict[tuple[str, str, str], Any], list[Any]]:
+    """hasil.summary and hasil.votes by (level, region, contest), and hasil.tps_status, as KPU reads them."""
+    conn = await asyncpg.connect(login_url(url, "reader"))
+    try:
+        summary = {
+            (r["level"], r["region_code"], r["contest_id"]): r for r in await conn.fetch("SELECT * FROM hasil.summary")
+        }
+        votes: dict[tuple[str, str, str], Any] = {}
+        for r in await conn.fetch("SELECT * FROM hasil.votes"):
+            votes.setdefault((r["level"], r["region_code"], r["contest_id"]), {})[r["choice"]] = r
+        return summary, votes, list(await conn.fetch("SELECT * FROM hasil.tps_status"))
+    finally:
+        await conn.close()
+
+
+def same(shown: object, held: object) -> bool:
+    """A page's number against the view's (numeric columns come as Decimal, JSON has floats)."""
+    if isinstance(held, Decimal):
+        return shown is not None and Decimal(str(shown)) == held
+    return shown == held
+
+
+async def check_every_number(url: str, folder: Path) -> int:
+    """Every region page's and TPS page's numbers (JSON and HTML) equal the views; returns pages checked."""
+    summary, votes, tps_rows = await views(url)
+    checked = 0
+    for (level, code, contest_id), row in summary.items():
+        page = folder / "wilayah" / code / f"{contest_id}.json"
+        if not contest_id.endswith(f"-{code[: len(contest_id.split('-')[1])]}"):  # a race held elsewhere
+            assert not page.exists()
+            continue
+        data = json.loads(page.read_text())
+        wrong = {k: (v, row[k]) for k, v in data["summary"].items() if not same(v, row[k])}
+        assert wrong == {}, f"{page}: {wrong}"
+        counted = votes.get((level, code, contest_id), {})
+        for line in data["votes"]:
+            held = counted.get(line["choice"])
+            assert line["votes"] == (held["votes"] if held else 0), (page, line)
+            assert same(line["percent_of_valid"], held["percent_of_valid"] if held else None), (page, line)
+        check_html_against_json(page.with_suffix(".html"), data)
+        checked += 1
+    by_tps: dict[str, list[Any]] = {}
+    for row in tps_rows:
+        by_tps.setdefault(row["tps_id"], []).append(row)
+    for tps_id, rows in by_tps.items():
+        data = json.loads((folder / "tps" / tps_id[:6] / f"{tps_id}.json").read_text())
+        races = {race["contest_id"]: race for race in data["races"]}
+        for row in rows:
+            race = races[row["contest_id"]]
+            assert (race["status"], race["revision"], race["valid"], race["invalid"]) == (
+                row["status"], row["revision"], row["valid"], row["invalid"]), tps_id  # fmt: skip
+            form_votes = json.loads(row["votes"]) if row["votes"] else {}
+            assert {v["choice"]: v["votes"] for v in race["votes"] if v["votes"] is not None} == form_votes
+            if row["status"] != "missing":
+                verify(race)
+        checked += 1
+    return checked
+
+
+def verify(race: dict[str, Any]) -> None:
+    """The form's exact bytes, as the page offers them, verify against its terminal's public key."""
+    value = base64.b64decode(race["form_base64"])
+    key = nacl.signing.VerifyKey(base64.b64decode(race["public_key"]))
+    key.verify(value, base64.b64decode(race["signature"]))
+    assert json.loads(value)["terminal_id"] == race["terminal_id"]
+
+
+class Numbers(HTMLParser):
+    """Each element carrying data-n, with the text it shows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+        self._open: list[list[str]] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.links += [v for k, v in attrs if k in ("href", "src") and v]
+        if "data-n" in values:
+            self._open.append([tag, str(values["data-n"]), ""])
+        elif self._open:
+            self._open.append([tag, "", ""])
+
+    def handle_data(self, data: str) -> None:
+        for entry in self._open:
+            entry[2] += data
+
+    def handle_endtag(self, tag: str) -> None:  # noqa: ARG002 (every element ends the last opened)
+        if self._open:
+            _, number, text = self._open.pop()
+            if number:
+                self.found.append((number, text.strip()))
+
+
+def check_html_against_json(html: Path, data: dict[str, Any]) -> None:
+    parser = Numbers()
+    parser.feed(html.read_text())
+    assert parser.found, html
+    for number, text in parser.found:
+        shown = persen(number) if "." in number else angka(number)
+        assert text.startswith(shown), (html, number, text)
+    summary = data["summary"]
+    progress = [n for n, text in parser.found][:3]
+    assert progress[:2] == [str(summary["tps_counted"]), str(summary["tps_expected"])], html
+    assert not [link for link in parser.links if re.match(r"(https?:)?//", link)], "no request leaves the site"
+
+
+async def test_every_number_on_every_page_equals_the_views_and_a_rebuild_writes_only_what_changed(
+    half_night: Night, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    first = await build(half_night.url, site)
+    assert first.full
+    assert first.pages_written == first.pages_made > 100
+    checked = await check_every_number(half_night.url, site)
+    assert checked == first.pages_made - 1, "every page but the top one was checked"
+    heaviest = max((p for p in site.glob("wilayah/*/*.html")), key=lambda p: p.stat().st_size)
+    assets = sum(p.stat().st_size for p in (site / "assets").iterdir())
+    assert heaviest.stat().st_size + assets <= MAX_PAGE_BYTES, heaviest
+
+    again = await build(half_night.url, site)
+    assert (again.full, again.tps_changed, again.written) == (False, 0, ["index"]), "nothing changed"
+
+    await write_night(half_night.url, half_night.planned, half_night.decoder, half_night.offsets)
+    later = await build(half_night.url, site)
+    assert not later.full
+    touched = {p.key.decode() for p in half_night.planned}
+    assert later.tps_changed == len(touched)
+    written_tps = {path.rsplit("/", 1)[1] for path in later.written if path.startswith("tps/")}
+    assert written_tps <= touched
+    assert len(written_tps) >= len(touched) // 2, "the TPS whose numbers changed were written again"
+    assert later.pages_written < later.pages_made
+    await check_every_number(half_night.url, site)
+
+    whole = await build(half_night.url, tmp_path / "whole")
+    assert whole.full
+    for page in sorted(site.rglob("*.json")):
+        if page.name.startswith("."):
+            continue
+        twin = tmp_path / "whole" / page.relative_to(site)
+        mine, theirs = json.loads(page.read_text()), json.loads(twin.read_text())
+        mine.pop("taken_at"), theirs.pop("taken_at")
+        assert mine == theirs, f"{page.relative_to(site)}: the incremental build differs from a full one"
+
+
+def test_rekap_site_build_and_its_errors(half_night: Night, tabulator_env: dict[str, str], tmp_path: Path) -> None:
+    done = rekap(tabulator_env, "site", "build", str(tmp_path / "site"))
+    assert done.returncode == 0, done.stderr
+    assert "full build;" in done.stdout
+    assert f"open {(tmp_path / 'site' / 'index.html').resolve()}" in done.stdout
+    assert (tmp_path / "site" / "index.html").read_text().count("Pemilihan Gubernur") >= 1
+    (tmp_path / "file").write_text("x")
+    refused = rekap(tabulator_env, "site", "build", str(tmp_path / "file"))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"rekap: {tmp_path / 'file'} is not a folder"
+    empty = rekap(tabulator_env, "site", "serve", str(tmp_path))
+    assert empty.returncode == 1
+    assert "holds no site" in empty.stderr
+
+
+@pytest.fixture
+def nginx() -> str:
+    binary = shutil.which("nginx")
+    if binary is None:
+        pytest.skip("Debian's nginx package is not installed (apt-get install nginx-light; .ci/run does it)")
+    return binary
+
+
+async def test_nginx_serves_the_site_as_compose_runs_it(half_night: Night, nginx: str, tmp_path: Path) -> None:
+    """Debian's nginx with deploy/nginx/site.conf (only its port and folder changed): the pages, their short
+    cache, the JSON open to other sites, the builder's own files hidden, a health check, compression."""
+    site = tmp_path / "site"
+    await build(half_night.url, site)
+    port = free_port()
+    conf = (DEPLOY / "nginx" / "site.conf").read_text()
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("/usr/share/nginx/html", str(site))
+    (tmp_path / "site.conf").write_text(conf)
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{ include /etc/nginx/mime.types; access_log off; client_body_temp_path {tmp_path};\n"
+        f"  proxy_temp_path {tmp_path}; fastcgi_temp_path {tmp_path}; uwsgi_temp_path {tmp_path}; "
+        f"scgi_temp_path {tmp_path};\n  include {tmp_path}/site.conf; }}\n"
+    )
+    server = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])  # noqa: ASYNC220
+    try:
+        assert await asyncio.to_thread(wait_until, lambda: _get(port, "/healthz")[0] == 200, 10)
+        status, headers, body = await asyncio.to_thread(_get, port, "/wilayah/16/pkwkp-16.html")
+        assert status == 200
+        assert "Provinsi Sumatera Selatan" in body.decode()
+        assert headers["Cache-Control"] == "public, max-age=30, stale-while-revalidate=30"
+        assert headers["Content-Type"].startswith("text/html")
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        status, headers, body = await asyncio.to_thread(_get, port, "/wilayah/16/pkwkp-16.json", gzip=True)
+        assert (status, headers["Access-Control-Allow-Origin"], headers["Content-Encoding"]) == (200, "*", "gzip")
+        assert (await asyncio.to_thread(_get, port, "/.rekap-site.json"))[0] == 404
+        assert (await asyncio.to_thread(_get, port, "/index.html"))[2].startswith(b"<!doctype html>")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _get(port: int, path: str, *, gzip: bool = False) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Accept-Encoding": "gzip"} if gzip else {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), b""
+    except OSError:
+        return 0, {}, b""
