@@ -65,7 +65,7 @@ def site_build(run: Run, folder: Path) -> tuple[float, str]:
     return time.monotonic() - started, done.stdout.strip().splitlines()[-2]
 
 
-async def measure(dataset: MasterDataSet, changes: int, folder: Path) -> dict[str, Any]:
+async def measure(dataset: MasterDataSet, changes: int, folder: Path, *, keep: bool = False) -> dict[str, Any]:
     settings = Settings()
     run = Run(settings)
     print(f"preparing database {run.name} ...", flush=True)
@@ -91,7 +91,10 @@ async def measure(dataset: MasterDataSet, changes: int, folder: Path) -> dict[st
         row["pages written then"] = said.split("; ")[1].split(" pages")[0]
         return row | weights(folder)
     finally:
-        await run.drop()
+        if keep:
+            print(f"kept: REKAP_OPERATOR_DATABASE_URL={run.url_as('operator')}", flush=True)
+        else:
+            await run.drop()
 
 
 def weights(folder: Path) -> dict[str, str]:
@@ -113,12 +116,13 @@ async def main() -> int:
     parser.add_argument("--national", action="store_true", help="the synthetic national data set")
     parser.add_argument("--provinces", type=int, help="the national data set's first N provinces (with --national)")
     parser.add_argument("--changes", type=int, default=1000, help="forms corrected before the last rebuild")
+    parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed), to look closer")
     args = parser.parse_args()
     dataset = (
         national_dataset(args.provinces or 33) if args.national else read_master_data_folder(sumsel_master_data_dir())
     )
     scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
-    row = await measure(dataset, args.changes, RESULTS / "site" / scale)
+    row = await measure(dataset, args.changes, RESULTS / "site" / scale, keep=args.keep)
     command = "python -m loadtests.site_build " + " ".join(sys.argv[1:])
     note = "Each build is `rekap site build FOLDER` in its own process, timed whole (start-up included)."
     write_results(f"site-{scale}", f"Public site build ({scale})", command, [{"data set": scale, **row}], [note])

@@ -71,10 +71,21 @@ class Snapshot:
     _choices: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
     _curves: dict[tuple[str, str, str], list[tuple[str, int]]] = field(init=False, repr=False)
     _contests: dict[str, dict[str, Any]] = field(init=False, repr=False)
+    _by_area: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
+    _children: dict[tuple[str, str, str], list[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Indexes, so that each page costs what it shows, not what the whole country holds.
         self._contests = {c["contest_id"]: c for c in self.contests}
+        self._by_area = defaultdict(list)
+        for contest in self.contests:
+            self._by_area[contest["region_code"]].append(contest)
         self._by_key = {(r["level"], r["region_code"], r["contest_id"]): r for r in self.summary}
+        self._children = defaultdict(list)  # (child level, parent code, race) -> codes, in order
+        for level, code, contest_id in sorted(self._by_key):
+            parent = next((p for p, c in CHILD.items() if c == level), None)
+            if parent is not None:
+                self._children[(level, code[: CODE_DIGITS[parent]], contest_id)].append(code)
         self._votes = defaultdict(dict)
         for v in self.votes:
             self._votes[(v["level"], v["region_code"], v["contest_id"])][v["choice"]] = v
@@ -89,7 +100,7 @@ class Snapshot:
 
     def races(self, level: str, code: str) -> list[dict[str, Any]]:
         """The races whose area holds this region (a kabupaten/kota's: its province's and its own)."""
-        inside = (c for c in self.contests if code.startswith(c["region_code"]))
+        inside = [c for digits in (2, 4, 6) if digits <= len(code) for c in self._by_area.get(code[:digits], ())]
         return [c for c in inside if self.has(level, code, c["contest_id"])]
 
     def children(self, level: str, code: str, contest_id: str) -> list[tuple[str, str]]:
@@ -97,8 +108,7 @@ class Snapshot:
         child = CHILD.get(level)
         if child is None:
             return []
-        held = (c for (lv, c, contest) in self._by_key if lv == child and contest == contest_id)
-        return sorted((child, c) for c in held if c.startswith(code))
+        return [(child, c) for c in self._children.get((child, code, contest_id), [])]
 
     def has(self, level: str, code: str, contest_id: str) -> bool:
         """Whether the race is held in this region (it has TPS expected there)."""
