@@ -16,7 +16,7 @@ import json
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +39,7 @@ from rekap.site.pages import (
 from rekap.site.render import assets, to_html
 
 STATE = ".rekap-site.json"
+Drawn = tuple[str, str, bool]  # a page's path, its digest, whether it was written
 STATE_VERSION = 1
 KECAMATAN_PER_READ = 100
 PAGES_FOR_ALL_CORES = 500  # fewer are drawn here: starting the other processes would cost more
@@ -107,6 +108,7 @@ async def build_site(
             writer.write(folder / "assets" / name, content)
         try:
             await _write_pages(snap, writer, snapshot, changed, audit_href)
+            writer.settle()
         finally:
             writer.close()
     if full and before is not None:
@@ -141,16 +143,30 @@ class _Writer:
     progress: Callable[[str], None]
     write: Callable[[Path, bytes], None]
     pool: ProcessPoolExecutor | None = None
+    # The pages the other processes are drawing while the next are read: (their results, their forms).
+    in_flight: tuple[Iterable[list[Drawn]], dict[str, dict[str, SignedForm]]] | None = None
 
     def pages(self, pages: list[Page], forms: dict[str, dict[str, SignedForm]]) -> None:
-        """Write each page whose numbers changed (the top page always: it says when), with its forms."""
+        """Write each page whose numbers changed (the top page always: it says when), with its forms.
+        Many pages go to every core, and are accounted for at the next call or at `settle`."""
         jobs = [(page, None if page.path == "index" else self.state.digests.get(page.path)) for page in pages]
-        if len(jobs) >= PAGES_FOR_ALL_CORES:
-            done = self._draw_on_all_cores(jobs)
-            self.progress(f"{self.report.pages_made + len(pages):,} pages made")
-        else:
-            done = _draw(self.folder, self.taken_at, self.write, jobs)
         self.report.pages_made += len(pages)
+        if len(jobs) >= PAGES_FOR_ALL_CORES:
+            drawing = self._draw_on_all_cores(jobs)
+            self.settle()
+            self.in_flight = (drawing, forms)
+            self.progress(f"{self.report.pages_made:,} pages made")
+        else:
+            self._count(_draw(self.folder, self.taken_at, self.write, jobs), forms)
+
+    def settle(self) -> None:
+        """Wait for the pages being drawn elsewhere, and account for them."""
+        if self.in_flight is not None:
+            drawing, forms = self.in_flight
+            self.in_flight = None
+            self._count([page for batch in drawing for page in batch], forms)
+
+    def _count(self, done: list[Drawn], forms: dict[str, dict[str, SignedForm]]) -> None:
         for path, digest, written in done:
             self.state.digests[path] = digest
             if written:
@@ -158,14 +174,14 @@ class _Writer:
                 self.report.written.append(path)
                 self.report.forms_written += len(forms.get(path.rsplit("/", 1)[-1], {}))
 
-    def _draw_on_all_cores(self, jobs: list[tuple[Page, str | None]]) -> list[tuple[str, str, bool]]:
+    def _draw_on_all_cores(self, jobs: list[tuple[Page, str | None]]) -> Iterable[list[Drawn]]:
+        """Hand the pages to a process per core; their results come as they are iterated."""
         cores = os.cpu_count() or 1
         if self.pool is None:
             self.pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"))
         size = -(-len(jobs) // cores)
         batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        drawn = self.pool.map(_draw, *zip(*[(self.folder, self.taken_at, self.write, b) for b in batches], strict=True))
-        return [page for batch in drawn for page in batch]
+        return self.pool.map(_draw, *zip(*[(self.folder, self.taken_at, self.write, b) for b in batches], strict=True))
 
     def close(self) -> None:
         if self.pool is not None:
@@ -174,7 +190,7 @@ class _Writer:
 
 def _draw(
     folder: Path, taken_at: datetime, write: Callable[[Path, bytes], None], jobs: list[tuple[Page, str | None]]
-) -> list[tuple[str, str, bool]]:
+) -> list[Drawn]:
     """Draw and write each page whose digest is not the one given: (path, digest, written) of each."""
     done = []
     for page, before in jobs:
