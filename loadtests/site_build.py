@@ -29,7 +29,7 @@ from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.direct import write_directly
-from rekap.simulation.forms import encode
+from rekap.simulation.forms import signed_record
 from rekap.simulation.night import Mix, Planned, corrected, plan_night, simulated_terminals
 
 TOPIC = "tallies"
@@ -48,10 +48,9 @@ def corrections(planned: list[Planned], count: int, seed: int = 7) -> list[Plann
             continue
         seen.add(key)
         new = corrected(form, rng, 2)
-        body = encode(new)
-        signature = SigningKey.derived(SECRET, new["terminal_id"]).sign(body)
-        out.append(Planned(p.key, body, [("content-type", b"application/json"), ("signature", signature)],
-                           "accepted", None, 1.0))  # fmt: skip
+        record = signed_record(new, SigningKey.derived(SECRET, new["terminal_id"]))
+        assert record.value is not None
+        out.append(Planned(p.key, record.value, list(record.headers), "accepted", None, 1.0))
         if len(out) == count:
             break
     return out

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from rekap.adapters.kafka.access import KafkaAccess
-from rekap.domain.signing import SigningKey
+from rekap.domain.signing import SigningKey, signed_headers
 from rekap.errors import RekapError, UnavailableError
 
 Headers = Sequence[tuple[str, bytes]]
@@ -49,8 +49,3 @@ class Publisher:
             if not error.retriable and not isinstance(error, KafkaConnectionError):
                 raise RekapError(f"Kafka refused the form: {error!r}") from error
             raise UnavailableError(f"Kafka did not take the form: {error!r}") from error
-
-
-def signed_headers(value: bytes, key: SigningKey) -> list[tuple[str, bytes]]:
-    """The headers of a form as a terminal sends it: its content type and its signature."""
-    return [("content-type", b"application/json"), ("signature", key.sign(value))]

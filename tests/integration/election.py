@@ -43,6 +43,17 @@ async def register_all_terminals(conn: asyncpg.Connection, tps_list: list[Tps]) 
     await register_terminals(conn, simulated_terminals(tps_list, SECRET))
 
 
+async def registered_decoder(url: str, tps_list: list[Tps]) -> Decoder:
+    """The simulated terminals of these TPS registered (as the operator), and the decoder a tabulator
+    would build of them: what `write_night` judges the records with."""
+    conn = await asyncpg.connect(login_url(url, "operator"))
+    try:
+        await register_all_terminals(conn, tps_list)
+    finally:
+        await conn.close()
+    return Decoder(MASTER, {t.terminal_id: t for t in simulated_terminals(tps_list, SECRET)})
+
+
 async def publish(terminals: KafkaAccess, topic: str, planned: list[Planned]) -> dict[int, int]:
     """Send in order, at once; returns the end offset of each partition written."""
     async with Publisher(terminals, topic) as publisher:

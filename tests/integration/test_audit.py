@@ -19,21 +19,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from rekap.domain.decode import Decoder
-from rekap.simulation.night import Expected, simulated_terminals
+from rekap.simulation.night import Expected
 from tests.conftest import _clone, _drop_database
 from tests.integration.cli import rekap
-from tests.integration.election import (
-    MASTER,
-    SECRET,
-    plan_election,
-    register_all_terminals,
-    sample_tps,
-    write_night,
-)  # fmt: skip
+from tests.integration.election import plan_election, registered_decoder, sample_tps, write_night
 from tests.servers import login_url
 
 STANDALONE = Path(__file__).parents[2] / "tools" / "verify_bundle.py"
@@ -49,13 +40,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, masterdata_template: str, p
 
     async def prepare() -> str:
         url = await _clone(postgres_admin_url, f"audit_{os.getpid()}", masterdata_template)
-        conn = await asyncpg.connect(login_url(url, "operator"))
-        try:
-            await register_all_terminals(conn, tps_list)
-        finally:
-            await conn.close()
-        terminals = {t.terminal_id: t for t in simulated_terminals(tps_list, SECRET)}
-        await write_night(url, planned, Decoder(MASTER, terminals))
+        await write_night(url, planned, await registered_decoder(url, tps_list))
         return url
 
     url = asyncio.run(prepare())

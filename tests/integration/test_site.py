@@ -24,18 +24,11 @@ import pytest
 
 from rekap.devstack.process import free_port, wait_until
 from rekap.domain.decode import Decoder
-from rekap.simulation.night import Planned, simulated_terminals
+from rekap.simulation.night import Planned
 from rekap.site.build import build_site
 from rekap.site.render import angka, persen
 from tests.integration.cli import rekap
-from tests.integration.election import (
-    MASTER,
-    SECRET,
-    plan_election,
-    register_all_terminals,
-    sample_tps,
-    write_night,
-)
+from tests.integration.election import plan_election, registered_decoder, sample_tps, write_night
 from tests.servers import login_url
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -55,13 +48,8 @@ async def half_night(election_database_url: str) -> Night:
     """The first 60% of a night's records of 120 TPS, written as a tabulator writes them."""
     tps_list = sample_tps(120)
     planned, _ = plan_election(tps_list, seed=21)
-    decoder = Decoder(MASTER, {t.terminal_id: t for t in simulated_terminals(tps_list, SECRET)})
+    decoder = await registered_decoder(election_database_url, tps_list)
     cut = len(planned) * 6 // 10
-    conn = await asyncpg.connect(election_database_url)
-    try:
-        await register_all_terminals(conn, tps_list)
-    finally:
-        await conn.close()
     offsets = await write_night(election_database_url, planned[:cut], decoder)
     return Night(election_database_url, planned[cut:], decoder, offsets)
 

@@ -21,12 +21,10 @@ import asyncpg
 import nacl.signing
 import pytest
 
-from rekap.domain.decode import Decoder
-from rekap.simulation.night import simulated_terminals
 from rekap.site.build import build_site
 from rekap.site.render import angka, persen
 from tests.conftest import jar_cache
-from tests.integration.election import MASTER, SECRET, plan_election, register_all_terminals, sample_tps, write_night
+from tests.integration.election import plan_election, registered_decoder, sample_tps, write_night
 from tests.servers import login_url
 
 AXE_VERSION = "4.14.1"
@@ -66,9 +64,7 @@ async def site(election_database_url: str, tmp_path: Path) -> dict[str, Any]:
     planned, _ = plan_election(tps_list, seed=5)
     conn = await asyncpg.connect(election_database_url)
     try:
-        await register_all_terminals(conn, tps_list)
-        await write_night(election_database_url, planned, Decoder(MASTER, {t.terminal_id: t for t in
-                                                                             simulated_terminals(tps_list, SECRET)}))  # fmt: skip
+        await write_night(election_database_url, planned, await registered_decoder(election_database_url, tps_list))
         operator = await asyncpg.connect(login_url(election_database_url, "operator"))
         try:
             await build_site(operator, tmp_path / "site")

@@ -18,10 +18,10 @@ from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, say, w
 from rekap.config import Settings
 from rekap.domain.decode import RawRecord, why_invalid
 from rekap.domain.forecast import FormWorld, forecast, refusal
-from rekap.domain.signing import SigningKey, read_private_key
+from rekap.domain.signing import SigningKey, read_private_key, signed_headers
 from rekap.domain.tally import TallyV1
 from rekap.errors import ConfigError, RekapError, UnavailableError
-from rekap.publisher import Publisher, signed_headers
+from rekap.publisher import Publisher
 from rekap.retry import until_available
 
 PUBLISH = """rekap publish form.json --key kpps-1671011001001.key --wait

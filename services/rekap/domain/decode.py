@@ -18,12 +18,11 @@ from rekap.domain.reasons import QuarantineReason, RejectReason
 from rekap.domain.regions import Tps
 from rekap.domain.revisions import Authority
 from rekap.domain.rules import arithmetic_problems, master_data_problems
-from rekap.domain.signing import Verifier
+from rekap.domain.signing import CONTENT_TYPE, Verifier
 from rekap.domain.tally import MAX_QUOTES, TallyV1, quotes_of
 from rekap.domain.terminals import ScopeKind, Terminal
 
 MAX_VALUE_BYTES = 64 * 1024
-CONTENT_TYPE = b"application/json"
 # A header's value may be null (Kafka's NULLABLE_BYTES); a name that was not UTF-8 on the wire arrives
 # with its bytes as surrogate escapes (adapters/kafka/records.py).
 Headers = Sequence[tuple[str, bytes | None]]

@@ -13,6 +13,7 @@ import nacl.exceptions
 import nacl.signing
 
 SIGNATURE_BYTES = 64
+CONTENT_TYPE = b"application/json"  # the value's type, in the `content-type` header
 
 
 class SigningKey:
@@ -41,6 +42,11 @@ class SigningKey:
     def sign(self, value: bytes) -> bytes:
         """The `signature` header for `value`: base64 of the 64-byte signature."""
         return base64.b64encode(self._key.sign(value).signature)
+
+
+def signed_headers(value: bytes, key: SigningKey) -> list[tuple[str, bytes]]:
+    """The headers a terminal sends with a form's exact bytes: their content type and their signature."""
+    return [("content-type", CONTENT_TYPE), ("signature", key.sign(value))]
 
 
 class Verifier:

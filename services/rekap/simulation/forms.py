@@ -15,7 +15,7 @@ from typing import Any
 from rekap.domain.contests import Contest
 from rekap.domain.decode import RawRecord
 from rekap.domain.regions import Tps
-from rekap.domain.signing import SigningKey
+from rekap.domain.signing import SigningKey, signed_headers
 from rekap.domain.tally import SCHEMA_ID
 
 Form = dict[str, Any]
@@ -75,8 +75,7 @@ def encode(form: Form) -> bytes:
 def signed_record(form: Form, key: SigningKey, *, value: bytes | None = None) -> RawRecord:
     """The Kafka record a terminal sends: key = tps_id, the signature over the exact value bytes."""
     body = encode(form) if value is None else value
-    headers = [("content-type", b"application/json"), ("signature", key.sign(body))]
-    return RawRecord(key=str(form["tps_id"]).encode(), value=body, headers=headers)
+    return RawRecord(key=str(form["tps_id"]).encode(), value=body, headers=signed_headers(body, key))
 
 
 def _binomial(rng: random.Random, n: int, p: float) -> int:

@@ -43,7 +43,6 @@ Drawn = tuple[str, str, bool]  # a page's path, its digest, whether it was writt
 STATE_VERSION = 1
 KECAMATAN_PER_READ = 100
 PAGES_FOR_ALL_CORES = 500  # fewer are drawn here: starting the other processes would cost more
-ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 
 
 @dataclass
@@ -100,10 +99,11 @@ async def build_site(
         changed = None if full else await snap.changed_tps(before.positions if before else {}, positions)
         report = BuildReport(full, taken_at, tps_changed=-1 if changed is None else len(changed))
         # 3-4. The pages, written when their numbers changed.
-        snapshot = await _read_snapshot(snap, taken_at)
+        snapshot = await _read_snapshot(snap)
+        written_at = _WrittenAt(taken_at, snapshot.time_zones())
         # A folder never built is not served yet: its files are written in place (creating a file is
         # what costs, and a replacement creates one); later, each file is replaced whole.
-        writer = _Writer(folder, state, report, taken_at, progress, _write if before else _write_new)
+        writer = _Writer(folder, state, report, written_at, progress, _write if before else _write_new)
         for name, content in assets().items():
             writer.write(folder / "assets" / name, content)
         try:
@@ -139,7 +139,7 @@ class _Writer:
     folder: Path
     state: _State
     report: BuildReport
-    taken_at: datetime
+    written_at: _WrittenAt
     progress: Callable[[str], None]
     write: Callable[[Path, bytes], None]
     pool: ProcessPoolExecutor | None = None
@@ -157,7 +157,7 @@ class _Writer:
             self.in_flight = (drawing, forms)
             self.progress(f"{self.report.pages_made:,} pages made")
         else:
-            self._count(_draw(self.folder, self.taken_at, self.write, jobs), forms)
+            self._count(_draw(self.folder, self.written_at, self.write, jobs), forms)
 
     def settle(self) -> None:
         """Wait for the pages being drawn elsewhere, and account for them."""
@@ -181,7 +181,8 @@ class _Writer:
             self.pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"))
         size = -(-len(jobs) // cores)
         batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        return self.pool.map(_draw, *zip(*[(self.folder, self.taken_at, self.write, b) for b in batches], strict=True))
+        count = len(batches)
+        return self.pool.map(_draw, [self.folder] * count, [self.written_at] * count, [self.write] * count, batches)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -189,7 +190,7 @@ class _Writer:
 
 
 def _draw(
-    folder: Path, taken_at: datetime, write: Callable[[Path, bytes], None], jobs: list[tuple[Page, str | None]]
+    folder: Path, written_at: _WrittenAt, write: Callable[[Path, bytes], None], jobs: list[tuple[Page, str | None]]
 ) -> list[Drawn]:
     """Draw and write each page whose digest is not the one given: (path, digest, written) of each."""
     done = []
@@ -198,16 +199,16 @@ def _draw(
         if digest == before:
             done.append((page.path, digest, False))
             continue
-        for path, data in _page_files(folder, page, taken_at):
+        for path, data in _page_files(folder, page, written_at):
             write(path, data)
         done.append((page.path, digest, True))
     return done
 
 
-async def _read_snapshot(snap: SiteSnapshot, taken_at: datetime) -> Snapshot:
+async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
     contests, choices = await snap.contests()
     return Snapshot(
-        taken_at=taken_at.isoformat(), summary=await snap.summary(), votes=await snap.votes(),
+        summary=await snap.summary(), votes=await snap.votes(),
         regions=await snap.regions(), contests=contests, choices=choices, curves=await snap.curves(),
     )  # fmt: skip
 
@@ -235,12 +236,21 @@ async def _tps_pages(
     return pages, forms
 
 
-def _page_files(folder: Path, page: Page, taken_at: datetime) -> list[tuple[Path, bytes]]:
+@dataclass(frozen=True)
+class _WrittenAt:
+    """When the snapshot was taken, and the time zones to say it in (from the database: WIB -> Asia/Jakarta)."""
+
+    taken_at: datetime
+    time_zones: dict[str, str]
+
+    def local(self, zone: str) -> str:
+        return f"{self.taken_at.astimezone(ZoneInfo(self.time_zones.get(zone, 'UTC'))):%d-%m-%Y %H:%M} {zone}"
+
+
+def _page_files(folder: Path, page: Page, written_at: _WrittenAt) -> list[tuple[Path, bytes]]:
     """The page's HTML (saying when it was written, in its zone) and its JSON (the same numbers)."""
-    zone = page.data.get("zone") or "WIB"
-    local = taken_at.astimezone(ZoneInfo(ZONES.get(zone, "Asia/Jakarta")))
-    html = to_html(page, f"{local:%d-%m-%Y %H:%M} {zone}")
-    data = {**page.data, "taken_at": taken_at.isoformat()}
+    html = to_html(page, written_at.local(page.data.get("zone") or "UTC"))
+    data = {**page.data, "taken_at": written_at.taken_at.isoformat()}
     return [
         (folder / f"{page.path}.html", html.encode()),
         (folder / f"{page.path}.json", json.dumps(data, ensure_ascii=False, default=str).encode()),

@@ -58,7 +58,6 @@ class SignedForm:
 class Snapshot:
     """The rows of one snapshot that every build reads whole (a few per region and race)."""
 
-    taken_at: str  # ISO 8601, UTC
     summary: list[dict[str, Any]]
     votes: list[dict[str, Any]]
     regions: list[dict[str, Any]]
@@ -133,6 +132,10 @@ class Snapshot:
 
     def zone(self, level: str, code: str, contest_id: str) -> str:
         return str(self._by_key[(level, code, contest_id)]["zone"])
+
+    def time_zones(self) -> dict[str, str]:
+        """Each zone's name as the pages say it (WIB, WITA, WIT) -> its time zone, as the database holds them."""
+        return {str(row["zone"]): str(row["time_zone"]) for row in self.summary}
 
     def vote_lines(self, level: str, code: str, contest_id: str) -> list[dict[str, Any]]:
         """Every choice of the race, with its votes here (0 before any) and share of the valid votes."""
@@ -306,7 +309,9 @@ def index_page(snapshot: Snapshot, audit_href: str | None) -> Page:
                           **snapshot.numbers(level, contest["region_code"], contest["contest_id"])})  # fmt: skip
         if races:
             provinces.append({"code": code, "name": region["region_name"], "races": races})
-    return Page("index", "index.html", {"provinces": provinces, "audit_href": audit_href, "home": "index.html"})
+    zone = next((snapshot.zone("provinsi", p["code"], p["races"][0]["contest_id"]) for p in provinces), None)
+    data = {"provinces": provinces, "audit_href": audit_href, "home": "index.html", "zone": zone}
+    return Page("index", "index.html", data)
 
 
 def region_pages(snapshot: Snapshot, levels: Iterable[str] = ("provinsi", "kabupaten_kota")) -> list[Page]:

@@ -34,7 +34,7 @@ def snapshot() -> Snapshot:
               "votes": 600, "percent_of_valid": Decimal("66.67")}]  # fmt: skip
     choices = [{"contest_id": "pkwkp-16", "choice": "1", "candidate_name": "A"},
                {"contest_id": "pkwkp-16", "choice": "2", "candidate_name": "B"}]  # fmt: skip
-    return Snapshot("2024-11-27T06:00:00+00:00", rows, votes, regions, [GOVERNOR, REGENT], choices, [])
+    return Snapshot(rows, votes, regions, [GOVERNOR, REGENT], choices, [])
 
 
 def test_a_region_has_a_page_per_race_held_there_and_links_down_and_up() -> None:
@@ -66,7 +66,7 @@ def test_a_digest_moves_with_the_numbers_only() -> None:
     assert page.digest == again.digest
     changed = snapshot()
     changed.summary[0]["valid"] += 1
-    assert region_page(Snapshot(changed.taken_at, changed.summary, changed.votes, changed.regions, changed.contests,
+    assert region_page(Snapshot(changed.summary, changed.votes, changed.regions, changed.contests,
                                 changed.choices, []), "provinsi", "16", GOVERNOR).digest != page.digest  # fmt: skip
 
 
@@ -95,7 +95,7 @@ def test_a_kecamatan_s_curve_counts_its_tps_by_the_minute_they_were_first_counte
 def test_names_from_the_master_data_are_escaped() -> None:
     base = snapshot()
     base.regions[0]["region_name"] = "<script>alert(1)</script>"
-    rows = Snapshot(base.taken_at, base.summary, base.votes, base.regions, base.contests, base.choices, [])
+    rows = Snapshot(base.summary, base.votes, base.regions, base.contests, base.choices, [])
     html = to_html(Page("wilayah/16/pkwkp-16", "region.html", region_page(rows, "provinsi", "16", GOVERNOR).data),
                    "27-11-2024 13:00 WIB")  # fmt: skip
     assert "<script>alert" not in html
