@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from rekap.adapters.postgres.audit import CSV_FILES, snapshot
 from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.tabulation import stored_header
+from rekap.adapters.postgres.stored import stored_header
 
 FORMAT = "rekap-audit-bundle/1"
 MAX_CLOCK_SKEW_S = 300  # the tabulator's: a form submitted further ahead of its receipt is held

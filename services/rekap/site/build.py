@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -26,23 +27,15 @@ from zoneinfo import ZoneInfo
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.site import Positions, SiteSnapshot, site_snapshot
-from rekap.site.pages import (
-    Page,
-    SignedForm,
-    Snapshot,
-    index_page,
-    region_page,
-    region_pages,
-    signed_forms,
-    tps_page,
-)
+from rekap.site.pages import Page, SignedForm, Snapshot, index_page, kecamatan_pages, region_pages, signed_forms
 from rekap.site.render import assets, to_html
 
 STATE = ".rekap-site.json"
 Drawn = tuple[str, str, bool]  # a page's path, its digest, whether it was written
 STATE_VERSION = 1
-KECAMATAN_PER_READ = 100
-PAGES_FOR_ALL_CORES = 500  # fewer are drawn here: starting the other processes would cost more
+KECAMATAN_PER_READ = 25  # few: the other cores start drawing soon, and the last batch is short
+PROGRESS_EVERY = 2.0  # seconds
+PAGES_FOR_ALL_CORES = 500  # a build of fewer draws here: starting other processes would cost more
 
 
 @dataclass
@@ -100,109 +93,26 @@ async def build_site(
         report = BuildReport(full, taken_at, tps_changed=-1 if changed is None else len(changed))
         # 3-4. The pages, written when their numbers changed.
         snapshot = await _read_snapshot(snap)
-        written_at = _WrittenAt(taken_at, snapshot.time_zones())
-        # A folder never built is not served yet: its files are written in place (creating a file is
-        # what costs, and a replacement creates one); later, each file is replaced whole.
-        writer = _Writer(folder, state, report, written_at, progress, _write if before else _write_new)
+        kecamatan = sorted(r["region_code"] for r in snapshot.regions if r["level"] == "kecamatan")
+        if changed is not None:
+            kecamatan = sorted({tps_id[:6] for tps_id in changed})
+        # A folder never served yet gets its files written in place (creating a file is what costs, and a
+        # replacement creates one); a served one gets each file replaced whole.
+        write = _write if (folder / "index.html").exists() else _write_new
+        drawing = _Drawing(folder, _WrittenAt(taken_at, snapshot.time_zones()), write, snapshot, dict(state.digests))
+        many = changed is None or len(changed) + 2 * len(kecamatan) >= PAGES_FOR_ALL_CORES
         for name, content in assets().items():
-            writer.write(folder / "assets" / name, content)
-        try:
-            await _write_pages(snap, writer, snapshot, changed, audit_href)
-            writer.settle()
-        finally:
-            writer.close()
+            write(folder / "assets" / name, content)
+        with _Writer(drawing, state, report, progress, on_all_cores=many) as writer:
+            writer.pages([index_page(snapshot, audit_href), *region_pages(snapshot)])
+            for start in range(0, len(kecamatan), KECAMATAN_PER_READ):
+                rows, forms = await _read_kecamatan(snap, kecamatan[start : start + KECAMATAN_PER_READ], changed)
+                writer.kecamatan(rows, forms, changed)
     if full and before is not None:
         report.files_removed = _remove_gone(folder, set(before.digests) - set(state.digests))
     # 5. What was built.
     state.save(folder, taken_at)
     return report
-
-
-async def _write_pages(
-    snap: SiteSnapshot, writer: _Writer, snapshot: Snapshot, changed: set[str] | None, audit_href: str | None
-) -> None:
-    """The top page and the upper regions', then the kecamatan and TPS pages a few kecamatan at a time
-    (memory stays small, even nationally)."""
-    writer.pages([index_page(snapshot, audit_href), *region_pages(snapshot)], {})
-    everywhere = sorted(r["region_code"] for r in snapshot.regions if r["level"] == "kecamatan")
-    kecamatan = everywhere if changed is None else sorted({tps_id[:6] for tps_id in changed})
-    for start in range(0, len(kecamatan), KECAMATAN_PER_READ):
-        chunk = kecamatan[start : start + KECAMATAN_PER_READ]
-        pages, forms = await _tps_pages(snap, snapshot, chunk, changed)
-        writer.pages(pages, forms)
-
-
-@dataclass
-class _Writer:
-    """Draws and writes pages, on every core when there are many (drawing them is most of a build)."""
-
-    folder: Path
-    state: _State
-    report: BuildReport
-    written_at: _WrittenAt
-    progress: Callable[[str], None]
-    write: Callable[[Path, bytes], None]
-    pool: ProcessPoolExecutor | None = None
-    # The pages the other processes are drawing while the next are read: (their results, their forms).
-    in_flight: tuple[Iterable[list[Drawn]], dict[str, dict[str, SignedForm]]] | None = None
-
-    def pages(self, pages: list[Page], forms: dict[str, dict[str, SignedForm]]) -> None:
-        """Write each page whose numbers changed (the top page always: it says when), with its forms.
-        Many pages go to every core, and are accounted for at the next call or at `settle`."""
-        jobs = [(page, None if page.path == "index" else self.state.digests.get(page.path)) for page in pages]
-        self.report.pages_made += len(pages)
-        if len(jobs) >= PAGES_FOR_ALL_CORES:
-            drawing = self._draw_on_all_cores(jobs)
-            self.settle()
-            self.in_flight = (drawing, forms)
-            self.progress(f"{self.report.pages_made:,} pages made")
-        else:
-            self._count(_draw(self.folder, self.written_at, self.write, jobs), forms)
-
-    def settle(self) -> None:
-        """Wait for the pages being drawn elsewhere, and account for them."""
-        if self.in_flight is not None:
-            drawing, forms = self.in_flight
-            self.in_flight = None
-            self._count([page for batch in drawing for page in batch], forms)
-
-    def _count(self, done: list[Drawn], forms: dict[str, dict[str, SignedForm]]) -> None:
-        for path, digest, written in done:
-            self.state.digests[path] = digest
-            if written:
-                self.report.pages_written += 1
-                self.report.written.append(path)
-                self.report.forms_written += len(forms.get(path.rsplit("/", 1)[-1], {}))
-
-    def _draw_on_all_cores(self, jobs: list[tuple[Page, str | None]]) -> Iterable[list[Drawn]]:
-        """Hand the pages to a process per core; their results come as they are iterated."""
-        cores = os.cpu_count() or 1
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"))
-        size = -(-len(jobs) // cores)
-        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        count = len(batches)
-        return self.pool.map(_draw, [self.folder] * count, [self.written_at] * count, [self.write] * count, batches)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-def _draw(
-    folder: Path, written_at: _WrittenAt, write: Callable[[Path, bytes], None], jobs: list[tuple[Page, str | None]]
-) -> list[Drawn]:
-    """Draw and write each page whose digest is not the one given: (path, digest, written) of each."""
-    done = []
-    for page, before in jobs:
-        digest = page.digest
-        if digest == before:
-            done.append((page.path, digest, False))
-            continue
-        for path, data in _page_files(folder, page, written_at):
-            write(path, data)
-        done.append((page.path, digest, True))
-    return done
 
 
 async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
@@ -213,27 +123,142 @@ async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
     )  # fmt: skip
 
 
-async def _tps_pages(
-    snap: SiteSnapshot, snapshot: Snapshot, kecamatan: list[str], changed: set[str] | None
-) -> tuple[list[Page], dict[str, dict[str, SignedForm]]]:
-    """The pages of these kecamatan and of their TPS that changed (all when `changed` is None), with
-    those TPS's signed forms."""
-    by_kecamatan: dict[str, list[dict[str, Any]]] = defaultdict(list)
+async def _read_kecamatan(
+    snap: SiteSnapshot, kecamatan: list[str], changed: set[str] | None
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, SignedForm]]]:
+    """The rows of these kecamatan's TPS (by kecamatan), and the signed forms of those that changed."""
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     async for row in snap.tps(kecamatan):
-        by_kecamatan[row["kecamatan_code"]].append(row)
-    wanted = [t for rows in by_kecamatan.values() for t in dict.fromkeys(r["tps_id"] for r in rows)
+        rows[row["kecamatan_code"]].append(row)
+    wanted = [t for code in rows for t in dict.fromkeys(r["tps_id"] for r in rows[code])
               if changed is None or t in changed]  # fmt: skip
-    forms = signed_forms([row async for row in snap.forms(wanted)])
-    pages: list[Page] = []
-    for code, rows in by_kecamatan.items():
-        races = snapshot.races("kecamatan", code)
-        pages += [region_page(snapshot, "kecamatan", code, contest, rows) for contest in races]
-        by_tps: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            if changed is None or row["tps_id"] in changed:
-                by_tps[row["tps_id"]].append(row)
-        pages += [tps_page(snapshot, tps_rows, forms.get(tps_id, {})) for tps_id, tps_rows in by_tps.items()]
-    return pages, forms
+    return rows, signed_forms([row async for row in snap.forms(wanted)])
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """What drawing a page needs: given once to each drawing process, when it starts (the snapshot's rows
+    are not sent again with every batch)."""
+
+    folder: Path
+    written_at: _WrittenAt
+    write: Callable[[Path, bytes], None]
+    snapshot: Snapshot
+    before: dict[str, str]  # each page's digest at the last build: a page whose digest is the same is not written
+
+
+_drawing: list[_Drawing] = []  # this process's (a drawing process's, or the builder's when it draws itself)
+
+
+def _start_drawing(drawing: _Drawing) -> None:
+    _drawing[:] = [drawing]
+
+
+@dataclass(frozen=True)
+class _KecamatanBatch:
+    rows: dict[str, list[dict[str, Any]]]  # kecamatan -> its TPS rows
+    forms: dict[str, dict[str, SignedForm]]  # tps_id -> contest -> form
+    changed: set[str] | None
+
+
+def _draw_pages(pages: list[Page]) -> list[Drawn]:
+    """Draw and write each page whose digest changed since the last build (the top page always: it says
+    when): (path, digest, written) of each."""
+    drawing = _drawing[0]
+    done = []
+    for page in pages:
+        digest = page.digest
+        if digest == drawing.before.get(page.path) and page.path != "index":
+            done.append((page.path, digest, False))
+            continue
+        for path, data in _page_files(drawing.folder, page, drawing.written_at):
+            drawing.write(path, data)
+        done.append((page.path, digest, True))
+    return done
+
+
+def _draw_kecamatan(batch: _KecamatanBatch) -> list[Drawn]:
+    """Make the pages of these kecamatan and their changed TPS, then draw them as `_draw_pages`."""
+    snapshot = _drawing[0].snapshot
+    return _draw_pages([page for code, rows in batch.rows.items()
+                        for page in kecamatan_pages(snapshot, code, rows, batch.forms, batch.changed)])  # fmt: skip
+
+
+@dataclass
+class _Writer:
+    """Draws and writes pages, here or on every core (when a build has many: drawing is most of it)."""
+
+    drawing: _Drawing
+    state: _State
+    report: BuildReport
+    progress: Callable[[str], None]
+    on_all_cores: bool
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    pool: ProcessPoolExecutor | None = None
+    next_progress: float = field(default_factory=lambda: time.monotonic() + PROGRESS_EVERY)
+    # The pages the other processes are drawing while the next are read: (their results, their forms).
+    in_flight: tuple[Iterable[list[Drawn]], dict[str, dict[str, SignedForm]]] | None = None
+
+    def __enter__(self) -> _Writer:
+        if self.on_all_cores:
+            context = multiprocessing.get_context("fork")  # the drawing processes share the snapshot as it is
+            self.pool = ProcessPoolExecutor(self.cores, context, _start_drawing, (self.drawing,))
+        else:
+            _start_drawing(self.drawing)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.settle()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+
+    def pages(self, pages: list[Page]) -> None:
+        size = -(-len(pages) // self.cores)
+        self._draw(_draw_pages, [pages[i : i + size] for i in range(0, len(pages), size)], {})
+
+    def kecamatan(self, rows: dict[str, list[dict[str, Any]]], forms: dict[str, dict[str, SignedForm]],
+                  changed: set[str] | None) -> None:  # fmt: skip
+        """The pages of these kecamatan and of their TPS that changed (all when `changed` is None)."""
+        codes = list(rows)
+        size = -(-len(codes) // self.cores)
+        parts = [set(codes[i : i + size]) for i in range(0, len(codes), size)]
+        batches = [_KecamatanBatch({code: rows[code] for code in codes if code in part},
+                                   {t: f for t, f in forms.items() if t[:6] in part},
+                                   None if changed is None else {t for t in changed if t[:6] in part})
+                   for part in parts]  # fmt: skip
+        self._draw(_draw_kecamatan, batches, forms)
+
+    def _draw(self, draw: Callable[[Any], list[Drawn]], batches: list[Any], forms: dict[str, Any]) -> None:
+        """Here: draw now. On every core: hand them over, then account for the batches handed over before
+        (the next are read meanwhile)."""
+        if self.pool is None:
+            self._count([page for batch in batches for page in draw(batch)], forms)
+            return
+        drawing = self.pool.map(draw, batches)
+        self.settle()
+        self.in_flight = (drawing, forms)
+        if time.monotonic() >= self.next_progress:  # a line every few seconds of a long build
+            self.progress(f"{self.report.pages_made:,} pages made")
+            self.next_progress = time.monotonic() + PROGRESS_EVERY
+
+    def settle(self) -> None:
+        """Wait for the pages being drawn elsewhere, and account for them."""
+        if self.in_flight is not None:
+            drawing, forms = self.in_flight
+            self.in_flight = None
+            self._count([page for batch in drawing for page in batch], forms)
+
+    def _count(self, done: list[Drawn], forms: dict[str, dict[str, SignedForm]]) -> None:
+        self.report.pages_made += len(done)
+        for path, digest, written in done:
+            self.state.digests[path] = digest
+            if written:
+                self.report.pages_written += 1
+                self.report.written.append(path)
+                self.report.forms_written += len(forms.get(path.rsplit("/", 1)[-1], {}))
 
 
 @dataclass(frozen=True)
@@ -250,11 +275,8 @@ class _WrittenAt:
 def _page_files(folder: Path, page: Page, written_at: _WrittenAt) -> list[tuple[Path, bytes]]:
     """The page's HTML (saying when it was written, in its zone) and its JSON (the same numbers)."""
     html = to_html(page, written_at.local(page.data.get("zone") or "UTC"))
-    data = {**page.data, "taken_at": written_at.taken_at.isoformat()}
-    return [
-        (folder / f"{page.path}.html", html.encode()),
-        (folder / f"{page.path}.json", json.dumps(data, ensure_ascii=False, default=str).encode()),
-    ]
+    data = f'{page.text[:-1]},"taken_at":"{written_at.taken_at.isoformat()}"}}'  # the page's numbers, and when
+    return [(folder / f"{page.path}.html", html.encode()), (folder / f"{page.path}.json", data.encode())]
 
 
 def _write(path: Path, data: bytes) -> None:

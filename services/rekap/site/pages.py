@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 LEVELS = ("provinsi", "kabupaten_kota", "kecamatan")
@@ -38,11 +39,15 @@ class Page:
     template: str
     data: dict[str, Any]
 
+    @cached_property
+    def text(self) -> str:
+        """The page's numbers as its JSON file holds them (without when it was written)."""
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), default=str)
+
     @property
     def digest(self) -> str:
         """Of the page's numbers: a page whose digest did not change is not written again."""
-        text = json.dumps(self.data, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
+        return hashlib.sha256(self.text.encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -282,6 +287,18 @@ def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str,
         "races": races, "home": relative(here, "index.html"),
     }  # fmt: skip
     return Page(path, "tps.html", data)
+
+
+def kecamatan_pages(snapshot: Snapshot, code: str, rows: list[dict[str, Any]],
+                    forms: Mapping[str, Mapping[str, SignedForm]], changed: set[str] | None) -> list[Page]:  # fmt: skip
+    """A kecamatan's page in each race held there (each with every TPS's line, from `rows`: its TPS's, in
+    order), and the pages of its TPS that changed (all when `changed` is None), with their signed forms."""
+    pages = [region_page(snapshot, "kecamatan", code, contest, rows) for contest in snapshot.races("kecamatan", code)]
+    by_tps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if changed is None or row["tps_id"] in changed:
+            by_tps[row["tps_id"]].append(row)
+    return pages + [tps_page(snapshot, tps_rows, forms.get(tps_id, {})) for tps_id, tps_rows in by_tps.items()]
 
 
 def signed_forms(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, SignedForm]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary, one_snapshot
-from rekap.adapters.postgres.tabulation import stored_header
+from rekap.adapters.postgres.stored import stored_header
 
 SNAPSHOT = """
 SELECT now() AS taken_at, (SELECT name FROM rekap.dataset) AS dataset,

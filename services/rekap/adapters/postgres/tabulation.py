@@ -3,7 +3,6 @@ stored offset, holding every outcome row, the deciding forms, the totals and the
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -16,6 +15,7 @@ import asyncpg
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.readings import stored_offsets
+from rekap.adapters.postgres.stored import stored_headers
 from rekap.domain.batch import BatchChanges, FormKey, FormState, NewForm, PartitionAdvance, RecordOutcome
 from rekap.domain.decode import Authentic
 from rekap.domain.revisions import Authority
@@ -297,35 +297,14 @@ def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None)
     )  # fmt: skip
 
 
-def _base64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 def _record_row(outcome: RecordOutcome) -> tuple[object, ...]:
     record, judgement = outcome.record, outcome.judgement
     decoded = judgement.decoded
     tally = decoded.tally
     timestamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None
-    headers = [[_base64(name.encode("utf-8", "surrogateescape")), None if value is None else _base64(value)]
-               for name, value in record.headers]  # fmt: skip
     return (
         record.topic, record.partition, record.offset, judgement.outcome.value,
         judgement.reason.value if judgement.reason is not None else None, outcome.detail,
         tally.tps_id if tally else None, tally.contest_id if tally else None, tally.revision if tally else None,
-        tally.terminal_id if tally else None, timestamp, record.key, record.value, headers,
+        tally.terminal_id if tally else None, timestamp, record.key, record.value, stored_headers(record.headers),
     )  # fmt: skip
-
-
-def stored_header(headers: list[list[str | None]], name: str) -> str | None:
-    """A header's value as a record stored it (each name and value base64, as _record_row writes them) as ASCII text:
-    the last of that name, as Kafka's lastHeader and the decoder read it; None when absent, null or not text."""
-    found = None
-    for stored_name, value in headers:
-        if stored_name is not None and base64.b64decode(stored_name) == name.encode():
-            found = value
-    if found is None:
-        return None
-    try:
-        return base64.b64decode(found).decode("ascii")
-    except UnicodeDecodeError:
-        return None

@@ -1,0 +1,32 @@
+"""How a record's headers are stored (`rekap.record.headers`, JSON): a list of [name, value] pairs, each
+base64 (a header's name may be any bytes a client sent, its value any bytes or null), in the record's order."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+
+def stored_headers(headers: Iterable[tuple[str, bytes | None]]) -> list[list[str | None]]:
+    """A record's headers as stored (names as the consumer decoded them, undecodable bytes kept as they came)."""
+    return [[_base64(name.encode("utf-8", "surrogateescape")), None if value is None else _base64(value)]
+            for name, value in headers]  # fmt: skip
+
+
+def stored_header(headers: list[list[str | None]], name: str) -> str | None:
+    """A header's value as a record stored it (as `stored_headers` wrote it) as ASCII text:
+    the last of that name, as Kafka's lastHeader and the decoder read it; None when absent, null or not text."""
+    found = None
+    for stored_name, value in headers:
+        if stored_name is not None and base64.b64decode(stored_name) == name.encode():
+            found = value
+    if found is None:
+        return None
+    try:
+        return base64.b64decode(found).decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
