@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -24,11 +25,13 @@ import pytest
 
 from rekap.devstack.process import free_port, wait_until
 from rekap.domain.decode import Decoder
-from rekap.simulation.night import Planned
+from rekap.domain.signing import SigningKey
+from rekap.simulation.forms import signed_record
+from rekap.simulation.night import Planned, corrected
 from rekap.site.build import build_site
 from rekap.site.render import angka, persen
 from tests.integration.cli import rekap
-from tests.integration.election import plan_election, registered_decoder, sample_tps, write_night
+from tests.integration.election import SECRET, plan_election, registered_decoder, sample_tps, write_night
 from tests.servers import login_url
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -275,3 +278,20 @@ def _get(port: int, path: str, *, gzip: bool = False) -> tuple[int, dict[str, st
         return error.code, dict(error.headers), b""
     except OSError:
         return 0, {}, b""
+
+
+async def test_a_tps_page_offers_the_signature_the_form_was_counted_by(half_night: Night, tmp_path: Path) -> None:
+    """A record may carry a header twice; the tabulator verifies the last "signature" (as Kafka's lastHeader),
+    so that is the one the page offers, and it verifies."""
+    accepted = next(p for p in half_night.planned if p.outcome == "accepted" and json.loads(p.value)["revision"] == 1)
+    form = corrected(json.loads(accepted.value), random.Random(5), 9)
+    record = signed_record(form, SigningKey.derived(SECRET, form["terminal_id"]))
+    assert record.value is not None
+    headers = [("signature", base64.b64encode(b"\x00" * 64)), ("signature", b"\xff not text"), *record.headers]
+    twice = Planned(accepted.key, record.value, headers, "accepted")
+    await write_night(half_night.url, [twice], half_night.decoder, half_night.offsets)
+    await build(half_night.url, tmp_path / "site")
+    page = json.loads((tmp_path / "site" / "tps" / form["tps_id"][:6] / f"{form['tps_id']}.json").read_text())
+    race = next(r for r in page["races"] if r["contest_id"] == form["contest_id"])
+    assert (race["revision"], race["signature"]) == (9, dict(record.headers)["signature"].decode())
+    verify(race)

@@ -230,7 +230,7 @@ def _tps_line(row: Mapping[str, Any], here: str) -> dict[str, Any]:
     return {
         "tps_id": row["tps_id"], "name": row["tps_name"], "desa": row["desa_name"], "status": row["status"],
         "revision": row["revision"], "valid": row["valid"], "invalid": row["invalid"], "votes": row["votes"] or {},
-        "first_counted": _minute(row["first_counted_local"]),
+        "first_counted": row["first_counted_minute"],
         "href": relative(here, tps_path(row["tps_id"]) + ".html"),
     }  # fmt: skip
 
@@ -246,10 +246,6 @@ def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
         so_far += per_minute[minute]
         curve.append((minute, so_far))
     return curve
-
-
-def _minute(value: Any) -> str | None:
-    return None if value is None else str(value.isoformat(timespec="minutes"))
 
 
 def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str, SignedForm]) -> Page:
@@ -272,7 +268,7 @@ def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str,
                       for c in snapshot.choices_of(contest_id)],
             "reasons": list(row["reasons"] or []), "terminal_id": row["terminal_id"],
             "dpt": row["dpt_male"] + row["dpt_female"],
-            "first_counted": _minute(row["first_counted_local"]), "updated": _minute(row["updated_local"]),
+            "first_counted": row["first_counted_minute"], "updated": row["updated_minute"],
             "kecamatan_href": relative(here, region_path(kecamatan, contest_id) + ".html"),
             "form_base64": base64.b64encode(form.value).decode() if form else None,
             "form_name": f"{tps_id}.{contest_id}.form.json",

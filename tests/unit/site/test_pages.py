@@ -3,10 +3,21 @@ numbers, and how they are written (Indonesian numbers, the chart)."""
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 from typing import Any
 
-from rekap.site.pages import Page, Snapshot, index_page, kecamatan_curve, region_page, region_pages, relative
+from rekap.site.pages import (
+    Page,
+    SignedForm,
+    Snapshot,
+    index_page,
+    kecamatan_curve,
+    region_page,
+    region_pages,
+    relative,
+    tps_page,
+)
 from rekap.site.render import angka, chart, persen, to_html
 
 GOVERNOR = {"contest_id": "pkwkp-16", "kind": "pkwkp", "region_code": "16", "name": "Gubernur"}
@@ -100,3 +111,44 @@ def test_names_from_the_master_data_are_escaped() -> None:
                    "27-11-2024 13:00 WIB")  # fmt: skip
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def tps_row(contest: str, status: str, **values: Any) -> dict[str, Any]:
+    counted = status != "missing"
+    return {
+        "tps_id": "1601011001001", "tps_name": "TPS 001", "desa_name": "Desa <b>Baru</b>", "zone": "WIB",
+        "kecamatan_code": "160101", "contest_id": contest, "status": status, "revision": 2 if counted else None,
+        "valid": 300 if counted else None, "invalid": 4 if counted else None,
+        "votes": {"1": 200, "2": 100} if counted else None, "reasons": [], "terminal_id": "T-1" if counted else None,
+        "dpt_male": 150, "dpt_female": 160, "first_counted_minute": "2024-11-27T13:05" if counted else None,
+        "updated_minute": "2024-11-27T13:40" if counted else None,
+    } | values  # fmt: skip
+
+
+def test_a_tps_page_escapes_what_terminals_and_master_data_say_and_says_what_is_missing() -> None:
+    rows = [tps_row("pkwkp-16", "held", reasons=["arithmetic <x>"], terminal_id="T-<1>"),
+            tps_row("pkwkk-1601", "missing")]  # fmt: skip
+    form = SignedForm(b'{"a":1}', "<img src=x onerror=alert(1)>", "AAAA")
+    page = tps_page(snapshot(), rows, {"pkwkp-16": form})
+    html = to_html(page, "27-11-2024 13:00 WIB")
+    assert "<b>" not in html
+    assert "<img" not in html
+    assert "<x>" not in html
+    assert "Desa &lt;b&gt;Baru&lt;/b&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "Ditahan karena: arithmetic &lt;x&gt;" in html
+    assert "terminal <code>T-&lt;1&gt;</code>" in html
+    assert f'href="data:application/json;base64,{base64.b64encode(form.value).decode()}"' in html
+    assert html.count("Formulir TPS ini belum masuk.") == 1, "the regent's race: no form yet"
+    assert html.count("Unduh formulir bertanda tangan") == 1
+    governor = html.index('id="r-pkwkp-16"')
+    assert html.index('data-n="200">200<', governor) < html.index('id="r-pkwkk-1601"'), "the widest race first"
+
+
+def test_a_kecamatan_page_lists_each_tps_escaped_with_its_votes() -> None:
+    rows = [tps_row("pkwkp-16", "counted"), tps_row("pkwkp-16", "missing", tps_id="1601011001002", tps_name="TPS 002")]
+    html = to_html(region_page(snapshot(), "kecamatan", "160101", GOVERNOR, rows), "27-11-2024 13:00 WIB")
+    assert "<b>Baru" not in html
+    assert html.count("Desa &lt;b&gt;Baru&lt;/b&gt;") == 2
+    assert '<td class="n" data-n="200">200</td><td class="n" data-n="100">100</td>' in html
+    assert '<a href="../../tps/160101/1601011001002.html">TPS 002</a></th><td>belum masuk</td>' in html

@@ -12,7 +12,7 @@ from typing import Any
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary, one_snapshot
-from rekap.adapters.postgres.stored import stored_header
+from rekap.adapters.postgres.stored import stored_header_name, stored_text
 
 SNAPSHOT = """
 SELECT now() AS taken_at, (SELECT name FROM rekap.dataset) AS dataset,
@@ -36,18 +36,23 @@ CURVES = """
 SELECT level, region_code, contest_id, minute_local, tps_counted_so_far FROM hasil.progress
 WHERE level IN ('provinsi', 'kabupaten_kota') ORDER BY level, region_code, contest_id, minute
 """
-# Every TPS and contest of some kecamatan (all when the list is NULL), with its deciding form.
+# Every TPS and contest of some kecamatan (all when the list is NULL), with its deciding form (its times to
+# the minute, in the zone's time, as the pages show them).
 TPS = """
 SELECT s.kecamatan_code, s.desa_name, s.tps_id, s.tps_name, s.contest_id, s.status, s.revision, s.valid, s.invalid,
-       s.votes::text AS votes, s.reasons, s.dpt_male, s.dpt_female, s.terminal_id, s.first_counted_local,
-       s.updated_local, s.zone
+       s.votes::text AS votes, s.reasons, s.dpt_male, s.dpt_female, s.terminal_id, s.zone,
+       to_char(s.first_counted_local, 'YYYY-MM-DD"T"HH24:MI') AS first_counted_minute,
+       to_char(s.updated_local, 'YYYY-MM-DD"T"HH24:MI') AS updated_minute
 FROM hasil.tps_status s
 WHERE $1::text[] IS NULL OR s.kecamatan_code = ANY($1)
 ORDER BY s.tps_id, s.contest_id
 """
-# The deciding forms of some TPS (all when NULL): the record's exact bytes, its headers, its terminal's key.
+# The deciding forms of some TPS (all when NULL): the record's exact bytes, its signature header as stored (the
+# last of that name, $2), its terminal's key.
 FORMS = """
-SELECT f.tps_id, f.contest_id, r.value, r.headers::text AS headers, encode(t.public_key, 'base64') AS public_key
+SELECT f.tps_id, f.contest_id, r.value, encode(t.public_key, 'base64') AS public_key,
+       (SELECT h ->> 1 FROM jsonb_array_elements(r.headers) WITH ORDINALITY AS header(h, i)
+        WHERE h ->> 0 = $2 ORDER BY i DESC LIMIT 1) AS signature
 FROM rekap.form f
 JOIN rekap.record r USING (topic, partition, "offset")
 LEFT JOIN rekap.terminal t ON t.terminal_id = f.terminal_id
@@ -112,10 +117,11 @@ class SiteSnapshot:
     async def forms(self, tps_ids: Sequence[str] | None) -> AsyncIterator[dict[str, Any]]:
         """The deciding forms of these TPS (all if None): exact bytes, signature, the terminal's public key."""
         with boundary():
-            async for row in self._conn.cursor(FORMS, None if tps_ids is None else list(tps_ids), prefetch=5_000):
+            ids = None if tps_ids is None else list(tps_ids)
+            async for row in self._conn.cursor(FORMS, ids, stored_header_name("signature"), prefetch=5_000):
                 yield {
                     "tps_id": row["tps_id"], "contest_id": row["contest_id"], "value": bytes(row["value"]),
-                    "signature": stored_header(json.loads(row["headers"]), "signature"),
+                    "signature": stored_text(row["signature"]),
                     "public_key": (row["public_key"] or "").replace("\n", ""),
                 }  # fmt: skip
 

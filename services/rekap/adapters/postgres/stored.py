@@ -9,8 +9,7 @@ from collections.abc import Iterable
 
 def stored_headers(headers: Iterable[tuple[str, bytes | None]]) -> list[list[str | None]]:
     """A record's headers as stored (names as the consumer decoded them, undecodable bytes kept as they came)."""
-    return [[_base64(name.encode("utf-8", "surrogateescape")), None if value is None else _base64(value)]
-            for name, value in headers]  # fmt: skip
+    return [[stored_header_name(name), None if value is None else _base64(value)] for name, value in headers]
 
 
 def stored_header(headers: list[list[str | None]], name: str) -> str | None:
@@ -18,12 +17,22 @@ def stored_header(headers: list[list[str | None]], name: str) -> str | None:
     the last of that name, as Kafka's lastHeader and the decoder read it; None when absent, null or not text."""
     found = None
     for stored_name, value in headers:
-        if stored_name is not None and base64.b64decode(stored_name) == name.encode():
+        if stored_name == stored_header_name(name):
             found = value
-    if found is None:
+    return stored_text(found)
+
+
+def stored_header_name(name: str) -> str:
+    """A header's name as stored (base64 is one text per name: stored names compare as the names do)."""
+    return _base64(name.encode("utf-8", "surrogateescape"))
+
+
+def stored_text(value: str | None) -> str | None:
+    """A stored header value as ASCII text (None when null or not text)."""
+    if value is None:
         return None
     try:
-        return base64.b64decode(found).decode("ascii")
+        return base64.b64decode(value).decode("ascii")
     except UnicodeDecodeError:
         return None
 
