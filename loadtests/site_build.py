@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from loadtests.harness import RESULTS, SECRET, Run, write_results
 from loadtests.national import national_dataset
@@ -58,6 +61,7 @@ def corrections(planned: list[Planned], count: int, seed: int = 7) -> list[Plann
 
 def site_build(run: Run, folder: Path) -> tuple[float, str]:
     env = {"REKAP_OPERATOR_DATABASE_URL": run.url_as("operator"), "PATH": "/usr/bin:/bin"}
+    os.sync()  # the last build's files on disk, as 30 s after it they would be: not written back during this one
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "rekap", "site", "build", str(folder)], env=env,
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -77,6 +81,7 @@ async def measure(dataset: MasterDataSet, changes: int, folder: Path, *, keep: b
         started = time.monotonic()
         since = await write_directly(run.url_as("tabulator"), TOPIC, planned, decoder)
         print(f"  {time.monotonic() - started:.0f} s", flush=True)
+        await settle(run)
         shutil.rmtree(folder, ignore_errors=True)
         row: dict[str, Any] = {"TPS": f"{len(dataset.tps):,}", "records": f"{len(planned):,}"}
         for label in ("full build s", "rebuild, nothing changed s"):
@@ -84,6 +89,7 @@ async def measure(dataset: MasterDataSet, changes: int, folder: Path, *, keep: b
             print(f"  {label}: {took:.1f} ({said})", flush=True)
             row[label] = f"{took:.1f}"
         await write_directly(run.url_as("tabulator"), TOPIC, corrections(planned, changes), decoder, since)
+        await settle(run)
         took, said = site_build(run, folder)
         print(f"  after {changes:,} corrections: {took:.1f} ({said})", flush=True)
         row[f"rebuild after {changes:,} corrections s"] = f"{took:.1f}"
@@ -94,6 +100,18 @@ async def measure(dataset: MasterDataSet, changes: int, folder: Path, *, keep: b
             print(f"kept: REKAP_OPERATOR_DATABASE_URL={run.url_as('operator')}", flush=True)
         else:
             await run.drop()
+
+
+async def settle(run: Run) -> None:
+    """Let the database settle after writing a night in one go (a real night trickles in): its statistics
+    gathered and its dirty pages written out now, not by autovacuum and the checkpointer during the build
+    being measured."""
+    conn = await asyncpg.connect(run.url)
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
 
 
 def weights(folder: Path) -> dict[str, str]:
@@ -123,7 +141,12 @@ async def main() -> int:
     scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
     row = await measure(dataset, args.changes, RESULTS / "site" / scale, keep=args.keep)
     command = "python -m loadtests.site_build " + " ".join(sys.argv[1:])
-    note = "Each build is `rekap site build FOLDER` in its own process, timed whole (start-up included)."
+    note = (
+        "Each build is `rekap site build FOLDER` in its own process, timed whole (start-up included). The night"
+        " and the corrections are each written at once (a real night trickles in): the database is then vacuumed,"
+        " analysed and checkpointed, and before each build the files already written are synced to disk, so that"
+        " the figures are the build's, not the write-back of what came before."
+    )
     write_results(f"site-{scale}", f"Public site build ({scale})", command, [{"data set": scale, **row}], [note])
     return 0
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -24,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import orjson
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.site import Positions, SiteSnapshot, site_snapshot
@@ -60,8 +61,8 @@ class _State:
     @classmethod
     def load(cls, folder: Path) -> _State | None:
         try:
-            raw = json.loads((folder / STATE).read_text())
-        except (OSError, ValueError):
+            raw = orjson.loads((folder / STATE).read_bytes())
+        except (OSError, ValueError):  # (a JSONDecodeError is a ValueError)
             return None
         if raw.get("version") != STATE_VERSION:
             return None
@@ -74,7 +75,7 @@ class _State:
             "master_data": self.master_data, "positions": [[t, p, o] for (t, p), o in sorted(self.positions.items())],
             "digests": self.digests,
         }  # fmt: skip
-        _write(folder / STATE, json.dumps(raw, separators=(",", ":")).encode())
+        _write(folder / STATE, orjson.dumps(raw))
 
 
 async def build_site(
@@ -275,8 +276,8 @@ class _WrittenAt:
 def _page_files(folder: Path, page: Page, written_at: _WrittenAt) -> list[tuple[Path, bytes]]:
     """The page's HTML (saying when it was written, in its zone) and its JSON (the same numbers)."""
     html = to_html(page, written_at.local(page.data.get("zone") or "UTC"))
-    data = f'{page.text[:-1]},"taken_at":"{written_at.taken_at.isoformat()}"}}'  # the page's numbers, and when
-    return [(folder / f"{page.path}.html", html.encode()), (folder / f"{page.path}.json", data.encode())]
+    data = page.json[:-1] + f',"taken_at":"{written_at.taken_at.isoformat()}"}}'.encode()  # its numbers, and when
+    return [(folder / f"{page.path}.html", html.encode()), (folder / f"{page.path}.json", data)]
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
+
+import orjson
 
 LEVELS = ("provinsi", "kabupaten_kota", "kecamatan")
 LEVEL_NAMES = {"provinsi": "Provinsi", "kabupaten_kota": "Kabupaten/Kota", "kecamatan": "Kecamatan"}
@@ -40,14 +41,14 @@ class Page:
     data: dict[str, Any]
 
     @cached_property
-    def text(self) -> str:
-        """The page's numbers as its JSON file holds them (without when it was written)."""
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), default=str)
+    def json(self) -> bytes:
+        """The page's numbers as its JSON file holds them (UTF-8, without when it was written)."""
+        return orjson.dumps(self.data)
 
     @property
     def digest(self) -> str:
         """Of the page's numbers: a page whose digest did not change is not written again."""
-        return hashlib.sha256(self.text.encode()).hexdigest()[:24]
+        return hashlib.sha256(self.json).hexdigest()[:24]
 
 
 @dataclass(frozen=True)

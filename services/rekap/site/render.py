@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from rekap.site.pages import Page
 
@@ -70,6 +70,14 @@ def chart(curve: list[tuple[str, int]], expected: int) -> dict[str, Any] | None:
             "height": CHART_HEIGHT, "counted": curve[-1][1]}  # fmt: skip
 
 
+def _text(value: object) -> str:
+    """Text escaped for HTML, as the templates escape it (markupsafe's five characters and entities), without
+    making a Markup of each piece."""
+    text = str(value)
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
+            .replace('"', "&#34;"))  # fmt: skip
+
+
 def _cell(value: int | float | None, written: str) -> str:
     """A number's table cell: its value for sorting (`data-n`) and as it is written."""
     if value is None:
@@ -89,7 +97,7 @@ def region_rows(children: list[dict[str, Any]], choices: list[str]) -> Markup:
     for r in children:
         votes, counted, percent, held = r["votes"], r["tps_counted"], r["percent_counted"], r["tps_quarantined"]
         rows.append(
-            f'<tr><th scope="row"><a href="{escape(r["href"])}">{escape(r["name"])}</a></th>'
+            f'<tr><th scope="row"><a href="{_text(r["href"])}">{_text(r["name"])}</a></th>'
             f'<td class="n" data-n="{counted}">{_count(counted)}/{_count(r["tps_expected"])}</td>'
             f"{_cell(percent, persen(percent))}{_cell(held, _count(held))}\n"
             + "".join([_cell(votes[c], _count(votes[c])) for c in choices])
@@ -105,35 +113,51 @@ def tps_rows(tps: list[dict[str, Any]], choices: list[str]) -> Markup:
         votes, status, valid = t["votes"], t["status"], t["valid"]
         marked = ' class="held"' if status == "held" else ""
         rows.append(
-            f'<tr><td>{escape(t["desa"])}</td><th scope="row"><a href="{escape(t["href"])}">{escape(t["name"])}</a>'
-            f"</th><td{marked}>{escape(STATUS.get(status, status))}</td>\n"
+            f'<tr><td>{_text(t["desa"])}</td><th scope="row"><a href="{_text(t["href"])}">{_text(t["name"])}</a>'
+            f"</th><td{marked}>{_text(STATUS.get(status, status))}</td>\n"
             + "".join([_cell(votes.get(c), _count(votes.get(c))) for c in choices])
             + f"{_cell(valid, _count(valid))}</tr>\n"
         )
     return Markup("".join(rows))  # noqa: S704 (every text in it is escaped)
 
 
-def tps_race(race: dict[str, Any], zone: str) -> Markup:
+def tps_main(page: dict[str, Any]) -> Markup:
+    """A TPS page's content: where it is, then each race (drawn here, not by a template: a national build
+    draws 435,000 TPS pages, and a template took most of each one's time)."""
+    name, kecamatan = _text(page["name"]), _text(page["kecamatan"]["name"])
+    kabupaten, provinsi = _text(page["kabupaten_kota"]["name"]), _text(page["provinsi"]["name"])
+    head = (
+        f'<nav class="trail" aria-label="Wilayah">\n<ol>\n<li><a href="{_text(page["home"])}">Beranda</a></li>\n'
+        f"<li>Provinsi {provinsi}</li>\n<li>{kabupaten}</li>\n"
+        f'<li><a href="{_text(page["races"][0]["kecamatan_href"])}">Kecamatan {kecamatan}</a></li>\n'
+        f'<li aria-current="page">{name}</li>\n</ol>\n</nav>\n<h1>{name} · {_text(page["desa"])}</h1>\n'
+        f'<p class="muted">Kode TPS {_text(page["tps_id"])} · Kecamatan {kecamatan} · {kabupaten} · '
+        f"Provinsi {provinsi}</p>\n"
+    )
+    return Markup(head + "".join([tps_race(race, page["zone"]) for race in page["races"]]))  # noqa: S704 (escaped)
+
+
+def tps_race(race: dict[str, Any], zone: str) -> str:
     """A race's section of a TPS page: its status, the form's numbers, the signed form to download and how
-    to check it (drawn here, not by a template: a national build draws it 870,000 times)."""
-    status, terminal = race["status"], escape(race["terminal_id"])
+    to check it (every text in it escaped)."""
+    status, terminal = race["status"], _text(race["terminal_id"])
     marked = ' class="held"' if status == "held" else ""
-    contest = escape(race["contest_id"])
-    head = f'<section aria-labelledby="r-{contest}">\n<h2 id="r-{contest}">{escape(race["name"])}</h2>\n'
-    out = [head, f"<p>Status: <strong{marked}>{escape(STATUS.get(status, status))}</strong>"]
+    contest = _text(race["contest_id"])
+    head = f'<section aria-labelledby="r-{contest}">\n<h2 id="r-{contest}">{_text(race["name"])}</h2>\n'
+    out = [head, f"<p>Status: <strong{marked}>{_text(STATUS.get(status, status))}</strong>"]
     if status != "missing":
-        out.append(f" · revisi {escape(race['revision'])} · terminal <code>{terminal}</code>")
-    out.append(f' · <a href="{escape(race["kecamatan_href"])}">TPS lain di kecamatan ini</a></p>\n')
+        out.append(f" · revisi {_text(race['revision'])} · terminal <code>{terminal}</code>")
+    out.append(f' · <a href="{_text(race["kecamatan_href"])}">TPS lain di kecamatan ini</a></p>\n')
     if race["reasons"]:
-        out.append(f'<p class="held">Ditahan karena: {escape(", ".join(race["reasons"]))}</p>')
+        out.append(f'<p class="held">Ditahan karena: {_text(", ".join(race["reasons"]))}</p>')
     if status == "missing":
         out.append('<p class="muted">Formulir TPS ini belum masuk.</p>\n</section>\n')
-        return Markup("".join(out))  # noqa: S704 (every text in it is escaped)
+        return "".join(out)
     out.append(
         '<div class="scroll">\n<table>\n<caption>Formulir C.Hasil</caption>\n<thead><tr><th scope="col">No.</th>'
         '<th scope="col">Pasangan calon</th><th scope="col" class="n">Suara</th></tr></thead>\n<tbody>\n'
     )
-    out += [f"<tr><td>{escape(v['choice'])}</td><td>{escape(v['candidate_name'])}</td>"
+    out += [f"<tr><td>{_text(v['choice'])}</td><td>{_text(v['candidate_name'])}</td>"
             f"{_cell(v['votes'], _count(v['votes']))}</tr>\n" for v in race["votes"]]  # fmt: skip
     first, updated = race["first_counted"], race["updated"]
     out.append(
@@ -141,28 +165,28 @@ def tps_race(race: dict[str, Any], zone: str) -> Markup:
         f'<div><dt>Suara sah</dt><dd data-n="{race["valid"]}">{_count(race["valid"])}</dd></div>\n'
         f'<div><dt>Suara tidak sah</dt><dd data-n="{race["invalid"]}">{_count(race["invalid"])}</dd></div>\n'
         f'<div><dt>DPT</dt><dd data-n="{race["dpt"]}">{_count(race["dpt"])}</dd></div>\n'
-        f"<div><dt>Pertama masuk</dt><dd>{first[11:16] if first else '-'} {escape(zone)}</dd></div>\n"
-        f"<div><dt>Terakhir berubah</dt><dd>{updated[11:16] if updated else '-'} {escape(zone)}</dd></div>\n"
+        f"<div><dt>Pertama masuk</dt><dd>{first[11:16] if first else '-'} {_text(zone)}</dd></div>\n"
+        f"<div><dt>Terakhir berubah</dt><dd>{updated[11:16] if updated else '-'} {_text(zone)}</dd></div>\n"
         "</dl>\n"
     )
     if race["form_base64"]:
         out.append(
-            f'<p><a href="data:application/json;base64,{escape(race["form_base64"])}" '
-            f'download="{escape(race["form_name"])}"'
+            f'<p><a href="data:application/json;base64,{_text(race["form_base64"])}" '
+            f'download="{_text(race["form_name"])}"'
             ' class="form">Unduh formulir bertanda tangan</a> (byte persis seperti dikirim terminal)</p>\n'
             "<details>\n<summary>Periksa tanda tangan</summary>\n"
-            f'<p>Tanda tangan Ed25519 (base64): <code class="sig">{escape(race["signature"] or "-")}</code></p>\n'
+            f'<p>Tanda tangan Ed25519 (base64): <code class="sig">{_text(race["signature"] or "-")}</code></p>\n'
             f"<p>Kunci publik terminal <code>{terminal}</code> (base64): "
-            f'<code class="key">{escape(race["public_key"])}</code></p>\n'
+            f'<code class="key">{_text(race["public_key"])}</code></p>\n'
             '<p class="muted">Tanda tangan itu dibuat atas byte formulir yang diunduh, persis; alat pemeriksa mana'
             " pun untuk Ed25519 dapat mengujinya.</p>\n</details>\n"
         )
     out.append("</section>\n")
-    return Markup("".join(out))  # noqa: S704 (every text in it is escaped)
+    return "".join(out)
 
 
 _TEMPLATES.filters.update(angka=angka, persen=persen, status=lambda s: STATUS.get(s, s))
-_TEMPLATES.globals.update(chart=chart, region_rows=region_rows, tps_rows=tps_rows, tps_race=tps_race)
+_TEMPLATES.globals.update(chart=chart, region_rows=region_rows, tps_rows=tps_rows, tps_main=tps_main)
 
 
 def to_html(page: Page, built_at: str) -> str:

@@ -4,11 +4,12 @@ bytes, and how far each partition was applied (what a later build starts its "wh
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary, one_snapshot
@@ -111,7 +112,7 @@ class SiteSnapshot:
         with boundary():
             async for row in self._conn.cursor(TPS, None if kecamatan is None else list(kecamatan), prefetch=10_000):
                 out = dict(row.items())
-                out["votes"] = json.loads(out["votes"]) if out["votes"] else None
+                out["votes"] = orjson.loads(out["votes"]) if out["votes"] else None
                 yield out
 
     async def forms(self, tps_ids: Sequence[str] | None) -> AsyncIterator[dict[str, Any]]:
