@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +58,15 @@ def test_help_shows_the_environment_and_an_example(words: str) -> None:
             build_parser().parse_args(argv)
         except SystemExit as refused:
             pytest.fail(f"the example `{shlex.join(run)}` is refused by the command line ({refused})")
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    """`rekap site build` runs every 30 s on election night: it does not pay for every other command's
+    libraries (the simulator, the audit, the tabulator's decoder...)."""
+    script = (
+        "import sys\nfrom rekap.cli import main\n"
+        "try:\n    main(['site', 'build', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('rekap.cli.') and m != 'rekap.cli.common'))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['rekap.cli.site']"

@@ -17,7 +17,8 @@ from rekap.config import Settings
 from rekap.errors import RekapError
 from rekap.logs import configure_logging
 
-# Each command's module (rekap.cli.NAME), in the order `rekap --help` lists them: the operators' first.
+# The command modules (rekap.cli.NAME, each registering the command of its name, some one more), in the order
+# `rekap --help` lists them: the operators' first.
 COMMANDS = (
     "stack", "db", "kafka", "masterdata", "terminal", "tabulator",
     "publish", "simulate", "review", "report", "audit", "site", "contract", "demo",
@@ -25,8 +26,8 @@ COMMANDS = (
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """Every command's parser, or only the one named (what a command run needs: importing every command's
-    libraries would cost `rekap site build`, run every 30 s, half a second each time)."""
+    """Every command's parser, or only the module named's (what running its command needs: importing every
+    command's libraries would cost `rekap site build`, run every 30 s, half a second each time)."""
     parser = argparse.ArgumentParser(prog="rekap", description="Pilkada vote-count tabulation.")
     parser.add_argument("--version", action="version", version=f"rekap {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")

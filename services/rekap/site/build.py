@@ -4,7 +4,8 @@
 2. Decide what to read again: everything on the first build (or when the master data changed, or asked),
    else the TPS of the records applied since the last build and their kecamatan.
 3. Read the rows, make the pages: the top page, every provinsi and kabupaten/kota page (cheap: a few rows
-   per region), the kecamatan pages and TPS pages of what changed.
+   per region), then the kecamatan pages and TPS pages of what changed, 25 kecamatan at a time (when there
+   are many, a process per core makes and draws them from the rows while the next are read).
 4. Write each page whose numbers changed (HTML and JSON, each file replaced whole, never half-written),
    and the signed forms of the TPS written.
 5. Record what was built (`.rekap-site.json`): the positions and each page's digest, for the next build.
