@@ -105,10 +105,13 @@ async def build_site(
         many = changed is None or len(changed) + 2 * len(kecamatan) >= PAGES_FOR_ALL_CORES
         for name, content in assets().items():
             write(folder / "assets" / name, content)
+        # The forms of the TPS that changed, in one read (a full build reads each kecamatan's with its rows).
+        changed_forms = None if changed is None else signed_forms([f async for f in snap.forms(sorted(changed))])
         with _Writer(drawing, state, report, progress, on_all_cores=many) as writer:
             writer.pages([index_page(snapshot, audit_href), *region_pages(snapshot)])
             for start in range(0, len(kecamatan), KECAMATAN_PER_READ):
-                rows, forms = await _read_kecamatan(snap, kecamatan[start : start + KECAMATAN_PER_READ], changed)
+                chunk = kecamatan[start : start + KECAMATAN_PER_READ]
+                rows, forms = await _read_kecamatan(snap, chunk, changed_forms)
                 writer.kecamatan(rows, forms, changed)
     if full and before is not None:
         report.files_removed = _remove_gone(folder, set(before.digests) - set(state.digests))
@@ -126,15 +129,17 @@ async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
 
 
 async def _read_kecamatan(
-    snap: SiteSnapshot, kecamatan: list[str], changed: set[str] | None
+    snap: SiteSnapshot, kecamatan: list[str], changed_forms: dict[str, dict[str, SignedForm]] | None
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, SignedForm]]]:
-    """The rows of these kecamatan's TPS (by kecamatan), and the signed forms of those that changed."""
+    """The rows of these kecamatan's TPS (by kecamatan), and the signed forms of their TPS: those of
+    `changed_forms` (an incremental build's), or all read now (a full build's)."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     async for row in snap.tps(kecamatan):
         rows[row["kecamatan_code"]].append(row)
-    wanted = [t for code in rows for t in dict.fromkeys(r["tps_id"] for r in rows[code])
-              if changed is None or t in changed]  # fmt: skip
-    return rows, signed_forms([row async for row in snap.forms(wanted)])
+    if changed_forms is not None:
+        return rows, {tps_id: forms for tps_id, forms in changed_forms.items() if tps_id[:6] in rows}
+    tps_ids = [t for code in rows for t in dict.fromkeys(r["tps_id"] for r in rows[code])]
+    return rows, signed_forms([form async for form in snap.forms(tps_ids)])
 
 
 @dataclass(frozen=True)
