@@ -43,6 +43,7 @@ from tests.integration.election import (
     wait_applied,
 )
 from tests.integration.test_compose_broker import answers
+from tests.programs import debian_program
 from tests.servers import BrokerAccess, login_url
 
 POSTGRES_EXPORTERS = ("prometheus-postgres-exporter", "postgres_exporter")  # Debian's name, upstream's
@@ -122,19 +123,12 @@ class Server:
 
 @pytest.fixture
 def prometheus_binary() -> str:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("Debian's prometheus package is not installed (apt-get install prometheus; .ci/run does it)")
-    return binary
+    return debian_program("prometheus", package="prometheus")
 
 
 @pytest.fixture
 def postgres_exporter_binary() -> str:
-    binary = next((found for name in POSTGRES_EXPORTERS if (found := shutil.which(name))), None)
-    if binary is None:
-        pytest.skip("Debian's prometheus-postgres-exporter package is not installed "
-                    "(apt-get install prometheus-postgres-exporter; .ci/run does it)")  # fmt: skip
-    return binary
+    return debian_program(*POSTGRES_EXPORTERS, package="prometheus-postgres-exporter")
 
 
 @pytest.fixture

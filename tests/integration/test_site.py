@@ -9,7 +9,6 @@ import base64
 import json
 import random
 import re
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -39,6 +38,7 @@ from tests.integration.election import (
     sample_tps,
     write_night,
 )
+from tests.programs import debian_program
 from tests.servers import login_url
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -235,10 +235,7 @@ def test_rekap_site_build_and_its_errors(half_night: Night, tabulator_env: dict[
 
 @pytest.fixture
 def nginx() -> str:
-    binary = shutil.which("nginx")
-    if binary is None:
-        pytest.skip("Debian's nginx package is not installed (apt-get install nginx-light; .ci/run does it)")
-    return binary
+    return debian_program("nginx", package="nginx-light")
 
 
 async def test_nginx_serves_the_site_as_compose_runs_it(half_night: Night, nginx: str, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from rekap.site.build import build_site
 from rekap.site.render import angka, persen
 from tests.conftest import jar_cache
 from tests.integration.election import plan_election, registered_decoder, sample_tps, write_night
+from tests.programs import debian_program
 from tests.servers import login_url
 
 AXE_VERSION = "4.14.1"
@@ -40,10 +41,7 @@ playwright = pytest.importorskip("playwright.async_api")
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    binary = shutil.which("chromium")
-    if binary is None:
-        pytest.skip("Debian's chromium package is not installed (apt-get install chromium; .ci/run does it)")
-    return binary
+    return debian_program("chromium", package="chromium")
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ Alertmanager, whose configuration amtool accepts)."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,8 @@ import pytest
 import yaml
 
 from rekap.config import KAFKA_VERSION
+from tests.grafana import load_dashboard, queries
+from tests.programs import debian_program
 
 REPO = Path(__file__).resolve().parents[2]
 SERVERS = {"kafka", "postgres", "tabulator", "prometheus", "grafana", "alertmanager", "postgres-exporter"}
@@ -104,17 +104,15 @@ def test_prometheus_scrapes_the_port_the_tabulator_exposes(compose: dict[str, An
     [("rules", "deploy/prometheus/rules.yml"), ("config", "deploy/prometheus/prometheus.yml")],
 )
 def test_promtool_accepts_the_prometheus_files(what: str, path: str) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool comes with Debian's prometheus package (apt-get install prometheus; .ci/run does it)")
+    promtool = debian_program("promtool", package="prometheus")
     result = subprocess.run([promtool, "check", what, str(REPO / path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_dashboard_is_provisioned_and_queries_prometheus(compose: dict[str, Any]) -> None:
-    dashboard = json.loads((REPO / "deploy/grafana/dashboards/rekap.json").read_text())
+    dashboard = load_dashboard()
     assert dashboard["panels"]
-    assert all(t["expr"].strip() for p in dashboard["panels"] for t in p["targets"])
+    assert all(expr.strip() for expr in queries(dashboard))
     assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"prometheus"}
     mounts = compose["services"]["grafana"]["volumes"]
     assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounts
@@ -187,10 +185,7 @@ def test_alertmanager_routes_each_severity_the_rules_use_to_a_receiver_of_its_ow
 
 
 def test_amtool_accepts_the_alertmanager_config() -> None:
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool comes with Debian's prometheus-alertmanager package (apt-get install prometheus-alertmanager; "
-                    ".ci/run does it)")  # fmt: skip
+    amtool = debian_program("amtool", package="prometheus-alertmanager")
     path = REPO / "deploy/alertmanager/alertmanager.yml"
     result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -90,7 +90,8 @@ async def build_site(
         positions = await snap.positions()
         # 2. What to read again.
         full = full or before is None or (before.dataset, before.master_data) != (dataset, master_data)
-        state = _State(dataset, master_data, positions, {} if full or before is None else dict(before.digests))
+        previous = {} if full or before is None else before.digests  # each page's digest at the last build
+        state = _State(dataset, master_data, positions, dict(previous))
         changed = None if full else await snap.changed_tps(before.positions if before else {}, positions)
         report = BuildReport(full, taken_at, tps_changed=-1 if changed is None else len(changed))
         # 3-4. The pages, written when their numbers changed.
@@ -101,7 +102,7 @@ async def build_site(
         # A folder never served yet gets its files written in place (creating a file is what costs, and a
         # replacement creates one); a served one gets each file replaced whole.
         write = _write if (folder / "index.html").exists() else _write_new
-        drawing = _Drawing(folder, _WrittenAt(taken_at, snapshot.time_zones()), write, snapshot, dict(state.digests))
+        drawing = _Drawing(folder, _WrittenAt(taken_at, snapshot.time_zones()), write, snapshot, previous)
         many = changed is None or len(changed) + 2 * len(kecamatan) >= PAGES_FOR_ALL_CORES
         for name, content in assets().items():
             write(folder / "assets" / name, content)

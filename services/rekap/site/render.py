@@ -44,9 +44,7 @@ _TEMPLATES = _Environment(
 
 def angka(value: object) -> Markup:
     """An integer as Indonesians write it: 1.234.567 ("-" when there is none). Digits and dots: safe."""
-    if value is None:
-        return Markup("-")
-    return Markup(f"{int(value):,}".replace(",", "."))  # type: ignore[call-overload]  # noqa: S704
+    return Markup(_count(value))  # noqa: S704
 
 
 def persen(value: object) -> Markup:
@@ -88,9 +86,9 @@ def _cell(value: int | float | None, written: str) -> str:
     return f'<td class="n" data-n="{value}">{written}</td>'
 
 
-def _count(value: int | None) -> str:
-    """`angka` as text (the rows below are drawn as text, then marked safe whole)."""
-    return "-" if value is None else f"{value:,}".replace(",", ".")
+def _count(value: object) -> str:
+    """`angka` as text (the functions below draw text, then mark it safe whole)."""
+    return "-" if value is None else f"{int(value):,}".replace(",", ".")  # type: ignore[call-overload]
 
 
 def region_rows(children: list[dict[str, Any]], choices: list[str]) -> Markup:
@@ -188,7 +186,7 @@ def tps_race(race: dict[str, Any], zone: str) -> str:
     return "".join(out)
 
 
-_TEMPLATES.filters.update(angka=angka, persen=persen, status=lambda s: STATUS.get(s, s))
+_TEMPLATES.filters.update(angka=angka, persen=persen)
 _TEMPLATES.globals.update(chart=chart, region_rows=region_rows, tps_rows=tps_rows)
 
 

@@ -15,11 +15,8 @@ def stored_headers(headers: Iterable[tuple[str, bytes | None]]) -> list[list[str
 def stored_header(headers: list[list[str | None]], name: str) -> str | None:
     """A header's value as a record stored it (as `stored_headers` wrote it) as ASCII text:
     the last of that name, as Kafka's lastHeader and the decoder read it; None when absent, null or not text."""
-    found = None
-    for stored_name, value in headers:
-        if stored_name == stored_header_name(name):
-            found = value
-    return stored_text(found)
+    wanted = stored_header_name(name)
+    return stored_text(next((value for stored_name, value in reversed(headers) if stored_name == wanted), None))
 
 
 def stored_header_name(name: str) -> str:
