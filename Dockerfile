@@ -9,7 +9,8 @@ COPY schemas ./schemas
 RUN python -m build --wheel --outdir /dist
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --no-create-home rekap && mkdir /site && chown rekap:rekap /site  # the site's volume
+RUN useradd --system --uid 10001 --no-create-home rekap && mkdir /site /var/lib/rekap \
+    && chown rekap:rekap /site /var/lib/rekap && chmod 700 /var/lib/rekap  # the site's volume; the election key's
 COPY --from=build /dist/*.whl /tmp/
 RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
 USER rekap

@@ -4,6 +4,12 @@ until every record is committed, records/s, CPU-seconds per 100k records, peak r
     .venv/bin/python -m loadtests.drain                         # Sumatera Selatan, signatures verified
     .venv/bin/python -m loadtests.drain --no-verify --tabulators 2
     .venv/bin/python -m loadtests.drain --national --no-verify  # ~870,000 tallies (the national scale)
+    .venv/bin/python -m loadtests.drain --audit                 # then the bundle: export, both verifiers
+    .venv/bin/python -m loadtests.drain --baseline 24198d2      # each run again with that commit's code
+
+`--baseline REF` drains the same night again with the tabulators (and the database's schema) of a git
+revision, on its own database and topic, right after each run: what a change costs, measured side by
+side (the anchored ledger's cost: against 24198d2, the last revision without it).
 
 Needs the local stack (`.venv/bin/rekap stack up`). Ends with the oracle check: totals right at every
 level and one outcome per record, or the run fails. Writes loadtests/results/drain-*.{md,json,png}.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +45,7 @@ from loadtests.harness import (
     write_results,
 )  # fmt: skip
 from loadtests.national import national_dataset
+from rekap.audit.keys import sign_now
 from rekap.config import Settings
 from rekap.domain.masterdata import MasterDataSet
 from rekap.masterdata.files import read_master_data_folder
@@ -47,18 +55,31 @@ from rekap.simulation.night import Mix, plan_night
 
 
 async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, batch: int, label: str,
-                     audit: bool = False) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
+                     audit: bool = False, code: Path | None = None) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip  # noqa: E501
+    """One drain; `code`: a checkout's services/ folder to run instead of this one's (a baseline)."""
     settings = Settings()
     run = Run(settings)
     print(f"[{label}] preparing database {run.name} and topic {run.topic} ...", flush=True)
-    await run.prepare(dataset)
+    extra = {} if code is None else {"PYTHONPATH": f"{code}{os.pathsep}{ROOT}"}
+    if code is None:
+        await run.prepare(dataset)
+    else:  # the database made by that revision's own code (its migrations, its loading)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "loadtests.prepare", run.name,
+                                *scale_arguments(dataset)], env={**os.environ, **extra}, check=True)  # fmt: skip
     mix = Mix() if verify else Mix(forged=0)
     planned, expected = plan_night(dataset.master_data(), dataset.tps, mix=mix, sign=verify, secret=SECRET)
     ends, _ = await produce(settings, run.topic, planned)
     total = sum(ends.values())
-    processes = tabulator_processes(run.env(verify=verify, batch=batch), tabulators, RESULTS / "logs" / run.name)
+    key = RESULTS / "bundles" / f"{run.name}-election-key.pem"
+    if audit:
+        key.unlink(missing_ok=True)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "rekap", "audit", "key", "create"],
+                                env=audit_env(run, key), check=True, capture_output=True)  # fmt: skip
+    env = {**run.env(verify=verify, batch=batch), **extra}
+    processes = tabulator_processes(env, tabulators, RESULTS / "logs" / run.name)
     conn = await asyncpg.connect(run.url)
     series: list[tuple[float, int]] = []
+    anchor: Path | None = None
     try:
         started = time.monotonic()
         processes.start()
@@ -70,6 +91,8 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
             processes.sample()
             if done and first_commit is None:
                 first_commit = now
+            if audit and anchor is None and done >= total / 2:  # a witness keeps the head of the moment
+                anchor = await keep_head(run, key)
             if done >= total:
                 break
             if not processes.alive():
@@ -84,7 +107,8 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
     problems = await oracle_check(run, planned, expected)
     reads = await read_times(run)
     if audit:
-        reads |= audit_times(run)
+        assert anchor is not None
+        reads |= audit_times(run, key, anchor)
     await run.drop()
     assert first_commit is not None
     row: dict[str, object] = {
@@ -105,28 +129,70 @@ async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, b
     return row, series
 
 
-def audit_times(run: Run) -> dict[str, str]:
-    """`rekap audit export` of the drained database, then `rekap audit verify` and tools/verify_bundle.py:
-    seconds each, the bundle's size, and whether both verified it."""
+def audit_env(run: Run, key: Path) -> dict[str, str]:
+    return {**run.env(verify=True, batch=1), "REKAP_OPERATOR_DATABASE_URL": run.url_as("operator"),
+            "REKAP_ELECTION_KEY": str(key)}  # fmt: skip
+
+
+async def keep_head(run: Run, key: Path) -> Path:
+    """The signed head of this moment, kept as a witness keeps one (an anchor for the verifiers)."""
+    conn = await asyncpg.connect(run.url_as("operator"))
+    try:
+        head = await sign_now(conn, key)
+    finally:
+        await conn.close()
+    path = RESULTS / "bundles" / f"{run.name}-anchor.txt"
+    path.write_bytes(head)
+    return path
+
+
+def audit_times(run: Run, key: Path, anchor: Path) -> dict[str, str]:
+    """`rekap audit export` of the drained database, then `rekap audit verify` and tools/verify_bundle.py, with
+    the election key and the head kept halfway: seconds each, the bundle's size, and whether both verified it."""
     folder = RESULTS / "bundles" / run.name
-    env = {**run.env(verify=True, batch=1), "REKAP_OPERATOR_DATABASE_URL": run.url_as("operator")}
+    env = audit_env(run, key)
+    public = RESULTS / "bundles" / f"{run.name}-election-key.pub.pem"
+    public.write_text(subprocess.run([sys.executable, "-m", "rekap", "audit", "key", "show"], env=env, text=True,
+                                     capture_output=True, check=True).stdout)  # fmt: skip
+    trust = ["--election-key", str(public), "--anchor", str(anchor)]
     took = {}
     for name, command in (
         ("audit export s", [sys.executable, "-m", "rekap", "audit", "export", str(folder)]),
-        ("audit verify s", [sys.executable, "-m", "rekap", "audit", "verify", str(folder)]),
-        ("standalone verify s", [sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(folder)]),
+        ("audit verify s", [sys.executable, "-m", "rekap", "audit", "verify", str(folder), *trust]),
+        ("standalone verify s", [sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(folder), *trust]),
     ):
         print(f"  {name.removesuffix(' s')} ...", flush=True)
         started = time.monotonic()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        took[name] = f"{time.monotonic() - started:.1f}" + ("" if done.returncode == 0 else " (FAILED)")
-        if done.returncode != 0:
+        verified = done.returncode == 0 and ("anchored to 1" in done.stdout or "VERIFIED\n" in done.stdout
+                                             or name.startswith("audit export"))  # fmt: skip
+        took[name] = f"{time.monotonic() - started:.1f}" + ("" if verified else " (FAILED)")
+        if not verified:
             print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     manifest = folder / "manifest.json"
-    forms = json.loads(manifest.read_text())["files"]["forms.jsonl"]["rows"] if manifest.is_file() else 0
+    records = json.loads(manifest.read_text())["files"]["records.jsonl"]["rows"] if manifest.is_file() else 0
     shutil.rmtree(folder)
-    return {**took, "bundle MB": f"{size / 2**20:,.0f}", "bundle forms": f"{forms:,}"}
+    for path in (key, public, anchor):
+        path.unlink(missing_ok=True)
+    return {**took, "bundle MB": f"{size / 2**20:,.0f}", "bundle records": f"{records:,}"}
+
+
+def baseline_code(ref: str) -> Path:
+    """The services/ and schemas/ of a git revision, in a folder of their own (made once per revision)."""
+    folder = RESULTS / "baselines" / ref
+    if not (folder / "services").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", ref, "services", "schemas"], cwd=ROOT, capture_output=True,
+                                 check=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "services"
+
+
+def scale_arguments(dataset: MasterDataSet) -> list[str]:
+    if dataset.about.name.startswith("Pilkada 2024 Sumatera Selatan"):
+        return []
+    return ["--national", "--provinces", str(len({t.tps_id[:2] for t in dataset.tps}))]
 
 
 def chart(path: Path, runs: list[tuple[str, list[tuple[float, int]]]], title: str) -> None:
@@ -152,6 +218,7 @@ async def main() -> int:
     parser.add_argument("--provinces", type=int, help="the national data set's first N provinces (with --national)")
     parser.add_argument("--audit", action="store_true",
                         help="then the audit bundle: exported, recounted by both verifiers")  # fmt: skip
+    parser.add_argument("--baseline", metavar="REF", help="each run again with a git revision's tabulators")
     args = parser.parse_args()
     dataset = (
         national_dataset(args.provinces or 33) if args.national else read_master_data_folder(sumsel_master_data_dir())
@@ -165,6 +232,12 @@ async def main() -> int:
                                        audit=args.audit)  # fmt: skip
         rows.append(row)
         runs.append((label, series))
+        if args.baseline:
+            label = f"{label}, {args.baseline}"
+            row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch,
+                                           label=label, code=baseline_code(args.baseline))  # fmt: skip
+            rows.append(row)
+            runs.append((label, series))
     RESULTS.mkdir(exist_ok=True)
     chart(RESULTS / f"{name}.png", runs, f"Backlog drain, {scale}, signatures {'on' if args.verify else 'off'}")
     command = "python -m loadtests.drain " + " ".join(sys.argv[1:])

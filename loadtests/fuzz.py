@@ -6,9 +6,11 @@ through the tabulator's own batch transaction into a real PostgreSQL.
     .venv/bin/python -m loadtests.fuzz --records 5000 --seed 7
 
 What must hold, for every record: decoding never raises; a record is accepted (counted or held) only if
-its exact value bytes were signed by the key of the terminal it names; every record is written, one
-outcome row each, in batches of 2,000 (the writer never refuses one: `unstorable_record` never
-appears); every dead-letter copy stays under 90 KiB. Reports the count, the outcomes, and the time per
+its exact value bytes were signed by the key of the terminal it names; the independent verifier
+(tools/verify_bundle.py) judges it alike (the same reason, or an authentic form with the same authority
+and broken rules); every record is written, one outcome row each, in batches of 2,000, with its ledger
+leaf (the writer never refuses one: `unstorable_record` never appears); every dead-letter copy stays
+under 90 KiB. Reports the count, the outcomes, and the time per
 record (median, p99.9 and worst) of decoding. Needs the local stack's PostgreSQL; makes its own
 database and drops it. Writes loadtests/results/fuzz.{md,json}.
 """
@@ -17,32 +19,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import importlib.util
 import json
 import random
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
 
-from loadtests.harness import SECRET, Run, write_results
+from loadtests.harness import ROOT, SECRET, Run, write_results
 from rekap.adapters.kafka.deadletters import copy_of
 from rekap.adapters.postgres.masterdata import read_master_data as read_db_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
-from rekap.adapters.postgres.terminals import read_terminals
+from rekap.adapters.postgres.terminals import read_terminals, registry_size
 from rekap.config import Settings
-from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, tabulate
+from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, tabulate
 from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
+from rekap.domain.ledger import Basis, anchor
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
-from rekap.masterdata.files import read_master_data_folder
+from rekap.masterdata.files import read_master_data_folder, write_master_data
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import Form, consistent_form, encode
-from rekap.simulation.night import corrected
+from rekap.simulation.night import corrected, simulated_terminals
 
 Header = tuple[str, bytes | None]
 BATCH = 2000
@@ -206,7 +213,9 @@ async def fuzz(
     problems: list[str] = []
     try:
         async with pool.acquire() as conn:
-            decoder = Decoder(await read_db_master_data(conn), await read_terminals(conn))
+            size = await registry_size(conn)
+            decoder = Decoder(await read_db_master_data(conn), await read_terminals(conn), registry_size=size)
+        independent = IndependentJudge(dataset, secret, size)
         generator = Generator(dataset, seed, secret)
         store = TabulationStore(pool)
         kinds: Counter[str] = Counter()
@@ -214,7 +223,8 @@ async def fuzz(
         times: list[float] = []
         offset, written, started = 0, 0, time.monotonic()
         while offset < records:
-            batch: list[tuple[ConsumedRecord, Decoded]] = []
+            batch: list[Judged] = []
+            basis = Basis(size, decoder.now_ms())
             for _ in range(min(BATCH, records - offset)):
                 fuzzed = generator.record()
                 kinds[fuzzed.kind] += 1
@@ -222,7 +232,7 @@ async def fuzz(
                 consumed = ConsumedRecord("fuzz", 0, offset, 0, raw.key, raw.value, tuple(raw.headers))
                 t0 = time.perf_counter()
                 try:
-                    decoded = decoder.decode(consumed.raw)
+                    decoded = decoder.decode(consumed.raw, basis.judged_at_ms)
                 except Exception as error:  # noqa: BLE001 (what the test is for)
                     problems.append(f"offset {offset} ({fuzzed.kind}): decode raised {error!r}")
                     decoded = None
@@ -230,14 +240,15 @@ async def fuzz(
                 if isinstance(decoded, Authentic) and not fuzzed.signed:
                     problems.append(f"offset {offset} ({fuzzed.kind}): accepted, but these bytes were never signed")
                 if decoded is not None:
-                    batch.append((consumed, decoded))
+                    batch.append((consumed, decoded, basis))
+                    problems += independent.differs(offset, fuzzed, decoded, basis.judged_at_ms)
                 offset += 1
             advance = [PartitionAdvance(0, written or None, offset)]
             async with store.batch("fuzz", uuid.uuid4()) as transaction:
-                await transaction.fence(advance)
-                keys = {(d.tally.tps_id, d.tally.contest_id) for _, d in batch if isinstance(d, Authentic)}
+                ledgers = await transaction.fence(advance)
+                keys = {(d.tally.tps_id, d.tally.contest_id) for _, d, _ in batch if isinstance(d, Authentic)}
                 changes = tabulate(batch, await transaction.deciding_forms(keys))
-                await transaction.write(changes)
+                await transaction.write(changes, anchor(changes.entries(), ledgers))
                 check_copies(changes, problems)
             outcomes.update(f"{o.judgement.outcome} {o.judgement.reason or ''}".strip() for o in changes.outcomes)
             written = offset
@@ -265,6 +276,43 @@ async def fuzz(
         "result": "OK" if not problems else "FAILED",
     }
     return row, problems
+
+
+class IndependentJudge:
+    """tools/verify_bundle.py's judge of a record, over the same master data and terminals as the decoder."""
+
+    def __init__(self, dataset: MasterDataSet, secret: bytes, size: int) -> None:
+        spec = importlib.util.spec_from_file_location("verify_bundle", ROOT / "tools" / "verify_bundle.py")
+        assert spec is not None
+        assert spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+        self.registry = self.module.Registry()
+        for _ in range(size - len(dataset.tps) - len({t.kecamatan for t in dataset.tps})):
+            self.registry.add(b'{"at": "2024-11-01T00:00:00.000000Z", "kind": "masterdata", "dataset": "x", '
+                              b'"sha256": "' + b"0" * 64 + b'"}')  # fmt: skip
+        for t in simulated_terminals(dataset.tps, secret):
+            self.registry.add(json.dumps({"at": "2024-11-01T00:00:00.000000Z", "kind": "register",
+                                          "terminal_id": t.terminal_id, "scope": str(t.scope),
+                                          "public_key": base64.b64encode(t.public_key).decode()}).encode())  # fmt: skip
+        self.size = size
+        with tempfile.TemporaryDirectory() as folder:
+            write_master_data(dataset, Path(folder))
+            self.master = self.module.Master(Path(folder), self.module.Findings())
+
+    def differs(self, offset: int, fuzzed: Fuzzed, decoded: Decoded, at_ms: int) -> list[str]:
+        raw = fuzzed.record
+        headers = [(n.encode("utf-8", "surrogateescape"), v) for n, v in raw.headers]
+        verdict, found = self.module.judge(raw.key, raw.value, headers, registry=self.registry, master=self.master,
+                                           size=self.size, judged_at_ms=at_ms, verified=True)  # fmt: skip
+        if isinstance(decoded, Authentic):
+            ours: tuple[object, ...] = ("form", int(decoded.authority), [p.value for p in decoded.problems])
+        else:
+            ours = ("rejected", decoded.reason.value)
+        theirs = ("form", found["_authority"], found["_problems"]) if verdict == "form" else ("rejected", found)
+        if ours == theirs or (ours[0] == theirs[0] == "rejected" and {ours[1], theirs[1]} <= self.module.NOT_A_FORM):
+            return []
+        return [f"offset {offset} ({fuzzed.kind}): Rekap judged {ours}, the independent verifier {theirs}"]
 
 
 def check_copies(changes: BatchChanges, problems: list[str]) -> None:

@@ -18,10 +18,10 @@ from aiokafka.errors import KafkaError
 from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
-from rekap.adapters.postgres.errors import RETRIABLE, boundary
+from rekap.adapters.postgres.errors import RETRIABLE, boundary, one_snapshot
 from rekap.adapters.postgres.masterdata import read_dataset, read_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
-from rekap.adapters.postgres.terminals import read_terminals, terminals_version
+from rekap.adapters.postgres.terminals import read_terminals, registry_size
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
 from rekap.errors import ConfigError
@@ -58,19 +58,23 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             stop,
         )
         stack.push_async_callback(pool.close)
-        decoder, version = await _until_available("PostgreSQL", lambda: _decoder(pool, settings), stop)
+        decoder = await _until_available("PostgreSQL", lambda: _decoder(pool, settings), stop)
         async with pool.acquire() as conn:
             dataset = await read_dataset(conn)
         if dataset is None:
             raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
 
+        known = decoder.registry_size
+
         async def refresh() -> Decoder | None:
-            nonlocal version
+            """A new decoder when the registry grew (a terminal registered or revoked, master data loaded)."""
+            nonlocal known
             with boundary():
-                current = await terminals_version(pool)
-            if current == version:
+                current = await registry_size(pool)
+            if current == known:
                 return None
-            new, version = await _decoder(pool, settings)
+            new = await _decoder(pool, settings)
+            known = new.registry_size
             return new
 
         topics = {
@@ -147,16 +151,18 @@ def session_settings(settings: Settings) -> dict[str, str]:
     }
 
 
-async def _decoder(pool: asyncpg.Pool, settings: Settings) -> tuple[Decoder, str]:
-    async with pool.acquire() as conn:
-        version = await terminals_version(conn)
+async def _decoder(pool: asyncpg.Pool, settings: Settings) -> Decoder:
+    """The master data and terminals as the registry holds them at one size, read in one snapshot: each
+    record's ledger leaf names that size, and a verifier judges it against exactly those."""
+    async with pool.acquire() as conn, one_snapshot(conn):
+        size = await registry_size(conn)
         master = await read_master_data(conn)
         terminals = await read_terminals(conn)
     if not master.tps or not master.contests:
         raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
-    decoder = Decoder(master, terminals, verify_signatures=settings.verify_signatures)
+    decoder = Decoder(master, terminals, verify_signatures=settings.verify_signatures, registry_size=size)
     _freeze_long_lived()
-    return decoder, version
+    return decoder
 
 
 def _freeze_long_lived() -> None:

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="host:port of /metrics, /healthz and /readyz; port 0 takes a free one; empty turns them off.",
     )
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description="How long a stop may take before it is forced.")
+    election_key: Path | None = Field(
+        default=None,
+        description="The election key's private key file (PEM, mode 600) that signs election heads: `rekap audit key "
+        "create` writes it. Unset: HOME/election-key.pem.",
+    )
 
     kafka_version: str = Field(default=KAFKA_VERSION, description="Apache Kafka release of the local broker.")
     kafka_port: int = Field(default=9092, description="Local broker's client port (loopback).")
@@ -116,6 +121,10 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Downloads that never change (the broker's jars)."""
         return self.home.resolve() / "cache"
+
+    @property
+    def election_key_file(self) -> Path:
+        return self.election_key if self.election_key is not None else self.home / "election-key.pem"
 
     @property
     def local_secrets(self) -> StackSecrets | None:

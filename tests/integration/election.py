@@ -9,7 +9,7 @@ import secrets
 import asyncpg
 
 from rekap.adapters.kafka.access import KafkaAccess
-from rekap.adapters.postgres.terminals import register_terminals
+from rekap.adapters.postgres.terminals import register_terminals, registry_size
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
 from rekap.domain.regions import Tps
@@ -49,9 +49,10 @@ async def registered_decoder(url: str, tps_list: list[Tps]) -> Decoder:
     conn = await asyncpg.connect(login_url(url, "operator"))
     try:
         await register_all_terminals(conn, tps_list)
+        size = await registry_size(conn)
     finally:
         await conn.close()
-    return Decoder(MASTER, {t.terminal_id: t for t in simulated_terminals(tps_list, SECRET)})
+    return Decoder(MASTER, {t.terminal_id: t for t in simulated_terminals(tps_list, SECRET)}, registry_size=size)
 
 
 async def publish(terminals: KafkaAccess, topic: str, planned: list[Planned]) -> dict[int, int]:

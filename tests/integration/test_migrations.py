@@ -11,11 +11,13 @@ import pytest
 
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import Migration, applied_migrations, load_migrations, migrate
+from rekap.adapters.postgres.terminals import register_terminals
+from rekap.domain.merkle import Frontier, leaf_hash
 from rekap.domain.tally import SECTION_NAMES
 from rekap.errors import MigrationError
 from rekap.resources import migrations_dir
 from rekap.simulation.forms import consistent_form, encode
-from rekap.simulation.night import form_numbers
+from rekap.simulation.night import form_numbers, simulated_terminals
 from tests.integration.election import MASTER, SHIPPED
 from tests.servers import login_url
 
@@ -126,7 +128,7 @@ async def test_forms_counted_before_0009_get_their_sections_and_first_count_from
         await conn.execute(
             "INSERT INTO rekap.tally (contest_id, kecamatan_code, shard, valid, tps_counted) VALUES ($1, $2, 0, $3, 1)",
             contest.contest_id, tps.kecamatan, form["valid"])  # fmt: skip
-        await migrate(conn, migrations)
+        await migrate(conn, [m for m in migrations if m.version < 12])  # 0012 takes no database that counted
         row = await conn.fetchrow(
             "SELECT * FROM hasil.summary WHERE level = 'kecamatan' AND region_code = $1 AND contest_id = $2",
             tps.kecamatan, contest.contest_id)  # fmt: skip
@@ -137,3 +139,44 @@ async def test_forms_counted_before_0009_get_their_sections_and_first_count_from
     numbers = form_numbers(form)
     assert {name: row[name] for name in SECTION_NAMES} == {name: numbers[name] for name in SECTION_NAMES}
     assert first_counted is not None
+
+
+async def test_0012_refuses_a_database_that_counted_without_a_ledger_and_changes_nothing(
+    empty_database_url: str,
+) -> None:
+    """A record counted without its ledger leaf cannot be given one after the fact: the upgrade says so."""
+    migrations = load_migrations(migrations_dir())
+    conn = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    try:
+        await migrate(conn, [m for m in migrations if m.version < 12])
+        await conn.execute(
+            "INSERT INTO rekap.record (topic, partition, \"offset\", outcome) VALUES ('t', 0, 0, 'stale')"
+        )
+        with pytest.raises(MigrationError, match="counted before the anchored ledger"):
+            await migrate(conn, migrations)
+        assert [v for v, _ in await applied_migrations(conn)] == list(range(1, 12))
+    finally:
+        await conn.close()
+
+
+async def test_0012_logs_what_the_registry_held_before_it_terminals_then_master_data(empty_database_url: str) -> None:
+    migrations = load_migrations(migrations_dir())
+    conn = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    try:
+        await migrate(conn, [m for m in migrations if m.version < 12])
+        await load_master_data(conn, SHIPPED)
+        terminals = simulated_terminals(SHIPPED.tps[:3], b"s")
+        await register_terminals(conn, terminals)
+        await conn.execute(
+            f"UPDATE rekap.terminal SET active = false, revoked_at = now() WHERE terminal_id = 'kpps-{SHIPPED.tps[0].tps_id}'"
+        )
+        await migrate(conn, migrations)
+        kinds = [r["kind"] for r in await conn.fetch("SELECT kind FROM rekap.registry_leaf ORDER BY position")]
+        head = await conn.fetchrow("SELECT size, root FROM rekap.registry_head")
+        leaves = [bytes(r["leaf"]) for r in await conn.fetch("SELECT leaf FROM rekap.registry_leaf ORDER BY position")]
+    finally:
+        await conn.close()
+    assert kinds == ["register"] * len(terminals) + ["revoke", "masterdata"]
+    tree = Frontier()
+    tree.extend(leaf_hash(leaf) for leaf in leaves)
+    assert (head["size"], bytes(head["root"])) == (len(kinds), tree.root()), "PostgreSQL's tree is RFC 9162's"

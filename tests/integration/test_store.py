@@ -13,13 +13,24 @@ import pytest
 
 from rekap.adapters.postgres.tabulation import (
     AlreadyCommittedError,
+    BatchTransaction,
     FormRaceError,
     OffsetFencedError,
     TabulationStore,
     init_connection,
 )
-from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, form_keys, tabulate
-from rekap.domain.decode import Decoded, Decoder
+from rekap.domain.batch import (
+    ConsumedRecord,
+    FormKey,
+    FormState,
+    Judged,
+    PartitionAdvance,
+    decode_all,
+    form_keys,
+    tabulate,
+)
+from rekap.domain.decode import Decoder
+from rekap.domain.ledger import LedgerStart, anchor
 from rekap.domain.signing import SigningKey
 from rekap.simulation.forms import Form, consistent_form, signed_record
 from rekap.simulation.night import simulated_terminals
@@ -33,8 +44,14 @@ DECODER = Decoder(MASTER, {t.terminal_id: t for t in simulated_terminals([TPS], 
 
 async def commit(store: TabulationStore, advances: list[PartitionAdvance], batch_id: uuid.UUID) -> None:
     async with store.batch("t", batch_id) as transaction:
-        await transaction.fence(advances)
-        await transaction.write(BatchChanges([], {}, {}))
+        await write(transaction, [], {}, await transaction.fence(advances))
+
+
+async def write(transaction: BatchTransaction, batch: list[Judged], forms: dict[FormKey, FormState],
+                ledgers: dict[int, LedgerStart]) -> None:  # fmt: skip
+    """What the tabulator does once it holds the deciding forms: judge, extend the ledgers, write."""
+    changes = tabulate(batch, forms)
+    await transaction.write(changes, anchor(changes.entries(), ledgers))
 
 
 async def test_a_retry_of_a_committed_batch_is_told_from_a_fenced_one(election_database_url: str) -> None:
@@ -53,10 +70,9 @@ async def test_a_retry_of_a_committed_batch_is_told_from_a_fenced_one(election_d
         await pool.close()
 
 
-def _record(partition: int, form: Form) -> tuple[ConsumedRecord, Decoded]:
+def _record(partition: int, form: Form) -> Judged:
     raw = signed_record(form, SigningKey.derived(SECRET, str(form["terminal_id"])))
-    record = ConsumedRecord("t", partition, 0, None, raw.key, raw.value, raw.headers)
-    return record, DECODER.decode(raw)
+    return decode_all(DECODER, [ConsumedRecord("t", partition, 0, None, raw.key, raw.value, raw.headers)])[0]
 
 
 async def _sums(url: str, contest_id: str) -> tuple[int, int]:
@@ -88,28 +104,28 @@ async def test_two_batches_deciding_the_same_new_form_at_once_count_it_once(elec
 
         async def first_batch() -> None:
             async with store.batch("t", uuid.uuid4()) as transaction:
-                await transaction.fence([PartitionAdvance(0, None, 1)])
+                ledgers = await transaction.fence([PartitionAdvance(0, None, 1)])
                 forms = await transaction.deciding_forms(keys)
                 await read_by_both.wait()
-                await transaction.write(tabulate([first], forms))
+                await write(transaction, [first], forms, ledgers)
             first_committed.set()
 
         async def second_batch() -> None:
             async with store.batch("t", uuid.uuid4()) as transaction:
-                await transaction.fence([PartitionAdvance(1, None, 1)])
+                ledgers = await transaction.fence([PartitionAdvance(1, None, 1)])
                 forms = await transaction.deciding_forms(keys)
                 assert forms == {}, "both batches read before either wrote"
                 read_by_both.set()
                 await first_committed.wait()
-                await transaction.write(tabulate([second], forms))
+                await write(transaction, [second], forms, ledgers)
 
         racing = asyncio.gather(first_batch(), second_batch())
         with pytest.raises(FormRaceError):
             await racing
         assert await _sums(election_database_url, CONTEST.contest_id) == (1, first[1].tally.valid)
         async with store.batch("t", uuid.uuid4()) as transaction:  # the second batch, judged again
-            await transaction.fence([PartitionAdvance(1, None, 1)])
-            await transaction.write(tabulate([second], await transaction.deciding_forms(keys)))
+            ledgers = await transaction.fence([PartitionAdvance(1, None, 1)])
+            await write(transaction, [second], await transaction.deciding_forms(keys), ledgers)
         assert await _sums(election_database_url, CONTEST.contest_id) == (1, second[1].tally.valid)
     finally:
         await pool.close()
@@ -119,8 +135,8 @@ async def test_a_tps_or_contest_with_forms_cannot_be_removed(election_database_u
     pool = await asyncpg.create_pool(election_database_url, min_size=1, max_size=1, init=init_connection)
     try:
         async with TabulationStore(pool).batch("t", uuid.uuid4()) as transaction:
-            await transaction.fence([PartitionAdvance(0, None, 1)])
-            await transaction.write(tabulate([_record(0, consistent_form(TPS, CONTEST, random.Random(1)))], {}))
+            ledgers = await transaction.fence([PartitionAdvance(0, None, 1)])
+            await write(transaction, [_record(0, consistent_form(TPS, CONTEST, random.Random(1)))], {}, ledgers)
         async with pool.acquire() as conn:
             for statement in (f"DELETE FROM rekap.tps WHERE tps_id = '{TPS.tps_id}'",
                               f"UPDATE rekap.tps SET tps_id = '1601072001999' WHERE tps_id = '{TPS.tps_id}'",

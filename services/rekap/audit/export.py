@@ -1,23 +1,30 @@
-"""`rekap audit export`: the bundle, from one snapshot of the database, with a manifest of counts and the
-SHA-256 of every file (written last: a bundle without a manifest is an unfinished one)."""
+"""`rekap audit export`: the bundle, from one snapshot of the database: the signed election head of that
+moment, the registry's leaves and every ledger's records it commits to, the master data and the totals
+(docs/audit-bundle.md). A manifest with the SHA-256 of every file is written last: a bundle without one
+is an unfinished one."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from rekap.adapters.postgres.audit import CSV_FILES, snapshot
 from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.stored import stored_header
+from rekap.audit.keys import signed_head_now
+from rekap.domain.head import read_head
+from rekap.domain.revisions import MAX_REVISION_STEP
 
-FORMAT = "rekap-audit-bundle/1"
-MAX_CLOCK_SKEW_S = 300  # the tabulator's: a form submitted further ahead of its receipt is held
+FORMAT = "rekap-audit-bundle/2"
+MAX_CLOCK_SKEW_S = 300  # the tabulator's: a form submitted further ahead of its judging is held
+PROGRESS_EVERY = 100_000
 
 
 @dataclass
@@ -35,15 +42,36 @@ class _File:
         self.size += len(data)
         self.lines += data.count(b"\n")
 
+    def described(self, rows: int) -> dict[str, Any]:
+        return {"sha256": self.sha256.hexdigest(), "bytes": self.size, "rows": rows}
+
 
 async def export_bundle(
-    conn: Connection, folder: Path, *, all_records: bool = False, progress: Callable[[str], None] = lambda _: None
+    conn: Connection, folder: Path, key_file: Path, *, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
-    """Write the bundle into `folder` (made if missing; files in it are replaced). Returns the manifest."""
+    """Write the bundle into `folder` (made if missing; files in it are replaced), its head signed with the
+    election key in `key_file`. Returns the manifest."""
     (folder / "masterdata").mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").unlink(missing_ok=True)  # unfinished until written again, last
     files: dict[str, dict[str, Any]] = {}
     async with snapshot(conn) as reads:
-        taken_at, dataset = await reads.taken_at()
+        head_text = await signed_head_now(conn, key_file)  # first: no key, no bundle
+        head = read_head(head_text).head
+        (folder / "head.txt").write_bytes(head_text)
+        files["head.txt"] = {"sha256": hashlib.sha256(head_text).hexdigest(), "bytes": len(head_text), "rows": 1}
+        with (folder / "registry.jsonl").open("wb") as handle:
+            out = _File(handle)
+            async for leaf in reads.registry(head.registry.size):
+                out.write(leaf + b"\n")
+            files["registry.jsonl"] = out.described(out.lines)
+        progress(f"registry: {head.registry.size:,} leaves")
+        with (folder / "records.jsonl").open("wb") as handle:
+            out = _File(handle)
+            async for row in reads.records():
+                out.write(orjson.dumps(record_line(row)) + b"\n")
+                if out.lines % PROGRESS_EVERY == 0:
+                    progress(f"records: {out.lines:,}")
+            files["records.jsonl"] = out.described(out.lines)
         for name, query in CSV_FILES.items():
             with (folder / name).open("wb") as handle:
                 out = _File(handle)
@@ -52,70 +80,31 @@ async def export_bundle(
                     out.write(data)
 
                 await reads.copy_csv(query, sink)
-            files[name] = _described(out, rows=out.lines - 1)
-        files["forms.jsonl"] = await _jsonl(folder / "forms.jsonl", reads.forms(), _form_line, progress, "forms")
-        if all_records:
-            files["records.jsonl"] = await _jsonl(folder / "records.jsonl", reads.records(), _record_line, progress,
-                                                  "records")  # fmt: skip
+                files[name] = out.described(max(out.lines - 1, 0))
+        dataset = await reads.dataset()
     manifest = {
         "format": FORMAT,
         "dataset": dataset,
-        "snapshot_at": _time(taken_at),
+        "snapshot_at": head.time.isoformat(),
         "max_clock_skew_s": MAX_CLOCK_SKEW_S,
+        "max_revision_step": MAX_REVISION_STEP,
         "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 
 
-def manifest_digest(folder: Path) -> str:
-    """What to publish beside the bundle: the SHA-256 of manifest.json (which holds every file's)."""
-    return hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
-
-
-async def _jsonl(
-    path: Path,
-    rows: AsyncIterator[dict[str, Any]],
-    line: Callable[[dict[str, Any]], dict[str, Any]],
-    progress: Callable[[str], None],
-    what: str,
-) -> dict[str, Any]:
-    with path.open("wb") as handle:
-        out = _File(handle)
-        async for row in rows:
-            out.write(json.dumps(line(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
-            if out.lines % 100_000 == 0:
-                progress(f"{what}: {out.lines:,}")
-    return _described(out, rows=out.lines)
-
-
-def _described(out: _File, rows: int) -> dict[str, Any]:
-    return {"sha256": out.sha256.hexdigest(), "bytes": out.size, "rows": rows}
-
-
-def _form_line(row: dict[str, Any]) -> dict[str, Any]:
+def record_line(row: dict[str, Any]) -> dict[str, Any]:
+    """A record as records.jsonl holds it: its leaf's parts first, then what is there for people."""
+    prior = None if row["prior_topic"] is None else [row["prior_topic"], row["prior_partition"], row["prior_offset"]]
     return {
-        "tps_id": row["tps_id"], "contest_id": row["contest_id"], "revision": row["revision"],
-        "status": "counted" if row["status"] == "accepted" else "held", "reasons": list(row["reasons"]),
-        "authority": row["authority"], "terminal_id": row["terminal_id"], **_coordinates(row),
-        "signature": stored_header(row["headers"], "signature"),
-    }  # fmt: skip
-
-
-def _record_line(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "outcome": row["outcome"], "reason": row["reason"], "detail": row["detail"], "tps_id": row["tps_id"],
-        "contest_id": row["contest_id"], "revision": row["revision"], "terminal_id": row["terminal_id"],
-        **_coordinates(row), "headers": row["headers"],
-    }  # fmt: skip
-
-
-def _coordinates(row: dict[str, Any]) -> dict[str, Any]:
-    """Where and when the record came, and its exact key and value bytes (base64)."""
-    return {
-        "topic": row["topic"], "partition": row["partition"], "offset": row["offset"],
-        "kafka_timestamp": _time(row["kafka_timestamp"]), "received_at": _time(row["recorded_at"]),
-        "key": _b64(row["record_key"]), "value": _b64(row["value"]),
+        "topic": row["topic"], "partition": row["partition"], "offset": row["offset"], "skipped": row["skipped"],
+        "key": _b64(row["record_key"]), "value": _b64(row["value"]), "headers": row["headers"],
+        "outcome": row["outcome"], "reason": row["reason"], "registry_size": row["registry_size"],
+        "judged_at_ms": row["judged_at_ms"], "verified": row["verified"], "prior": prior,
+        "detail": row["detail"], "kafka_timestamp": _time(row["kafka_timestamp"]),
+        "received_at": _time(row["recorded_at"]), "tps_id": row["tps_id"], "contest_id": row["contest_id"],
+        "revision": row["revision"], "terminal_id": row["terminal_id"],
     }  # fmt: skip
 
 

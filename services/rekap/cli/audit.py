@@ -1,4 +1,5 @@
-"""`rekap audit`: the bundle anyone can recount the election from, and the recount."""
+"""`rekap audit`: the election key, the audit bundle anyone can recount the election from, the recount, and
+the witness that keeps the heads a site publishes."""
 
 from __future__ import annotations
 
@@ -10,65 +11,166 @@ from typing import Any
 
 import asyncpg
 
-from rekap.audit.export import export_bundle, manifest_digest
+from rekap.audit.export import export_bundle
+from rekap.audit.keys import KeyChange, create_key, describe_key, public_key_of, rotate_key
 from rekap.audit.verify import verify_bundle
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
+from rekap.audit.watch import watch
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, say_registry, with_connection
 from rekap.config import Settings
+from rekap.domain.signing import read_public_key
+from rekap.errors import ConfigError
 
-EXPORT = """rekap audit export bundle/                  # the deciding forms, terminals, master data, totals, manifest
-rekap audit export bundle/ --all-records    # and every record ever received, with its outcome
+EXPORT = """rekap audit export bundle/     # every record, the registry, master data, totals, the signed head
 
-Export reads as the operator (REKAP_OPERATOR_DATABASE_URL, or DATABASE_URL), in one snapshot. Publish the
-manifest's SHA-256 (printed) beside the bundle: it seals every file. The format: docs/audit-bundle.md.
+Export reads as the operator (REKAP_OPERATOR_DATABASE_URL, or DATABASE_URL), in one snapshot, and signs its
+head with the election key (REKAP_ELECTION_KEY). The format and the trust model: docs/audit-bundle.md.
 """
+VERIFY = """rekap audit verify bundle/ --election-key election-key.pem --anchor witness/heads/*.txt
+
+Needs nothing but the folder, the election key KPU published and the heads kept earlier (anchors): without
+them the verdict says what could not be checked.
+"""
+WATCH = """rekap audit watch https://hasil.example/ --keep witness/ --election-key election-key.pem
+rekap audit watch .rekap/site --keep witness/      # a site's folder works too
+
+Run it every minute on election night: exit 0 while every head extends the last one kept, 1 on an alarm
+(both heads kept in witness/evidence/), 2 when the site cannot be read.
+"""
+KEY_CREATE = """rekap audit key create    # once, before election day: REKAP_ELECTION_KEY (mode 600), in the registry
+
+A file already there (`openssl genpkey -algorithm ed25519 -out FILE`, mode 600) is taken as the key."""
+KEY_ROTATE = """rekap audit key rotate    # a new key, endorsed by the current one; the old file kept beside it"""
+KEY_SHOW = """rekap audit key show > election-key.pub.pem    # the public key to publish (PEM), with its key ID"""
 
 
 def register(commands: SubParsers) -> None:
-    audit = commands.add_parser("audit", help="the audit bundle: export it, recount from it")
+    audit = commands.add_parser("audit", help="the election key, the audit bundle, the recount, the witness")
     actions = audit.add_subparsers(title="audit commands", required=True, metavar="ACTION")
-    export = add_command(
-        actions, "export", export_command, "write the audit bundle into a folder", reads=OPERATOR_DB, example=EXPORT
-    )
+    key = actions.add_parser("key", help="the election key that signs every election head")
+    key_actions = key.add_subparsers(title="key commands", required=True, metavar="ACTION")
+    key_reads = (*OPERATOR_DB, "election_key")
+    add_command(key_actions, "create", key_create, "make the election key (once) and log it in the registry",
+                reads=key_reads, example=KEY_CREATE)  # fmt: skip
+    add_command(key_actions, "rotate", key_rotate, "a new election key, endorsed by the current one",
+                reads=key_reads, example=KEY_ROTATE)  # fmt: skip
+    add_command(key_actions, "show", key_show, "the election key's public half, to publish", reads=("election_key",),
+                example=KEY_SHOW)  # fmt: skip
+    export = add_command(actions, "export", export_command, "write the audit bundle into a folder",
+                         reads=key_reads, example=EXPORT)  # fmt: skip
     export.add_argument("folder", type=Path)
-    export.add_argument("--all-records", action="store_true", help="also every record received (records.jsonl)")
-    verify = add_command(
-        actions,
-        "verify",
-        verify_command,
-        "recount from a bundle alone; exit 0 when all agree",
-        reads=(),
-        example="rekap audit verify bundle/   # needs nothing but the folder",
-    )
+    verify = add_command(actions, "verify", verify_command, "recount from a bundle alone; exit 0 when all agrees",
+                         reads=(), example=VERIFY)  # fmt: skip
     verify.add_argument("folder", type=Path)
+    add_trust_options(verify)
+    witness = add_command(actions, "watch", watch_command, "a witness: check and keep a site's new signed heads",
+                          reads=(), example=WATCH)  # fmt: skip
+    witness.add_argument("source", help="the site's address (https://...) or its folder")
+    witness.add_argument("--keep", type=Path, required=True, metavar="FOLDER", help="where the heads are kept")
+    witness.add_argument("--election-key", type=Path, metavar="PEM",
+                         help="the election key's public key as KPU published it (else the site's)")  # fmt: skip
+
+
+def add_trust_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--election-key", type=Path, action="append", default=[], metavar="PEM",
+                         help="the election key's public key as KPU published it (once per key trusted)")  # fmt: skip
+    command.add_argument("--anchor", type=Path, action="append", default=[], metavar="HEAD", nargs="+",
+                         help="heads kept earlier (a witness's, a site's audit/heads/N.txt)")  # fmt: skip
+
+
+def key_create(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no options)
+    path = settings.election_key_file
+
+    async def work(conn: asyncpg.Connection) -> KeyChange:
+        return await create_key(conn, path)
+
+    change = with_connection(settings, work, user="operator")
+    made = "its key (the file was there) registered" if change.adopted else "made (mode 600)"
+    say(f"election key {path}: {made}; publish its public half, before election day:\n")
+    say(describe_key(change.public_key))
+    say_registry(change.head)
+    return 0
+
+
+def key_rotate(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no options)
+    path = settings.election_key_file
+
+    async def work(conn: asyncpg.Connection) -> KeyChange:
+        return await rotate_key(conn, path)
+
+    change = with_connection(settings, work, user="operator")
+    say(f"election key {path}: a new one, endorsed by the last (kept as {change.retired}: destroy it when no "
+        "head needs it). Publish the new public half:\n")  # fmt: skip
+    say(describe_key(change.public_key))
+    say_registry(change.head)
+    return 0
+
+
+def key_show(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no options)
+    sys.stdout.write(describe_key(public_key_of(settings.election_key_file)))
+    return 0
 
 
 def export_command(settings: Settings, args: argparse.Namespace) -> int:
     started = time.monotonic()
 
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        return await export_bundle(conn, args.folder, all_records=args.all_records,
+        return await export_bundle(conn, args.folder, settings.election_key_file,
                                    progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True))  # fmt: skip
 
     manifest = with_connection(settings, work, user="operator")
     files = manifest["files"]
     size = sum(f["bytes"] for f in files.values())
+    records, leaves = files["records.jsonl"]["rows"], files["registry.jsonl"]["rows"]
     took = time.monotonic() - started
-    say(f"wrote {args.folder}: {files['forms.jsonl']['rows']:,} deciding forms, {len(files)} files, "
+    say(f"wrote {args.folder}: {records:,} records, {leaves:,} registry leaves, {len(files)} files, "
         f"{size / 2**20:,.1f} MiB in {took:.1f} s (snapshot {manifest['snapshot_at']})")  # fmt: skip
-    say(f"manifest SHA-256 (publish it with the bundle): {manifest_digest(args.folder)}")
+    say(f"signed head: {args.folder / 'head.txt'} (SHA-256 {files['head.txt']['sha256']})")
     return 0
 
 
 def verify_command(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no settings needed)
     started = time.monotonic()
-    recount = verify_bundle(args.folder)
-    for problem in recount.problems:
+    keys = [_public_key(path) for path in args.election_key]
+    anchors = [path for group in args.anchor for path in group]
+    verdict = verify_bundle(args.folder, keys, anchors)
+    for problem in verdict.problems[:MAX_SHOWN]:
         say(f"DISCREPANCY {problem}")
-    say(f"{recount.forms:,} forms read: {recount.counted:,} counted, {recount.held:,} held"
-        f" ({recount.taken_as_held:,} held for reasons only the full history shows);"
-        f" manifest SHA-256 {recount.manifest_sha256}; {time.monotonic() - started:.1f} s")  # fmt: skip
-    if recount.agrees:
-        say("VERIFIED: every signature, every form and every total agrees")
+    if len(verdict.problems) > MAX_SHOWN:
+        say(f"DISCREPANCY ... and {len(verdict.problems) - MAX_SHOWN:,} more")
+    for note in verdict.notes:
+        say(f"note: {note}")
+    say(f"{verdict.records:,} records judged again, {verdict.registry:,} registry leaves; {verdict.counted:,} "
+        f"TPS-races counted, {verdict.held:,} held; {verdict.anchors} anchor(s); head SHA-256 {verdict.head_sha256}; "
+        f"{time.monotonic() - started:.1f} s")  # fmt: skip
+    if verdict.agrees:
+        anchored = (f"anchored to {verdict.anchors} head(s) kept earlier" if verdict.anchors
+                    else "NOT anchored: no earlier head given could be checked")  # fmt: skip
+        keyed = "under the election key given" if keys else "under the bundle's own key (no --election-key)"
+        say(f"VERIFIED: every record, signature, ledger and total agrees; signed {keyed}; {anchored}")
         return 0
-    say(f"NOT VERIFIED: {len(recount.problems):,} discrepancies")
+    say(f"NOT VERIFIED: {len(verdict.problems):,} discrepancies")
     return 1
+
+
+def watch_command(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no settings needed)
+    key = _public_key(args.election_key) if args.election_key else None
+    result = watch(args.source, args.keep, key)
+    for line in result.lines:
+        say(line)
+    if result.alarms:
+        say(f"ALARM: {len(result.alarms)} problem(s); the heads are kept in {args.keep}/evidence")
+        return 1
+    say(f"{len(result.lines)} check(s) passed; the last head kept is {result.kept} ({args.keep}/heads)")
+    return 0
+
+
+MAX_SHOWN = 200
+
+
+def _public_key(path: Path) -> bytes:
+    try:
+        return read_public_key(path.read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot be read: {error}") from None
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 import asyncpg
 
 from rekap.config import DbUser, Settings, redact_url
+from rekap.domain.head import TreeHead
 from rekap.errors import ConfigError, UnavailableError
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -26,6 +27,11 @@ T = TypeVar("T")
 
 def say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def say_registry(head: TreeHead) -> None:
+    """The registry's new head, after a change a witness will want to see in it."""
+    say(f"registry: {head.size} leaves, root {head.root.hex()} (the next signed head publishes it)")
 
 
 # What a command reads from the environment, as settings fields; its --help lists them by variable.

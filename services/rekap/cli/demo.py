@@ -28,8 +28,9 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     stack.up(settings, args)
     say("\n== 2. database migrations (as the owner; `stack up` applied them already)")
     db.migrate_command(settings, args)
-    say("\n== 3. master data of Sumatera Selatan (regions real, TPS list synthetic)")
+    say("\n== 3. master data of Sumatera Selatan (regions real, TPS list synthetic), and the election key")
     masterdata.load(settings, argparse.Namespace(source=sumsel_master_data_dir(), replace=False))
+    audit.key_create(settings, argparse.Namespace())
     say("\n== 4. the simulated terminals (keys from this stack's own random secret), then the tabulator")
     secret = simulate.simulation_secret(settings)
 
@@ -47,15 +48,17 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     )  # fmt: skip
     status = simulate.simulate(settings, night)
     site = settings.home / "site"
-    say(f"\n== 6. the public results site, static, in {site}, with the audit bundle it links")
+    say(f"\n== 6. the public results site, static, in {site}, with the audit bundle it links and its signed head")
     shutil.rmtree(site, ignore_errors=True)
-    audit.export_command(settings, argparse.Namespace(folder=site / "audit", all_records=False))
-    website.build(settings, argparse.Namespace(folder=site, full=True, audit_href="audit/", watch=None))
+    audit.export_command(settings, argparse.Namespace(folder=site / "audit" / "bundle"))
+    website.build(settings, argparse.Namespace(folder=site, full=True, audit_href="audit/bundle/", watch=None))
     say("\nThe stack and the tabulator keep running. Look around:")
     say(f"  .venv/bin/rekap site serve {site}   the public site at http://127.0.0.1:8080/ (or open index.html)")
     say("  .venv/bin/rekap status 1671011001001    what counts for one TPS, and its history")
     say("  .venv/bin/rekap report 16 --out sumsel.html   the recapitulation (D.Hasil) of the province, printable")
-    say("  .venv/bin/rekap audit export bundle && .venv/bin/rekap audit verify bundle   recount from signed forms")
+    say("  .venv/bin/rekap audit watch .rekap/site --keep witness/   a witness: keep the signed head, check the next")
+    say(f"  .venv/bin/rekap audit verify {site}/audit/bundle --election-key {site}/audit/election-key.pem --anchor "
+        f"witness/heads/*.txt   recount, anchored")  # fmt: skip
     say(
         "  .venv/bin/rekap db login list          who may connect, in which role (passwords: .rekap/stack/secrets.json)"
     )

@@ -27,12 +27,16 @@ object store or CDN serves the folder as it is: see the README's "Publishing the
 def build(settings: Settings, args: argparse.Namespace) -> int:
     if args.folder.exists() and not args.folder.is_dir():
         raise ConfigError(f"{args.folder} is not a folder")
+    key: Path | None = settings.election_key_file
+    if settings.election_key is None and not settings.election_key_file.exists():
+        say(f"No election key ({settings.election_key_file}): no signed head is published (`rekap audit key create`).")
+        key = None
     while True:
         started = time.monotonic()
 
         async def work(conn: asyncpg.Connection) -> BuildReport:
             return await build_site(conn, args.folder, full=args.full, audit_href=args.audit_href,
-                                    progress=lambda text: say(f"  {text}"))  # fmt: skip
+                                    election_key=key, progress=lambda text: say(f"  {text}"))  # fmt: skip
 
         try:
             report = with_connection(settings, work)
@@ -44,6 +48,11 @@ def build(settings: Settings, args: argparse.Namespace) -> int:
             what = "full build" if report.full else f"{report.tps_changed:,} TPS changed"
             say(f"{report.taken_at:%H:%M:%S} UTC: {what}; {report.pages_written:,} of {report.pages_made:,} pages "
                 f"written, {report.forms_written:,} signed forms; {time.monotonic() - started:.1f} s")  # fmt: skip
+            if report.head is not None:
+                head = report.head.head
+                say(f"  signed head {report.head.number}{'' if report.head.new else ' (nothing changed: kept)'}: "
+                    f"registry {head.registry.size} leaves, {sum(h.size for h in head.ledgers):,} records in "
+                    f"{len(head.ledgers)} ledgers (audit/head.txt)")  # fmt: skip
         if args.watch is None:
             say(f"open {(args.folder / 'index.html').resolve()} (or `rekap site serve {args.folder}`)")
             return 0
@@ -68,7 +77,7 @@ def register(commands: SubParsers) -> None:
     site = commands.add_parser("site", help="the public results site (static HTML and JSON)")
     actions = site.add_subparsers(title="site commands", required=True, metavar="ACTION")
     builder = add_command(actions, "build", build, "build the site into a folder; again, only what changed",
-                          reads=OPERATOR_DB, example=BUILD)  # fmt: skip
+                          reads=(*OPERATOR_DB, "election_key"), example=BUILD)  # fmt: skip
     builder.add_argument("folder", type=Path)
     builder.add_argument("--watch", type=float, nargs="?", const=30.0, metavar="SECONDS",
                          help="build again every SECONDS (default 30) until Ctrl-C")  # fmt: skip

@@ -13,10 +13,22 @@ import structlog
 
 from rekap.adapters.kafka.topics import log_start
 from rekap.adapters.postgres.gaps import accept_gap
+from rekap.adapters.postgres.registry import registry_head
 from rekap.bootstrap import tabulator_service
-from rekap.cli.common import KAFKA, OPERATOR_DB, TABULATOR, TOPICS, SubParsers, add_command, say, with_connection
+from rekap.cli.common import (
+    KAFKA,
+    OPERATOR_DB,
+    TABULATOR,
+    TOPICS,
+    SubParsers,
+    add_command,
+    say,
+    say_registry,
+    with_connection,
+)
 from rekap.config import Settings
 from rekap.domain.batch import OffsetGap
+from rekap.domain.head import TreeHead
 
 log = structlog.get_logger(__name__)
 
@@ -57,13 +69,15 @@ def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
     topic = settings.tally_topic
     start = asyncio.run(log_start(settings.kafka("admin"), topic, args.partition))
 
-    async def work(conn: asyncpg.Connection) -> OffsetGap:
-        return await accept_gap(conn, topic, args.partition, start, accepted_by=args.by, reason=args.reason)
+    async def work(conn: asyncpg.Connection) -> tuple[OffsetGap, TreeHead]:
+        gap = await accept_gap(conn, topic, args.partition, start, accepted_by=args.by, reason=args.reason)
+        return gap, await registry_head(conn)
 
-    gap = with_connection(settings, work)
+    gap, head = with_connection(settings, work)
     say(f"accepted: offsets {gap.first_missing} to {gap.next_offset - 1} of {topic} partition {gap.partition} "
         f"({gap.missing:,} records) are missing, recorded as accepted by {args.by}")  # fmt: skip
     say(f"the tabulator owning the partition goes on from offset {gap.next_offset} within REKAP_TERMINAL_REFRESH_S")
+    say_registry(head)
     return 0
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import asyncpg
 
+from rekap.adapters.postgres.registry import registry_head
 from rekap.adapters.postgres.terminals import TerminalError, list_terminals, register_terminals, revoke_terminal
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, say_registry, with_connection
 from rekap.config import Settings
+from rekap.domain.head import TreeHead
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
 from rekap.errors import ConfigError
@@ -66,11 +68,12 @@ def register_command(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError(str(error)) from None
     terminal = Terminal(args.terminal_id, public_key, args.scope)
 
-    async def work(conn: asyncpg.Connection) -> int:
-        return await register_terminals(conn, [terminal])
+    async def work(conn: asyncpg.Connection) -> tuple[int, TreeHead]:
+        return await register_terminals(conn, [terminal]), await registry_head(conn)
 
-    new = with_connection(settings, work)
+    new, head = with_connection(settings, work)
     say(f"{'registered' if new else 'already registered'}: {terminal.terminal_id} for {terminal.scope}")
+    say_registry(head)
     return 0
 
 
@@ -84,11 +87,11 @@ def register_file(settings: Settings, path: Path) -> int:
     problems = list(loaded.problems)
     if not problems and loaded.terminals:
 
-        async def work(conn: asyncpg.Connection) -> int:
-            return await register_terminals(conn, loaded.terminals)
+        async def work(conn: asyncpg.Connection) -> tuple[int, TreeHead]:
+            return await register_terminals(conn, loaded.terminals), await registry_head(conn)
 
         try:
-            new = with_connection(settings, work)
+            new, head = with_connection(settings, work)
         except TerminalError as error:
             if not error.problems:
                 raise
@@ -97,6 +100,7 @@ def register_file(settings: Settings, path: Path) -> int:
             took = time.monotonic() - started
             say(f"{path}: {len(loaded.terminals):,} terminals, {new:,} newly registered, "
                 f"{len(loaded.terminals) - new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
+            say_registry(head)
             return 0
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -125,11 +129,13 @@ def _listed(terminal: Terminal, args: argparse.Namespace) -> bool:
 
 
 def revoke(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: asyncpg.Connection) -> TreeHead:
         await revoke_terminal(conn, args.terminal_id)
+        return await registry_head(conn)
 
-    with_connection(settings, work)
+    head = with_connection(settings, work)
     say(f"revoked: {args.terminal_id} (its forms from now on are rejected)")
+    say_registry(head)
     return 0
 
 

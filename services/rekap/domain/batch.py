@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rekap.domain.decode import Authentic, Decoded, Headers, RawRecord, Rejected
+from rekap.domain.decode import Authentic, Decoded, Decoder, Headers, RawRecord, Rejected
+from rekap.domain.ledger import Basis, Coordinates, LedgerEntry
 from rekap.domain.outcomes import Judgement, judge
 from rekap.domain.reasons import Outcome, RejectReason
 from rekap.domain.regions import Level, ancestor
@@ -32,6 +33,20 @@ class ConsumedRecord:
     @property
     def raw(self) -> RawRecord:
         return RawRecord(self.key, self.value, self.headers)
+
+    @property
+    def coordinates(self) -> Coordinates:
+        return (self.topic, self.partition, self.offset)
+
+
+Judged = tuple[ConsumedRecord, Decoded, Basis]  # a record, what its decoder made of it, and against what
+
+
+def decode_all(decoder: Decoder, records: Sequence[ConsumedRecord]) -> list[Judged]:
+    """Each record decoded, with what it was judged against: the decoder's registry and its clock, read
+    once for them all (the ledger keeps both, so that a verifier judges each record again as it was)."""
+    basis = Basis(decoder.registry_size, decoder.now_ms(), decoder.verifies)
+    return [(record, decoder.decode(record.raw, basis.judged_at_ms), basis) for record in records]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +83,16 @@ class FormState:
     ballots_used: int
     votes: Mapping[str, int]
     authority: Authority = Authority.KPPS
+    record: Coordinates | None = None  # the record it came in
 
     @classmethod
-    def of(cls, judgement: Judgement) -> FormState:
+    def of(cls, judgement: Judgement, record: ConsumedRecord) -> FormState:
         decoded = judgement.decoded
         assert isinstance(decoded, Authentic)
         assert judgement.digest is not None
         tally = decoded.tally
         return cls(tally.revision, judgement.digest, judgement.outcome is Outcome.QUARANTINED, tally.valid,
-                   tally.invalid, tally.ballots.used, tally.votes, decoded.authority)  # fmt: skip
+                   tally.invalid, tally.ballots.used, tally.votes, decoded.authority, record.coordinates)  # fmt: skip
 
     @property
     def current(self) -> CurrentForm:
@@ -111,6 +127,15 @@ class TotalsChange:
 class RecordOutcome:
     record: ConsumedRecord
     judgement: Judgement
+    basis: Basis
+    prior: Coordinates | None = None  # the deciding form it was judged against (an authentic form's only)
+
+    def entry(self) -> LedgerEntry:
+        """The record as its partition's ledger keeps it (skipped offsets worked out by ledger.anchor)."""
+        record, judgement = self.record, self.judgement
+        reason = judgement.reason.value if judgement.reason is not None else None
+        return LedgerEntry(record.offset, 0, record.key, record.value, record.headers, judgement.outcome.value,
+                           reason, self.basis, self.prior)  # fmt: skip
 
     @property
     def detail(self) -> str | None:
@@ -142,6 +167,10 @@ class BatchChanges:
     def rejected(self) -> list[RecordOutcome]:
         return [o for o in self.outcomes if o.judgement.outcome is Outcome.REJECTED]
 
+    def entries(self) -> list[tuple[int, LedgerEntry]]:
+        """Each record's ledger entry with its partition, in the batch's order."""
+        return [(o.record.partition, o.entry()) for o in self.outcomes]
+
 
 MAX_DETAIL_CHARS = 500
 
@@ -160,21 +189,21 @@ def form_keys(decoded: Iterable[Decoded]) -> set[FormKey]:
     return {(d.tally.tps_id, d.tally.contest_id) for d in decoded if isinstance(d, Authentic)}
 
 
-def tabulate(batch: Sequence[tuple[ConsumedRecord, Decoded]], current: Mapping[FormKey, FormState]) -> BatchChanges:
+def tabulate(batch: Sequence[Judged], current: Mapping[FormKey, FormState]) -> BatchChanges:
     """Judge every record in order against the forms deciding so far (including those this batch
     decided earlier), and sum what changes per (contest, kecamatan, shard)."""
     deciding = dict(current)
     outcomes: list[RecordOutcome] = []
     forms: dict[FormKey, NewForm] = {}
     totals: dict[TotalsKey, TotalsChange] = {}
-    for record, decoded in batch:
+    for record, decoded, basis in batch:
         key = (decoded.tally.tps_id, decoded.tally.contest_id) if isinstance(decoded, Authentic) else None
         previous = deciding.get(key) if key is not None else None
         judgement = judge(decoded, previous.current if previous is not None else None)
-        outcomes.append(RecordOutcome(record, judgement))
+        outcomes.append(RecordOutcome(record, judgement, basis, previous.record if previous is not None else None))
         if key is None or not judgement.becomes_current:
             continue
-        new = FormState.of(judgement)
+        new = FormState.of(judgement, record)
         change = totals.setdefault((key[1], ancestor(key[0], Level.KECAMATAN), record.partition), TotalsChange())
         if previous is not None:
             change.apply(previous, -1)

@@ -67,7 +67,8 @@ class Decoder:
 
     `verify_signatures=False` is for trusted internal topics only: the terminal and its scope are
     still checked, the signature is not. `clock` gives the time now (seconds since the epoch): a form
-    submitted more than `max_clock_skew_s` after it is held.
+    submitted more than `max_clock_skew_s` after it is held. `registry_size`: how many registry leaves the
+    master data and terminals given were read at (what the ledger records as each record's basis).
     """
 
     def __init__(
@@ -78,15 +79,26 @@ class Decoder:
         verify_signatures: bool = True,
         clock: Callable[[], float] = time.time,
         max_clock_skew_s: float = 300.0,
+        registry_size: int = 0,
     ) -> None:
         self._master = master
         self._terminals = terminals
         self._verify = verify_signatures
         self._clock = clock
-        self._max_clock_skew_s = max_clock_skew_s
+        self._max_clock_skew_us = round(max_clock_skew_s * 1_000_000)
+        self.registry_size = registry_size
         self._verifiers: dict[bytes, Verifier] = {}
 
-    def decode(self, record: RawRecord) -> Decoded:  # noqa: PLR0911 (a return per reason)
+    @property
+    def verifies(self) -> bool:
+        return self._verify
+
+    def now_ms(self) -> int:
+        """The clock, in the milliseconds a ledger records."""
+        return round(self._clock() * 1000)
+
+    def decode(self, record: RawRecord, at_ms: int | None = None) -> Decoded:  # noqa: PLR0911 (a return per reason)
+        """The record judged as of `at_ms` (milliseconds since the epoch; now when not given)."""
         unreadable = _unreadable_name(record.headers)
         if unreadable is not None:
             return Rejected(RejectReason.UNREADABLE_RECORD, f"header name {unreadable!r} is not UTF-8")
@@ -111,9 +123,9 @@ class Decoder:
             # The parser kept the last of a repeated key; another parser may keep the first.
             written, read = quotes, quotes_of(tally)
             return Rejected(RejectReason.DUPLICATE_KEY, f"a key is repeated: {written} quotes, {read} in the form read")
-        return self._judge(record, value, tally)
+        return self._judge(record, value, tally, self.now_ms() if at_ms is None else at_ms)
 
-    def _judge(self, record: RawRecord, value: bytes, tally: TallyV1) -> Decoded:  # noqa: PLR0911 (a return per reason)
+    def _judge(self, record: RawRecord, value: bytes, tally: TallyV1, at_ms: int) -> Decoded:  # noqa: PLR0911
         if record.key != tally.tps_id.encode():
             shown = record.key[:40].decode(errors="replace") if record.key is not None else None
             return Rejected(RejectReason.KEY_MISMATCH, f"key {shown!r}, tps_id {tally.tps_id}", tally)
@@ -143,8 +155,8 @@ class Decoder:
         if self._verify and not self._verifier(terminal).verify(value, record.header("signature")):
             return Rejected(RejectReason.BAD_SIGNATURE, f"not signed by {terminal.terminal_id}'s key", tally)
         authority = Authority.PPK if terminal.scope.kind is ScopeKind.KECAMATAN else Authority.KPPS
-        latest = self._clock() + self._max_clock_skew_s
-        problems = arithmetic_problems(tally) + master_data_problems(tally, tps, latest)
+        latest_us = at_ms * 1000 + self._max_clock_skew_us
+        problems = arithmetic_problems(tally) + master_data_problems(tally, tps, latest_us)
         return Authentic(tally, tps, problems, tally.content_digest(), authority)
 
     def _verifier(self, terminal: Terminal) -> Verifier:

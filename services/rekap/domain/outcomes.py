@@ -28,18 +28,25 @@ def judge(decoded: Decoded, current: CurrentForm | None) -> Judgement:
     if isinstance(decoded, Rejected):
         return Judgement(Outcome.REJECTED, decoded.reason, decoded)
     assert isinstance(decoded, Authentic)
-    tally = decoded.tally
-    digest = decoded.digest
-    verdict = judge_revision(current, tally.revision, digest, decoded.authority)
+    form = CurrentForm(decoded.tally.revision, decoded.digest, decoded.authority)
+    outcome, reason, problems = judge_form(form, decoded.problems, current)
+    return Judgement(outcome, reason, decoded, decoded.digest, problems)
+
+
+def judge_form(
+    form: CurrentForm, problems: tuple[QuarantineReason, ...], current: CurrentForm | None
+) -> tuple[Outcome, RejectReason | QuarantineReason | None, tuple[QuarantineReason, ...]]:
+    """An authentic form's outcome, reason and every rule it breaks, from its revision, numbers and
+    authority (`form`) and the rules it breaks by itself, given the form deciding so far."""
+    verdict = judge_revision(current, form.revision, form.digest, form.authority)
     if verdict is RevisionVerdict.STALE:
-        return Judgement(Outcome.STALE, None, decoded, digest)
+        return Outcome.STALE, None, ()
     if verdict is RevisionVerdict.DUPLICATE:
-        return Judgement(Outcome.DUPLICATE, None, decoded, digest)
+        return Outcome.DUPLICATE, None, ()
     if verdict is RevisionVerdict.CONFLICT:
-        return Judgement(Outcome.REJECTED, RejectReason.REVISION_CONFLICT, decoded, digest)
-    problems = decoded.problems
-    if is_revision_jump(current, tally.revision, decoded.authority):
+        return Outcome.REJECTED, RejectReason.REVISION_CONFLICT, ()
+    if is_revision_jump(current, form.revision, form.authority):
         problems = (*problems, QuarantineReason.REVISION_JUMP)
     if problems:
-        return Judgement(Outcome.QUARANTINED, problems[0], decoded, digest, problems)
-    return Judgement(Outcome.ACCEPTED, None, decoded, digest)
+        return Outcome.QUARANTINED, problems[0], problems
+    return Outcome.ACCEPTED, None, ()

@@ -3,6 +3,8 @@ authentic but held for review (quarantined), not counted."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from rekap.domain.reasons import QuarantineReason
 from rekap.domain.regions import MAX_REGISTERED_PER_TPS, Tps
 from rekap.domain.tally import TallyV1
@@ -31,13 +33,23 @@ def arithmetic_problems(tally: TallyV1) -> tuple[QuarantineReason, ...]:
     return tuple(problems)
 
 
-def master_data_problems(tally: TallyV1, tps: Tps, latest_submission: float) -> tuple[QuarantineReason, ...]:
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """An aware time as whole microseconds since the epoch: exact, as a verifier in any language gets it."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def master_data_problems(tally: TallyV1, tps: Tps, latest_submission_us: int) -> tuple[QuarantineReason, ...]:
     """What the form says that the master data and the clock contradict: its registered voters are not
-    the TPS's DPT, or it was submitted after `latest_submission` (now plus the allowed clock skew)."""
+    the TPS's DPT, or it was submitted after `latest_submission_us` (microseconds since the epoch: the
+    judging clock plus the allowed skew)."""
     registered = tally.voters.registered
     problems = []
     if (registered.male, registered.female) != (tps.registered_male, tps.registered_female):
         problems.append(QuarantineReason.REGISTERED_NE_MASTER_DATA)
-    if tally.submitted_at.timestamp() > latest_submission:
+    if micros(tally.submitted_at) > latest_submission_us:
         problems.append(QuarantineReason.SUBMITTED_IN_FUTURE)
     return tuple(problems)

@@ -41,7 +41,11 @@ class SigningKey:
 
     def sign(self, value: bytes) -> bytes:
         """The `signature` header for `value`: base64 of the 64-byte signature."""
-        return base64.b64encode(self._key.sign(value).signature)
+        return base64.b64encode(self.signature(value))
+
+    def signature(self, value: bytes) -> bytes:
+        """The 64-byte Ed25519 signature of `value`."""
+        return bytes(self._key.sign(value).signature)
 
 
 def signed_headers(value: bytes, key: SigningKey) -> list[tuple[str, bytes]]:
@@ -58,12 +62,17 @@ class Verifier:
         self._key = nacl.signing.VerifyKey(public_key)
 
     def verify(self, value: bytes, header: bytes | None) -> bool:
+        """Whether `header` (the `signature` header: base64 of 64 bytes) signs `value`."""
         if header is None:
             return False
         try:
             signature = base64.b64decode(header, validate=True)
         except (binascii.Error, ValueError):
             return False
+        return self.verify_raw(value, signature)
+
+    def verify_raw(self, value: bytes, signature: bytes) -> bool:
+        """Whether the 64 bytes `signature` sign `value`."""
         if len(signature) != SIGNATURE_BYTES:
             return False
         try:
@@ -71,6 +80,15 @@ class Verifier:
         except nacl.exceptions.BadSignatureError:
             return False
         return True
+
+
+def is_public_key(data: bytes) -> bool:
+    """Whether the bytes can be an Ed25519 public key (32 of them, a point libsodium takes)."""
+    try:
+        nacl.signing.VerifyKey(data)
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError):
+        return False
+    return True
 
 
 # Key files: PEM, as OpenSSL and every crypto library read and write them (RFC 8410). For Ed25519

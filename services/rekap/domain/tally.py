@@ -7,14 +7,31 @@ Strict: a count is a JSON integer (not 1.0, not "1", not true), unknown fields a
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Annotated, Literal
-from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA_ID = "tally/v1"
 MAX_COUNT = 9_999
 MAX_REVISION = 2_147_483_647  # stored as a PostgreSQL integer
+
+# Times and ids exactly as RFC 3339 and RFC 9562 write them: a parser in any language reads the same
+# instant and the same id (pydantic alone would also take "1700000000", "2024-11-27 10:00" or a UUID in
+# braces, which another parser reads otherwise or not at all).
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+UUID_TEXT = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_RFC3339 = re.compile(RFC3339)
+
+
+def _rfc3339(value: object) -> object:
+    """Only a JSON string written as RFC 3339 goes on to be read as a time (then not strictly: from text)."""
+    if not isinstance(value, str):
+        raise ValueError("a time is a JSON string")  # noqa: TRY004 (pydantic reports a ValueError as invalid input)
+    if not _RFC3339.fullmatch(value):
+        raise ValueError("a time is written YYYY-MM-DDTHH:MM:SS[.ffffff] then Z or +HH:MM")
+    return value
+
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 ChoiceKey = Annotated[str, Field(pattern=r"^([1-9][0-9]?|kolom_kosong)$")]
@@ -59,12 +76,14 @@ class TallyV1(_Part):
     )
 
     schema_: Literal["tally/v1"] = Field(alias="schema")
-    submission_id: UUID
+    submission_id: Annotated[str, Field(pattern=UUID_TEXT, json_schema_extra={"format": "uuid"})]
     terminal_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
     tps_id: Annotated[str, Field(pattern=r"^[0-9]{13}$")]
     contest_id: Annotated[str, Field(pattern=r"^(pkwkp-[0-9]{2}|pkwkk-[0-9]{4})$")]
     revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
-    submitted_at: AwareDatetime
+    submitted_at: Annotated[
+        AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False, json_schema_extra={"pattern": RFC3339})
+    ]
     voters: Voters
     ballots: Ballots
     votes: Annotated[dict[ChoiceKey, Count], Field(min_length=1, json_schema_extra={"additionalProperties": False})]

@@ -10,8 +10,9 @@ import zlib
 import asyncpg
 
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
-from rekap.domain.batch import ConsumedRecord, PartitionAdvance, form_keys, tabulate
+from rekap.domain.batch import ConsumedRecord, PartitionAdvance, decode_all, form_keys, tabulate
 from rekap.domain.decode import Decoder
+from rekap.domain.ledger import anchor
 from rekap.simulation.night import Planned
 
 PARTITIONS = 6
@@ -36,13 +37,14 @@ async def write_directly(
         store = TabulationStore(pool)
         stands: dict[int, int | None] = dict(since or {})
         for start in range(0, len(records), batch_size):
-            batch = [(r, decoder.decode(r.raw)) for r in records[start : start + batch_size]]
-            last = {r.partition: r.offset for r, _ in batch}
+            batch = decode_all(decoder, records[start : start + batch_size])
+            last = {r.partition: r.offset for r, _, _ in batch}
             advances = [PartitionAdvance(p, stands.get(p), offset + 1) for p, offset in sorted(last.items())]
             async with store.batch(topic, uuid.uuid4()) as transaction:
-                await transaction.fence(advances)
-                forms = await transaction.deciding_forms(form_keys(d for _, d in batch))
-                await transaction.write(tabulate(batch, forms))
+                ledgers = await transaction.fence(advances)
+                forms = await transaction.deciding_forms(form_keys(d for _, d, _ in batch))
+                changes = tabulate(batch, forms)
+                await transaction.write(changes, anchor(changes.entries(), ledgers))
             stands.update({a.partition: a.next_offset for a in advances})
     finally:
         await pool.close()

@@ -29,6 +29,7 @@ import orjson
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.site import Positions, SiteSnapshot, site_snapshot
+from rekap.audit.publish import Published, publish_head
 from rekap.site.pages import Page, SignedForm, Snapshot, index_page, kecamatan_pages, region_pages, signed_forms
 from rekap.site.render import assets, to_html
 
@@ -50,6 +51,7 @@ class BuildReport:
     forms_written: int = 0
     files_removed: int = 0
     written: list[str] = field(default_factory=list)  # page paths, without suffix
+    head: Published | None = None  # the signed head published with it (with an election key)
 
 
 @dataclass
@@ -81,7 +83,7 @@ class _State:
 
 async def build_site(
     conn: Connection, folder: Path, *, full: bool = False, audit_href: str | None = None,
-    progress: Callable[[str], None] = lambda _: None,
+    election_key: Path | None = None, progress: Callable[[str], None] = lambda _: None,
 ) -> BuildReport:  # fmt: skip
     before = _State.load(folder)  # (a missing folder: the first build)
     async with site_snapshot(conn) as snap:
@@ -109,14 +111,19 @@ async def build_site(
         # The forms of the TPS that changed, in one read (a full build reads each kecamatan's with its rows).
         changed_forms = None if changed is None else signed_forms([f async for f in snap.forms(sorted(changed))])
         with _Writer(drawing, state, report, progress, on_all_cores=many) as writer:
-            writer.pages([index_page(snapshot, audit_href), *region_pages(snapshot)])
+            writer.pages(
+                [index_page(snapshot, audit_href, signed_heads=election_key is not None), *region_pages(snapshot)]
+            )
             for start in range(0, len(kecamatan), KECAMATAN_PER_READ):
                 chunk = kecamatan[start : start + KECAMATAN_PER_READ]
                 rows, forms = await _read_kecamatan(snap, chunk, changed_forms)
                 writer.kecamatan(rows, forms, changed)
+        # 5. The signed head of this snapshot, after the head before it, with the proofs that it extends it.
+        if election_key is not None:
+            report.head = await publish_head(conn, folder, election_key)
     if full and before is not None:
         report.files_removed = _remove_gone(folder, set(before.digests) - set(state.digests))
-    # 5. What was built.
+    # 6. What was built.
     state.save(folder, taken_at)
     return report
 

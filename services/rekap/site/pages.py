@@ -306,8 +306,9 @@ def signed_forms(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Signe
     return out
 
 
-def index_page(snapshot: Snapshot, audit_href: str | None) -> Page:
-    """The top page: every province's governor race and the kabupaten/kota races in it, with progress."""
+def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool = False) -> Page:
+    """The top page: every province's governor race and the kabupaten/kota races in it, with progress, and
+    where to check it (the audit bundle; the signed heads, when the site publishes them)."""
     provinces = []
     for region in sorted((r for r in snapshot.regions if r["level"] == "provinsi"), key=lambda r: r["region_code"]):
         code = region["region_code"]
@@ -324,7 +325,8 @@ def index_page(snapshot: Snapshot, audit_href: str | None) -> Page:
         if races:
             provinces.append({"code": code, "name": region["region_name"], "races": races})
     zone = next((snapshot.zone("provinsi", p["code"], p["races"][0]["contest_id"]) for p in provinces), None)
-    data = {"provinces": provinces, "audit_href": audit_href, "home": "index.html", "zone": zone}
+    data = {"provinces": provinces, "audit_href": audit_href, "signed_heads": signed_heads, "home": "index.html",
+            "zone": zone}  # fmt: skip
     return Page("index", "index.html", data)
 
 

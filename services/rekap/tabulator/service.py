@@ -24,8 +24,9 @@ import structlog
 from rekap.adapters.kafka.consumer import Fetched, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
-from rekap.domain.batch import BatchChanges, ConsumedRecord, PartitionAdvance, form_keys, tabulate
+from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, decode_all, form_keys, tabulate
 from rekap.domain.decode import Decoded, Decoder, Rejected
+from rekap.domain.ledger import anchor
 from rekap.domain.progress import ProgressBook
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
@@ -34,7 +35,7 @@ from rekap.tabulator.metrics import TabulatorMetrics
 
 log = structlog.get_logger(__name__)
 
-Batch = list[tuple[ConsumedRecord, Decoded]]
+Batch = list[Judged]
 DECODE_SLICE = 32  # records decoded between two turns of the event loop (a few ms: the commit waits no longer)
 NEVER = 2**63  # an offset no record reaches
 GARBAGE_EVERY_S = 30.0  # `rekap tabulator run` turns the automatic collector off: cycles collected this often
@@ -143,21 +144,22 @@ class Tabulator:
         """Decode in slices, letting the commit in flight take its turns between them."""
         decoded: Batch = []
         for start in range(0, len(records), DECODE_SLICE):
-            decoded += [(record, self._decoder.decode(record.raw)) for record in records[start : start + DECODE_SLICE]]
+            decoded += decode_all(self._decoder, records[start : start + DECODE_SLICE])
             await asyncio.sleep(0)
         return decoded
 
     async def _admit(self, fetched: Fetched, decoded: Batch) -> Batch:
         starts = await self._consumer.admit(fetched)
-        batch = [(r, d) for r, d in decoded if r.offset >= starts.get(r.partition, NEVER)]
-        if any(_unknown_terminal(d) for _, d in batch) and await self._refresh():
+        batch = [judged for judged in decoded if judged[0].offset >= starts.get(judged[0].partition, NEVER)]
+        if any(_unknown_terminal(d) for _, d, _ in batch) and await self._refresh():
             # Registered a moment ago, maybe: judged again with the terminals as the database has them now.
-            batch = [(r, self._decoder.decode(r.raw) if _unknown_terminal(d) else d) for r, d in batch]
+            batch = [decode_all(self._decoder, [judged[0]])[0] if _unknown_terminal(judged[1]) else judged
+                     for judged in batch]  # fmt: skip
         return batch
 
     async def _process(self, decoded: Batch, stop: asyncio.Event, started: float) -> None:
         # every line about this batch says which records it holds
-        with structlog.contextvars.bound_contextvars(batch=_span([r for r, _ in decoded])):
+        with structlog.contextvars.bound_contextvars(batch=_span([r for r, _, _ in decoded])):
             await self._write(decoded, stop, started)
 
     async def _write(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
@@ -176,7 +178,7 @@ class Tabulator:
             half = len(decoded) // 2
             log.warning("batch_split", error=str(refused), records=len(decoded))
             return await self._write(decoded[:half], stop, started) and await self._write(decoded[half:], stop, started)
-        record = decoded[0][0]
+        record, _, basis = decoded[0]
         log.error(
             "record_unstorable",
             partition=record.partition,
@@ -185,12 +187,12 @@ class Tabulator:
             exc_info=not isinstance(refused, RekapError),
         )  # fmt: skip  (a bug: its traceback helps)
         unstorable = Rejected(RejectReason.UNSTORABLE_RECORD, f"{type(refused).__name__}: {refused}")
-        return await self._commit([(record, unstorable)], stop, started)
+        return await self._commit([(record, unstorable, basis)], stop, started)
 
     async def _commit(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
         """One transaction, retried while PostgreSQL or Kafka are away. False when fenced or abandoned."""
-        records = [record for record, _ in decoded]
-        keys = form_keys(d for _, d in decoded)
+        records = [record for record, _, _ in decoded]
+        keys = form_keys(d for _, d, _ in decoded)
         advances = self._consumer.advances(records)
         batch_id = uuid.uuid4()  # the same for every attempt: a retry can tell its own commit
         changes: BatchChanges | None = None  # what the last attempt judged: what committed, if one did
@@ -200,12 +202,13 @@ class Tabulator:
                 async with self._consumer.in_flight():
                     db_started = time.monotonic()
                     async with self._store.batch(self._consumer.topic, batch_id) as transaction:
-                        await transaction.fence(advances)  # 1. only the owner of these offsets goes on
+                        ledgers = await transaction.fence(advances)  # 1. only the owner of these offsets goes on
                         forms = await transaction.deciding_forms(keys)  # 2. read, and locked to commit
                         changes = tabulate(decoded, forms)  # 3. judge and sum (pure)
-                        await transaction.write(changes)  # 4. outcome rows, forms, totals
-                        await self._dead_letters.send(changes)  # 5. rejected copies, acknowledged
-                    # 6. committed (the offsets moved with it); 7. see _after_commits
+                        anchored = anchor(changes.entries(), ledgers)  # 4. each record a leaf of its ledger (pure)
+                        await transaction.write(changes, anchored)  # 5. outcome rows, ledgers, forms, totals
+                        await self._dead_letters.send(changes)  # 6. rejected copies, acknowledged
+                    # 7. committed (the offsets and ledgers moved with it); then the loop's step 7
                 break
             except AlreadyCommittedError:
                 # An earlier attempt committed and its reply was lost: the batch is in, counted once.
@@ -299,7 +302,8 @@ class Tabulator:
                                 partitions=len(self._consumer.assigned))  # fmt: skip
 
     async def _refresh(self) -> bool:
-        """Take the registered terminals as they are now, if they changed. True if they did."""
+        """Take the registered terminals and master data as the registry holds them now, if it grew. True if
+        it did."""
         try:
             decoder = await self._refresh_decoder()
         except RekapError as error:
@@ -311,7 +315,7 @@ class Tabulator:
             return False
         self._decoder = decoder
         self._expected = None  # read with the master data again: it may have changed too
-        log.info("terminals_reloaded")
+        log.info("terminals_reloaded", registry_size=decoder.registry_size)
         return True
 
     def _count(self, changes: BatchChanges) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 
 from rekap.adapters.kafka.deadletters import copy_of
-from rekap.domain.batch import ConsumedRecord, FormState, RecordOutcome, TotalsChange, form_keys, tabulate
+from rekap.domain.batch import ConsumedRecord, FormState, RecordOutcome, TotalsChange, decode_all, form_keys, tabulate
 from rekap.domain.decode import Decoder, Rejected
+from rekap.domain.ledger import Basis
 from rekap.domain.outcomes import judge
 from rekap.domain.reasons import RejectReason
 from rekap.simulation.forms import Form, encode
 from tests.unit.world import GOVERNOR, TPS_A, TPS_B, World, changed
+
+BASIS = Basis(registry_size=0, judged_at_ms=0)
 
 
 def consumed(world: World, form: Form, offset: int, partition: int = 0) -> ConsumedRecord:
@@ -19,7 +22,7 @@ def consumed(world: World, form: Form, offset: int, partition: int = 0) -> Consu
 
 
 def run(decoder: Decoder, records: list[ConsumedRecord], current: dict[tuple[str, str], FormState] | None = None):  # type: ignore[no-untyped-def]
-    return tabulate([(r, decoder.decode(r.raw)) for r in records], current or {})
+    return tabulate(decode_all(decoder, records), current or {})
 
 
 def test_a_first_form_is_counted_whole(world: World) -> None:
@@ -116,7 +119,7 @@ def test_a_dead_letter_copy_fits_whatever_the_key_and_headers() -> None:
     """A record near the broker's 1 MiB limit in key and headers: its copy stays far below it."""
     headers = [(f"h{n}", b"v" * 100_000) for n in range(8)] + [("bad-\udcff", b"x"), ("nul\x00name", None)]
     record = ConsumedRecord("tallies", 0, 3, 0, b"k" * 200_000, b"{}" * 40_000, tuple(headers))
-    rejected = RecordOutcome(record, judge(Rejected(RejectReason.MALFORMED_JSON, "no"), None))
+    rejected = RecordOutcome(record, judge(Rejected(RejectReason.MALFORMED_JSON, "no"), None), BASIS)
     key, value, copied = copy_of(rejected)
     size = len(key or b"") + len(value or b"") + sum(len(n.encode()) + len(v or b"") for n, v in copied)
     assert size < 90 * 1024
@@ -129,7 +132,7 @@ def test_a_dead_letter_copy_fits_whatever_the_key_and_headers() -> None:
 
 def test_the_copy_of_an_unstorable_record_carries_none_of_its_headers() -> None:
     record = ConsumedRecord("tallies", 0, 4, 0, b"k", b"{}", (("x", b"y"),))
-    outcome = RecordOutcome(record, judge(Rejected(RejectReason.UNSTORABLE_RECORD, "refused"), None))
+    outcome = RecordOutcome(record, judge(Rejected(RejectReason.UNSTORABLE_RECORD, "refused"), None), BASIS)
     _, _, copied = copy_of(outcome)
     assert [name for name, _ in copied] == ["rekap-reason", "rekap-detail", "rekap-source", "rekap-omitted-headers"]
 
@@ -138,6 +141,7 @@ def test_a_detail_is_always_printable_text() -> None:
     outcome = RecordOutcome(
         ConsumedRecord("t", 0, 0, 0, None, None),
         judge(Rejected(RejectReason.SCHEMA_VIOLATION, "votes.\x00: \udc80" + "x" * 900), None),
+        BASIS,
     )
     detail = outcome.detail
     assert detail is not None

@@ -13,6 +13,8 @@ from uuid import UUID
 from rekap.adapters.kafka.consumer import Fetched
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError
 from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, PartitionAdvance
+from rekap.domain.ledger import Anchored, LedgerStart
+from rekap.domain.merkle import Frontier
 from rekap.errors import UnavailableError
 
 
@@ -87,6 +89,7 @@ class FakeStore:
         self.forms: dict[FormKey, FormState] = {}
         self.committed: list[BatchChanges] = []
         self.offsets: dict[int, int] = {}
+        self.ledgers: dict[int, Frontier] = {}  # each partition's tree, as the last commit left it
         self.batch_ids: dict[int, UUID] = {}
         self.progress_reads: list[list[int]] = []
         self.expected_reads = 0
@@ -100,6 +103,7 @@ class FakeStore:
         self.committed.append(changes)
         self.forms.update({key: new.state for key, new in changes.forms.items()})
         self.offsets.update({a.partition: a.next_offset for a in advances})
+        self.ledgers.update(transaction.anchored.frontiers)
         self.batch_ids.update({a.partition: batch_id for a in advances})
         if self._lose_replies:
             self._lose_replies -= 1
@@ -140,18 +144,22 @@ class FakeTransaction:
         self._store, self._topic, self._batch_id = store, topic, batch_id
         self.advances: list[PartitionAdvance] = []
         self.changes: BatchChanges | None = None
+        self.anchored = Anchored([], [], {}, {})
 
-    async def fence(self, advances: list[PartitionAdvance]) -> None:
+    async def fence(self, advances: list[PartitionAdvance]) -> dict[int, LedgerStart]:
         moved = [a for a in advances if self._store.offsets.get(a.partition) != a.expected]
         if moved:
             if all(self._store.batch_ids.get(a.partition) == self._batch_id for a in moved):
                 raise AlreadyCommittedError("committed by an earlier attempt")
             raise OffsetFencedError(self._topic, {a.partition: a.expected for a in moved})
         self.advances = advances
+        return {a.partition: LedgerStart(self._store.ledgers.get(a.partition, Frontier()).copy(), a.expected or 0)
+                for a in advances}  # fmt: skip
 
     async def deciding_forms(self, keys: set[FormKey]) -> dict[FormKey, FormState]:
         return {k: v for k, v in self._store.forms.items() if k in keys}
 
-    async def write(self, changes: BatchChanges) -> None:
+    async def write(self, changes: BatchChanges, anchored: Anchored) -> None:
         self._store.refuse(changes)
         self.changes = changes
+        self.anchored = anchored

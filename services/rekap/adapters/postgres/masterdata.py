@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.registry import log_master_data
 from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.masterdata import Dataset, MasterData, MasterDataSet
 from rekap.domain.regions import Level, Tps
@@ -119,7 +120,8 @@ async def read_dataset(conn: Connection) -> Dataset | None:
 
 
 async def load_master_data(conn: Connection, dataset: MasterDataSet, *, replace: bool = False) -> list[TableChange]:
-    """Load a checked dataset in one transaction. Returns what changed, table by table.
+    """Load a checked dataset in one transaction, and log it in the registry (unless it is the version
+    logged last). Returns what changed, table by table.
 
     A database holding another dataset takes this one only with `replace`, and never a synthetic one:
     made-up TPS must not mix with, or stand in for, an election's."""
@@ -157,6 +159,7 @@ async def load_master_data(conn: Connection, dataset: MasterDataSet, *, replace:
             inserted = sum(1 for r in written if r["inserted"])
             extra = await conn.fetchval(table.count_extra)
             changes.append(TableChange(table.name, len(records), inserted, len(written) - inserted, removed, extra))
+        await log_master_data(conn)  # the version judged against from now on, in the registry (0012)
     return changes
 
 

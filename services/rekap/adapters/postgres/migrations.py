@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
+from rekap.adapters.postgres.registry import log_master_data_if_never
 from rekap.errors import MigrationError
 
 FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
@@ -34,6 +35,7 @@ LOCK_TIMEOUT_S = 10
 # A database's own privileges are not copied by CREATE DATABASE ... TEMPLATE nor by a restore: asserted
 # again on every run, once the migration that defines them (0007) is in.
 HAS_DATABASE_ACCESS = "SELECT to_regprocedure('rekap.grant_database_access()') IS NOT NULL"
+HAS_REGISTRY = "SELECT to_regclass('rekap.registry_head') IS NOT NULL"
 GRANT_DATABASE_ACCESS = "SELECT rekap.grant_database_access()"
 SELECT_APPLIED = "SELECT version, name, checksum FROM public.schema_migrations ORDER BY version"
 INSERT_APPLIED = "INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
@@ -107,6 +109,8 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
             await conn.execute(INSERT_APPLIED, migration.version, migration.name, migration.checksum)
         if await conn.fetchval(HAS_DATABASE_ACCESS):
             await conn.execute(GRANT_DATABASE_ACCESS)
+        if await conn.fetchval(HAS_REGISTRY):  # master data loaded before the registry existed: logged now
+            await log_master_data_if_never(conn)
     return pending
 
 

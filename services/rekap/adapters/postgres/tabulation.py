@@ -18,14 +18,18 @@ from rekap.adapters.postgres.readings import stored_offsets
 from rekap.adapters.postgres.stored import stored_headers
 from rekap.domain.batch import BatchChanges, FormKey, FormState, NewForm, PartitionAdvance, RecordOutcome
 from rekap.domain.decode import Authentic
+from rekap.domain.ledger import Anchored, LedgerStart
+from rekap.domain.merkle import Frontier
 from rekap.domain.revisions import Authority
 from rekap.domain.tally import SECTION_NAMES
 from rekap.errors import RekapError
 
-# The fence: only the consumer that knows where a partition stands may move it (0008: one round trip
-# for all the batch's partitions; those not where believed come back). The row locks it takes are held
-# to commit, so a zombie behind them waits, then finds the offsets moved, and rolls back.
-ADVANCE_OFFSETS = "SELECT rekap.advance_offsets($1, $2::integer[], $3::bigint[], $4::bigint[], $5)"
+# The fence: only the consumer that knows where a partition stands may move it (0012: one round trip for
+# all the batch's partitions, each said moved or not, with its ledger as it stands). The row locks it
+# takes are held to commit, so a zombie behind them waits, then finds the offsets moved, and rolls back.
+ADVANCE_LEDGERS = """
+SELECT partition, moved, ledger FROM rekap.advance_ledgers($1, $2::integer[], $3::bigint[], $4::bigint[], $5)
+"""
 # Who moved a partition the fence found moved: this very batch (its commit's reply was lost), or another.
 SELECT_MOVED = """
 SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic = $1 AND partition = ANY($2)
@@ -37,7 +41,7 @@ SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic 
 # for that batch, then fails on the key, and the batch is judged again (FormRaceError).
 SELECT_FORMS = """
 SELECT f.tps_id, f.contest_id, f.revision, f.digest, f.status, f.valid, f.invalid, f.ballots_used, f.votes,
-       f.authority
+       f.authority, f.topic, f.partition, f."offset"
 FROM unnest($1::text[], $2::text[]) AS k(tps_id, contest_id)
 JOIN rekap.form f ON f.tps_id = k.tps_id AND f.contest_id = k.contest_id
 ORDER BY f.tps_id, f.contest_id
@@ -46,6 +50,9 @@ FOR UPDATE OF f
 RECORD_COLUMNS = (
     "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
     "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
+    # the ledger (0012): what its leaf holds beyond the columns above, its hash, the tree after a batch
+    "skipped", "registry_size", "judged_at_ms", "verified", "prior_topic", "prior_partition", "prior_offset",
+    "leaf_hash", "ledger",
 )  # fmt: skip
 # A form's columns with their types (for unnest), in the order _form_row gives them.
 FORM_TYPES = {
@@ -196,11 +203,12 @@ class BatchTransaction:
         self._batch_id = batch_id
         self._existing: set[FormKey] = set()  # the deciding forms read, locked until commit
 
-    async def fence(self, advances: list[PartitionAdvance]) -> None:
-        """Move each partition from where this consumer believes it stands. Raises OffsetFencedError if
-        another consumer moved it, AlreadyCommittedError if an earlier attempt of this batch did."""
+    async def fence(self, advances: list[PartitionAdvance]) -> dict[int, LedgerStart]:
+        """Move each partition from where this consumer believes it stands; returns each one's ledger as it
+        stands, which the batch extends. Raises OffsetFencedError if another consumer moved it,
+        AlreadyCommittedError if an earlier attempt of this batch did."""
         with boundary():
-            await _fence(self._conn, self._topic, advances, self._batch_id)
+            return await _fence(self._conn, self._topic, advances, self._batch_id)
 
     async def deciding_forms(self, keys: set[FormKey]) -> dict[FormKey, FormState]:
         with boundary():
@@ -208,22 +216,26 @@ class BatchTransaction:
         self._existing = set(forms)
         return forms
 
-    async def write(self, changes: BatchChanges) -> None:
-        """Outcome rows, deciding forms, totals. Raises FormRaceError if a deciding form was overtaken."""
+    async def write(self, changes: BatchChanges, anchored: Anchored) -> None:
+        """Outcome rows with their ledger, deciding forms, totals. Raises FormRaceError if a deciding form
+        was overtaken."""
         with boundary():
-            await _write(self._conn, changes, self._existing)
+            await _write(self._conn, changes, anchored, self._existing)
 
 
-async def _fence(conn: Connection, topic: str, advances: list[PartitionAdvance], batch_id: UUID) -> None:
+async def _fence(
+    conn: Connection, topic: str, advances: list[PartitionAdvance], batch_id: UUID
+) -> dict[int, LedgerStart]:
     ordered = sorted(advances, key=lambda a: a.partition)  # one lock order for everyone
-    moved_not: list[int] = await conn.fetchval(
-        ADVANCE_OFFSETS, topic, [a.partition for a in ordered], [a.expected for a in ordered],
+    rows = await conn.fetch(
+        ADVANCE_LEDGERS, topic, [a.partition for a in ordered], [a.expected for a in ordered],
         [a.next_offset for a in ordered], batch_id,
     )  # fmt: skip
     believed = {a.partition: a.expected for a in ordered}
-    lost = {partition: believed[partition] for partition in moved_not}
+    lost = {r["partition"]: believed[r["partition"]] for r in rows if not r["moved"]}
     if not lost:
-        return
+        return {r["partition"]: LedgerStart(Frontier.from_bytes(r["ledger"]), believed[r["partition"]] or 0)
+                for r in rows}  # fmt: skip
     moved = {r["partition"]: r for r in await conn.fetch(SELECT_MOVED, topic, sorted(lost))}
     wanted = {a.partition: a.next_offset for a in advances}
     if all(p in moved and moved[p]["batch_id"] == batch_id and moved[p]["next_offset"] == wanted[p] for p in lost):
@@ -246,15 +258,18 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
             r["ballots_used"],
             r["votes"],
             Authority(r["authority"]),
+            (r["topic"], r["partition"], r["offset"]),
         )
         for r in rows
     }
 
 
-async def _write(conn: Connection, changes: BatchChanges, existing: set[FormKey]) -> None:
-    await conn.copy_records_to_table(
-        "record", schema_name="rekap", columns=RECORD_COLUMNS, records=[_record_row(o) for o in changes.outcomes]
-    )
+async def _write(conn: Connection, changes: BatchChanges, anchored: Anchored, existing: set[FormKey]) -> None:
+    ledgers = {index: anchored.frontiers[partition].to_bytes() for partition, index in anchored.last.items()}
+    outcomes = zip(changes.outcomes, anchored.leaves, anchored.skipped, strict=True)
+    records = [(*_record_row(o), skipped, *_basis(o), leaf, ledgers.get(i))
+               for i, (o, leaf, skipped) in enumerate(outcomes)]  # fmt: skip
+    await conn.copy_records_to_table("record", schema_name="rekap", columns=RECORD_COLUMNS, records=records)
     new_rows: list[tuple[object, ...]] = []
     rows: list[tuple[object, ...]] = []  # forms that replace one read (and locked) by this batch
     now = datetime.now(UTC)  # when a form counted for the first time was
@@ -295,6 +310,12 @@ def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None)
         state.ballots_used, dict(state.votes), tally.terminal_id, tally.submitted_at, record.topic, record.partition,
         record.offset, int(state.authority), *tally.sections(), None if state.quarantined else now,
     )  # fmt: skip
+
+
+def _basis(outcome: RecordOutcome) -> tuple[object, ...]:
+    """What the record was judged against, as its row keeps it (registry_size .. prior_offset)."""
+    basis, prior = outcome.basis, outcome.prior
+    return (basis.registry_size, basis.judged_at_ms, basis.verified, *(prior if prior is not None else (None,) * 3))
 
 
 def _record_row(outcome: RecordOutcome) -> tuple[object, ...]:

@@ -57,6 +57,9 @@ UPDATE rekap.terminal SET active = false, revoked_at = now() WHERE terminal_id =
 TERMINAL_EXISTS = "SELECT EXISTS (SELECT 1 FROM rekap.terminal WHERE terminal_id = $1)"
 # Moves with every committed change of rekap.terminal (a trigger, see 0006): cheap to ask often.
 TERMINALS_VERSION = "SELECT version::text FROM rekap.terminal_version"
+# How many leaves the registry holds: moves with every registration, revocation, accepted gap and master
+# data version (0012), each logged in the transaction that makes it.
+REGISTRY_SIZE = "SELECT size FROM rekap.registry_head"
 SELECT_TERMINALS_FOR_DECODER = "SELECT terminal_id, public_key, scope_kind, scope_code, active FROM rekap.terminal"
 SELECT_ONE_TERMINAL = f"{SELECT_TERMINALS_FOR_DECODER} WHERE terminal_id = $1"
 SELECT_TERMINALS = """
@@ -136,3 +139,8 @@ async def read_terminal(conn: Connection, terminal_id: str) -> Terminal | None:
 async def terminals_version(conn: Connection | asyncpg.Pool) -> str:
     """A value that changes whenever the registered terminals change."""
     return str(await conn.fetchval(TERMINALS_VERSION))
+
+
+async def registry_size(conn: Connection | asyncpg.Pool) -> int:
+    """The registry's size: what a decoder built from reads in the same snapshot was judged against."""
+    return int(await conn.fetchval(REGISTRY_SIZE))
