@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -180,7 +181,7 @@ def audit_times(run: Run, key: Path, anchor: Path) -> dict[str, str]:
 
 def baseline_code(ref: str) -> Path:
     """The services/ and schemas/ of a git revision, in a folder of their own (made once per revision)."""
-    folder = RESULTS / "baselines" / ref
+    folder = Settings().home.resolve() / "baselines" / ref  # beside the stack: not a file of this checkout
     if not (folder / "services").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", ref, "services", "schemas"], cwd=ROOT, capture_output=True,
@@ -219,6 +220,7 @@ async def main() -> int:
     parser.add_argument("--audit", action="store_true",
                         help="then the audit bundle: exported, recounted by both verifiers")  # fmt: skip
     parser.add_argument("--baseline", metavar="REF", help="each run again with a git revision's tabulators")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each (with --baseline: their medians compared)")
     args = parser.parse_args()
     dataset = (
         national_dataset(args.provinces or 33) if args.national else read_master_data_folder(sumsel_master_data_dir())
@@ -226,22 +228,32 @@ async def main() -> int:
     scale = ("national" + (f"-{args.provinces}" if args.provinces else "")) if args.national else "sumsel"
     name = f"drain-{scale}-{'verify' if args.verify else 'noverify'}"
     rows, runs = [], []
+    notes = []
     for count in args.tabulators:
         label = f"{count} tabulator{'s' if count > 1 else ''}"
-        row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch, label=label,
-                                       audit=args.audit)  # fmt: skip
-        rows.append(row)
-        runs.append((label, series))
+        rates: dict[str, list[float]] = {"this": [], "baseline": []}
+        for turn in range(args.repeat):
+            # With a baseline, the two alternate which drains first: neither always meets a cold (or warm) server.
+            order = ["this", "baseline"] if args.baseline else ["this"]
+            for which in order if turn % 2 == 0 else order[::-1]:
+                code = baseline_code(args.baseline) if which == "baseline" else None
+                named = f"{label}, {args.baseline}" if which == "baseline" else label
+                row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch,
+                                               label=named, audit=args.audit and code is None, code=code)  # fmt: skip
+                rows.append(row)
+                runs.append((named, series))
+                rates[which].append(float(str(row["records/s (from start)"]).replace(",", "")))
         if args.baseline:
-            label = f"{label}, {args.baseline}"
-            row, series = await drain_once(dataset, verify=args.verify, tabulators=count, batch=args.batch,
-                                           label=label, code=baseline_code(args.baseline))  # fmt: skip
-            rows.append(row)
-            runs.append((label, series))
+            ratio = statistics.median(rates["this"]) / statistics.median(rates["baseline"])
+            notes.append(f"{label}: median records/s {statistics.median(rates['this']):,.0f} against "
+                         f"{statistics.median(rates['baseline']):,.0f} with {args.baseline}: {ratio:.3f}x "
+                         f"({args.repeat} runs each, alternating which went first)")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     chart(RESULTS / f"{name}.png", runs, f"Backlog drain, {scale}, signatures {'on' if args.verify else 'off'}")
     command = "python -m loadtests.drain " + " ".join(sys.argv[1:])
-    write_results(name, f"Backlog drain ({scale})", command, rows, [f"Chart: {name}.png"])
+    write_results(name, f"Backlog drain ({scale})", command, rows, [f"Chart: {name}.png", *notes])
+    for note in notes:
+        print(note)
     return 0 if all(r["oracle check"] == "OK" for r in rows) else 1
 
 

@@ -41,9 +41,9 @@ from rekap.adapters.postgres.masterdata import read_master_data as read_db_maste
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, registry_size
 from rekap.config import Settings
-from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, tabulate
+from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, form_keys, tabulate
 from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
-from rekap.domain.ledger import Basis, anchor
+from rekap.domain.ledger import Basis, anchor, record_digest
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder, write_master_data
@@ -240,13 +240,13 @@ async def fuzz(
                 if isinstance(decoded, Authentic) and not fuzzed.signed:
                     problems.append(f"offset {offset} ({fuzzed.kind}): accepted, but these bytes were never signed")
                 if decoded is not None:
-                    batch.append((consumed, decoded, basis))
+                    batch.append((consumed, decoded, basis, record_digest(raw.key, raw.value, raw.headers)))
                     problems += independent.differs(offset, fuzzed, decoded, basis.judged_at_ms)
                 offset += 1
             advance = [PartitionAdvance(0, written or None, offset)]
             async with store.batch("fuzz", uuid.uuid4()) as transaction:
                 ledgers = await transaction.fence(advance)
-                keys = {(d.tally.tps_id, d.tally.contest_id) for _, d, _ in batch if isinstance(d, Authentic)}
+                keys = form_keys(judged[1] for judged in batch)
                 changes = tabulate(batch, await transaction.deciding_forms(keys))
                 await transaction.write(changes, anchor(changes.entries(), ledgers))
                 check_copies(changes, problems)

@@ -635,11 +635,11 @@ def leaf_of(row: dict) -> bytes:
     def text(value: str | None) -> bytes:
         return sized(None if value is None else value.encode())
 
-    parts = [b"rekap/record/1\x00", row["offset"].to_bytes(8, "big", signed=True),
-             row["skipped"].to_bytes(8, "big", signed=True), sized(row["_key"]), sized(row["_value"]),
-             len(row["_headers"]).to_bytes(4, "big", signed=True)]  # fmt: skip
+    content = [sized(row["_key"]), sized(row["_value"]), len(row["_headers"]).to_bytes(4, "big", signed=True)]
     for name, value in row["_headers"]:
-        parts += [sized(name), sized(value)]
+        content += [sized(name), sized(value)]
+    parts = [b"rekap/record/1\x00", row["offset"].to_bytes(8, "big", signed=True),
+             row["skipped"].to_bytes(8, "big", signed=True), hashlib.sha256(b"".join(content)).digest()]  # fmt: skip
     parts += [text(row["outcome"]), text(row["reason"]), row["registry_size"].to_bytes(8, "big", signed=True),
               row["judged_at_ms"].to_bytes(8, "big", signed=True), bytes([1 if row["verified"] else 0])]  # fmt: skip
     prior = row["prior"]
@@ -766,6 +766,13 @@ def verify(folder: Path, keys: list[bytes], anchors: list[Head], say: Findings) 
             say(f"{where}: offset {row['offset']}, but the records before it and skipped {row['skipped']} account "
                 f"for offsets up to {tree[1]}: {row['offset'] - tree[1] - row['skipped']} unaccounted for")  # fmt: skip
         tree[1] = row["offset"] + 1
+        if row["skipped"]:
+            counts["skipped"] += row["skipped"]
+            if counts["skipped places"] < 20:
+                say.notes.append(
+                    f"{where}: Kafka gave no record for the {row['skipped']} offsets before it, the tabulator says"
+                )
+            counts["skipped places"] += 1
         tree[0].add(leaf_hash(leaf_of(row)))
         if tree[0].size in wanted[coordinates[:2]]:
             tree[2][tree[0].size] = tree[0].root()
@@ -879,7 +886,10 @@ def verify(folder: Path, keys: list[bytes], anchors: list[Head], say: Findings) 
         digest.update(("V " + " ".join([*key, str(votes[key])]) + "\n").encode())
     if digest.hexdigest() != head.totals:
         say("head.txt: the totals it names are not what the records add up to")
-    for what, text in (("unstorable", "records PostgreSQL refused to store, taken as written"),):
+    for what, text in (
+        ("unstorable", "records PostgreSQL refused to store, taken as written"),
+        ("skipped", "offsets Kafka gave no record for (transaction markers), as the tabulator found"),
+    ):
         if counts[what]:
             say.notes.append(f"{counts[what]:,} {text}")
     return counts

@@ -132,3 +132,11 @@ async def test_a_head_not_signed_by_the_election_key_is_an_alarm(night_site: Sit
     alarm = watch(night_site)
     assert alarm.returncode == 1
     assert "audit/heads/3.txt: not signed by the election key" in alarm.stdout
+
+
+def test_a_site_that_cannot_be_read_is_said_in_one_line_not_an_alarm(tmp_path: Path) -> None:
+    for source in (str(tmp_path / "nowhere"), str(tmp_path)):
+        done = rekap(dict(os.environ), "audit", "watch", source, "--keep", str(tmp_path / "witness"))
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr

@@ -50,6 +50,7 @@ LEVELS = (Level.KECAMATAN, Level.KABUPATEN_KOTA, Level.PROVINSI)
 NOT_A_FORM = {"unreadable_record", "oversize", "malformed_json", "schema_violation", "duplicate_key"}
 DECIDING = {"accepted", "quarantined"}
 NEWLINE = b"\n"
+MAX_SKIPPED_SHOWN = 20  # places where offsets held no record, listed one by one (then counted)
 Coordinates = tuple[str, int, int]
 FormKey = tuple[str, str]
 
@@ -307,6 +308,11 @@ class _Recount:
                          f"{entry.offset - tree.position - entry.skipped} unaccounted for")  # fmt: skip
         if entry.skipped:
             self.taken["skipped"] += entry.skipped
+            if self.taken["skipped places"] < MAX_SKIPPED_SHOWN:
+                first = entry.offset - entry.skipped
+                self.verdict.notes.append(f"{where}: Kafka gave no record for offsets {first} to {entry.offset - 1} "
+                                          f"of {topic}/{partition}, the tabulator says")  # fmt: skip
+            self.taken["skipped places"] += 1
         tree.position = entry.offset + 1
 
     def _skip_gaps(self, tree: _Partition, topic: str, partition: int) -> None:

@@ -14,7 +14,7 @@ import asyncpg
 from rekap.audit.export import export_bundle
 from rekap.audit.keys import KeyChange, create_key, describe_key, public_key_of, rotate_key
 from rekap.audit.verify import verify_bundle
-from rekap.audit.watch import watch
+from rekap.audit.watch import WatchError, watch
 from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, say_registry, with_connection
 from rekap.config import Settings
 from rekap.domain.signing import read_public_key
@@ -154,7 +154,11 @@ def verify_command(settings: Settings, args: argparse.Namespace) -> int:  # noqa
 
 def watch_command(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no settings needed)
     key = _public_key(args.election_key) if args.election_key else None
-    result = watch(args.source, args.keep, key)
+    try:
+        result = watch(args.source, args.keep, key)
+    except WatchError as error:  # nothing shown wrong: the site could not be read (try again in a minute)
+        print(f"rekap: {error}", file=sys.stderr)
+        return 2
     for line in result.lines:
         say(line)
     if result.alarms:

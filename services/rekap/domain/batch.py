@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rekap.domain.decode import Authentic, Decoded, Decoder, Headers, RawRecord, Rejected
-from rekap.domain.ledger import Basis, Coordinates, LedgerEntry
+from rekap.domain.ledger import Basis, Coordinates, Entry, record_digest
 from rekap.domain.outcomes import Judgement, judge
 from rekap.domain.reasons import Outcome, RejectReason
 from rekap.domain.regions import Level, ancestor
@@ -39,14 +39,17 @@ class ConsumedRecord:
         return (self.topic, self.partition, self.offset)
 
 
-Judged = tuple[ConsumedRecord, Decoded, Basis]  # a record, what its decoder made of it, and against what
+# A record, what its decoder made of it, against what (the ledger keeps it), and the digest of its exact
+# key, value and headers (its ledger leaf holds it: made here, while the batch before commits).
+Judged = tuple[ConsumedRecord, Decoded, Basis, bytes]
 
 
 def decode_all(decoder: Decoder, records: Sequence[ConsumedRecord]) -> list[Judged]:
     """Each record decoded, with what it was judged against: the decoder's registry and its clock, read
     once for them all (the ledger keeps both, so that a verifier judges each record again as it was)."""
     basis = Basis(decoder.registry_size, decoder.now_ms(), decoder.verifies)
-    return [(record, decoder.decode(record.raw, basis.judged_at_ms), basis) for record in records]
+    return [(r, decoder.decode(r.raw, basis.judged_at_ms), basis, record_digest(r.key, r.value, r.headers))
+            for r in records]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +131,8 @@ class RecordOutcome:
     record: ConsumedRecord
     judgement: Judgement
     basis: Basis
+    digest: bytes  # of the record's exact key, value and headers (ledger.record_digest)
     prior: Coordinates | None = None  # the deciding form it was judged against (an authentic form's only)
-
-    def entry(self) -> LedgerEntry:
-        """The record as its partition's ledger keeps it (skipped offsets worked out by ledger.anchor)."""
-        record, judgement = self.record, self.judgement
-        reason = judgement.reason.value if judgement.reason is not None else None
-        return LedgerEntry(record.offset, 0, record.key, record.value, record.headers, judgement.outcome.value,
-                           reason, self.basis, self.prior)  # fmt: skip
 
     @property
     def detail(self) -> str | None:
@@ -167,9 +164,10 @@ class BatchChanges:
     def rejected(self) -> list[RecordOutcome]:
         return [o for o in self.outcomes if o.judgement.outcome is Outcome.REJECTED]
 
-    def entries(self) -> list[tuple[int, LedgerEntry]]:
-        """Each record's ledger entry with its partition, in the batch's order."""
-        return [(o.record.partition, o.entry()) for o in self.outcomes]
+    def entries(self) -> list[Entry]:
+        """Each record as its partition's ledger takes it (ledger.anchor), in the batch's order."""
+        return [(o.record.partition, o.record.offset, o.digest, o.judgement.outcome, o.judgement.reason, o.basis,
+                 o.prior) for o in self.outcomes]  # fmt: skip
 
 
 MAX_DETAIL_CHARS = 500
@@ -196,11 +194,11 @@ def tabulate(batch: Sequence[Judged], current: Mapping[FormKey, FormState]) -> B
     outcomes: list[RecordOutcome] = []
     forms: dict[FormKey, NewForm] = {}
     totals: dict[TotalsKey, TotalsChange] = {}
-    for record, decoded, basis in batch:
+    for record, decoded, basis, digest in batch:
         key = (decoded.tally.tps_id, decoded.tally.contest_id) if isinstance(decoded, Authentic) else None
         previous = deciding.get(key) if key is not None else None
         judgement = judge(decoded, previous.current if previous is not None else None)
-        outcomes.append(RecordOutcome(record, judgement, basis, previous.record if previous is not None else None))
+        outcomes.append(RecordOutcome(record, judgement, basis, digest, previous.record if previous else None))
         if key is None or not judgement.becomes_current:
             continue
         new = FormState.of(judgement, record)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
@@ -105,10 +106,11 @@ class TallyV1(_Part):
         """What makes two submissions of one revision "identical content": the counted numbers.
 
         A terminal that sends the same numbers again (even with a new submission_id) sends a
-        duplicate; other numbers under the same revision are a revision conflict.
+        duplicate; other numbers under the same revision are a revision conflict. (Each count fits in
+        16 bits: at most 9,999.)
         """
         v = self.voters
-        numbers = (
+        numbers = _NUMBERS.pack(
             v.registered.male, v.registered.female,
             v.voted.dpt.male, v.voted.dpt.female, v.voted.moved_in.male, v.voted.moved_in.female,
             v.voted.added.male, v.voted.added.female, v.disabled_voted.male, v.disabled_voted.female,
@@ -116,7 +118,10 @@ class TallyV1(_Part):
             self.valid, self.invalid,
         )  # fmt: skip
         votes = ",".join(f"{choice}={count}" for choice, count in sorted(self.votes.items()))
-        return hashlib.sha256(f"{numbers}|{votes}".encode()).digest()
+        return hashlib.sha256(numbers + votes.encode()).digest()
+
+
+_NUMBERS = struct.Struct(">16H")
 
 
 # The names of TallyV1.sections(), as the database's columns and the read contract call them.

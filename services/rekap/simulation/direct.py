@@ -38,11 +38,11 @@ async def write_directly(
         stands: dict[int, int | None] = dict(since or {})
         for start in range(0, len(records), batch_size):
             batch = decode_all(decoder, records[start : start + batch_size])
-            last = {r.partition: r.offset for r, _, _ in batch}
+            last = {judged[0].partition: judged[0].offset for judged in batch}
             advances = [PartitionAdvance(p, stands.get(p), offset + 1) for p, offset in sorted(last.items())]
             async with store.batch(topic, uuid.uuid4()) as transaction:
                 ledgers = await transaction.fence(advances)
-                forms = await transaction.deciding_forms(form_keys(d for _, d, _ in batch))
+                forms = await transaction.deciding_forms(form_keys(judged[1] for judged in batch))
                 changes = tabulate(batch, forms)
                 await transaction.write(changes, anchor(changes.entries(), ledgers))
             stands.update({a.partition: a.next_offset for a in advances})

@@ -151,7 +151,7 @@ class Tabulator:
     async def _admit(self, fetched: Fetched, decoded: Batch) -> Batch:
         starts = await self._consumer.admit(fetched)
         batch = [judged for judged in decoded if judged[0].offset >= starts.get(judged[0].partition, NEVER)]
-        if any(_unknown_terminal(d) for _, d, _ in batch) and await self._refresh():
+        if any(_unknown_terminal(judged[1]) for judged in batch) and await self._refresh():
             # Registered a moment ago, maybe: judged again with the terminals as the database has them now.
             batch = [decode_all(self._decoder, [judged[0]])[0] if _unknown_terminal(judged[1]) else judged
                      for judged in batch]  # fmt: skip
@@ -159,7 +159,7 @@ class Tabulator:
 
     async def _process(self, decoded: Batch, stop: asyncio.Event, started: float) -> None:
         # every line about this batch says which records it holds
-        with structlog.contextvars.bound_contextvars(batch=_span([r for r, _, _ in decoded])):
+        with structlog.contextvars.bound_contextvars(batch=_span([judged[0] for judged in decoded])):
             await self._write(decoded, stop, started)
 
     async def _write(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
@@ -178,7 +178,7 @@ class Tabulator:
             half = len(decoded) // 2
             log.warning("batch_split", error=str(refused), records=len(decoded))
             return await self._write(decoded[:half], stop, started) and await self._write(decoded[half:], stop, started)
-        record, _, basis = decoded[0]
+        record, _, basis, digest = decoded[0]
         log.error(
             "record_unstorable",
             partition=record.partition,
@@ -187,12 +187,12 @@ class Tabulator:
             exc_info=not isinstance(refused, RekapError),
         )  # fmt: skip  (a bug: its traceback helps)
         unstorable = Rejected(RejectReason.UNSTORABLE_RECORD, f"{type(refused).__name__}: {refused}")
-        return await self._commit([(record, unstorable, basis)], stop, started)
+        return await self._commit([(record, unstorable, basis, digest)], stop, started)
 
     async def _commit(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
         """One transaction, retried while PostgreSQL or Kafka are away. False when fenced or abandoned."""
-        records = [record for record, _, _ in decoded]
-        keys = form_keys(d for _, d, _ in decoded)
+        records = [judged[0] for judged in decoded]
+        keys = form_keys(judged[1] for judged in decoded)
         advances = self._consumer.advances(records)
         batch_id = uuid.uuid4()  # the same for every attempt: a retry can tell its own commit
         changes: BatchChanges | None = None  # what the last attempt judged: what committed, if one did

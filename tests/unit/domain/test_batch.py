@@ -119,7 +119,7 @@ def test_a_dead_letter_copy_fits_whatever_the_key_and_headers() -> None:
     """A record near the broker's 1 MiB limit in key and headers: its copy stays far below it."""
     headers = [(f"h{n}", b"v" * 100_000) for n in range(8)] + [("bad-\udcff", b"x"), ("nul\x00name", None)]
     record = ConsumedRecord("tallies", 0, 3, 0, b"k" * 200_000, b"{}" * 40_000, tuple(headers))
-    rejected = RecordOutcome(record, judge(Rejected(RejectReason.MALFORMED_JSON, "no"), None), BASIS)
+    rejected = RecordOutcome(record, judge(Rejected(RejectReason.MALFORMED_JSON, "no"), None), BASIS, b"")
     key, value, copied = copy_of(rejected)
     size = len(key or b"") + len(value or b"") + sum(len(n.encode()) + len(v or b"") for n, v in copied)
     assert size < 90 * 1024
@@ -132,7 +132,7 @@ def test_a_dead_letter_copy_fits_whatever_the_key_and_headers() -> None:
 
 def test_the_copy_of_an_unstorable_record_carries_none_of_its_headers() -> None:
     record = ConsumedRecord("tallies", 0, 4, 0, b"k", b"{}", (("x", b"y"),))
-    outcome = RecordOutcome(record, judge(Rejected(RejectReason.UNSTORABLE_RECORD, "refused"), None), BASIS)
+    outcome = RecordOutcome(record, judge(Rejected(RejectReason.UNSTORABLE_RECORD, "refused"), None), BASIS, b"")
     _, _, copied = copy_of(outcome)
     assert [name for name, _ in copied] == ["rekap-reason", "rekap-detail", "rekap-source", "rekap-omitted-headers"]
 
@@ -142,6 +142,7 @@ def test_a_detail_is_always_printable_text() -> None:
         ConsumedRecord("t", 0, 0, 0, None, None),
         judge(Rejected(RejectReason.SCHEMA_VIOLATION, "votes.\x00: \udc80" + "x" * 900), None),
         BASIS,
+        b"",
     )
     detail = outcome.detail
     assert detail is not None

@@ -19,7 +19,7 @@ from rekap.domain.head import (
     sign_head,
     totals_digest,
 )
-from rekap.domain.ledger import Basis, LedgerEntry, LedgerStart, anchor
+from rekap.domain.ledger import Basis, Entry, LedgerEntry, LedgerStart, anchor, record_digest
 from rekap.domain.merkle import Frontier, leaf_hash
 from rekap.domain.registry import LeafError, Registry
 from rekap.domain.signing import SigningKey
@@ -137,19 +137,23 @@ def entry(offset: int) -> LedgerEntry:
     )
 
 
+def given(partition: int, e: LedgerEntry) -> Entry:
+    return (partition, e.offset, record_digest(e.key, e.value, e.headers), e.outcome, e.reason, e.basis, e.prior)
+
+
 def test_a_batch_extends_each_partition_s_ledger_and_counts_the_offsets_kafka_skipped() -> None:
     start = Frontier()
     start.append(leaf_hash(entry(0).leaf()))
-    anchored = anchor(
-        [(0, entry(1)), (1, entry(0)), (0, entry(4))], {0: LedgerStart(start, 1), 1: LedgerStart(Frontier(), 0)}
-    )
+    starts = {0: LedgerStart(start, 1), 1: LedgerStart(Frontier(), 0)}
+    anchored = anchor([given(0, entry(1)), given(1, entry(0)), given(0, entry(4))], starts)
     assert anchored.skipped == [0, 0, 2]
     assert anchored.last == {0: 2, 1: 1}
     assert anchored.frontiers[0].size == 3
+    assert start.size == 1, "the tree it started from is left as it was (a retried batch starts again from it)"
     skipped = LedgerEntry(4, 2, b"k", b"v", [("signature", b"s"), ("x", None)], "accepted", None, Basis(3, 1000), None)
     assert anchored.leaves[2] == leaf_hash(skipped.leaf()), "the skipped offsets are in the leaf"
     with pytest.raises(ValueError, match="behind"):
-        anchor([(0, entry(0))], {0: LedgerStart(start, 1)})
+        anchor([given(0, entry(0))], {0: LedgerStart(start, 1)})
 
 
 def test_a_leaf_changes_with_every_part_of_the_record_and_its_judgement() -> None:
@@ -163,6 +167,10 @@ def test_a_leaf_changes_with_every_part_of_the_record_and_its_judgement() -> Non
         LedgerEntry(7, 0, b"k", b"v", base.headers, "accepted", None, Basis(3, 1001), None),
         LedgerEntry(7, 0, b"k", b"v", base.headers, "accepted", None, Basis(3, 1000, verified=False), None),
         LedgerEntry(7, 0, b"k", b"v", base.headers, "accepted", None, base.basis, ("tallies", 0, 1)),
+        LedgerEntry(7, 0, b"k", b"v", base.headers, "accepted", None, base.basis, ("tallies", 1, 1)),
+        LedgerEntry(7, 0, b"k", b"v", base.headers, "rejected", "bad_signature", base.basis, None),
+        LedgerEntry(7, 0, b"k", b"v", [("signature", b"s"), ("x", b"")], "accepted", None, base.basis, None),
+        LedgerEntry(7, 0, b"k", b"v", [("signature", b"s"), ("\udcff", None)], "accepted", None, base.basis, None),
         LedgerEntry(7, 0, None, b"v", base.headers, "accepted", None, base.basis, None),
         LedgerEntry(7, 0, b"", b"v", base.headers, "accepted", None, base.basis, None),
     ]

@@ -4,13 +4,13 @@ stored offset, holding every outcome row, the deciding forms, the totals and the
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
@@ -131,11 +131,12 @@ class OffsetFencedError(RekapError):
 
 async def init_connection(conn: Connection) -> None:
     """jsonb in and out as Python values, on every pooled connection. Binary, so that COPY takes it:
-    jsonb's binary form is a version byte (1) and the JSON text."""
+    jsonb's binary form is a version byte (1) and the JSON text (written by orjson: a record's headers and
+    a form's votes, for every record on the hot path)."""
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda value: b"\x01" + json.dumps(value).encode(),
-        decoder=lambda data: json.loads(data[1:]),
+        encoder=lambda value: b"\x01" + orjson.dumps(value),
+        decoder=lambda data: orjson.loads(data[1:]),
         schema="pg_catalog",
         format="binary",
     )
@@ -267,8 +268,7 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
 async def _write(conn: Connection, changes: BatchChanges, anchored: Anchored, existing: set[FormKey]) -> None:
     ledgers = {index: anchored.frontiers[partition].to_bytes() for partition, index in anchored.last.items()}
     outcomes = zip(changes.outcomes, anchored.leaves, anchored.skipped, strict=True)
-    records = [(*_record_row(o), skipped, *_basis(o), leaf, ledgers.get(i))
-               for i, (o, leaf, skipped) in enumerate(outcomes)]  # fmt: skip
+    records = [_record_row(o, skipped, leaf, ledgers.get(i)) for i, (o, leaf, skipped) in enumerate(outcomes)]
     await conn.copy_records_to_table("record", schema_name="rekap", columns=RECORD_COLUMNS, records=records)
     new_rows: list[tuple[object, ...]] = []
     rows: list[tuple[object, ...]] = []  # forms that replace one read (and locked) by this batch
@@ -312,20 +312,18 @@ def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None)
     )  # fmt: skip
 
 
-def _basis(outcome: RecordOutcome) -> tuple[object, ...]:
-    """What the record was judged against, as its row keeps it (registry_size .. prior_offset)."""
-    basis, prior = outcome.basis, outcome.prior
-    return (basis.registry_size, basis.judged_at_ms, basis.verified, *(prior if prior is not None else (None,) * 3))
-
-
-def _record_row(outcome: RecordOutcome) -> tuple[object, ...]:
-    record, judgement = outcome.record, outcome.judgement
-    decoded = judgement.decoded
-    tally = decoded.tally
+def _record_row(outcome: RecordOutcome, skipped: int, leaf: bytes, ledger: bytes | None) -> tuple[object, ...]:
+    """A record's row (RECORD_COLUMNS): what it is, what became of it, and its ledger leaf's parts."""
+    record, judgement, basis, prior = outcome.record, outcome.judgement, outcome.basis, outcome.prior
+    tally = judgement.decoded.tally
     timestamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None
     return (
         record.topic, record.partition, record.offset, judgement.outcome.value,
         judgement.reason.value if judgement.reason is not None else None, outcome.detail,
         tally.tps_id if tally else None, tally.contest_id if tally else None, tally.revision if tally else None,
         tally.terminal_id if tally else None, timestamp, record.key, record.value, stored_headers(record.headers),
+        skipped, basis.registry_size, basis.judged_at_ms, basis.verified, *(prior or _NO_PRIOR), leaf, ledger,
     )  # fmt: skip
+
+
+_NO_PRIOR = (None, None, None)
