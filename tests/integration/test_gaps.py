@@ -64,6 +64,7 @@ async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
         accepted = await asyncio.to_thread(rekap, env, *args)
         assert accepted.returncode == 0, accepted.stderr
         assert "offsets 0 to 3" in accepted.stdout
+        assert "registry: " in accepted.stdout, "the gap accepted is a leaf of the registry"
         again = await asyncio.to_thread(rekap, env, *args)
         assert again.returncode == 1, "a second time there is nothing missing"
         assert "nothing is missing" in again.stderr

@@ -46,6 +46,7 @@ async def test_a_file_registers_whole_then_the_list_filters(election_database_ur
     done = rekap(election_database_url, "terminal", "register", "--from", str(path))
     assert done.returncode == 0, done.stderr
     assert "301 terminals, 301 newly registered" in done.stdout
+    assert "registry: 302 leaves, root " in done.stdout, "the master data's leaf, then a leaf per registration"
     again = rekap(election_database_url, "terminal", "register", "--from", str(path))
     assert "0 newly registered, 301 already registered" in again.stdout, "the same file again is a no-op"
     assert await registered(election_database_url) == 301
@@ -55,7 +56,9 @@ async def test_a_file_registers_whole_then_the_list_filters(election_database_ur
     in_kecamatan = sum(t.tps_id.startswith(tps[0].kecamatan) for t in tps) + 1
     listed = rekap(election_database_url, "terminal", "list", "--kecamatan", tps[0].kecamatan)
     assert f"{in_kecamatan} terminal(s)" in listed.stdout
-    assert rekap(election_database_url, "terminal", "revoke", f"kpps-{tps[1].tps_id}").returncode == 0
+    revoking = rekap(election_database_url, "terminal", "revoke", f"kpps-{tps[1].tps_id}")
+    assert revoking.returncode == 0
+    assert "registry: 303 leaves, root " in revoking.stdout
     revoked = rekap(election_database_url, "terminal", "list", "--revoked")
     assert f"kpps-{tps[1].tps_id}" in revoked.stdout
     assert "1 terminal(s), 0 active" in revoked.stdout
