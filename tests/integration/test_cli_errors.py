@@ -81,3 +81,13 @@ def test_a_broker_that_does_not_answer_is_retried_then_said_in_one_line(tmp_path
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"rekap: Kafka at {address} did not answer for 3 s: "), done.stderr
     assert done.stderr.count("waiting_for") >= 2, "it tried again, with backoff"
+
+
+@pytest.mark.parametrize("text", ["A" * 256, "A" * 5000, "not/a/key/at/all", "-----BEGIN PUBLIC KEY-----\nAAAA\n"])
+def test_a_public_key_that_is_no_key_nor_a_file_is_one_line_exit_2(text: str) -> None:
+    """Text too long for a file name was taken for a path (OSError: File name too long)."""
+    done = rekap("terminal", "register", "kpps-x01", "--scope", "tps:1671011001001", "--public-key", text,
+                 DATABASE_URL="postgresql://u:p@127.0.0.1:1/rekap")  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    one_line(done, "--public-key")
+    assert text[:200] not in done.stderr, "the argument is not echoed back"

@@ -72,7 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RekapError, pydantic.ValidationError, *SCHEMA_MISSING) as error:
         for line in said(error):
             print(f"rekap: {line}", file=sys.stderr)
-        return 2 if isinstance(error, pydantic.ValidationError) else 1
+        return (
+            error.exit_status
+            if isinstance(error, RekapError)
+            else 2
+            if isinstance(error, pydantic.ValidationError)
+            else 1
+        )
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as a killed writer would

@@ -18,7 +18,7 @@ from rekap.config import Settings
 from rekap.domain.head import TreeHead
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
-from rekap.errors import ConfigError
+from rekap.errors import ConfigError, UsageError
 from rekap.registration import read_terminals_file
 
 
@@ -59,14 +59,7 @@ def register_command(settings: Settings, args: argparse.Namespace) -> int:
         return register_file(settings, args.source)
     if not (args.terminal_id and args.scope and args.public_key):
         raise ConfigError("register one terminal (ID --scope ... --public-key ...) or a file of them (--from FILE)")
-    text = args.public_key
-    if Path(text).is_file():
-        text = Path(text).read_text()
-    try:
-        public_key = read_public_key(text)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    terminal = Terminal(args.terminal_id, public_key, args.scope)
+    terminal = Terminal(args.terminal_id, _public_key(args.public_key), args.scope)
 
     async def work(conn: asyncpg.Connection) -> tuple[int, TreeHead]:
         return await register_terminals(conn, [terminal]), await registry_head(conn)
@@ -75,6 +68,21 @@ def register_command(settings: Settings, args: argparse.Namespace) -> int:
     say(f"{'registered' if new else 'already registered'}: {terminal.terminal_id} for {terminal.scope}")
     say_registry(head)
     return 0
+
+
+def _public_key(given: str) -> bytes:
+    """--public-key: a file holding the key (PEM or base64), or the key itself. Text no file could be named
+    (too long, a NUL) is taken as the key; neither is said in one line, without the text (it may be long)."""
+    text = given
+    try:
+        if Path(given).is_file():
+            text = Path(given).read_text(encoding="ascii", errors="replace")
+    except (OSError, ValueError):  # too long a name, a NUL in it: no file, so the key itself
+        pass
+    try:
+        return read_public_key(text)
+    except ValueError as error:
+        raise UsageError(f"--public-key: neither a file holding a public key nor one itself: {error}") from None
 
 
 def register_file(settings: Settings, path: Path) -> int:
