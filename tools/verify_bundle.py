@@ -29,8 +29,13 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nacl.exceptions
-import nacl.signing
+try:
+    import nacl.exceptions
+    import nacl.signing
+except ImportError:  # the one library it needs besides Python's own
+    print("verify_bundle.py needs PyNaCl (Ed25519): `python3 -m pip install pynacl`, then run it again",
+          file=sys.stderr)  # fmt: skip
+    sys.exit(2)
 
 FORMAT = "rekap-audit-bundle/2"
 MAX_CLOCK_SKEW_US = 300 * 1_000_000

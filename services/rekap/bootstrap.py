@@ -45,6 +45,14 @@ async def _until_available(what: str, attempt: Callable[[], Awaitable[T]], stop:
 @asynccontextmanager
 async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIterator[Tabulator]:
     async with AsyncExitStack() as stack:
+        # 0. The metrics address first: a port another process holds is said at once, before anything joins.
+        metrics = TabulatorMetrics()
+        listening = None
+        if settings.metrics_address:
+            server = metrics_server(metrics, settings.metrics_address)
+            server.start()
+            stack.callback(server.stop)
+            listening = f"{settings.metrics_address.rpartition(':')[0]}:{server.port}"
         pool: asyncpg.Pool = await _until_available(
             "PostgreSQL",
             lambda: asyncpg.create_pool(
@@ -100,15 +108,8 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         )
         await _until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
-        metrics = TabulatorMetrics()
         metrics.show_master_data(dataset)
-        listening = None
-        if settings.metrics_address:
-            host, _, port = settings.metrics_address.rpartition(":")
-            server = MetricsServer(metrics, host or "0.0.0.0", int(port))  # noqa: S104 (as configured)
-            server.start()
-            stack.callback(server.stop)
-            listening = f"{host}:{server.port}"
+        if listening is not None:
             log.info("metrics_listening", address=listening, paths=["/metrics", "/healthz", "/readyz"])
         log.info(
             "tabulator_started",
@@ -125,6 +126,19 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         )  # fmt: skip
         tabulator.metrics_address = listening
         yield tabulator
+
+
+def metrics_server(metrics: TabulatorMetrics, address: str) -> MetricsServer:
+    """/metrics on `address` (host:port), or a ConfigError saying why not (the port taken, say)."""
+    host, _, port = address.rpartition(":")
+    try:
+        return MetricsServer(metrics, host or "0.0.0.0", int(port))  # noqa: S104 (as configured)
+    except (OSError, ValueError, OverflowError) as error:
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ConfigError(
+            f"REKAP_METRICS_ADDRESS={address}: cannot listen there ({why}): another tabulator on "
+            "this machine holds it? Give each its own port, or port 0 (any free one)."
+        ) from None
 
 
 def consumer_options(settings: Settings) -> ConsumerOptions:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,45 @@ def test_a_public_key_that_is_no_key_nor_a_file_is_one_line_exit_2(text: str) ->
     assert done.returncode == 2, done.stderr
     one_line(done, "--public-key")
     assert text[:200] not in done.stderr, "the argument is not echoed back"
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_a_tabulator_whose_metrics_port_is_taken_says_so_before_anything_else(taken_port: int) -> None:
+    done = rekap("tabulator", "run", REKAP_METRICS_ADDRESS=f"127.0.0.1:{taken_port}",
+                 DATABASE_URL="postgresql://u:p@127.0.0.1:1/rekap", REKAP_LOG_LEVEL="ERROR")  # fmt: skip
+    assert done.returncode == 1
+    one_line(done, f"REKAP_METRICS_ADDRESS=127.0.0.1:{taken_port}: cannot listen there")
+
+
+@pytest.mark.parametrize(("options", "status", "says"), [
+    (["--port", "{taken}"], 1, "cannot listen on 127.0.0.1:{taken}"),
+    (["--port", "99999"], 2, "--port 99999: a port is a number from 0 to 65535"),
+    (["--bind", "203.0.113.7", "--port", "0"], 1, "cannot listen on 203.0.113.7:0"),
+    (["--bind", "no-such-host.invalid", "--port", "0"], 1, "cannot listen on no-such-host.invalid:0"),
+])  # fmt: skip
+def test_site_serve_where_it_cannot_listen_is_one_line(
+    tmp_path: Path, taken_port: int, options: list[str], status: int, says: str
+) -> None:
+    (tmp_path / "index.html").write_text("<html></html>")
+    done = rekap("site", "serve", str(tmp_path), *(o.format(taken=taken_port) for o in options))
+    assert done.returncode == status, done.stderr
+    one_line(done, says.format(taken=taken_port))
+
+
+def test_the_independent_verifier_without_pynacl_says_how_to_install_it(tmp_path: Path) -> None:
+    script = (
+        "import runpy, sys; sys.modules['nacl'] = None; sys.argv = ['verify_bundle.py', sys.argv[1]]; "
+        "runpy.run_path(sys.argv[0].replace('verify_bundle.py', '') + 'tools/verify_bundle.py', run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[2], check=False)  # fmt: skip
+    assert done.returncode == 2
+    one_line(done, "pip install pynacl")

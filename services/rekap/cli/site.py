@@ -13,7 +13,7 @@ import asyncpg
 
 from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
-from rekap.errors import ConfigError, UnavailableError
+from rekap.errors import ConfigError, UnavailableError, UsageError
 from rekap.site.build import BuildReport, build_site
 
 BUILD = """rekap site build site/                        # the first build: every page
@@ -60,11 +60,21 @@ def build(settings: Settings, args: argparse.Namespace) -> int:
         time.sleep(max(0.0, args.watch - (time.monotonic() - started)))
 
 
+MAX_PORT = 65535
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no settings needed)
     if not (args.folder / "index.html").is_file():
         raise ConfigError(f"{args.folder} holds no site: `rekap site build {args.folder}` first")
+    if not 0 <= args.port <= MAX_PORT:
+        raise UsageError(f"--port {args.port}: a port is a number from 0 to {MAX_PORT}")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.folder))
-    with http.server.ThreadingHTTPServer((args.bind, args.port), handler) as server:
+    try:
+        server = http.server.ThreadingHTTPServer((args.bind, args.port), handler)
+    except OSError as error:  # the port taken, an address not on this machine, a name that does not resolve
+        why = error.strerror or str(error)
+        raise ConfigError(f"cannot listen on {args.bind[:100]}:{args.port}: {why}") from None
+    with server:
         say(f"serving {args.folder} at http://{args.bind}:{server.server_address[1]}/ (Ctrl-C stops)")
         try:
             server.serve_forever()
