@@ -37,11 +37,12 @@ class Publisher:
     ) -> None:
         await self._producer.stop()
 
-    async def enqueue(self, tps_id: str, value: bytes, headers: Headers) -> Any:
-        """Queue a record; returns a future of its RecordMetadata (partition, offset, timestamp)."""
-        return await self._producer.send(self.topic, value, key=tps_id.encode(), headers=list(headers))
+    async def enqueue(self, tps_id: str | None, value: bytes, headers: Headers) -> Any:
+        """Queue a record (keyed by its TPS; None: no key); returns a future of its RecordMetadata."""
+        record_key = tps_id.encode() if tps_id is not None else None
+        return await self._producer.send(self.topic, value, key=record_key, headers=list(headers))
 
-    async def publish(self, tps_id: str, value: bytes, key: SigningKey) -> Any:
+    async def publish(self, tps_id: str | None, value: bytes, key: SigningKey) -> Any:
         """Sign the exact bytes and send them; returns the RecordMetadata once the broker has them."""
         try:
             return await (await self.enqueue(tps_id, value, signed_headers(value, key)))

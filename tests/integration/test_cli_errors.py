@@ -136,3 +136,12 @@ def test_the_independent_verifier_without_pynacl_says_how_to_install_it(tmp_path
                           cwd=Path(__file__).parents[2], check=False)  # fmt: skip
     assert done.returncode == 2
     one_line(done, "pip install pynacl")
+
+
+def test_a_form_over_the_size_limit_is_refused_as_oversize(tmp_path: Path) -> None:
+    assert rekap("terminal", "keygen", "kpps-big", "--out", str(tmp_path)).returncode == 0
+    form = tmp_path / "big.json"
+    form.write_bytes(b'{"schema": "tally/v1", "pad": "' + b"x" * 5_000_000 + b'"}')
+    done = rekap("publish", str(form), "--key", str(tmp_path / "kpps-big.key"))
+    assert done.returncode == 1
+    one_line(done, "5,000,033 bytes, more than a form may be (65,536: oversize): not sent")

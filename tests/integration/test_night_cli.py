@@ -136,13 +136,17 @@ def test_publish_checks_the_form_waits_for_its_outcome_then_status(
     assert "is not a tally/v1 form (schema_violation: valid: " in broken.stderr
     assert "not sent" in broken.stderr
     assert len(broken.stderr.strip().splitlines()) == 1
+    forced_broken = publish("broken.json", None, "--force", "--wait")  # a vendor replaying a documented rejection
+    assert forced_broken.returncode == 4, forced_broken.stdout + forced_broken.stderr
+    assert "broken.json's exact bytes (not a tally/v1 form)" in forced_broken.stdout
+    assert "rejected: schema_violation" in forced_broken.stdout
 
     status = rekap(tabulator_env, "status", tps.tps_id)
     assert f"{form['contest_id']}" in status.stdout
     assert "revision 2   quarantined" in status.stdout
     history = [line.split()[4:7] for line in status.stdout.split("Every record received for it:")[1].splitlines()[1:]]
     assert history == [["rev", "1", "accepted"], ["rev", "1", "duplicate"], ["rev", "2", "quarantined"],
-                       ["rev", "1", "rejected"]]  # fmt: skip
+                       ["rev", "1", "rejected"], ["rev", "-", "rejected"]]  # fmt: skip
     assert terminal in status.stdout
 
 

@@ -16,7 +16,7 @@ from rekap.adapters.postgres.readings import deciding_form, record_outcome, tps_
 from rekap.adapters.postgres.terminals import read_terminal
 from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, say, with_connection
 from rekap.config import Settings
-from rekap.domain.decode import RawRecord, why_invalid
+from rekap.domain.decode import MAX_VALUE_BYTES, RawRecord, why_invalid
 from rekap.domain.forecast import FormWorld, forecast, refusal
 from rekap.domain.signing import SigningKey, read_private_key, signed_headers
 from rekap.domain.tally import TallyV1
@@ -42,41 +42,68 @@ WAIT_SAYS = {
 }
 
 
+MAX_KEY_CHARS = 100  # a record key taken from a file that is not a form: a TPS id is 13
+
+
 class FormRefusedError(RekapError):
     """`rekap publish` will not send a form the tabulator would not count (unless --force)."""
 
 
 def publish(settings: Settings, args: argparse.Namespace) -> int:
     """1. Read the form and the key. 2. Foresee what a tabulator would make of it now; refuse what it
-    would not count (unless --force). 3. Send it, retrying while the broker does not answer, for
-    --timeout seconds at most. 4. With --wait, wait for the tabulator's outcome and say it."""
-    value, tally, key = _read_form(args.form, args.key)
-    record = RawRecord(tally.tps_id.encode(), value, signed_headers(value, key))
-    if not args.force:
-        _foresee(settings, record, tally)
-    partition, offset = asyncio.run(_send(settings, tally.tps_id, value, key, within=args.timeout))
-    say(f"sent {tally.tps_id} {tally.contest_id} revision {tally.revision} to {settings.tally_topic}, "
-        f"partition {partition}, offset {offset}")  # fmt: skip
+    would not count (unless --force: then the file's exact bytes go, whatever they are). 3. Send it,
+    retrying while the broker does not answer, for --timeout seconds at most. 4. With --wait, wait for the
+    tabulator's outcome and say it."""
+    value, key = _read_form(args.form, args.key)
+    tally = _tally(args.form, value, refuse=not args.force)
+    if tally is not None and not args.force:
+        _foresee(settings, RawRecord(tally.tps_id.encode(), value, signed_headers(value, key)), tally)
+    tps_id = tally.tps_id if tally is not None else _tps_id_in(value)
+    partition, offset = asyncio.run(_send(settings, tps_id, value, key, within=args.timeout))
+    what = (f"{tally.tps_id} {tally.contest_id} revision {tally.revision}" if tally is not None
+            else f"{args.form}'s exact bytes (not a tally/v1 form)")  # fmt: skip
+    say(f"sent {what} to {settings.tally_topic}, partition {partition}, offset {offset}")
     if args.wait is None:
         return 0
     return _await_outcome(settings, partition, offset, args.wait)
 
 
-def _read_form(form: Path, key_file: Path) -> tuple[bytes, TallyV1, SigningKey]:
+def _read_form(form: Path, key_file: Path) -> tuple[bytes, SigningKey]:
     try:
         value = form.read_bytes()  # signed as they are: no re-serialisation
     except OSError as error:
         raise ConfigError(f"{form}: {error.strerror}: no form was sent") from None
     try:
-        tally = TallyV1.model_validate_json(value)
-    except ValidationError as error:
-        why = why_invalid(error)
-        raise FormRefusedError(f"{form} is not a tally/v1 form ({why.reason}: {why.detail}): not sent") from None
-    try:
         key = read_private_key(key_file.read_text())
     except (OSError, ValueError) as error:
         raise ConfigError(f"{key_file}: {error}: no form was sent") from None
-    return value, tally, key
+    return value, key
+
+
+def _tally(form: Path, value: bytes, *, refuse: bool) -> TallyV1 | None:
+    """The form read as a tabulator reads it: too big, or not a tally v1 form, is refused (`refuse`) or None."""
+    if len(value) > MAX_VALUE_BYTES:
+        if refuse:
+            raise FormRefusedError(f"{form} is {len(value):,} bytes, more than a form may be ({MAX_VALUE_BYTES:,}: "
+                                   "oversize): not sent (--force sends it anyway)")  # fmt: skip
+        return None
+    try:
+        return TallyV1.model_validate_json(value)
+    except ValidationError as error:
+        if refuse:
+            why = why_invalid(error)
+            raise FormRefusedError(f"{form} is not a tally/v1 form ({why.reason}: {why.detail}): not sent "
+                                   "(--force sends it anyway)") from None  # fmt: skip
+        return None
+
+
+def _tps_id_in(value: bytes) -> str | None:
+    """The TPS a form that is not one names, if it names one (its record's key then); None: no key."""
+    try:
+        named = json.loads(value).get("tps_id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return named if isinstance(named, str) and 0 < len(named) <= MAX_KEY_CHARS else None
 
 
 def _foresee(settings: Settings, record: RawRecord, tally: TallyV1) -> None:
@@ -93,7 +120,9 @@ def _foresee(settings: Settings, record: RawRecord, tally: TallyV1) -> None:
         raise FormRefusedError(f"not sent: {why} (--force sends it anyway)")
 
 
-async def _send(settings: Settings, tps_id: str, value: bytes, key: SigningKey, *, within: float) -> tuple[int, int]:
+async def _send(
+    settings: Settings, tps_id: str | None, value: bytes, key: SigningKey, *, within: float
+) -> tuple[int, int]:
     terminals = settings.kafka("terminals")
 
     async def attempt() -> tuple[int, int]:
