@@ -12,7 +12,13 @@ from collections.abc import Awaitable
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 
 from rekap.adapters.kafka.access import KafkaAccess, KafkaRole
 from rekap.adapters.kafka.security import acl_bindings, acls_of, remove_user, set_user
@@ -33,16 +39,18 @@ async def send(access: KafkaAccess, topic: str) -> None:
         await producer.stop()
 
 
-async def read_one(access: KafkaAccess, topic: str) -> None:
+async def read_one(access: KafkaAccess, topic: str) -> list[bytes | None]:
+    """The values of the records of the topic's partition 0, as far as one fetch reads them."""
     consumer = AIOKafkaConsumer(**access.options(), **SHORT, enable_auto_commit=False)
     try:
         await consumer.start()
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
         await consumer.seek_to_beginning(partition)
-        await consumer.getmany(partition, timeout_ms=3000)
+        fetched = await consumer.getmany(partition, timeout_ms=3000)
     finally:
         await consumer.stop()
+    return [m.value for m in fetched.get(partition, [])]
 
 
 async def delete_records(access: KafkaAccess, topic: str) -> None:
@@ -66,27 +74,48 @@ async def delete_topic(access: KafkaAccess, topic: str) -> None:
         raise PermissionError(f"delete_topics answered {codes}")
 
 
-async def refused(attempt: Awaitable[object]) -> None:
-    with pytest.raises((KafkaError, RekapError, PermissionError)):
+AUTHORIZATION = (TopicAuthorizationFailedError, GroupAuthorizationFailedError, ClusterAuthorizationFailedError)
+
+
+async def refused(attempt: Awaitable[object], by: type[Exception] | tuple[type[Exception], ...] = AUTHORIZATION,
+                  says: str = "") -> None:  # fmt: skip
+    """The broker refused it, as `by` says (a timeout or another error is not a refusal)."""
+    with pytest.raises(by) as info:
         await asyncio.wait_for(attempt, timeout=30)
+    assert says in str(info.value), info.value
+
+
+async def unauthenticated(attempt: Awaitable[object]) -> None:
+    """A SASL handshake the broker refuses ends the connection: the client never gets to bootstrap."""
+    await refused(attempt, KafkaConnectionError, "Unable to bootstrap")
+
+
+async def not_allowed_to_delete_topics(attempt: Awaitable[object]) -> None:
+    await refused(attempt, PermissionError, "[29]")  # TOPIC_AUTHORIZATION_FAILED
+
+
+async def not_allowed_to_create_topics(attempt: Awaitable[object]) -> None:
+    await refused(attempt, RekapError, "may not create it")
 
 
 async def test_anonymous_and_wrong_passwords_cannot_connect(kafka: BrokerAccess, topic: str) -> None:
     anonymous = KafkaAccess(kafka.bootstrap)
     assert anonymous.security_protocol == "PLAINTEXT"
-    await refused(send(anonymous, topic))
-    await refused(send(kafka.terminals.as_user("terminals", "not-the-password"), topic))
-    await refused(send(kafka.terminals.as_user("nobody", "whatever"), topic))
+    await unauthenticated(send(anonymous, topic))
+    await unauthenticated(send(kafka.terminals.as_user("terminals", "not-the-password"), topic))
+    await unauthenticated(send(kafka.terminals.as_user("nobody", "whatever"), topic))
+    await send(kafka.terminals, topic)  # the same broker, the right password: it was the password
 
 
 async def test_a_terminals_user_may_write_the_tally_topic_and_nothing_else(kafka: BrokerAccess, topic: str) -> None:
     terminals = kafka.terminals
     await send(terminals, topic)  # its job
+    assert await read_one(kafka.admin, topic) == [b"{}"], "it arrived"
     await refused(read_one(terminals, topic))
     await refused(send(terminals, f"{topic}.dead-letters"))
     await refused(delete_records(terminals, topic))
-    await refused(delete_topic(terminals, f"{topic}.dead-letters"))
-    await refused(ensure_topics(terminals, {f"{topic}-mine": 1}))
+    await not_allowed_to_delete_topics(delete_topic(terminals, f"{topic}.dead-letters"))
+    await not_allowed_to_create_topics(ensure_topics(terminals, {f"{topic}-mine": 1}))
 
 
 async def test_the_tabulator_user_reads_and_dead_letters_but_cannot_forge_or_administer(
@@ -94,12 +123,13 @@ async def test_the_tabulator_user_reads_and_dead_letters_but_cannot_forge_or_adm
 ) -> None:
     tabulator = kafka.tabulator
     await send(kafka.terminals, topic)
-    await read_one(tabulator, topic)
+    assert await read_one(tabulator, topic) == [b"{}"], "the tabulator reads what the terminals wrote"
     await send(tabulator, f"{topic}.dead-letters")
+    assert await read_one(kafka.admin, f"{topic}.dead-letters") == [b"{}"]
     await refused(send(tabulator, topic))  # a stolen tabulator config publishes no forms
     await refused(delete_records(tabulator, topic))
-    await refused(delete_topic(tabulator, f"{topic}.dead-letters"))
-    await refused(ensure_topics(tabulator, {f"{topic}-mine": 1}))
+    await not_allowed_to_delete_topics(delete_topic(tabulator, f"{topic}.dead-letters"))
+    await not_allowed_to_create_topics(ensure_topics(tabulator, {f"{topic}-mine": 1}))
 
 
 async def test_only_the_admin_deletes_records_and_topics(kafka: BrokerAccess, topic: str) -> None:
@@ -134,7 +164,7 @@ async def test_a_vendor_gets_a_user_of_its_own_and_loses_it(kafka: BrokerAccess,
     removed = await asyncio.to_thread(rekap, env, "kafka", "user", "remove", vendor)
     assert removed.returncode == 0, removed.stderr
     await asyncio.sleep(1)
-    await refused(send(access, topic))
+    await unauthenticated(send(access, topic))
     as_terminals = {**env, "REKAP_KAFKA_USERNAME": "terminals", "REKAP_KAFKA_PASSWORD": str(kafka.terminals.password)}
     not_admin = await asyncio.to_thread(rekap, as_terminals, "kafka", "user", "set", "mine", "--role", "tabulator",
                                         "--password-env", "VENDOR_PASSWORD")  # fmt: skip
