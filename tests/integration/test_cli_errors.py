@@ -13,6 +13,7 @@ import pytest
 
 from rekap.devstack.process import free_port
 from tests.integration.cli import rekap as run_rekap
+from tests.servers import login_url
 
 
 def rekap(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -145,3 +146,22 @@ def test_a_form_over_the_size_limit_is_refused_as_oversize(tmp_path: Path) -> No
     done = rekap("publish", str(form), "--key", str(tmp_path / "kpps-big.key"))
     assert done.returncode == 1
     one_line(done, "5,000,033 bytes, more than a form may be (65,536: oversize): not sent")
+
+
+@pytest.mark.parametrize(("command", "status", "says"), [
+    (["status", "abc"], 2, "a TPS is 13 digits"),
+    (["status", "9" * 13], 1, "TPS 9999999999999 is not in the master data"),
+    (["status", "1" * 65536], 2, "a TPS is 13 digits"),
+    (["review", "list", "--kecamatan", "99"], 2, "a kecamatan is 6 digits"),
+    (["review", "list", "--kecamatan", "999999"], 1, "kecamatan 999999 is not in the master data"),
+    (["terminal", "list", "--kecamatan", "abc"], 2, "a kecamatan is 6 digits"),
+    (["terminal", "list", "--kecamatan", "160199"], 1, "kecamatan 160199 is not in the master data"),
+])  # fmt: skip
+def test_a_code_not_in_the_master_data_is_said_unknown(
+    election_database_url: str, command: list[str], status: int, says: str
+) -> None:
+    """Unknown codes were answered "Nothing recorded ... yet" or an empty list, as if they were real."""
+    done = rekap(*command, REKAP_OPERATOR_DATABASE_URL=login_url(election_database_url, "operator"))
+    assert done.returncode == status, done.stdout + done.stderr
+    one_line(done, says)
+    assert len(done.stderr) < 300, "a long argument is not echoed back"

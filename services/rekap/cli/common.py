@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import asyncpg
 
+from rekap.adapters.postgres.masterdata import region_exists
 from rekap.config import DbUser, Settings, redact_url
 from rekap.domain.head import TreeHead
-from rekap.errors import ConfigError, UnavailableError
+from rekap.domain.regions import CODE_LENGTH, Level, is_code
+from rekap.errors import ConfigError, RekapError, UnavailableError, UsageError
 
 Command = Callable[[Settings, argparse.Namespace], int]
 if TYPE_CHECKING:  # generic only to the type checker
@@ -100,6 +102,24 @@ def with_connection(
             await conn.close()
 
     return asyncio.run(run())
+
+
+def region_code(text: str, level: Level) -> str:
+    """A region's code as a command's argument: its digits, or a UsageError (the text not echoed whole)."""
+    if not is_code(text, level):
+        shown = text if len(text) <= 20 else f"{text[:20]}..."
+        raise UsageError(f"{shown!r}: a {_named(level)} is {CODE_LENGTH[level]} digits")
+    return text
+
+
+async def require_region(conn: asyncpg.Connection, level: Level, code: str) -> None:
+    """Refuse a well-formed code that names no region of the master data (a typo would answer "nothing")."""
+    if not await region_exists(conn, level, code):
+        raise RekapError(f"{_named(level)} {code} is not in the master data")
+
+
+def _named(level: Level) -> str:
+    return "TPS" if level is Level.TPS else level.value.replace("_", "/")
 
 
 def add_password_options(command: argparse.ArgumentParser) -> None:

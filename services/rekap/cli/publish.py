@@ -14,10 +14,20 @@ from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data_of
 from rekap.adapters.postgres.readings import deciding_form, record_outcome, tps_forms, tps_history
 from rekap.adapters.postgres.terminals import read_terminal
-from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, say, with_connection
+from rekap.cli.common import (
+    KAFKA,
+    OPERATOR_DB,
+    SubParsers,
+    add_command,
+    region_code,
+    require_region,
+    say,
+    with_connection,
+)
 from rekap.config import Settings
 from rekap.domain.decode import MAX_VALUE_BYTES, RawRecord, why_invalid
 from rekap.domain.forecast import FormWorld, forecast, refusal
+from rekap.domain.regions import Level
 from rekap.domain.signing import SigningKey, read_private_key, signed_headers
 from rekap.domain.tally import TallyV1
 from rekap.errors import ConfigError, RekapError, UnavailableError
@@ -159,8 +169,11 @@ def _await_outcome(settings: Settings, partition: int, offset: int, seconds: flo
 
 
 def status(settings: Settings, args: argparse.Namespace) -> int:
+    tps_id = region_code(args.tps_id, Level.TPS)
+
     async def work(conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-        return await tps_forms(conn, args.tps_id), await tps_history(conn, args.tps_id)
+        await require_region(conn, Level.TPS, tps_id)
+        return await tps_forms(conn, tps_id), await tps_history(conn, tps_id)
 
     forms, history = with_connection(settings, work)
     if not forms and not history:

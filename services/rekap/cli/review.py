@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from functools import partial
 
-from rekap.adapters.postgres.review import held_forms
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
+import asyncpg
+
+from rekap.adapters.postgres.review import HeldForm, held_forms
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, region_code, require_region, say, with_connection
 from rekap.config import Settings
+from rekap.domain.regions import Level
 from rekap.domain.review import explain
 
 EXAMPLES = """rekap review list                      # every held form of the province, oldest first
@@ -29,7 +31,14 @@ def register(commands: SubParsers) -> None:
 
 
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
-    held = with_connection(settings, partial(held_forms, kecamatan=args.kecamatan))
+    kecamatan = region_code(args.kecamatan, Level.KECAMATAN) if args.kecamatan is not None else None
+
+    async def work(conn: asyncpg.Connection) -> list[HeldForm]:
+        if kecamatan is not None:
+            await require_region(conn, Level.KECAMATAN, kecamatan)
+        return await held_forms(conn, kecamatan=kecamatan)
+
+    held = with_connection(settings, work)
     for form in held:
         when = f"{form.received_local:%Y-%m-%d %H:%M:%S} {form.zone}"
         say(f"{when}  TPS {form.tps_id}  {form.contest_id}  revision {form.revision}  from {form.terminal_id}")

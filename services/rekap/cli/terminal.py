@@ -12,10 +12,26 @@ from pathlib import Path
 import asyncpg
 
 from rekap.adapters.postgres.registry import registry_head
-from rekap.adapters.postgres.terminals import TerminalError, list_terminals, register_terminals, revoke_terminal
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, say_registry, with_connection
+from rekap.adapters.postgres.terminals import (
+    TerminalError,
+    TerminalRecord,
+    list_terminals,
+    register_terminals,
+    revoke_terminal,
+)
+from rekap.cli.common import (
+    OPERATOR_DB,
+    SubParsers,
+    add_command,
+    region_code,
+    require_region,
+    say,
+    say_registry,
+    with_connection,
+)
 from rekap.config import Settings
 from rekap.domain.head import TreeHead
+from rekap.domain.regions import Level
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
 from rekap.errors import ConfigError, UsageError
@@ -118,7 +134,14 @@ def register_file(settings: Settings, path: Path) -> int:
 
 
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
-    records = [r for r in with_connection(settings, list_terminals) if _listed(r.terminal, args)]
+    kecamatan = region_code(args.kecamatan, Level.KECAMATAN) if args.kecamatan is not None else None
+
+    async def work(conn: asyncpg.Connection) -> list[TerminalRecord]:
+        if kecamatan is not None:
+            await require_region(conn, Level.KECAMATAN, kecamatan)
+        return await list_terminals(conn)
+
+    records = [r for r in with_connection(settings, work) if _listed(r.terminal, args)]
     say(f"{'terminal':<28} {'scope':<24} {'state':<8} registered")
     for r in records:
         state = "active" if r.terminal.active else "revoked"

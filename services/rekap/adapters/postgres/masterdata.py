@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.registry import log_master_data
 from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.masterdata import Dataset, MasterData, MasterDataSet
@@ -111,6 +112,19 @@ class MasterDataConflictError(RekapError):
 
 
 SELECT_DATASET = "SELECT name, tps_source FROM rekap.dataset"
+
+
+# Whether a region of each level is in the master data (the level's table and its code column: constants).
+REGION_TABLES = {
+    Level.PROVINSI: ("provinsi", "code"), Level.KABUPATEN_KOTA: ("kabupaten_kota", "code"),
+    Level.KECAMATAN: ("kecamatan", "code"), Level.DESA: ("desa", "code"), Level.TPS: ("tps", "tps_id"),
+}  # fmt: skip
+
+
+async def region_exists(conn: Connection, level: Level, code: str) -> bool:
+    table, column = REGION_TABLES[level]
+    with boundary():
+        return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM rekap.{table} WHERE {column} = $1)", code))
 
 
 async def read_dataset(conn: Connection) -> Dataset | None:
