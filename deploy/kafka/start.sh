@@ -79,9 +79,14 @@ PROPERTIES
 CLASSPATH="$KAFKA_HOME/libs/*"
 export CLASSPATH
 if [ ! -f "$DATA/meta.properties" ]; then
-    java kafka.tools.StorageTool format --standalone -t "$CLUSTER_ID" -c "$CONFIG" \
+    # The passwords reach Java in an argument file (mode 600, removed at once), never on a command line
+    # that `ps` shows while the tool runs. Compose's passwords are letters, digits, - and _ (see its header).
+    ARGS="$(umask 077 && mktemp)"
+    printf '%s\n' kafka.tools.StorageTool format --standalone -t "$CLUSTER_ID" -c "$CONFIG" \
         --add-scram "SCRAM-SHA-512=[name=broker,password=$KAFKA_BROKER_PASSWORD]" \
-        --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]"
+        --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]" > "$ARGS"
+    java "@$ARGS" || { rm -f "$ARGS"; exit 1; }
+    rm -f "$ARGS"
 fi
 set --
 if [ -f "$KAFKA_HOME/config/log4j2.yaml" ]; then

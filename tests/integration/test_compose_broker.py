@@ -23,7 +23,7 @@ from rekap.config import KAFKA_VERSION
 from rekap.devstack.process import free_port
 from tests.conftest import REPO, jar_cache
 from tests.integration.cli import rekap
-from tests.integration.test_kafka_security import read_one, refused, send
+from tests.integration.test_kafka_security import read_one, refused, send, unauthenticated
 from tests.servers import BrokerAccess
 
 START = REPO / "deploy" / "kafka" / "start.sh"
@@ -132,7 +132,7 @@ async def test_the_compose_broker_refuses_anonymous_and_takes_its_users_from_rek
 ) -> None:
     compose_broker = broker.internal
     await answers(compose_broker)
-    await refused(send(KafkaAccess(compose_broker.bootstrap_servers), "tallies"))
+    await unauthenticated(send(KafkaAccess(compose_broker.bootstrap_servers), "tallies"))
     env = {
         "PATH": os.environ["PATH"], "REKAP_KAFKA_BOOTSTRAP": compose_broker.bootstrap_servers,
         "REKAP_KAFKA_USERNAME": "admin", "REKAP_KAFKA_PASSWORD": "compose-admin", "TERMINALS_PASSWORD": "t-secret",
@@ -155,4 +155,4 @@ async def test_the_compose_broker_refuses_anonymous_and_takes_its_users_from_rek
     assert over_tls.security_protocol == "SASL_SSL"
     await send(over_tls, "tallies")
     plain = KafkaAccess(broker.external.bootstrap_servers, "terminals", "t-secret")  # SASL without TLS
-    await refused(send(plain, "tallies"))
+    await unauthenticated(send(plain, "tallies"))

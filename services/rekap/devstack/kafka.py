@@ -187,11 +187,20 @@ class LocalKafka:
         cluster_id = new_cluster_id()
         users = [f"SCRAM-SHA-512=[name={name},password={password}]"
                  for name, password in (("broker", self.broker_password), ("admin", self.admin_password))]  # fmt: skip
-        result = subprocess.run(
-            [java(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format", "--standalone",
-             "-t", cluster_id, "-c", str(self.config_file), *(arg for user in users for arg in ("--add-scram", user))],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        scram = [arg for user in users for arg in ("--add-scram", user)]
+        arguments = ["-cp", self._classpath(), "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+                     "-c", str(self.config_file), *scram]  # fmt: skip
+        # The passwords go to Java in an argument file (mode 600, removed at once), never on a command line
+        # that any local user reads in `ps` while the tool runs.
+        argfile = self.state_dir / "format.args"
+        argfile.unlink(missing_ok=True)
+        fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("".join(java_argument(a) + "\n" for a in arguments))
+        try:
+            result = subprocess.run([java(), f"@{argfile}"], capture_output=True, text=True, check=False)
+        finally:
+            argfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise StackError(f"Formatting the Kafka log folder failed:\n{result.stdout}{result.stderr}")
         (self.state_dir / "cluster.id").write_text(cluster_id + "\n")
@@ -270,6 +279,11 @@ def new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+def java_argument(text: str) -> str:
+    """One argument as a Java @argfile holds it: quoted, its backslashes and quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def java() -> str:
