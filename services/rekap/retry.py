@@ -45,17 +45,25 @@ async def until_available(
     stop: asyncio.Event | None = None,
     retriable: Callable[[Exception], bool] = retriable_rekap_error,
     within: float | None = None,
+    quiet: bool = False,
 ) -> T:
     """Try until it works, saying so (`waiting_for`) while it does not, with backoff; give up only when
     asked to stop, after `within` seconds if given, or on an error that is not `retriable`. The one retry
     loop of Rekap's start-up, repositioning and `rekap publish` (the batch transaction keeps its own: it
-    must tell fenced and committed apart)."""
+    must tell fenced and committed apart). With `within`, no attempt outlasts it either; `quiet`: no
+    `waiting_for` lines (a command that says the outcome in one line of its own)."""
     backoff = Backoff()
     loop = asyncio.get_running_loop()
     give_up = None if within is None else loop.time() + within
     while True:
         try:
-            return await attempt()
+            if give_up is None:
+                return await attempt()
+            return await asyncio.wait_for(attempt(), timeout=max(give_up - loop.time(), 0.001))
+        except TimeoutError as error:
+            if give_up is None or loop.time() < give_up:
+                raise
+            raise UnavailableError(f"{what} did not answer for {within:g} s") from error
         except Exception as error:
             if not retriable(error):
                 raise
@@ -66,5 +74,6 @@ async def until_available(
                 if loop.time() >= give_up:
                     raise UnavailableError(f"{what} did not answer for {within:g} s: {error}") from error
                 delay = min(delay, give_up - loop.time())  # a last attempt when the time is up
-            log.warning("waiting_for", what=what, error=repr(error), retry_in_s=round(delay, 1))
+            if not quiet:
+                log.warning("waiting_for", what=what, error=repr(error), retry_in_s=round(delay, 1))
             await asyncio.sleep(delay)

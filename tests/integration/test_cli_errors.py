@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +166,17 @@ def test_a_code_not_in_the_master_data_is_said_unknown(
     assert done.returncode == status, done.stdout + done.stderr
     one_line(done, says)
     assert len(done.stderr) < 300, "a long argument is not echoed back"
+
+
+def test_publish_to_a_broker_that_is_down_says_so_in_one_line_within_its_timeout(tmp_path: Path) -> None:
+    """Six log lines (aiokafka's own errors, the retry loop's) came before the one line, 15.8 s for 10."""
+    assert rekap("terminal", "keygen", "kpps-1671011001001", "--out", str(tmp_path)).returncode == 0
+    form = tmp_path / "form.json"
+    form.write_text('{"tps_id": "1671011001001"}')
+    started = time.monotonic()
+    done = rekap("publish", str(form), "--key", str(tmp_path / "kpps-1671011001001.key"), "--force", "--timeout", "5",
+                 REKAP_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}")  # fmt: skip
+    took = time.monotonic() - started
+    assert done.returncode == 1
+    one_line(done, "did not answer for 5 s")
+    assert took < 5 + 6, f"{took:.1f} s: the timeout is the command's, not each attempt's (6 s: Python's start)"

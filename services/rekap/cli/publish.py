@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import asyncpg
@@ -142,7 +143,9 @@ async def _send(
         return metadata.partition, metadata.offset
 
     # Sent again after a failure, the form may reach the topic twice: the second is judged a duplicate.
-    return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within)
+    # The command says an outage in its one line: neither aiokafka's errors nor each retry are shown.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within, quiet=True)
 
 
 def _await_outcome(settings: Settings, partition: int, offset: int, seconds: float) -> int:
