@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from rekap.adapters.kafka.access import KafkaAccess
+from rekap.adapters.kafka.topics import ensure_topics
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from tests.integration.cli import rekap
@@ -38,16 +39,19 @@ async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
 ) -> None:  # fmt: skip
     await register_all_terminals(conn, sample_tps(15))
     settings = settings_for(kafka, election_database_url, topic)
+    # The premise, whole, before any tabulator exists (one that starts first may fetch records 0-3 ahead,
+    # in the background, before they vanish): the topics as Rekap makes them, the records, the deletion.
+    await ensure_topics(kafka.admin, {topic: settings.topic_partitions, settings.dead_letter_topic: 3})
+    await send_forms(kafka.terminals, topic, [0] * 10 + [1] * 5)
+    admin = AIOKafkaAdminClient(**kafka.admin.options())
+    await admin.start()
+    try:  # records 0-3 of partition 0 vanish before the tabulator reads them (as retention would do)
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=4)})
+        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
     stop = asyncio.Event()
-    async with tabulator_service(settings, stop) as tabulator:  # creates the topics; nothing to count yet
-        await send_forms(kafka.terminals, topic, [0] * 10 + [1] * 5)
-        admin = AIOKafkaAdminClient(**kafka.admin.options())
-        await admin.start()
-        try:  # records 0-3 of partition 0 vanish before the tabulator reads them (as retention would do)
-            await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=4)})
-            configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        finally:
-            await admin.close()
+    async with tabulator_service(settings, stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
         await wait_applied(election_database_url, topic, {1: 5}, watch=running)  # the other partition goes on
         for _ in range(100):
