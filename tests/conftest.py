@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -74,15 +76,16 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     if given:
         yield given
         return
-    server = LocalPostgres(
-        state_dir=tmp_path_factory.mktemp("postgres"), port=free_port(), password=secrets.token_urlsafe(18),
-        durable=False,
-    )  # fmt: skip
+    # Not under pytest's own folder: another pytest session started meanwhile makes /tmp/pytest-of-USER
+    # 0700 again, and the server (another user) would lose its way to its data.
+    state = Path(tempfile.mkdtemp(prefix="rekap-tests-postgres-"))
+    server = LocalPostgres(state_dir=state, port=free_port(), password=secrets.token_urlsafe(18), durable=False)
     server.start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

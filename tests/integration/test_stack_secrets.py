@@ -1,13 +1,18 @@
-"""No secret on a command line: while the local broker is formatted (the first `rekap stack up`, or after
-`rekap stack reset`), a sampler of every process's command line, as any local user reads it in `ps`, finds
-neither the admin's nor the broker's password."""
+"""The stack's servers and their secrets as other users of the machine meet them: while the local broker is
+formatted (the first `rekap stack up`, or after `rekap stack reset`), a sampler of every process's command
+line, as any local user reads it in `ps`, finds neither the admin's nor the broker's password; the tests'
+PostgreSQL keeps its data where another pytest session does not take it away."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
 from pathlib import Path
+
+import asyncpg
+import pytest
 
 from rekap.config import KAFKA_VERSION
 from rekap.devstack.kafka import LocalKafka
@@ -55,3 +60,23 @@ def test_formatting_the_broker_puts_no_password_on_a_command_line(kafka: BrokerA
     assert formatting, "the sampler saw the format tool run"
     assert leaked == []
     assert not list((tmp_path / "kafka").glob("*.args")), "the argument file is gone"
+
+
+async def test_the_tests_database_survives_another_pytest_session_closing_its_folder(
+    postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A second pytest session makes /tmp/pytest-of-USER 0700 again: the tests' PostgreSQL (another user)
+    must still reach its data, or every database created afterwards fails."""
+    root = tmp_path_factory.getbasetemp().parent
+    mode = root.stat().st_mode
+    root.chmod(0o700)  # what another session's start does
+    try:
+        conn = await asyncpg.connect(postgres_admin_url)
+        try:
+            name = f"survives_{os.getpid()}"
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f'DROP DATABASE "{name}"')
+        finally:
+            await conn.close()
+    finally:
+        root.chmod(mode)
