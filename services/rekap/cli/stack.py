@@ -11,8 +11,8 @@ from rekap.devstack.check import check_stack
 from rekap.devstack.stack import LocalStack
 
 
-def up(settings: Settings, _: argparse.Namespace) -> int:
-    statuses = LocalStack.from_settings(settings).up(say)
+def up(settings: Settings, args: argparse.Namespace) -> int:
+    statuses = LocalStack.from_settings(settings).up(say, tabulator=getattr(args, "tabulator", False))
     say()
     for status in statuses:
         say(status.line())
@@ -48,14 +48,16 @@ def check(settings: Settings, _: argparse.Namespace) -> int:
 def register(commands: SubParsers) -> None:
     stack = commands.add_parser("stack", help="the local Kafka broker and PostgreSQL")
     actions = stack.add_subparsers(title="stack commands", required=True, metavar="ACTION")
-    add_command(
+    starting = add_command(
         actions,
         "up",
         up,
-        "start the local broker and database (fetching them once)",
+        "start the local broker and database (fetching them once), and the tabulator if it ran before",
         reads=LOCAL_STACK,
-        example="rekap stack up\nREKAP_HOME=/srv/b REKAP_KAFKA_PORT=19092 rekap stack up   # a second stack",
+        example="rekap stack up\nrekap stack up --tabulator   # and a tabulator (the master data loaded first)\n"
+        "REKAP_HOME=/srv/b REKAP_KAFKA_PORT=19092 rekap stack up   # a second stack",
     )
+    starting.add_argument("--tabulator", action="store_true", help="also start a tabulator in the background")
     add_command(actions, "down", down, "stop them, keeping their data", reads=(), example="rekap stack down")
     add_command(
         actions,

@@ -66,8 +66,9 @@ class LocalStack:
         tabulator = LocalTabulator(settings.stack_dir / "tabulator", settings.shutdown_timeout_s)
         return cls(settings=settings, kafka=kafka, postgres=postgres, tabulator=tabulator, secrets=secrets)
 
-    def up(self, say: Say) -> list[ServiceStatus]:
-        """Start what is not running, then make sure its roles, schema, users and topics are set up."""
+    def up(self, say: Say, *, tabulator: bool = False) -> list[ServiceStatus]:
+        """Start what is not running, then make sure its roles, schema, users and topics are set up; then
+        the tabulator, if asked for or if the stack ran one before it was stopped."""
         StackSecrets.save(self.settings.stack_dir, self.secrets)
         if self.kafka is not None and self.kafka.process.pid() is None:
             require_free_port(self.kafka.port, "the Kafka broker", "REKAP_KAFKA_PORT")
@@ -89,6 +90,9 @@ class LocalStack:
         if self.kafka is not None:
             created = asyncio.run(provision_kafka(self.settings, self.secrets))
             say(f"  Kafka: {len(created)} topic(s) created; users tabulator and terminals set with their ACLs")
+        if (tabulator or self.tabulator.wanted) and self.tabulator.process.pid() is None:
+            pid = self.tabulator.start()
+            say(f"Tabulator started, pid {pid}, log {self.tabulator.process.logfile}")
         return self.status()
 
     def down(self, say: Say) -> None:
@@ -120,6 +124,10 @@ class LocalStack:
             state = "running" if pid is not None else "stopped"
             statuses.append(ServiceStatus("postgres", state, self.settings.dsn_for_display, pid))
         tabulator = self.tabulator.process.pid()
-        if tabulator is not None:  # listed only when the demo started one
+        if tabulator is not None:
             statuses.append(ServiceStatus("tabulator", "running", f"log {self.tabulator.process.logfile}", tabulator))
+        elif self.tabulator.wanted:  # the stack ran one: stopped is a state to say (and to start again)
+            statuses.append(ServiceStatus("tabulator", "stopped", "`rekap stack up` starts it again"))
+        else:
+            statuses.append(ServiceStatus("tabulator", "off", "none started (`rekap stack up --tabulator`)"))
         return statuses

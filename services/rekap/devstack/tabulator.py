@@ -1,4 +1,5 @@
-"""The tabulator as a background process of the local stack (the demo starts it; `stack down` stops it)."""
+"""The tabulator as a background process of the local stack (the demo, or `stack up --tabulator`, starts it;
+`stack down` stops it; the next `stack up` starts it again)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,18 @@ class LocalTabulator:
             marker=" ".join(COMMAND),
         )
 
+    @property
+    def wanted(self) -> bool:
+        """Whether the stack runs a tabulator (one was started, and the stack not reset since)."""
+        return (self.state_dir / "wanted").exists()
+
     def start(self, env: dict[str, str] | None = None) -> int:
         """Start it (with the environment's settings) unless it runs; returns its pid."""
         running = self.process.pid()
         if running is not None:
             return running
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "wanted").touch()
         child = self.process.start(COMMAND, env={**os.environ, **(env or {})})
         if wait_until(lambda: child.poll() is not None, 3.0):
             raise StackError(f"The tabulator exited at once. Last lines of {self.process.logfile}:\n"
