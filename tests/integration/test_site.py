@@ -9,7 +9,9 @@ import base64
 import json
 import random
 import re
+import shutil
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -188,7 +190,8 @@ async def test_every_number_on_every_page_equals_the_views_and_a_rebuild_writes_
     assert first.full
     assert first.pages_written == first.pages_made > 100
     checked = await check_every_number(half_night.url, site)
-    assert checked == first.pages_made - 1, "every page but the top one was checked"
+    desa = len(list(site.glob("wilayah/" + "?" * 10 + "/*.json")))  # summed from their TPS: checked below
+    assert checked == first.pages_made - 1 - desa > 100, "every page but the top one and the desa's was checked"
     heaviest = max((p for p in site.glob("wilayah/*/*.html")), key=lambda p: p.stat().st_size)
     assets = sum(p.stat().st_size for p in (site / "assets").iterdir())
     assert heaviest.stat().st_size + assets <= MAX_PAGE_BYTES, heaviest
@@ -233,6 +236,99 @@ def test_rekap_site_build_and_its_errors(half_night: Night, tabulator_env: dict[
     assert "holds no site" in empty.stderr
 
 
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:  # noqa: ARG002
+        self.links += [value for name, value in attrs if name in {"href", "src"} and value]
+
+
+def broken_links(site: Path) -> tuple[int, list[str]]:
+    """Every link of every page of a built site that leads to no file: (links followed, the broken ones)."""
+    followed, broken = 0, []
+    for page in sorted(site.rglob("*.html")):
+        parser = _Links()
+        parser.feed(page.read_text())
+        for link in parser.links:
+            if link.startswith(("data:", "http:", "https:", "mailto:", "#")):
+                continue
+            followed += 1
+            target = (page.parent / link.split("#")[0]).resolve()
+            if not (target.is_file() or (link.endswith("/") and target.is_dir())):  # a folder: nginx lists /audit/
+                broken.append(f"{page.relative_to(site)} -> {link}")
+    return followed, broken
+
+
+async def test_every_link_of_a_built_site_leads_to_a_page_and_each_desa_sums_its_tps(
+    half_night: Night, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    await build(half_night.url, site, audit_href="audit/bundle/")
+    (site / "audit" / "bundle").mkdir(parents=True)
+    (site / "audit" / "bundle" / "manifest.json").write_text("{}")  # as `rekap audit export` leaves it
+    followed, broken = broken_links(site)
+    assert broken == [], f"{len(broken)} broken of {followed}: {broken[:5]}"
+    regent = next(site.glob("wilayah/????/pkwkk-*.html")).read_text()
+    assert 'href="../../wilayah/16/pkwkp-16.html">Provinsi Sumatera Selatan</a>' in regent
+
+    conn = await asyncpg.connect(login_url(half_night.url, "reader"))
+    try:
+        rows = await conn.fetch("""
+            SELECT desa_code, contest_id, count(*) AS tps_expected, count(*) FILTER (WHERE status = 'counted')
+                   AS tps_counted, count(*) FILTER (WHERE status = 'held') AS tps_quarantined,
+                   coalesce(sum(valid) FILTER (WHERE status = 'counted'), 0) AS valid,
+                   coalesce(sum(invalid) FILTER (WHERE status = 'counted'), 0) AS invalid,
+                   sum(dpt_male + dpt_female) AS dpt
+            FROM hasil.tps_status GROUP BY desa_code, contest_id""")
+    finally:
+        await conn.close()
+    assert len(rows) > 100
+    for row in rows:
+        page = json.loads((site / "wilayah" / row["desa_code"] / f"{row['contest_id']}.json").read_text())
+        held = {key: value for key, value in dict(row).items() if key not in {"desa_code", "contest_id"}}
+        assert {key: page["summary"][key] for key in held} == held, row["desa_code"]
+        assert sum(line["votes"] for line in page["votes"]) == row["valid"]
+        assert len(page["tps"]) == row["tps_expected"]
+
+
+async def test_a_master_data_change_reaches_every_page_and_a_rebuild_keeps_what_was_published(
+    half_night: Night, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    await build(half_night.url, site, audit_href="audit/bundle/")
+    assert (await build(half_night.url, site)).written == ["index"], "nothing changed"
+    assert 'href="audit/bundle/">Bundel audit</a>' in (site / "index.html").read_text(), "a plain rebuild keeps it"
+
+    tps_id = half_night.planned[0].key.decode()
+    conn = await asyncpg.connect(half_night.url)
+    try:
+        await conn.execute("UPDATE rekap.kecamatan SET name = 'Dinamai Ulang' WHERE code = $1", tps_id[:6])
+        await conn.execute("UPDATE rekap.tps SET registered_male = registered_male + 7 WHERE tps_id = $1", tps_id)
+        dpt = await conn.fetchval("SELECT registered_male + registered_female FROM rekap.tps WHERE tps_id = $1", tps_id)
+    finally:
+        await conn.close()
+    renamed = await build(half_night.url, site)
+    assert renamed.full, "a renamed kecamatan or a changed DPT is a change of the master data"
+    shown = [*site.glob(f"wilayah/{tps_id[:6]}*/*.html"), *site.glob(f"tps/{tps_id[:6]}/*.html"),
+             *site.glob(f"wilayah/{tps_id[:4]}/*.html")]  # fmt: skip
+    assert len(shown) > 4
+    stale = [str(page.relative_to(site)) for page in shown if "Dinamai Ulang" not in page.read_text()]
+    assert stale == []
+    page = json.loads((site / "tps" / tps_id[:6] / f"{tps_id}.json").read_text())
+    assert {race["dpt"] for race in page["races"]} == {dpt}
+    assert 'href="audit/bundle/">Bundel audit</a>' in (site / "index.html").read_text()
+
+    state = json.loads((site / ".rekap-site.json").read_text())
+    assert state["database"].endswith("/" + half_night.url.rsplit("/", 1)[1].split("?")[0])
+    state["database"] = "another/rekap"  # the folder was built from another database
+    (site / ".rekap-site.json").write_text(json.dumps(state))
+    elsewhere = await build(half_night.url, site)
+    assert elsewhere.full
+    assert "Bundel audit belum diterbitkan" in (site / "index.html").read_text(), "another database's bundle"
+
+
 @pytest.fixture
 def nginx() -> str:
     return debian_program("nginx", package="nginx-light")
@@ -240,8 +336,10 @@ def nginx() -> str:
 
 async def test_nginx_serves_the_site_as_compose_runs_it(half_night: Night, nginx: str, tmp_path: Path) -> None:
     """Debian's nginx with deploy/nginx/site.conf (only its port and folder changed): the pages, their short
-    cache, the JSON open to other sites, the builder's own files hidden, a health check, compression."""
-    site = tmp_path / "site"
+    cache, the JSON open to other sites, the builder's own files hidden, a health check, compression. The site
+    is built outside pytest's folder (0700, its own): nginx's workers read as another user, as in a deployment."""
+    site = Path(tempfile.mkdtemp(prefix="rekap-tests-site-"))
+    site.chmod(0o755)  # noqa: ASYNC240 (once, before the server starts)
     await build(half_night.url, site)
     port = free_port()
     conf = (DEPLOY / "nginx" / "site.conf").read_text()
@@ -269,6 +367,7 @@ async def test_nginx_serves_the_site_as_compose_runs_it(half_night: Night, nginx
     finally:
         server.terminate()
         server.wait(10)
+        shutil.rmtree(site)
 
 
 def _get(port: int, path: str, *, gzip: bool = False) -> tuple[int, dict[str, str], bytes]:

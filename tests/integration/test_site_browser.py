@@ -132,6 +132,8 @@ async def test_a_click_through_from_the_province_to_a_verified_form(
     assert (await page.locator("h1").inner_text()).startswith(("Kabupaten ", "Kota "))
     await page.locator("#wilayah tbody a").first.click()  # a kecamatan
     assert (await page.locator("h1").inner_text()).startswith("Kecamatan ")
+    await page.locator("#wilayah tbody a").first.click()  # a desa/kelurahan
+    assert (await page.locator("h1").inner_text()).startswith("Desa/Kelurahan ")
     await page.locator("#tps tbody tr", has_text="masuk").first.locator("a").click()  # a TPS whose form counts
     assert (await page.locator("h1").inner_text()).startswith("TPS ")
     await shot(page, tmp_path / "site-tps.png")
@@ -142,7 +144,7 @@ async def test_a_click_through_from_the_province_to_a_verified_form(
     done = await download.value
     value = Path(await done.path()).read_bytes()  # noqa: ASYNC240 (a small file, once)
     assert done.suggested_filename.endswith(".form.json")
-    await section.locator("summary").click()
+    await section.locator("summary", has_text="Periksa tanda tangan").click()
     signature = base64.b64decode(await section.locator("code.sig").inner_text())
     terminal = json.loads(value)["terminal_id"]
     nacl.signing.VerifyKey(site["keys"][terminal]).verify(value, signature)  # raises unless it verifies

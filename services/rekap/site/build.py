@@ -1,14 +1,16 @@
 """Building the site from one snapshot, and building it again with only what changed.
 
-1. Take the snapshot: when, which master data, how far each partition was applied.
-2. Decide what to read again: everything on the first build (or when the master data changed, or asked),
-   else the TPS of the records applied since the last build and their kecamatan.
+1. Take the snapshot: when, from which database, which master data (by its content), how far each
+   partition was applied.
+2. Decide what to read again: everything on the first build (or when the database or anything in the master
+   data changed, or asked), else the TPS of the records applied since the last build and their kecamatan.
 3. Read the rows, make the pages: the top page, every provinsi and kabupaten/kota page (cheap: a few rows
-   per region), then the kecamatan pages and TPS pages of what changed, 25 kecamatan at a time (when there
-   are many, a process per core makes and draws them from the rows while the next are read).
+   per region), then the kecamatan, desa/kelurahan and TPS pages of what changed, 25 kecamatan at a time
+   (when there are many, a process per core makes and draws them from the rows while the next are read).
 4. Write each page whose numbers changed (HTML and JSON, each file replaced whole, never half-written),
-   and the signed forms of the TPS written.
-5. Record what was built (`.rekap-site.json`): the positions and each page's digest, for the next build.
+   and the signed forms and the history of the TPS written.
+5. Record what was built (`.rekap-site.json`): the database, the master data, the positions, what was
+   published (the audit bundle's address: a later build without one keeps it) and each page's digest.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from rekap.site.render import assets, to_html
 
 STATE = ".rekap-site.json"
 Drawn = tuple[str, str, bool]  # a page's path, its digest, whether it was written
-STATE_VERSION = 1
+STATE_VERSION = 2
 KECAMATAN_PER_READ = 25  # few: the other cores start drawing soon, and the last batch is short
 PROGRESS_EVERY = 2.0  # seconds
 PAGES_FOR_ALL_CORES = 500  # a build of fewer draws here: starting other processes would cost more
@@ -57,7 +59,9 @@ class BuildReport:
 @dataclass
 class _State:
     dataset: str | None = None
+    database: str = ""
     master_data: str = ""
+    audit_href: str | None = None
     positions: Positions = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
 
@@ -70,12 +74,13 @@ class _State:
         if raw.get("version") != STATE_VERSION:
             return None
         positions = {(topic, int(partition)): offset for topic, partition, offset in raw["positions"]}
-        return cls(raw["dataset"], raw["master_data"], positions, raw["digests"])
+        return cls(raw["dataset"], raw["database"], raw["master_data"], raw["audit_href"], positions, raw["digests"])
 
     def save(self, folder: Path, built_at: datetime) -> None:
         raw = {
             "version": STATE_VERSION, "built_at": built_at.isoformat(), "dataset": self.dataset,
-            "master_data": self.master_data, "positions": [[t, p, o] for (t, p), o in sorted(self.positions.items())],
+            "database": self.database, "master_data": self.master_data, "audit_href": self.audit_href,
+            "positions": [[t, p, o] for (t, p), o in sorted(self.positions.items())],
             "digests": self.digests,
         }  # fmt: skip
         _write(folder / STATE, orjson.dumps(raw))
@@ -88,12 +93,16 @@ async def build_site(
     before = _State.load(folder)  # (a missing folder: the first build)
     async with site_snapshot(conn) as snap:
         # 1. The snapshot.
-        taken_at, dataset, master_data = await snap.about()
+        taken_at, dataset, database, master_data = await snap.about()
         positions = await snap.positions()
         # 2. What to read again.
-        full = full or before is None or (before.dataset, before.master_data) != (dataset, master_data)
+        same = before is not None and (before.dataset, before.database, before.master_data) == (
+            dataset, database, master_data)  # fmt: skip
+        full = full or not same
         previous = {} if full or before is None else before.digests  # each page's digest at the last build
-        state = _State(dataset, master_data, positions, dict(previous))
+        if audit_href is None and before is not None and before.database == database:
+            audit_href = before.audit_href  # what was published from this database stays linked
+        state = _State(dataset, database, master_data, audit_href, positions, dict(previous))
         changed = None if full else await snap.changed_tps(before.positions if before else {}, positions)
         report = BuildReport(full, taken_at, tps_changed=-1 if changed is None else len(changed))
         # 3-4. The pages, written when their numbers changed.
@@ -109,15 +118,14 @@ async def build_site(
         for name, content in assets().items():
             write(folder / "assets" / name, content)
         # The forms of the TPS that changed, in one read (a full build reads each kecamatan's with its rows).
-        changed_forms = None if changed is None else signed_forms([f async for f in snap.forms(sorted(changed))])
+        changed_forms = None if changed is None else await _read_evidence(snap, sorted(changed))
+        signed_heads = election_key is not None or (folder / "audit" / "head.txt").exists()
         with _Writer(drawing, state, report, progress, on_all_cores=many) as writer:
-            writer.pages(
-                [index_page(snapshot, audit_href, signed_heads=election_key is not None), *region_pages(snapshot)]
-            )
+            writer.pages([index_page(snapshot, audit_href, signed_heads=signed_heads), *region_pages(snapshot)])
             for start in range(0, len(kecamatan), KECAMATAN_PER_READ):
                 chunk = kecamatan[start : start + KECAMATAN_PER_READ]
-                rows, forms = await _read_kecamatan(snap, chunk, changed_forms)
-                writer.kecamatan(rows, forms, changed)
+                rows, evidence = await _read_kecamatan(snap, chunk, changed_forms)
+                writer.kecamatan(rows, evidence, changed)
         # 5. The signed head of this snapshot, after the head before it, with the proofs that it extends it.
         if election_key is not None:
             report.head = await publish_head(conn, folder, election_key)
@@ -136,18 +144,34 @@ async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What a TPS page shows besides its rows: each race's signed form, and every record received."""
+
+    forms: dict[str, dict[str, SignedForm]]  # tps_id -> contest -> form
+    history: dict[str, list[dict[str, Any]]]  # tps_id -> its records, in the order received
+
+    def of(self, keep: Callable[[str], bool]) -> Evidence:
+        return Evidence({t: f for t, f in self.forms.items() if keep(t)},
+                        {t: h for t, h in self.history.items() if keep(t)})  # fmt: skip
+
+
+async def _read_evidence(snap: SiteSnapshot, tps_ids: list[str]) -> Evidence:
+    return Evidence(signed_forms([form async for form in snap.forms(tps_ids)]), await snap.history(tps_ids))
+
+
 async def _read_kecamatan(
-    snap: SiteSnapshot, kecamatan: list[str], changed_forms: dict[str, dict[str, SignedForm]] | None
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, SignedForm]]]:
-    """The rows of these kecamatan's TPS (by kecamatan), and the signed forms of their TPS: those of
-    `changed_forms` (an incremental build's), or all read now (a full build's)."""
+    snap: SiteSnapshot, kecamatan: list[str], changed: Evidence | None
+) -> tuple[dict[str, list[dict[str, Any]]], Evidence]:
+    """The rows of these kecamatan's TPS (by kecamatan), and the evidence of their TPS: that of `changed`
+    (an incremental build's), or all read now (a full build's)."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     async for row in snap.tps(kecamatan):
         rows[row["kecamatan_code"]].append(row)
-    if changed_forms is not None:
-        return rows, {tps_id: forms for tps_id, forms in changed_forms.items() if tps_id[:6] in rows}
+    if changed is not None:
+        return rows, changed.of(lambda tps_id: tps_id[:6] in rows)
     tps_ids = [t for code in rows for t in dict.fromkeys(r["tps_id"] for r in rows[code])]
-    return rows, signed_forms([form async for form in snap.forms(tps_ids)])
+    return rows, await _read_evidence(snap, tps_ids)
 
 
 @dataclass(frozen=True)
@@ -172,7 +196,7 @@ def _start_drawing(drawing: _Drawing) -> None:
 @dataclass(frozen=True)
 class _KecamatanBatch:
     rows: dict[str, list[dict[str, Any]]]  # kecamatan -> its TPS rows
-    forms: dict[str, dict[str, SignedForm]]  # tps_id -> contest -> form
+    evidence: Evidence
     changed: set[str] | None
 
 
@@ -196,7 +220,8 @@ def _draw_kecamatan(batch: _KecamatanBatch) -> list[Drawn]:
     """Make the pages of these kecamatan and their changed TPS, then draw them as `_draw_pages`."""
     snapshot = _drawing[0].snapshot
     return _draw_pages([page for code, rows in batch.rows.items()
-                        for page in kecamatan_pages(snapshot, code, rows, batch.forms, batch.changed)])  # fmt: skip
+                        for page in kecamatan_pages(snapshot, code, rows, batch.evidence.forms, batch.changed,
+                                                    history=batch.evidence.history)])  # fmt: skip
 
 
 @dataclass
@@ -234,17 +259,17 @@ class _Writer:
         size = -(-len(pages) // self.cores)
         self._draw(_draw_pages, [pages[i : i + size] for i in range(0, len(pages), size)], {})
 
-    def kecamatan(self, rows: dict[str, list[dict[str, Any]]], forms: dict[str, dict[str, SignedForm]],
+    def kecamatan(self, rows: dict[str, list[dict[str, Any]]], evidence: Evidence,
                   changed: set[str] | None) -> None:  # fmt: skip
         """The pages of these kecamatan and of their TPS that changed (all when `changed` is None)."""
         codes = list(rows)
         size = -(-len(codes) // self.cores)
         parts = [set(codes[i : i + size]) for i in range(0, len(codes), size)]
         batches = [_KecamatanBatch({code: rows[code] for code in codes if code in part},
-                                   {t: f for t, f in forms.items() if t[:6] in part},
+                                   evidence.of(lambda t, part=part: t[:6] in part),  # type: ignore[misc]
                                    None if changed is None else {t for t in changed if t[:6] in part})
                    for part in parts]  # fmt: skip
-        self._draw(_draw_kecamatan, batches, forms)
+        self._draw(_draw_kecamatan, batches, evidence.forms)
 
     def _draw(self, draw: Callable[[Any], list[Drawn]], batches: list[Any], forms: dict[str, Any]) -> None:
         """Here: draw now. On every core: hand them over, then account for the batches handed over before

@@ -3,10 +3,13 @@ drawn from the rows of one snapshot. Pure: no I/O, no rendering.
 
 Paths, relative to the site's folder (every link between pages is relative, so the folder can be served
 from any address):
-    index.html                                   the provinces, each race's progress, the audit bundle
-    wilayah/CODE/CONTEST.html (.json)            a provinsi, kabupaten/kota or kecamatan in one race
-    tps/KECAMATAN/TPS.html (.json)               a TPS: each race's deciding form, its exact signed bytes
-                                                 (base64, a download in the page), signature, terminal's key
+    index.html                                   each province's headline race (candidates, votes, shares,
+                                                 progress), its other races, the audit bundle
+    wilayah/CODE/CONTEST.html (.json)            a provinsi, kabupaten/kota, kecamatan or desa/kelurahan in
+                                                 one race (a desa's page lists its TPS)
+    tps/KECAMATAN/TPS.html (.json)               a TPS: each race's deciding form (every section), its exact
+                                                 signed bytes (base64, a download in the page), signature,
+                                                 terminal's key, and every record received for it
     assets/site.css, assets/site.js              the style and the (optional) script of every page
 """
 
@@ -17,17 +20,27 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
 import orjson
 
-LEVELS = ("provinsi", "kabupaten_kota", "kecamatan")
-LEVEL_NAMES = {"provinsi": "Provinsi", "kabupaten_kota": "Kabupaten/Kota", "kecamatan": "Kecamatan"}
-TITLED = {"provinsi": "Provinsi ", "kabupaten_kota": "", "kecamatan": "Kecamatan "}  # its name says Kabupaten or Kota
-CODE_DIGITS = {"provinsi": 2, "kabupaten_kota": 4, "kecamatan": 6}
-CHILD = {"provinsi": "kabupaten_kota", "kabupaten_kota": "kecamatan"}
+from rekap.domain.review import alasan, jelaskan
+
+LEVELS = ("provinsi", "kabupaten_kota", "kecamatan", "desa")
+LEVEL_NAMES = {"provinsi": "Provinsi", "kabupaten_kota": "Kabupaten/Kota", "kecamatan": "Kecamatan",
+               "desa": "Desa/Kelurahan"}  # fmt: skip
+TITLED = {"provinsi": "Provinsi ", "kabupaten_kota": "", "kecamatan": "Kecamatan ", "desa": "Desa/Kelurahan "}
+CODE_DIGITS = {"provinsi": 2, "kabupaten_kota": 4, "kecamatan": 6, "desa": 10}
+CHILD = {"provinsi": "kabupaten_kota", "kabupaten_kota": "kecamatan"}  # a kecamatan's desa: from its TPS rows
+OUTCOMES = {
+    "accepted": "diterima",
+    "quarantined": "ditahan untuk diperiksa",
+    "duplicate": "duplikat (sudah ada)",
+    "stale": "revisi lama (diabaikan)",
+    "rejected": "ditolak",
+}  # a record's outcome, as a TPS page says it
 SUMMARY_NUMBERS = (
     "tps_expected", "tps_counted", "tps_quarantined", "percent_counted", "dpt", "registered", "voted",
     "turnout_percent", "valid", "invalid",
@@ -115,6 +128,14 @@ class Snapshot:
             return []
         return [(child, c) for c in self._children.get((child, code, contest_id), [])]
 
+    def page_race(self, level: str, code: str, contest_id: str) -> str | None:
+        """The race whose page of this region a link leads to: this race if it has one here, else the widest
+        race held here (None if none is: a region without TPS)."""
+        if level == "desa":  # a desa has a page in every race held at its kecamatan
+            return self.page_race("kecamatan", code[:6], contest_id)
+        races = [c["contest_id"] for c in self.races(level, code)]
+        return contest_id if contest_id in races else next(iter(races), None)
+
     def has(self, level: str, code: str, contest_id: str) -> bool:
         """Whether the race is held in this region (it has TPS expected there)."""
         return (level, code, contest_id) in self._by_key
@@ -180,19 +201,22 @@ def relative(from_path: str, to_path: str) -> str:
 
 
 def breadcrumb(snapshot: Snapshot, level: str, code: str, contest_id: str, here: str) -> list[dict[str, str]]:
-    """The regions above this one in the same race, from the top, each linked."""
+    """The regions above this one, from the top, each linked: to its page in the same race, or, where that
+    race has none (a regent's race at the province), to its page in the widest race held there."""
     trail = []
     for upper in LEVELS[: LEVELS.index(level)]:
         upper_code = code[: CODE_DIGITS[upper]]
-        if snapshot.has(upper, upper_code, contest_id):
+        race = snapshot.page_race(upper, upper_code, contest_id)
+        if race is not None:
             title = TITLED[upper] + snapshot.name(upper, upper_code)
-            trail.append({"title": title, "href": relative(here, region_path(upper_code, contest_id) + ".html")})
+            trail.append({"title": title, "href": relative(here, region_path(upper_code, race) + ".html")})
     return trail
 
 
 def region_page(snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any],
                 tps_rows: list[dict[str, Any]] | None = None) -> Page:  # fmt: skip
-    """A region in one race: its numbers, its votes, the regions below (or, for a kecamatan, its TPS)."""
+    """A region in one race: its numbers, its votes, the regions below (for a kecamatan, its desa/kelurahan,
+    summed from `tps_rows`: its TPS's, in order)."""
     contest_id = contest["contest_id"]
     path = region_path(code, contest_id)
     here = path + ".html"
@@ -205,26 +229,104 @@ def region_page(snapshot: Snapshot, level: str, code: str, contest: Mapping[str,
             **snapshot.numbers(child_level, child_code, contest_id),
             "votes": {line["choice"]: line["votes"] for line in lines},
         })  # fmt: skip
-    data: dict[str, Any] = {
-        "level": level, "level_name": LEVEL_NAMES[level], "code": code, "name": snapshot.name(level, code),
-        "title": TITLED[level] + snapshot.name(level, code),
-        "contest": {"contest_id": contest_id, "name": contest["name"]},
+    curve = snapshot.curve(level, code, contest_id)
+    if tps_rows is not None:
+        mine = [row for row in tps_rows if row["contest_id"] == contest_id]
+        for desa, rows in _by_desa(mine).items():
+            summary, votes = tps_totals(rows)
+            votes = {c["choice"]: votes.get(c["choice"], 0) for c in snapshot.choices_of(contest_id)}
+            children.append({"code": desa, "name": rows[0]["desa_name"], "votes": votes, **summary,
+                             "href": relative(here, region_path(desa, contest_id) + ".html")})  # fmt: skip
+        curve = kecamatan_curve([_tps_line(row, here) for row in mine])
+    data = _region_data(snapshot, level, code, contest, name=snapshot.name(level, code), here=here)
+    data |= {
         "zone": snapshot.zone(level, code, contest_id),
-        "breadcrumb": breadcrumb(snapshot, level, code, contest_id, here),
         "races": [{"contest_id": c["contest_id"], "name": c["name"], "current": c["contest_id"] == contest_id,
                    "href": relative(here, region_path(code, c["contest_id"]) + ".html")}
                   for c in snapshot.races(level, code)],
         "summary": snapshot.numbers(level, code, contest_id),
         "votes": snapshot.vote_lines(level, code, contest_id),
-        "children_level": LEVEL_NAMES.get(CHILD.get(level, ""), ""),
+        "children_level": LEVEL_NAMES["desa" if tps_rows is not None else CHILD.get(level, "")] if children else "",
         "children": children,
-        "curve": snapshot.curve(level, code, contest_id),
+        "curve": curve,
+    }  # fmt: skip
+    return Page(path, "region.html", data)
+
+
+def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_rows: list[dict[str, Any]]) -> Page:
+    """A desa/kelurahan in one race: its numbers and votes summed from its TPS (`tps_rows`, in order), and each
+    TPS's line."""
+    contest_id = contest["contest_id"]
+    path = region_path(code, contest_id)
+    here = path + ".html"
+    summary, votes = tps_totals(tps_rows)
+    tps = [_tps_line(row, here) for row in tps_rows]
+    data = _region_data(snapshot, "desa", code, contest, name=tps_rows[0]["desa_name"], here=here)
+    data |= {
+        "zone": tps_rows[0]["zone"],
+        "races": [{"contest_id": c["contest_id"], "name": c["name"], "current": c["contest_id"] == contest_id,
+                   "href": relative(here, region_path(code, c["contest_id"]) + ".html")}
+                  for c in snapshot.races("kecamatan", code[:6])],
+        "summary": summary,
+        "votes": [{**line, "votes": votes.get(line["choice"], 0),
+                   "percent_of_valid": _percent(votes.get(line["choice"], 0), summary["valid"])}
+                  for line in ({"choice": c["choice"], "candidate_name": c["candidate_name"]}
+                               for c in snapshot.choices_of(contest_id))],
+        "children_level": "", "children": [], "curve": kecamatan_curve(tps), "tps": tps,
+    }  # fmt: skip
+    return Page(path, "region.html", data)
+
+
+def _region_data(snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], *, name: str,
+                 here: str) -> dict[str, Any]:  # fmt: skip
+    return {
+        "level": level, "level_name": LEVEL_NAMES[level], "code": code, "name": name, "title": TITLED[level] + name,
+        "contest": {"contest_id": contest["contest_id"], "name": contest["name"]},
+        "breadcrumb": breadcrumb(snapshot, level, code, contest["contest_id"], here),
         "home": relative(here, "index.html"),
     }  # fmt: skip
-    if tps_rows is not None:
-        data["tps"] = [_tps_line(row, here) for row in tps_rows if row["contest_id"] == contest_id]
-        data["curve"] = kecamatan_curve(data["tps"])
-    return Page(path, "region.html", data)
+
+
+def _by_desa(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """TPS rows by their desa/kelurahan (the first 10 digits of a TPS's code), in order."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        out[row["tps_id"][:10]].append(row)
+    return out
+
+
+VOTED = ("voted_dpt_male", "voted_dpt_female", "voted_moved_in_male", "voted_moved_in_female", "voted_added_male",
+         "voted_added_female")  # fmt: skip
+
+
+def tps_totals(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+    """A few TPS's numbers summed as hasil.summary sums a region's (the counted forms', the DPT of every TPS),
+    and their votes by choice."""
+    rows = list(rows)
+    counted = [row for row in rows if row["status"] == "counted"]
+    registered = sum(row["registered_male"] + row["registered_female"] for row in counted)
+    voted = sum(row[key] for row in counted for key in VOTED)
+    valid = sum(row["valid"] for row in counted)
+    votes: dict[str, int] = defaultdict(int)
+    for row in counted:
+        for choice, count in (row["votes"] or {}).items():
+            votes[choice] += count
+    summary = {
+        "tps_expected": len(rows), "tps_counted": len(counted),
+        "tps_quarantined": sum(row["status"] == "held" for row in rows),
+        "percent_counted": _percent(len(counted), len(rows)),
+        "dpt": sum(row["dpt_male"] + row["dpt_female"] for row in rows), "registered": registered, "voted": voted,
+        "turnout_percent": _percent(voted, registered), "valid": valid,
+        "invalid": sum(row["invalid"] for row in counted),
+    }  # fmt: skip
+    return summary, dict(votes)
+
+
+def _percent(part: int, whole: int) -> float | None:
+    """As the views round it: two decimals, half away from zero (None of nothing)."""
+    if not whole:
+        return None
+    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def _tps_line(row: Mapping[str, Any], here: str) -> dict[str, Any]:
@@ -249,53 +351,85 @@ def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return curve
 
 
-def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str, SignedForm]) -> Page:
-    """A TPS: per race its status, the deciding form's numbers, revision, terminal, times, and the signed
-    form to download (`forms`: by contest)."""
+FORM_NUMBERS = (
+    "registered_male", "registered_female", "voted_dpt_male", "voted_dpt_female", "voted_moved_in_male",
+    "voted_moved_in_female", "voted_added_male", "voted_added_female", "disabled_voted_male", "disabled_voted_female",
+    "ballots_received", "ballots_used", "ballots_damaged", "ballots_unused",
+)  # fmt: skip
+
+
+def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str, SignedForm],
+             history: Iterable[Mapping[str, Any]] = ()) -> Page:  # fmt: skip
+    """A TPS: per race its status, the deciding form's numbers (every section of the C.Hasil), why it is held
+    (in its own numbers), revision, terminal, times, the signed form to download (`forms`: by contest), and
+    every record received for it (`history`: in the order received)."""
     first = rows[0]
     tps_id = first["tps_id"]
     path = tps_path(tps_id)
     here = path + ".html"
     kecamatan = first["kecamatan_code"]
+    received: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in history:
+        received[record["contest_id"]].append({
+            "revision": record["revision"], "outcome": OUTCOMES.get(record["outcome"], record["outcome"]),
+            "reason": alasan(record["reason"]) if record["reason"] else None, "terminal_id": record["terminal_id"],
+            "received": record["received_minute"],
+        })  # fmt: skip
     races = []
     for row in sorted(rows, key=lambda r: snapshot.contest_area(r["contest_id"])):  # the widest race first
         contest_id = row["contest_id"]
         form = forms.get(contest_id)
         votes = row["votes"] or {}
+        reasons = list(row["reasons"] or [])
         races.append({
             "contest_id": contest_id, "name": snapshot.contest_name(contest_id),
             "status": row["status"], "revision": row["revision"], "valid": row["valid"], "invalid": row["invalid"],
             "votes": [{"choice": c["choice"], "candidate_name": c["candidate_name"], "votes": votes.get(c["choice"])}
                       for c in snapshot.choices_of(contest_id)],
-            "reasons": list(row["reasons"] or []), "terminal_id": row["terminal_id"],
-            "dpt": row["dpt_male"] + row["dpt_female"],
+            "reasons": reasons, "why_held": [jelaskan(reason, row, votes) for reason in reasons],
+            "terminal_id": row["terminal_id"], "dpt": row["dpt_male"] + row["dpt_female"],
+            "form": {key: row[key] for key in FORM_NUMBERS} if row["status"] != "missing" else None,
             "first_counted": row["first_counted_minute"], "updated": row["updated_minute"],
             "kecamatan_href": relative(here, region_path(kecamatan, contest_id) + ".html"),
             "form_base64": base64.b64encode(form.value).decode() if form else None,
             "form_name": f"{tps_id}.{contest_id}.form.json",
             "signature": form.signature if form else None, "public_key": form.public_key if form else None,
+            "history": received.get(contest_id, []),
         })  # fmt: skip
     kabupaten = kecamatan[:4]
+    widest = races[0]["contest_id"]
     data = {
         "tps_id": tps_id, "name": first["tps_name"], "desa": first["desa_name"], "zone": first["zone"],
+        "desa_code": tps_id[:10],
         "kecamatan": {"code": kecamatan, "name": snapshot.name("kecamatan", kecamatan)},
         "kabupaten_kota": {"code": kabupaten, "name": snapshot.name("kabupaten_kota", kabupaten)},
         "provinsi": {"code": kecamatan[:2], "name": snapshot.name("provinsi", kecamatan[:2])},
+        "breadcrumb": [*breadcrumb(snapshot, "desa", tps_id[:10], widest, here),
+                       {"title": TITLED["desa"] + first["desa_name"],
+                        "href": relative(here, region_path(tps_id[:10], widest) + ".html")}],
         "races": races, "home": relative(here, "index.html"),
     }  # fmt: skip
     return Page(path, "tps.html", data)
 
 
 def kecamatan_pages(snapshot: Snapshot, code: str, rows: list[dict[str, Any]],
-                    forms: Mapping[str, Mapping[str, SignedForm]], changed: set[str] | None) -> list[Page]:  # fmt: skip
-    """A kecamatan's page in each race held there (each with every TPS's line, from `rows`: its TPS's, in
-    order), and the pages of its TPS that changed (all when `changed` is None), with their signed forms."""
-    pages = [region_page(snapshot, "kecamatan", code, contest, rows) for contest in snapshot.races("kecamatan", code)]
+                    forms: Mapping[str, Mapping[str, SignedForm]], changed: set[str] | None, *,
+                    history: Mapping[str, list[dict[str, Any]]] | None = None) -> list[Page]:  # fmt: skip
+    """A kecamatan's page and its desa/kelurahan's pages in each race held there (from `rows`: its TPS's, in
+    order), and the pages of its TPS that changed (all when `changed` is None), with their signed forms and
+    the records received for each (`history`: by TPS)."""
+    pages = []
+    for contest in snapshot.races("kecamatan", code):
+        pages.append(region_page(snapshot, "kecamatan", code, contest, rows))
+        mine = [row for row in rows if row["contest_id"] == contest["contest_id"]]
+        pages += [desa_page(snapshot, desa, contest, desa_rows) for desa, desa_rows in _by_desa(mine).items()]
     by_tps: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if changed is None or row["tps_id"] in changed:
             by_tps[row["tps_id"]].append(row)
-    return pages + [tps_page(snapshot, tps_rows, forms.get(tps_id, {})) for tps_id, tps_rows in by_tps.items()]
+    history = history or {}
+    return pages + [tps_page(snapshot, tps_rows, forms.get(tps_id, {}), history.get(tps_id, ()))
+                    for tps_id, tps_rows in by_tps.items()]  # fmt: skip
 
 
 def signed_forms(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, SignedForm]]:
@@ -307,24 +441,28 @@ def signed_forms(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Signe
 
 
 def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool = False) -> Page:
-    """The top page: every province's governor race and the kabupaten/kota races in it, with progress, and
-    where to check it (the audit bundle; the signed heads, when the site publishes them)."""
+    """The top page: each province's headline race (its own: candidates, votes, shares, progress), then the
+    other races held in it (the kabupaten/kota's, by code) with their progress, and where to check it all
+    (the audit bundle; the signed heads, when the site publishes them)."""
     provinces = []
     for region in sorted((r for r in snapshot.regions if r["level"] == "provinsi"), key=lambda r: r["region_code"]):
         code = region["region_code"]
         races = []
-        for contest in snapshot.contests:
-            level = "provinsi" if len(contest["region_code"]) == 2 else "kabupaten_kota"
-            if not contest["region_code"].startswith(code) or not snapshot.has(
-                level, contest["region_code"], contest["contest_id"]
-            ):
+        for contest in sorted(snapshot.contests, key=lambda c: (len(c["region_code"]), c["region_code"])):
+            area, contest_id = contest["region_code"], contest["contest_id"]
+            level = "provinsi" if len(area) == CODE_DIGITS["provinsi"] else "kabupaten_kota"
+            if not area.startswith(code) or not snapshot.has(level, area, contest_id):
                 continue
-            races.append({"contest_id": contest["contest_id"], "name": contest["name"],
-                          "href": region_path(contest["region_code"], contest["contest_id"]) + ".html",
-                          **snapshot.numbers(level, contest["region_code"], contest["contest_id"])})  # fmt: skip
+            races.append({"contest_id": contest_id, "name": contest["name"],
+                          "href": region_path(area, contest_id) + ".html",
+                          **snapshot.numbers(level, area, contest_id)})  # fmt: skip
+            if area == code:  # the province's own race leads, with its votes
+                races[-1]["votes"] = snapshot.vote_lines(level, area, contest_id)
         if races:
-            provinces.append({"code": code, "name": region["region_name"], "races": races})
-    zone = next((snapshot.zone("provinsi", p["code"], p["races"][0]["contest_id"]) for p in provinces), None)
+            headline = races.pop(0) if "votes" in races[0] else None
+            provinces.append({"code": code, "name": region["region_name"], "headline": headline, "races": races})
+    zone = next((snapshot.zone("provinsi", p["code"], c["contest_id"]) for p in provinces
+                 for c in ([p["headline"]] if p["headline"] else p["races"])[:1]), None)  # fmt: skip
     data = {"provinces": provinces, "audit_href": audit_href, "signed_heads": signed_heads, "home": "index.html",
             "zone": zone}  # fmt: skip
     return Page("index", "index.html", data)

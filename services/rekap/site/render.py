@@ -123,24 +123,83 @@ def tps_rows(tps: list[dict[str, Any]], choices: list[str]) -> Markup:
 
 
 def tps_main(page: dict[str, Any]) -> str:
-    """A TPS page's content: where it is, then each race (drawn here, not by a template: a national build
-    draws 435,000 TPS pages, and a template took most of each one's time)."""
+    """A TPS page's content: where it is, every level linked, then each race (drawn here, not by a template: a
+    national build draws 435,000 TPS pages, and a template took most of each one's time)."""
     name, kecamatan = _text(page["name"]), _text(page["kecamatan"]["name"])
     kabupaten, provinsi = _text(page["kabupaten_kota"]["name"]), _text(page["provinsi"]["name"])
+    trail = "".join([f'<li><a href="{_text(up["href"])}">{_text(up["title"])}</a></li>\n' for up in page["breadcrumb"]])
     head = (
         f'<nav class="trail" aria-label="Wilayah">\n<ol>\n<li><a href="{_text(page["home"])}">Beranda</a></li>\n'
-        f"<li>Provinsi {provinsi}</li>\n<li>{kabupaten}</li>\n"
-        f'<li><a href="{_text(page["races"][0]["kecamatan_href"])}">Kecamatan {kecamatan}</a></li>\n'
-        f'<li aria-current="page">{name}</li>\n</ol>\n</nav>\n<h1>{name} · {_text(page["desa"])}</h1>\n'
-        f'<p class="muted">Kode TPS {_text(page["tps_id"])} · Kecamatan {kecamatan} · {kabupaten} · '
-        f"Provinsi {provinsi}</p>\n"
+        f'{trail}<li aria-current="page">{name}</li>\n</ol>\n</nav>\n<h1>{name} · {_text(page["desa"])}</h1>\n'
+        f'<p class="muted">Kode TPS {_text(page["tps_id"])} · Desa/Kelurahan {_text(page["desa"])} · Kecamatan '
+        f"{kecamatan} · {kabupaten} · Provinsi {provinsi}</p>\n"
     )
     return head + "".join([tps_race(race, page["zone"]) for race in page["races"]])
 
 
+def _when(minute: str | None, zone: str) -> str:
+    """A minute of the zone's clock (2024-11-27T14:03) as a TPS page writes it: 27-11-2024 14:03 WIB."""
+    if not minute:
+        return "-"
+    return f"{minute[8:10]}-{minute[5:7]}-{minute[:4]} {minute[11:16]} {_text(zone)}"
+
+
+# The C.Hasil's sections, as the form groups them: (heading, [(line, male field, female field)]).
+FORM_SECTIONS = (
+    ("I. Data pemilih", [("Pemilih terdaftar (DPT)", "registered_male", "registered_female")]),
+    ("II. Pengguna hak pilih", [
+        ("Pemilih DPT", "voted_dpt_male", "voted_dpt_female"),
+        ("Pemilih pindahan (DPTb)", "voted_moved_in_male", "voted_moved_in_female"),
+        ("Pemilih tambahan (DPK)", "voted_added_male", "voted_added_female"),
+        ("Pemilih disabilitas", "disabled_voted_male", "disabled_voted_female"),
+    ]),
+)  # fmt: skip
+BALLOTS = (("Diterima", "ballots_received"), ("Digunakan", "ballots_used"), ("Rusak/keliru coblos", "ballots_damaged"),
+           ("Tidak digunakan", "ballots_unused"))  # fmt: skip
+
+
+def _form_sections(form: dict[str, Any]) -> str:
+    """The form's voters and ballots (sections I-III of the C.Hasil; its votes are IV and V)."""
+    head = (
+        '<div class="scroll">\n<table>\n<caption>Data pemilih dan pengguna hak pilih</caption>\n<thead><tr>'
+        '<th scope="col">Uraian</th><th scope="col" class="n">L</th><th scope="col" class="n">P</th>'
+        '<th scope="col" class="n">Jumlah</th></tr></thead>\n<tbody>\n'
+    )
+    out = [head]
+    for heading, lines in FORM_SECTIONS:
+        out.append(f'<tr><th scope="rowgroup" colspan="4">{heading}</th></tr>\n')
+        for label, male, female in lines:
+            m, f = form[male], form[female]
+            out.append(f'<tr><th scope="row">{label}</th>{_cell(m, _count(m))}{_cell(f, _count(f))}'
+                       f"{_cell(m + f, _count(m + f))}</tr>\n")  # fmt: skip
+    out.append('</tbody>\n</table>\n</div>\n<div class="scroll">\n<table>\n<caption>III. Surat suara</caption>\n'
+               '<tbody>\n')  # fmt: skip
+    out += [f'<tr><th scope="row">{label}</th>{_cell(form[key], _count(form[key]))}</tr>\n' for label, key in BALLOTS]
+    out.append("</tbody>\n</table>\n</div>\n")
+    return "".join(out)
+
+
+def _history(records: list[dict[str, Any]], zone: str) -> str:
+    """Every record received for the race at this TPS, in the order received, with what became of it."""
+    if not records:
+        return ""
+    rows = "".join([
+        f"<tr><td>{_when(r['received'], zone)}</td><td>{_text(r['revision'] if r['revision'] is not None else '-')}"
+        f"</td><td><code>{_text(r['terminal_id'] or '-')}</code></td><td>{_text(r['outcome'])}"
+        + (f": {_text(r['reason'])}" if r["reason"] else "") + "</td></tr>\n"
+        for r in records
+    ])  # fmt: skip
+    return (
+        f'<details>\n<summary>Riwayat formulir ({len(records)} kiriman)</summary>\n<div class="scroll">\n<table>\n'
+        '<caption>Setiap kiriman untuk TPS ini, menurut waktu diterima</caption>\n<thead><tr><th scope="col">Diterima'
+        '</th><th scope="col">Revisi</th><th scope="col">Terminal</th><th scope="col">Keputusan</th></tr></thead>\n'
+        f"<tbody>\n{rows}</tbody>\n</table>\n</div>\n</details>\n"
+    )
+
+
 def tps_race(race: dict[str, Any], zone: str) -> str:
     """A race's section of a TPS page: its status, the form's numbers, the signed form to download and how
-    to check it (every text in it escaped)."""
+    to check it, and every record received (every text in it escaped)."""
     status, terminal = race["status"], _text(race["terminal_id"])
     marked = ' class="held"' if status == "held" else ""
     contest = _text(race["contest_id"])
@@ -149,25 +208,29 @@ def tps_race(race: dict[str, Any], zone: str) -> str:
     if status != "missing":
         out.append(f" · revisi {_text(race['revision'])} · terminal <code>{terminal}</code>")
     out.append(f' · <a href="{_text(race["kecamatan_href"])}">TPS lain di kecamatan ini</a></p>\n')
-    if race["reasons"]:
-        out.append(f'<p class="held">Ditahan karena: {_text(", ".join(race["reasons"]))}</p>')
+    if race["why_held"]:
+        out.append('<p class="held">Ditahan untuk diperiksa, belum dijumlahkan:</p>\n<ul class="held">\n')
+        out += [f"<li>{_text(why)}</li>\n" for why in race["why_held"]]
+        out.append("</ul>\n")
     if status == "missing":
-        out.append('<p class="muted">Formulir TPS ini belum masuk.</p>\n</section>\n')
+        out += ['<p class="muted">Formulir TPS ini belum masuk.</p>\n', _history(race["history"], zone), "</section>\n"]
         return "".join(out)
+    if race["form"]:
+        out.append(_form_sections(race["form"]))
     out.append(
-        '<div class="scroll">\n<table>\n<caption>Formulir C.Hasil</caption>\n<thead><tr><th scope="col">No.</th>'
-        '<th scope="col">Pasangan calon</th><th scope="col" class="n">Suara</th></tr></thead>\n<tbody>\n'
+        '<div class="scroll">\n<table>\n<caption>IV. Suara sah per pasangan calon</caption>\n<thead><tr>'
+        '<th scope="col">No.</th><th scope="col">Pasangan calon</th><th scope="col" class="n">Suara</th></tr></thead>\n'
+        "<tbody>\n"
     )
     out += [f"<tr><td>{_text(v['choice'])}</td><td>{_text(v['candidate_name'])}</td>"
             f"{_cell(v['votes'], _count(v['votes']))}</tr>\n" for v in race["votes"]]  # fmt: skip
-    first, updated = race["first_counted"], race["updated"]
     out.append(
         '</tbody>\n</table>\n</div>\n<dl class="facts">\n'
         f'<div><dt>Suara sah</dt><dd data-n="{race["valid"]}">{_count(race["valid"])}</dd></div>\n'
-        f'<div><dt>Suara tidak sah</dt><dd data-n="{race["invalid"]}">{_count(race["invalid"])}</dd></div>\n'
-        f'<div><dt>DPT</dt><dd data-n="{race["dpt"]}">{_count(race["dpt"])}</dd></div>\n'
-        f"<div><dt>Pertama masuk</dt><dd>{first[11:16] if first else '-'} {_text(zone)}</dd></div>\n"
-        f"<div><dt>Terakhir berubah</dt><dd>{updated[11:16] if updated else '-'} {_text(zone)}</dd></div>\n"
+        f'<div><dt>V. Suara tidak sah</dt><dd data-n="{race["invalid"]}">{_count(race["invalid"])}</dd></div>\n'
+        f'<div><dt>DPT (data induk)</dt><dd data-n="{race["dpt"]}">{_count(race["dpt"])}</dd></div>\n'
+        f"<div><dt>Pertama masuk</dt><dd>{_when(race['first_counted'], zone)}</dd></div>\n"
+        f"<div><dt>Terakhir berubah</dt><dd>{_when(race['updated'], zone)}</dd></div>\n"
         "</dl>\n"
     )
     if race["form_base64"]:
@@ -182,7 +245,7 @@ def tps_race(race: dict[str, Any], zone: str) -> str:
             '<p class="muted">Tanda tangan itu dibuat atas byte formulir yang diunduh, persis; alat pemeriksa mana'
             " pun untuk Ed25519 dapat mengujinya.</p>\n</details>\n"
         )
-    out.append("</section>\n")
+    out += [_history(race["history"], zone), "</section>\n"]
     return "".join(out)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rekap.domain.reasons import QuarantineReason
-from rekap.domain.review import explain
+from rekap.domain.reasons import QuarantineReason, RejectReason
+from rekap.domain.review import alasan, explain, jelaskan
 
 NUMBERS = {
     "valid": 249, "invalid": 21, "ballots_used": 271, "ballots_received": 401, "ballots_damaged": 3,
@@ -33,3 +33,26 @@ def test_each_reason_is_explained_with_the_forms_numbers(reason: QuarantineReaso
 
 def test_every_reason_has_an_explanation() -> None:
     assert all(explain(r.value, NUMBERS, VOTES) != r.value for r in QuarantineReason)
+
+
+@pytest.mark.parametrize(("reason", "says"), [
+    (QuarantineReason.VOTES_SUM_NE_VALID, "jumlah suara para pasangan calon 250, tetapi suara sah tertulis 249"),
+    (QuarantineReason.VALID_INVALID_NE_USED, ("suara sah 249 + suara tidak sah 21 = 270, tetapi surat suara yang "
+     "digunakan 271")),
+    (QuarantineReason.USED_NE_VOTED, "surat suara yang digunakan 271, tetapi pemilih yang menggunakan hak pilih 270"),
+    (QuarantineReason.BALLOTS_UNBALANCED, ("surat suara diterima 401, tetapi digunakan + rusak + tidak digunakan = "
+     "271 + 3 + 128 = 402")),
+    (QuarantineReason.VOTED_EXCEEDS_REGISTERED, "pemilih DPT yang memilih 135 L / 131 P"),
+    (QuarantineReason.REGISTERED_EXCEEDS_CAPACITY, "pemilih terdaftar 391, padahal satu TPS paling banyak 600"),
+    (QuarantineReason.REGISTERED_NE_MASTER_DATA, "data induk mencatat 196 L / 190 P"),
+    (QuarantineReason.SUBMITTED_IN_FUTURE, "jam terminal salah"),
+    (QuarantineReason.REVISION_JUMP, "lebih dari 100 di atas revisi"),
+])  # fmt: skip
+def test_the_site_says_each_reason_in_indonesian_with_the_forms_numbers(reason: QuarantineReason, says: str) -> None:
+    assert says in jelaskan(reason.value, NUMBERS, VOTES)
+
+
+def test_every_reason_has_indonesian_words_even_without_numbers() -> None:
+    reasons = [*QuarantineReason, *RejectReason]
+    assert all(alasan(r.value) != r.value for r in reasons)
+    assert jelaskan("votes_sum_ne_valid", {}, {}) == "jumlah suara pasangan calon tidak sama dengan suara sah"

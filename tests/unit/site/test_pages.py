@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from rekap.site.pages import (
+    FORM_NUMBERS,
     Page,
     SignedForm,
     Snapshot,
     index_page,
     kecamatan_curve,
+    kecamatan_pages,
     region_page,
     region_pages,
     relative,
@@ -65,10 +67,27 @@ def test_every_choice_is_shown_with_zero_before_its_first_vote() -> None:
     assert province.data["summary"]["percent_counted"] == 75.0
 
 
-def test_the_top_page_lists_each_race_of_the_province_where_it_is_held() -> None:
-    top = index_page(snapshot(), "audit/")
-    assert [(r["contest_id"], r["href"]) for r in top.data["provinces"][0]["races"]] == [
-        ("pkwkp-16", "wilayah/16/pkwkp-16.html"), ("pkwkk-1601", "wilayah/1601/pkwkk-1601.html")]  # fmt: skip
+def test_the_top_page_leads_with_the_province_s_race_and_its_votes_then_the_others() -> None:
+    base = snapshot()
+    in_database_order = Snapshot(base.summary, base.votes, base.regions, [REGENT, GOVERNOR], base.choices, [])
+    top = index_page(in_database_order, "audit/")
+    province = top.data["provinces"][0]
+    headline = province["headline"]
+    assert (headline["contest_id"], headline["href"]) == ("pkwkp-16", "wilayah/16/pkwkp-16.html")
+    assert (headline["tps_counted"], headline["tps_expected"]) == (3, 4)
+    assert [(v["candidate_name"], v["votes"], v["percent_of_valid"]) for v in headline["votes"]] == [
+        ("A", 600, 66.67), ("B", 0, None)]  # fmt: skip
+    assert [(r["contest_id"], r["href"]) for r in province["races"]] == [("pkwkk-1601", "wilayah/1601/pkwkk-1601.html")]
+    html = to_html(top, "27-11-2024 13:00 WIB")
+    assert html.index("Gubernur") < html.index("Bupati OKU"), "the governor's race first"
+    assert '<td>A</td><td class="n" data-n="600">600</td><td class="n" data-n="66.67">66,67%</td>' in html
+
+
+def test_a_regent_race_s_province_links_to_the_province_s_page_in_its_own_race() -> None:
+    pages = {page.path: page for page in region_pages(snapshot())}
+    regent = pages["wilayah/1601/pkwkk-1601"].data
+    assert regent["breadcrumb"] == [{"title": "Provinsi Sumatera Selatan", "href": "../../wilayah/16/pkwkp-16.html"}]
+    assert "wilayah/16/pkwkk-1601" not in pages
 
 
 def test_a_digest_moves_with_the_numbers_only() -> None:
@@ -122,22 +141,31 @@ def tps_row(contest: str, status: str, **values: Any) -> dict[str, Any]:
         "votes": {"1": 200, "2": 100} if counted else None, "reasons": [], "terminal_id": "T-1" if counted else None,
         "dpt_male": 150, "dpt_female": 160, "first_counted_minute": "2024-11-27T13:05" if counted else None,
         "updated_minute": "2024-11-27T13:40" if counted else None,
-    } | values  # fmt: skip
+    } | dict.fromkeys(FORM_NUMBERS, None) | (FORM if counted else {}) | values  # fmt: skip
+
+
+FORM = {"registered_male": 150, "registered_female": 160, "voted_dpt_male": 140, "voted_dpt_female": 150,
+        "voted_moved_in_male": 5, "voted_moved_in_female": 4, "voted_added_male": 3, "voted_added_female": 2,
+        "disabled_voted_male": 1, "disabled_voted_female": 0, "ballots_received": 320, "ballots_used": 304,
+        "ballots_damaged": 1, "ballots_unused": 15}  # fmt: skip
 
 
 def test_a_tps_page_escapes_what_terminals_and_master_data_say_and_says_what_is_missing() -> None:
     rows = [tps_row("pkwkp-16", "held", reasons=["arithmetic <x>"], terminal_id="T-<1>"),
             tps_row("pkwkk-1601", "missing")]  # fmt: skip
     form = SignedForm(b'{"a":1}', "<img src=x onerror=alert(1)>", "AAAA")
-    page = tps_page(snapshot(), rows, {"pkwkp-16": form})
+    history = [{"contest_id": "pkwkp-16", "revision": 1, "outcome": "rejected", "reason": "bad_signature",
+                "terminal_id": "T-<2>", "received_minute": "2024-11-27T13:01"}]  # fmt: skip
+    page = tps_page(snapshot(), rows, {"pkwkp-16": form}, history)
     html = to_html(page, "27-11-2024 13:00 WIB")
     assert "<b>" not in html
     assert "<img" not in html
     assert "<x>" not in html
     assert "Desa &lt;b&gt;Baru&lt;/b&gt;" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "Ditahan karena: arithmetic &lt;x&gt;" in html
+    assert "<li>arithmetic &lt;x&gt;</li>" in html, "a reason nobody knows: said as it is, escaped"
     assert "terminal <code>T-&lt;1&gt;</code>" in html
+    assert "<code>T-&lt;2&gt;</code>" in html
     assert f'href="data:application/json;base64,{base64.b64encode(form.value).decode()}"' in html
     assert html.count("Formulir TPS ini belum masuk.") == 1, "the regent's race: no form yet"
     assert html.count("Unduh formulir bertanda tangan") == 1
@@ -145,10 +173,55 @@ def test_a_tps_page_escapes_what_terminals_and_master_data_say_and_says_what_is_
     assert html.index('data-n="200">200<', governor) < html.index('id="r-pkwkk-1601"'), "the widest race first"
 
 
-def test_a_kecamatan_page_lists_each_tps_escaped_with_its_votes() -> None:
-    rows = [tps_row("pkwkp-16", "counted"), tps_row("pkwkp-16", "missing", tps_id="1601011001002", tps_name="TPS 002")]
-    html = to_html(region_page(snapshot(), "kecamatan", "160101", GOVERNOR, rows), "27-11-2024 13:00 WIB")
+def test_a_tps_page_links_every_level_and_shows_the_whole_form_its_history_and_why_it_is_held() -> None:
+    held = tps_row("pkwkp-16", "held", reasons=["votes_sum_ne_valid"], valid=299)
+    history = [
+        {"contest_id": "pkwkp-16", "revision": 1, "outcome": "accepted", "reason": None, "terminal_id": "T-1",
+         "received_minute": "2024-11-27T13:05"},
+        {"contest_id": "pkwkp-16", "revision": 2, "outcome": "quarantined", "reason": "votes_sum_ne_valid",
+         "terminal_id": "T-1", "received_minute": "2024-11-27T13:40"},
+    ]  # fmt: skip
+    page = tps_page(snapshot(), [held, tps_row("pkwkk-1601", "counted")], {}, history)
+    assert page.data["breadcrumb"] == [
+        {"title": "Provinsi Sumatera Selatan", "href": "../../wilayah/16/pkwkp-16.html"},
+        {"title": "Kabupaten Ogan Komering Ulu", "href": "../../wilayah/1601/pkwkp-16.html"},
+        {"title": "Kecamatan Pengandonan", "href": "../../wilayah/160101/pkwkp-16.html"},
+        {"title": "Desa/Kelurahan Desa <b>Baru</b>", "href": "../../wilayah/1601011001/pkwkp-16.html"},
+    ]
+    html = to_html(page, "27-11-2024 13:00 WIB")
+    assert "votes_sum_ne_valid" not in html, "a reason is said in Indonesian, not as its code"
+    assert "<li>jumlah suara para pasangan calon 300, tetapi suara sah tertulis 299</li>" in html
+    for section in ("I. Data pemilih", "II. Pengguna hak pilih", "III. Surat suara", "IV. Suara sah per pasangan calon",
+                    "V. Suara tidak sah"):  # fmt: skip
+        assert section in html, section
+    assert html.index("I. Data pemilih") < html.index("III. Surat suara") < html.index("IV. Suara sah")
+    assert (
+        '<th scope="row">Pemilih pindahan (DPTb)</th><td class="n" data-n="5">5</td><td class="n" data-n="4">4</td>'
+        in html
+    )
+    assert '<th scope="row">Diterima</th><td class="n" data-n="320">320</td>' in html
+    assert "<dt>Pertama masuk</dt><dd>27-11-2024 13:05 WIB</dd>" in html, "a date with its time"
+    assert "Riwayat formulir (2 kiriman)" in html
+    assert "<td>27-11-2024 13:40 WIB</td><td>2</td><td><code>T-1</code></td><td>ditahan untuk diperiksa: jumlah" in html
+
+
+def test_a_kecamatan_page_lists_its_desa_and_a_desa_page_its_tps_summed_from_their_rows() -> None:
+    rows = [tps_row("pkwkp-16", "counted"), tps_row("pkwkp-16", "missing", tps_id="1601011001002", tps_name="TPS 002"),
+            tps_row("pkwkp-16", "counted", tps_id="1601011002001", desa_name="Lain", votes={"1": 10, "2": 5}, valid=15)]  # fmt: skip
+    pages = {p.path: p for p in kecamatan_pages(snapshot(), "160101", rows, {}, set())}
+    kecamatan = pages["wilayah/160101/pkwkp-16"].data
+    assert [(c["name"], c["href"], c["tps_counted"], c["tps_expected"], c["votes"]) for c in kecamatan["children"]] == [
+        ("Desa <b>Baru</b>", "../../wilayah/1601011001/pkwkp-16.html", 1, 2, {"1": 200, "2": 100}),
+        ("Lain", "../../wilayah/1601011002/pkwkp-16.html", 1, 1, {"1": 10, "2": 5})]  # fmt: skip
+    desa = pages["wilayah/1601011001/pkwkp-16"].data
+    assert desa["title"] == "Desa/Kelurahan Desa <b>Baru</b>"
+    assert [c["href"] for c in desa["breadcrumb"]] == [
+        "../../wilayah/16/pkwkp-16.html", "../../wilayah/1601/pkwkp-16.html", "../../wilayah/160101/pkwkp-16.html"]  # fmt: skip
+    assert {k: desa["summary"][k] for k in ("tps_expected", "tps_counted", "percent_counted", "dpt", "valid")} == {
+        "tps_expected": 2, "tps_counted": 1, "percent_counted": 50.0, "dpt": 620, "valid": 300}  # fmt: skip
+    assert [(v["votes"], v["percent_of_valid"]) for v in desa["votes"]] == [(200, 66.67), (100, 33.33)]
+    html = to_html(pages["wilayah/1601011001/pkwkp-16"], "27-11-2024 13:00 WIB")
     assert "<b>Baru" not in html
-    assert html.count("Desa &lt;b&gt;Baru&lt;/b&gt;") == 2
     assert '<td class="n" data-n="200">200</td><td class="n" data-n="100">100</td>' in html
     assert '<a href="../../tps/160101/1601011001002.html">TPS 002</a></th><td>belum masuk</td>' in html
+    assert not any(path.startswith("tps/") for path in pages), "no TPS changed: no TPS page"
