@@ -144,7 +144,7 @@ def test_publish_checks_the_form_waits_for_its_outcome_then_status(
     status = rekap(tabulator_env, "status", tps.tps_id)
     assert f"{form['contest_id']}" in status.stdout
     assert "revision 2   quarantined" in status.stdout
-    history = [line.split()[4:7] for line in status.stdout.split("Every record received for it:")[1].splitlines()[1:]]
+    history = [line.split()[5:8] for line in status.stdout.split("Every record received for it:")[1].splitlines()[1:]]
     assert history == [["rev", "1", "accepted"], ["rev", "1", "duplicate"], ["rev", "2", "quarantined"],
                        ["rev", "1", "rejected"], ["rev", "-", "rejected"]]  # fmt: skip
     assert terminal in status.stdout

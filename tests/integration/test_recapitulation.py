@@ -15,7 +15,7 @@ import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 
 from rekap.domain.decode import Decoder, RawRecord
+from rekap.domain.signing import SigningKey
 from rekap.report.recap import SECTIONS
 from rekap.simulation.check import differences
 from rekap.simulation.night import Expected, Planned, simulated_terminals
@@ -263,3 +264,25 @@ async def test_the_review_queue_lists_every_held_form_oldest_first_with_its_numb
             assert f"    {reason}: " in done.stdout
     assert " WIB  TPS " in done.stdout
     assert f"{len(held)} form(s) held for review in kecamatan {HISTORY_TPS[:6]}" in done.stdout
+
+
+async def test_status_terminal_list_and_review_list_say_one_moment_alike_on_the_region_s_clock(night: Night) -> None:
+    moment = datetime(2024, 11, 27, 7, 3, 5, tzinfo=UTC)  # 14:03:05 in Sumatera Selatan (WIB, UTC+7)
+    conn = await asyncpg.connect(night.url)
+    try:
+        held = await conn.fetchrow(
+            "SELECT tps_id, topic, partition, \"offset\" FROM rekap.form WHERE status = 'quarantined'"
+            " AND left(tps_id, 6) = $1 ORDER BY tps_id, contest_id LIMIT 1", HISTORY_TPS[:6])  # fmt: skip
+        assert held is not None, "the night held forms in this kecamatan"
+        await conn.execute('UPDATE rekap.record SET recorded_at = $1 WHERE (topic, partition, "offset") = ($2, $3, $4)',
+                           moment, held["topic"], held["partition"], held["offset"])  # fmt: skip
+        await conn.execute("INSERT INTO rekap.terminal (terminal_id, public_key, scope_kind, scope_code, registered_at)"
+                           " VALUES ($1, $2, 'tps', $3, $4)", f"kpps-{held['tps_id']}",
+                           SigningKey.derived(b"test", "0").public_key, held["tps_id"], moment)  # fmt: skip
+    finally:
+        await conn.close()
+    env = {**os.environ, "REKAP_OPERATOR_DATABASE_URL": login_url(night.url, "operator")}
+    for command in (["status", held["tps_id"]], ["terminal", "list"], ["review", "list"]):
+        done = rekap(env, *command)
+        assert done.returncode == 0, done.stderr
+        assert "2024-11-27 14:03:05 WIB" in done.stdout, (command, done.stdout)

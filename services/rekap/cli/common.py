@@ -9,7 +9,9 @@ import os
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -29,6 +31,14 @@ T = TypeVar("T")
 
 def say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def local_time(moment: datetime, time_zone: str | None, zone: str | None) -> str:
+    """A moment on its region's clock, labelled with the zone (the database's rekap.provinsi_zone: Asia/Jakarta
+    is WIB): "2024-11-27 14:03:05 WIB". In UTC, labelled so, for a region of no known zone."""
+    if time_zone is None or zone is None:
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return f"{moment.astimezone(ZoneInfo(time_zone)):%Y-%m-%d %H:%M:%S} {zone}"
 
 
 def say_registry(head: TreeHead) -> None:

@@ -20,6 +20,7 @@ from rekap.cli.common import (
     OPERATOR_DB,
     SubParsers,
     add_command,
+    local_time,
     region_code,
     require_region,
     say,
@@ -192,7 +193,8 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     for r in history:
         where = f"{r['partition']}/{r['offset']}"
         contest, revision = r["contest_id"] or "-", r["revision"] or "-"
-        say(f"  {r['recorded_at']:%Y-%m-%d %H:%M:%S}  {where:<10} {contest:<11} rev {revision!s:<3} "
+        when = local_time(r["recorded_at"], r["time_zone"], r["zone"])
+        say(f"  {when}  {where:<10} {contest:<11} rev {revision!s:<3} "
             f"{r['outcome']:<11} {r['reason'] or '':<24} {r['terminal_id'] or ''}")  # fmt: skip
     return 0
 

@@ -7,7 +7,16 @@ import argparse
 import asyncpg
 
 from rekap.adapters.postgres.review import HeldForm, held_forms
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, region_code, require_region, say, with_connection
+from rekap.cli.common import (
+    OPERATOR_DB,
+    SubParsers,
+    add_command,
+    local_time,
+    region_code,
+    require_region,
+    say,
+    with_connection,
+)
 from rekap.config import Settings
 from rekap.domain.regions import Level
 from rekap.domain.review import explain
@@ -40,7 +49,7 @@ def list_command(settings: Settings, args: argparse.Namespace) -> int:
 
     held = with_connection(settings, work)
     for form in held:
-        when = f"{form.received_local:%Y-%m-%d %H:%M:%S} {form.zone}"
+        when = local_time(form.received_at, form.time_zone, form.zone)
         say(f"{when}  TPS {form.tps_id}  {form.contest_id}  revision {form.revision}  from {form.terminal_id}")
         for reason in form.reasons:
             say(f"    {reason}: {explain(reason, form.numbers, form.votes)}")

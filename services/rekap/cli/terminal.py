@@ -23,6 +23,7 @@ from rekap.cli.common import (
     OPERATOR_DB,
     SubParsers,
     add_command,
+    local_time,
     region_code,
     require_region,
     say,
@@ -145,7 +146,8 @@ def list_command(settings: Settings, args: argparse.Namespace) -> int:
     say(f"{'terminal':<28} {'scope':<24} {'state':<8} registered")
     for r in records:
         state = "active" if r.terminal.active else "revoked"
-        say(f"{r.terminal.terminal_id:<28} {r.terminal.scope!s:<24} {state:<8} {r.registered_at:%Y-%m-%d %H:%M}")
+        registered = local_time(r.registered_at, r.time_zone, r.zone)
+        say(f"{r.terminal.terminal_id:<28} {r.terminal.scope!s:<24} {state:<8} {registered}")
     say(f"{len(records)} terminal(s), {sum(r.terminal.active for r in records)} active")
     return 0
 

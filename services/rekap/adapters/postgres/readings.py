@@ -21,8 +21,10 @@ SELECT contest_id, revision, status, valid, invalid, votes::text AS votes, reaso
 FROM hasil.tps WHERE tps_id = $1 ORDER BY contest_id
 """
 SELECT_TPS_HISTORY = """
-SELECT partition, "offset", contest_id, revision, outcome, reason, terminal_id, recorded_at
-FROM rekap.record WHERE tps_id = $1 OR record_key = $2 ORDER BY recorded_at, partition, "offset"
+SELECT r.partition, r."offset", r.contest_id, r.revision, r.outcome, r.reason, r.terminal_id, r.recorded_at,
+       z.time_zone, z.zone
+FROM rekap.record r LEFT JOIN rekap.provinsi_zone z ON z.provinsi_code = left($1, 2)
+WHERE r.tps_id = $1 OR r.record_key = $2 ORDER BY r.recorded_at, r.partition, r."offset"
 """
 # Optional filters (NULL: all): a contest, levels.
 SELECT_SUMMARY = """

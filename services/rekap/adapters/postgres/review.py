@@ -14,8 +14,8 @@ SELECT f.tps_id, f.contest_id, f.revision, f.reasons, f.terminal_id, f.authority
        f.valid, f.invalid, f.ballots_used, f.votes::text AS votes, f.registered_male, f.registered_female,
        f.voted_dpt_male, f.voted_dpt_female, f.voted_moved_in_male, f.voted_moved_in_female, f.voted_added_male,
        f.voted_added_female, f.ballots_received, f.ballots_damaged, f.ballots_unused,
-       t.registered_male AS dpt_male, t.registered_female AS dpt_female, z.zone,
-       r.recorded_at AT TIME ZONE z.time_zone AS received_local
+       t.registered_male AS dpt_male, t.registered_female AS dpt_female, r.recorded_at AS received_at,
+       z.time_zone, z.zone
 FROM rekap.form f
 JOIN rekap.record r ON (r.topic, r.partition, r."offset") = (f.topic, f.partition, f."offset")
 JOIN rekap.tps t ON t.tps_id = f.tps_id
@@ -33,8 +33,9 @@ class HeldForm:
     reasons: list[str]
     terminal_id: str
     authority: int
-    received_local: datetime  # on the region's clock
-    zone: str
+    received_at: datetime
+    time_zone: str  # the region's: Asia/Jakarta
+    zone: str  # and its name: WIB
     numbers: dict[str, int]
     votes: dict[str, int]
 
@@ -43,7 +44,7 @@ async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
     with boundary():
         rows = await conn.fetch(SELECT_HELD, kecamatan)
     fixed = ("tps_id", "contest_id", "revision", "reasons", "terminal_id", "authority", "votes",
-             "received_local", "zone")  # fmt: skip
+             "received_at", "time_zone", "zone")  # fmt: skip
     return [
         HeldForm(
             r["tps_id"],
@@ -52,7 +53,8 @@ async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
             list(r["reasons"]),
             r["terminal_id"],
             r["authority"],
-            r["received_local"],
+            r["received_at"],
+            r["time_zone"],
             r["zone"],
             {k: v for k, v in r.items() if k not in fixed},
             json.loads(r["votes"]),

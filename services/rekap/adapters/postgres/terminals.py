@@ -27,6 +27,8 @@ class TerminalRecord:
     terminal: Terminal
     registered_at: datetime
     revoked_at: datetime | None
+    time_zone: str | None  # its region's (Asia/Jakarta), and the zone's name (WIB): None for a region not known
+    zone: str | None
 
 
 CREATE_STAGING = """
@@ -63,8 +65,10 @@ REGISTRY_SIZE = "SELECT size FROM rekap.registry_head"
 SELECT_TERMINALS_FOR_DECODER = "SELECT terminal_id, public_key, scope_kind, scope_code, active FROM rekap.terminal"
 SELECT_ONE_TERMINAL = f"{SELECT_TERMINALS_FOR_DECODER} WHERE terminal_id = $1"
 SELECT_TERMINALS = """
-SELECT terminal_id, public_key, scope_kind, scope_code, active, registered_at, revoked_at
-FROM rekap.terminal ORDER BY terminal_id
+SELECT t.terminal_id, t.public_key, t.scope_kind, t.scope_code, t.active, t.registered_at, t.revoked_at,
+       z.time_zone, z.zone
+FROM rekap.terminal t LEFT JOIN rekap.provinsi_zone z ON z.provinsi_code = left(t.scope_code, 2)
+ORDER BY t.terminal_id
 """
 
 
@@ -105,6 +109,8 @@ async def list_terminals(conn: Connection) -> list[TerminalRecord]:
             ),
             r["registered_at"],
             r["revoked_at"],
+            r["time_zone"],
+            r["zone"],
         )
         for r in await conn.fetch(SELECT_TERMINALS)
     ]
