@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from rekap.adapters.postgres.migrations import load_migrations
@@ -68,6 +69,30 @@ def test_up_check_down_up_keeps_data_then_reset(stack_env: dict[str, str]) -> No
     assert reset.returncode == 0, reset.stderr
     assert not (Path(stack_env["REKAP_HOME"]) / "stack").exists()
     assert (Path(stack_env["REKAP_HOME"]) / "cache").exists(), "reset keeps the downloaded jars"
+
+
+async def test_the_printed_reader_url_reads_the_results_and_writes_nothing(stack_env: dict[str, str]) -> None:
+    missing = rekap(stack_env, "stack", "url")
+    assert missing.returncode == 1
+    assert "`rekap stack up`" in missing.stderr
+    assert rekap(stack_env, "stack", "up").returncode == 0
+    assert rekap(stack_env, "masterdata", "load").returncode == 0
+    printed = rekap(stack_env, "stack", "url")
+    assert printed.returncode == 0, printed.stderr
+    url = printed.stdout.strip()
+    assert url.startswith("postgresql://kpu:")
+    assert url.endswith(f"@127.0.0.1:{stack_env['REKAP_POSTGRES_PORT']}/rekap")
+    conn = await asyncpg.connect(url)
+    try:
+        province = "SELECT region_name, tps_expected FROM hasil.summary WHERE level = 'provinsi' AND contest_id = $1"
+        assert tuple(await conn.fetchrow(province, "pkwkp-16")) == ("Sumatera Selatan", 13206)
+        assert await conn.fetchval("SHOW transaction_read_only") == "on"
+        await conn.execute("SET default_transaction_read_only = off")  # as a reader may: still she writes nothing
+        for write in ("DELETE FROM rekap.record", "CREATE TEMP TABLE mine (id int)", "CREATE TABLE hasil.mine ()"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(write)
+    finally:
+        await conn.close()
 
 
 def test_missing_java_is_explained_without_a_traceback(stack_env: dict[str, str], tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ import argparse
 import asyncio
 
 from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say
-from rekap.config import Settings
+from rekap.config import Settings, local_postgres_url
 from rekap.devstack.check import check_stack
+from rekap.devstack.secrets import LOCAL_LOGINS
 from rekap.devstack.stack import LocalStack
+from rekap.errors import ConfigError, StackError
 
 
 def up(settings: Settings, args: argparse.Namespace) -> int:
@@ -17,6 +19,8 @@ def up(settings: Settings, args: argparse.Namespace) -> int:
     for status in statuses:
         say(status.line())
     say(f"\nData in {settings.stack_dir}; stop with `rekap stack down`.")
+    if settings.uses_local_postgres:
+        say('KPU\'s read-only login: `rekap stack url` prints its URL (psql "$(rekap stack url)").')
     return 0
 
 
@@ -43,6 +47,23 @@ def check(settings: Settings, _: argparse.Namespace) -> int:
         f"in {result.kafka_round_trip_ms:.0f} ms")  # fmt: skip
     say(f"postgres   ok  PostgreSQL {result.postgres_version}")
     return 0
+
+
+def url(settings: Settings, args: argparse.Namespace) -> int:
+    """A login's PostgreSQL URL, password included: for psql, a spreadsheet, a reader's own tools."""
+    if not settings.uses_local_postgres:
+        raise ConfigError("DATABASE_URL is set: the database is not the local stack's (a reader login of its own "
+                          "comes from `rekap db login set NAME --role reader`)")  # fmt: skip
+    secrets = settings.local_secrets
+    if secrets is None:
+        raise StackError(f"No local stack in {settings.stack_dir} (no secrets.json): start it with `rekap stack up`.")
+    login = LOCAL_LOGINS[args.login]
+    say(local_postgres_url(settings.postgres_port, login, secrets.postgres[login]))
+    return 0
+
+
+URL = """rekap stack url                   # KPU's reader: psql "$(rekap stack url)"
+rekap stack url operator          # the operators' login"""
 
 
 def register(commands: SubParsers) -> None:
@@ -75,6 +96,16 @@ def register(commands: SubParsers) -> None:
         reads=(),
         example="rekap stack reset   # the broker's jars stay cached",
     )
+    showing = add_command(
+        actions,
+        "url",
+        url,
+        "print a local database login's PostgreSQL URL, password included (default: KPU's reader, read-only)",
+        reads=("postgres_port", "database_url"),
+        example=URL,
+    )
+    showing.add_argument("login", nargs="?", default="reader", choices=tuple(LOCAL_LOGINS), metavar="LOGIN",
+                         help="reader (KPU, read-only; the default), operator, tabulator or owner")  # fmt: skip
     add_command(
         actions,
         "check",
