@@ -102,6 +102,38 @@ async def test_what_only_the_database_knows_is_said_by_line_too(election_databas
     assert await registered(election_database_url) == 1, "the good line was not registered either"
 
 
+async def test_every_problem_of_every_kind_is_said_in_one_run_in_line_order(
+    election_database_url: str, tmp_path: Path
+) -> None:
+    tps = SHIPPED.tps[:4]
+    first = terminals_file(tmp_path / "first.csv", [f"kpps-{tps[0].tps_id},tps:{tps[0].tps_id},{key(0)}"])
+    assert rekap(election_database_url, "terminal", "register", "--from", str(first)).returncode == 0
+    path = terminals_file(tmp_path / "mixed.csv", [
+        f"kpps-9999999999999,tps:9999999999999,{key(1)}",  # 2: no such TPS (only the database knows)
+        f"kpps-{tps[1].tps_id},tps:{tps[1].tps_id},not-a-key",  # 3: no key
+        f"kpps-{tps[2].tps_id},tps:{tps[2].tps_id}",  # 4: a field missing
+        f"kpps-{tps[0].tps_id},tps:{tps[0].tps_id},{key(7)}",  # 5: the id registered with another key
+        f"kpps-{tps[3].tps_id},tps:123,not-a-key",  # 6: no scope, no key
+        "ppk-x,kecamatan:999999,not-a-key",  # 7: no key, and no such kecamatan
+        f"ppk-{tps[3].kecamatan},kecamatan:{tps[3].kecamatan},{key(8)}",  # 8: good
+    ])  # fmt: skip
+    done = rekap(election_database_url, "terminal", "register", "--from", str(path))
+    assert done.returncode == 1
+    no_key = "a public key is a PEM block or the base64 of 32 bytes (Ed25519)"
+    assert [line for line in done.stderr.splitlines() if line.startswith(f"{path}:")] == [
+        f"{path}:2: kpps-9999999999999: its scope tps:9999999999999 is not in the master data",
+        f"{path}:3: {no_key}",
+        f"{path}:4: 2 fields, a line has 3",
+        f"{path}:5: kpps-{tps[0].tps_id}: the id is already registered with another key or scope",
+        f"{path}:6: a scope is tps:<13 digits> or kecamatan:<6 digits>, not 'tps:123'",
+        f"{path}:6: {no_key}",
+        f"{path}:7: {no_key}",
+        f"{path}:7: ppk-x: its scope kecamatan:999999 is not in the master data",
+    ]
+    assert "8 problem(s); nothing was registered" in done.stderr
+    assert await registered(election_database_url) == 1, "the good line was not registered either"
+
+
 def test_a_listing_read_by_a_reader_that_stops_early_ends_quietly(election_database_url: str, tmp_path: Path) -> None:
     lines = [f"kpps-{t.tps_id},tps:{t.tps_id},{key(i)}" for i, t in enumerate(SHIPPED.tps[:2000])]
     path = terminals_file(tmp_path / "terminals.csv", lines)

@@ -16,6 +16,7 @@ from rekap.adapters.postgres.terminals import (
     TerminalError,
     TerminalRecord,
     list_terminals,
+    refused_registrations,
     register_terminals,
     revoke_terminal,
 )
@@ -36,7 +37,7 @@ from rekap.domain.regions import Level
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
 from rekap.errors import ConfigError, UsageError
-from rekap.registration import read_terminals_file
+from rekap.registration import TerminalsFile, read_terminals_file
 
 
 def terminal_id(text: str) -> str:
@@ -103,35 +104,55 @@ def _public_key(given: str) -> bytes:
 
 
 def register_file(settings: Settings, path: Path) -> int:
-    """Every terminal of the file in one transaction, or none: each problem said as file:line."""
+    """Every terminal of the file in one transaction, or none: every problem said as file:line, in line order,
+    those only the database knows (a scope not in the master data, an id taken) with the file's own."""
     started = time.monotonic()
     try:
         loaded = read_terminals_file(path)
     except OSError as error:
         raise ConfigError(f"{path}: {error.strerror}") from None
-    problems = list(loaded.problems)
-    if not problems and loaded.terminals:
+    if not loaded.entries and not loaded.problems:
+        raise ConfigError(f"{path}: no terminals in it")
+    if loaded.problems:  # nothing will be registered: still, what the database would refuse is said now too
+        problems = loaded.problems + _refused(settings, loaded)
+    else:
+        terminals = loaded.terminals
 
         async def work(conn: asyncpg.Connection) -> tuple[int, TreeHead]:
-            return await register_terminals(conn, loaded.terminals), await registry_head(conn)
+            return await register_terminals(conn, terminals), await registry_head(conn)
 
         try:
             new, head = with_connection(settings, work)
         except TerminalError as error:
             if not error.problems:
                 raise
-            problems = [loaded.at(terminal_id, why) for terminal_id, why in error.problems]
+            problems = [
+                (loaded.lines.get(terminal_id, 0), f"{terminal_id}: {why}") for terminal_id, why in error.problems
+            ]
         else:
             took = time.monotonic() - started
-            say(f"{path}: {len(loaded.terminals):,} terminals, {new:,} newly registered, "
-                f"{len(loaded.terminals) - new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
+            say(f"{path}: {len(terminals):,} terminals, {new:,} newly registered, "
+                f"{len(terminals) - new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
             say_registry(head)
             return 0
-    for problem in problems:
+    for problem in loaded.said(problems):
         print(problem, file=sys.stderr)
-    if not problems:
-        raise ConfigError(f"{path}: no terminals in it")
     raise ConfigError(f"{path}: {len(problems)} problem(s); nothing was registered")
+
+
+def _refused(settings: Settings, loaded: TerminalsFile) -> list[tuple[int, str]]:
+    """What the database would refuse of the file's lines, as far as each was read: (line, message)."""
+    if not loaded.entries:
+        return []
+
+    async def work(conn: asyncpg.Connection) -> list[tuple[int, str]]:
+        parts = [(e.terminal_id, e.public_key, e.scope) for e in loaded.entries]
+        return await refused_registrations(conn, parts)
+
+    refused = with_connection(settings, work)
+    entries = loaded.entries
+    return [(entries[n].line, f"{entries[n].terminal_id}: {why}" if entries[n].terminal_id else why)
+            for n, why in refused]  # fmt: skip
 
 
 def list_command(settings: Settings, args: argparse.Namespace) -> int:

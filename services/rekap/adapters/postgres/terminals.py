@@ -31,8 +31,11 @@ class TerminalRecord:
     zone: str | None
 
 
+# A registration to check, by its parts: None for a part its caller could not read (not checked then).
+Registration = tuple[str | None, bytes | None, Scope | None]
+
 CREATE_STAGING = """
-CREATE TEMP TABLE load_terminal (terminal_id text, public_key bytea, scope_kind text, scope_code text)
+CREATE TEMP TABLE load_terminal (n integer, terminal_id text, public_key bytea, scope_kind text, scope_code text)
 ON COMMIT DROP
 """
 # Registering again with the same key and scope is a no-op; anything else about an existing id is refused.
@@ -42,16 +45,16 @@ SELECT terminal_id, public_key, scope_kind, scope_code FROM load_terminal
 ON CONFLICT (terminal_id) DO NOTHING
 """
 SELECT_CLASHES = """
-SELECT l.terminal_id, t.active FROM load_terminal l JOIN rekap.terminal t USING (terminal_id)
-WHERE (t.public_key, t.scope_kind, t.scope_code) IS DISTINCT FROM (l.public_key, l.scope_kind, l.scope_code)
-   OR NOT t.active
-ORDER BY l.terminal_id
+SELECT l.n, t.active FROM load_terminal l JOIN rekap.terminal t USING (terminal_id)
+WHERE NOT t.active
+   OR (l.public_key IS NOT NULL AND l.scope_kind IS NOT NULL
+       AND (t.public_key, t.scope_kind, t.scope_code) IS DISTINCT FROM (l.public_key, l.scope_kind, l.scope_code))
 """
 SELECT_UNKNOWN_SCOPES = """
-SELECT l.terminal_id, l.scope_kind || ':' || l.scope_code AS scope FROM load_terminal l
-WHERE NOT EXISTS (SELECT 1 FROM rekap.tps WHERE l.scope_kind = 'tps' AND tps_id = l.scope_code)
+SELECT l.n, l.scope_kind || ':' || l.scope_code AS scope FROM load_terminal l
+WHERE l.scope_kind IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM rekap.tps WHERE l.scope_kind = 'tps' AND tps_id = l.scope_code)
   AND NOT EXISTS (SELECT 1 FROM rekap.kecamatan WHERE l.scope_kind = 'kecamatan' AND code = l.scope_code)
-ORDER BY l.terminal_id
 """
 REVOKE = """
 UPDATE rekap.terminal SET active = false, revoked_at = now() WHERE terminal_id = $1 AND active
@@ -74,22 +77,42 @@ ORDER BY t.terminal_id
 
 async def register_terminals(conn: Connection, terminals: list[Terminal]) -> int:
     """Register terminals in one transaction; all or none. Returns how many were new."""
-    records = [(t.terminal_id, t.public_key, t.scope.kind.value, t.scope.code) for t in terminals]
     async with conn.transaction():
-        await conn.execute(CREATE_STAGING)
-        await conn.copy_records_to_table("load_terminal", records=records)
-        unknown = [(r["terminal_id"], f"its scope {r['scope']} is not in the master data")
-                   for r in await conn.fetch(SELECT_UNKNOWN_SCOPES)]  # fmt: skip
-        clashes = [(r["terminal_id"], "the id is already registered with another key or scope" if r["active"]
-                    else "the id belongs to a revoked terminal (ids are never reused)")
-                   for r in await conn.fetch(SELECT_CLASHES)]  # fmt: skip
-        if unknown or clashes:
-            problems = sorted(unknown + clashes)
+        await _stage(conn, [(t.terminal_id, t.public_key, t.scope) for t in terminals])
+        refused = await _refused(conn)
+        if refused:
+            problems = sorted((terminals[n].terminal_id, why) for n, why in refused)
             listed = "; ".join(f"{terminal_id}: {why}" for terminal_id, why in problems[:10])
             more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
             raise TerminalError(f"{len(problems)} terminal(s) refused, none registered: {listed}{more}", problems)
         status = await conn.execute(INSERT_NEW)
     return int(status.split()[-1])
+
+
+async def refused_registrations(conn: Connection, registrations: list[Registration]) -> list[tuple[int, str]]:
+    """What registering these would be refused for, registering none: (index in the list, why), each
+    registration's scope first. Only the parts given are checked (a scope alone: whether it is known)."""
+    async with conn.transaction():
+        await _stage(conn, registrations)
+        return sorted(await _refused(conn), key=lambda refusal: refusal[0])
+
+
+async def _stage(conn: Connection, registrations: list[Registration]) -> None:
+    await conn.execute(CREATE_STAGING)
+    records = [(n, terminal_id, public_key, scope.kind.value if scope else None, scope.code if scope else None)
+               for n, (terminal_id, public_key, scope) in enumerate(registrations)]  # fmt: skip
+    await conn.copy_records_to_table("load_terminal", records=records)
+
+
+async def _refused(conn: Connection) -> list[tuple[int, str]]:
+    """The staged registrations refused, (n, why): a scope not in the master data, an id taken."""
+    unknown = [
+        (r["n"], f"its scope {r['scope']} is not in the master data") for r in await conn.fetch(SELECT_UNKNOWN_SCOPES)
+    ]
+    clashes = [(r["n"], "the id is already registered with another key or scope" if r["active"]
+                else "the id belongs to a revoked terminal (ids are never reused)")
+               for r in await conn.fetch(SELECT_CLASHES)]  # fmt: skip
+    return unknown + clashes
 
 
 async def revoke_terminal(conn: Connection, terminal_id: str) -> None:
