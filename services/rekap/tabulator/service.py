@@ -102,6 +102,7 @@ class Tabulator:
         self._expected: list[tuple[str, str, int]] | None = None  # TPS expected, read again when it may change
         self._region_names: dict[str, str] = {}  # kabupaten/kota code -> name, read with the TPS expected
         self._next_progress_read = 0.0  # when to try reading progress again after PostgreSQL failed it
+        self._reported: dict[str, object] | None = None  # the "tabulated" line's fields, as last said
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tabulate until `stop` is set; the batch in flight is finished and committed first. One batch is
@@ -324,11 +325,15 @@ class Tabulator:
         self.progress.outcomes.update(o.judgement.outcome.value for o in changes.outcomes)
 
     def _report(self) -> None:
-        log.info(
-            "tabulated",
-            batches=self.progress.batches,
-            records=self.progress.records,
-            outcomes=dict(self.progress.outcomes),
-            fenced=self.progress.fenced,
-            partitions=self._consumer.assigned,
-        )
+        """The running totals, when they changed since the last time they were said: an idle tabulator
+        repeats nothing."""
+        said = {
+            "batches": self.progress.batches,
+            "records": self.progress.records,
+            "outcomes": dict(self.progress.outcomes),
+            "fenced": self.progress.fenced,
+            "partitions": self._consumer.assigned,
+        }
+        if said != self._reported:
+            log.info("tabulated", **said)
+            self._reported = said

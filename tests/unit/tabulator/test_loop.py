@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from rekap.adapters.postgres.errors import RefusedError
 from rekap.domain.batch import BatchChanges, ConsumedRecord
@@ -30,7 +31,8 @@ def records(world: World, count: int, partition: int = 0) -> list[ConsumedRecord
 
 
 async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore,
-                   stop: asyncio.Event | None = None, refresh_every_s: float = 3600) -> tuple[Tabulator, Any]:  # fmt: skip
+                   stop: asyncio.Event | None = None, refresh_every_s: float = 3600,
+                   report_every_s: float = 3600) -> tuple[Tabulator, Any]:  # fmt: skip
     stop = stop or asyncio.Event()
     consumer = FakeConsumer(batches, stop)
     dead_letters = FakeDeadLetters()
@@ -39,7 +41,8 @@ async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: Fak
         return None
 
     tabulator = Tabulator(consumer=consumer, store=store, dead_letters=dead_letters, decoder=world.decoder(),  # type: ignore[arg-type]
-                          refresh_decoder=unchanged, refresh_every_s=refresh_every_s)  # fmt: skip
+                          refresh_decoder=unchanged, refresh_every_s=refresh_every_s,
+                          report_every_s=report_every_s)  # fmt: skip
     await asyncio.wait_for(tabulator.run(stop), timeout=10)
     return tabulator, dead_letters
 
@@ -138,3 +141,11 @@ async def test_progress_is_read_again_when_a_partition_is_positioned_again(world
     store.offsets[0] = 7  # another consumer applied the partition meanwhile: the batch is fenced, re-sought
     await run_loop(world, [records(world, 5)], store, refresh_every_s=0)
     assert store.progress_reads == [[0], [0]]
+
+
+async def test_the_running_totals_are_logged_again_only_when_they_changed(world: World) -> None:
+    batches = [records(world, 6)[:4], [], [], [], records(world, 6)[4:], [], [], []]  # idle turns between
+    with capture_logs() as logs:
+        await run_loop(world, batches, FakeStore(), report_every_s=0)  # a report due on every turn
+    said = [(e["batches"], e["records"]) for e in logs if e["event"] == "tabulated"]
+    assert said == [(1, 4), (2, 6)], "each change once; the idle turns said nothing"
