@@ -42,12 +42,32 @@ def configure_logging(settings: Settings) -> None:
             ],
         )
     )
+    handler.addFilter(ExpectedWhileGroupForms())
     handler.addFilter(LibraryThrottle())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # aiokafka reports every reconnect attempt at INFO/ERROR; our own retry loop says it once.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+
+
+class ExpectedWhileGroupForms(logging.Filter):
+    """aiokafka logs each failed lookup of the consumer group's coordinator as an error, and the lookup is
+    how a consumer group forms: at every start the broker first answers COORDINATOR_NOT_AVAILABLE,
+    [Error 15], until its coordinator for the group is ready, and aiokafka asks again. Expected: said at
+    INFO (when INFO is said). Every other error of the lookup, and of aiokafka, stays an error."""
+
+    LOGGER = "aiokafka.consumer.group_coordinator"
+    MESSAGE = "Group Coordinator Request failed: %s"
+    COORDINATOR_NOT_AVAILABLE = 15  # aiokafka.errors.GroupCoordinatorNotAvailableError.errno
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        coordinator = getattr(error, "errno", None) == self.COORDINATOR_NOT_AVAILABLE
+        if not coordinator or (record.name, record.msg) != (self.LOGGER, self.MESSAGE):
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger().isEnabledFor(logging.INFO)
 
 
 class LibraryThrottle(logging.Filter):
