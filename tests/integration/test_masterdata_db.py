@@ -28,7 +28,7 @@ from rekap.masterdata.files import read_master_data_folder as read_folder
 from rekap.resources import sumsel_master_data_dir
 
 SHIPPED = read_folder(sumsel_master_data_dir())
-FULL = {"provinsi": 1, "kabupaten_kota": 17, "kecamatan": 241, "desa": 3258, "tps": 13206, "contest": 18, "choice": 51}
+FULL = {"provinsi": 1, "kabupaten_kota": 17, "kecamatan": 241, "desa": 3258, "tps": 13206, "contest": 18, "choice": 48}
 
 
 @pytest.fixture

@@ -151,16 +151,13 @@ def derive_contests(regions: list[Region]) -> tuple[list[Contest], list[Choice]]
         cid = contest_id(ContestKind.PKWKK, region.code)
         office = "Bupati dan Wakil Bupati" if region.kind == "kabupaten" else "Wali Kota dan Wakil Wali Kota"
         title = f"{(region.kind or '').title()} {region.name}"
-        if region.code == facts.SINGLE_PAIR_RACE:
-            race = ["1", KOLOM_KOSONG]
-        else:
-            pairs = 2 + int((_weight(cid) - 0.5) * 2.999)  # 2 to 4
-            race = [str(n) for n in range(1, pairs + 1)]
+        pairs = facts.REGENT_PAIRS[region.code]
+        race = [str(n) for n in range(1, len(pairs) + 1)] + ([KOLOM_KOSONG] if len(pairs) == 1 else [])
         contests.append(Contest(cid, ContestKind.PKWKK, region.code, f"Pemilihan {office} {title} 2024",
                                 frozenset(race)))  # fmt: skip
-        choices += [
-            Choice(cid, n, "Kolom kosong" if n == KOLOM_KOSONG else f"Pasangan Calon {n} (placeholder)") for n in race
-        ]
+        choices += [Choice(cid, str(n), name) for n, name in enumerate(pairs, start=1)]
+        if len(pairs) == 1:
+            choices.append(Choice(cid, KOLOM_KOSONG, "Kolom kosong"))
     return contests, choices
 
 

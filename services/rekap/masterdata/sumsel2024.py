@@ -35,6 +35,38 @@ GOVERNOR_PAIRS = {
     "2": "Eddy Santana Putra - Riezky Aprilia",
     "3": "Mawardi Yahya - Anita Noeringhati",
 }
-# The regent/mayor races' real pairs are not in our sources: placeholder names, a synthetic number
-# of pairs, and one race given a single pair against the kolom kosong so the data exercises it.
-SINGLE_PAIR_RACE = "1674"
+# The pairs of each kabupaten/kota's race, in nomor urut order, as the sources named in sumsel-2024/SOURCES.md
+# give them (academic and religious titles left out). A single pair runs against the kolom kosong.
+REGENT_PAIRS = {
+    "1601": ("Yudi Purna Nugraha - Yenny Elita", "Teddy Meilwansyah - Marjito Bachri"),
+    "1602": ("M. Dja'far Shodiq - Abdiyanto", "Muchendi Mahzareki - Supriyanto"),
+    "1603": (
+        "Ahmad Rizali - Shinta Paramita Sari",
+        "Edison - Sumarni",
+        "Nasrun Umar - Lia Anggraini",
+        "Ramlan Holdan - Ropi Alex Candra",
+    ),
+    "1604": ("Yulius Maulana - Budiarto Marsul", "Bursah Zarnubi - Widia Ningsih", "Lidyawati - Haryanto"),
+    "1605": ("Ratna Machmud - Suprayitno", "Suwarti - Thamrin Hasan"),
+    "1606": ("Lucianty - Syaparuddin", "M. Toha Tohet - Rohman"),
+    "1607": ("Askolani - Netta Indian", "Slamet Somosentono - Alfi Novtriansyah Rustam"),
+    "1608": ("Lanosin - M. Adi Nugraha Purna Yudha", "Fery Antoni - Herly Sunawan"),
+    "1609": (
+        "Hengki Irawan - Al Kadri",
+        "Iwan Hermawan - Paisal Renopa",
+        "Heri Martadinata - Wahab Nawawi",
+        "Abusama - Misnadi",
+    ),
+    "1610": ("Panca Wijaya Akbar - Ardani",),
+    "1611": ("Joncik Muhammad - Arifai (nomor urut 2 di surat suara)",),
+    "1612": ("Devi Harianto - M. Ferdinand", "Asgianto - Iwan Tuaji", "Junaidi - Eduar", "Asri AG - Irwan"),
+    "1613": ("M. Syarif Hidayat - Gusti Rohmani", "Devi Suhartoni - Junius Wahyudi", "Firsa Lakoni - Efriyansyah"),
+    "1671": (
+        "Fitrianti Agustinda - Nandriani Octarina",
+        "Ratu Dewa - Prima Salam",
+        "Yudha Pratomo Mahyuddin - Baharuddin",
+    ),
+    "1672": ("Hepy Safriani - Efsi Komar", "Alpian Maskoni - Alfikriansyah", "Ludi Oliansyah - Bertha Edhar"),
+    "1673": ("Rodi Wijaya - Imam Senen", "Rachmat Hidayat (Yoppy Karim) - Rustam Effendi"),
+    "1674": ("Arlan - Franky Nasril", "Andriansyah Fikri - Syamdakir", "Suryanti Ngesti Rahayu - Mat Amin"),
+}

@@ -65,3 +65,14 @@ def test_regions_are_converted_from_the_ministry_spelling(tmp_path: Path) -> Non
         ("kecamatan", "167101", "Ilir Barat II", None),
         ("desa", "1671011001", "Kemang Manis", None),
     ]
+
+
+def test_every_race_names_its_real_pairs_and_its_sources() -> None:
+    """No invented names: each kabupaten/kota's pairs, and SOURCES.md giving a public page for each race."""
+    sources = (sumsel_master_data_dir() / "SOURCES.md").read_text()
+    for contest in SHIPPED.contests:
+        names = [c.candidate_name for c in SHIPPED.choices if c.contest_id == contest.contest_id]
+        assert not any("placeholder" in name.lower() or "pasangan calon" in name.lower() for name in names), names
+        if contest.contest_id != "pkwkp-16":
+            section = sources.split(f"## {contest.contest_id}:")[1].split("\n## ")[0]
+            assert "<https://" in section, contest.contest_id
