@@ -79,11 +79,11 @@ async def test_a_changed_folder_updates_what_changed_and_replaces_choices(
     kecamatan.write_text(kecamatan.read_text().replace("Sosoh Buay Rayap", "Sosoh Buay Rayap Baru"))
     choices = folder / "choices.csv"
     choices.write_text(
-        "\n".join(line for line in choices.read_text().splitlines() if not line.startswith("pkwkk-1601,3")) + "\n"
+        "\n".join(line for line in choices.read_text().splitlines() if not line.startswith("pkwkk-1603,4")) + "\n"
     )
     changed = read_folder(folder)
-    assert {c.choice for c in changed.choices if c.contest_id == "pkwkk-1601"} < {
-        c.choice for c in SHIPPED.choices if c.contest_id == "pkwkk-1601"
+    assert {c.choice for c in changed.choices if c.contest_id == "pkwkk-1603"} < {
+        c.choice for c in SHIPPED.choices if c.contest_id == "pkwkk-1603"
     }, "the test needs a race that loses a pair"
     result = {c.table: c for c in await load_master_data(conn, changed)}
     assert result["rekap.kecamatan"].updated == 1
