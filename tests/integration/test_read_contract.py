@@ -24,6 +24,7 @@ VIEWS = {
     "tps_missing": {"kecamatan_code", "desa_name", "tps_id", "contest_id"},
     "history": {"tps_id", "contest_id", "revision", "outcome", "reason", "terminal_id", "received_at", "received_local"},
     "progress": {"level", "region_code", "contest_id", "minute", "minute_local", "tps_counted_so_far"},
+    "contest": {"contest_id", "kind", "region_code", "name"},
 }  # fmt: skip
 # The columns each view had before 0009, in their order: a reader's `SELECT *` keeps working.
 FIRST_COLUMNS = {

@@ -24,7 +24,8 @@ import pytest
 
 from rekap.domain.decode import Decoder, RawRecord
 from rekap.domain.signing import SigningKey
-from rekap.report.recap import SECTIONS
+from rekap.numbers import angka, persen
+from rekap.report.recap import NUMBERS
 from rekap.simulation.check import differences
 from rekap.simulation.night import Expected, Planned, simulated_terminals
 from tests.integration.cli import rekap
@@ -32,6 +33,15 @@ from tests.integration.election import MASTER, SECRET, SHIPPED, TOPIC, plan_elec
 from tests.servers import login_url
 
 README = Path(__file__).parents[2] / "README.md"
+# The report's heading of each column of the hasil views it shows.
+SECTION_COLUMNS = {"dpt_male": "DPT seluruh TPS L", "dpt_female": "DPT seluruh TPS P",
+                   "registered_male": "DPT TPS masuk L", "registered_female": "DPT TPS masuk P",
+                   "voted_dpt_male": "DPT L", "voted_dpt_female": "DPT P",
+                   "voted_moved_in_male": "DPTb L", "voted_moved_in_female": "DPTb P",
+                   "voted_added_male": "DPK L", "voted_added_female": "DPK P", "voted": "Jumlah",
+                   "disabled_voted_male": "Disabilitas L", "disabled_voted_female": "Disabilitas P",
+                   "ballots_received": "Diterima", "ballots_used": "Digunakan", "ballots_damaged": "Rusak",
+                   "ballots_unused": "Tidak digunakan", "valid": "Jumlah suara sah", "invalid": "Suara tidak sah"}  # fmt: skip
 HISTORY_TPS = "1671011001001"  # the README's examples ask about it
 
 
@@ -179,9 +189,10 @@ def report(night: Night, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def table_of(csv_text: str) -> tuple[list[list[str]], str]:
-    """The table (the lines after the first blank one) and its SHA-256, as a reader would check it."""
-    table = csv_text.split("\n\n", 1)[1]
-    return list(csv.reader(io.StringIO(table))), hashlib.sha256(table.encode()).hexdigest()
+    """The table (the lines between the first two blank ones, its two heading rows first) and its SHA-256, as
+    a reader would check it."""
+    table = csv_text.split("\n\n")[1] + "\n"
+    return list(csv.reader(io.StringIO(table)))[1:], hashlib.sha256(table.encode()).hexdigest()
 
 
 async def test_a_province_report_holds_the_views_numbers_and_the_sha256_of_its_table(
@@ -197,25 +208,24 @@ async def test_a_province_report_holds_the_views_numbers_and_the_sha256_of_its_t
     summary = {r["region_code"]: r for r in await reader.fetch(
         "SELECT * FROM hasil.summary WHERE contest_id = 'pkwkp-16' AND level IN ('provinsi', 'kabupaten_kota')")}  # fmt: skip
     assert [line[0] for line in lines] == sorted(code for code in summary if len(code) == 4), "every kabupaten/kota"
+    assert set(SECTION_COLUMNS) == set(NUMBERS), "every number the report shows is checked"
+    columns = {name: heading.index(title) for name, title in SECTION_COLUMNS.items()}
     for line in [*lines, total]:
         row = summary[line[0]]
-        assert line[2] == f"{row['tps_counted']}/{row['tps_expected']}"
-        for (name, _), cell in zip(SECTIONS, line[3 : 3 + len(SECTIONS)], strict=True):
-            assert cell == str(row[name]), (line[0], name)
-        assert line[3 + len(SECTIONS)] == (str(row["turnout_percent"]) if row["turnout_percent"] is not None else "")
+        assert line[2] == f"{angka(row['tps_counted'])}/{angka(row['tps_expected'])}"
+        for name, at in columns.items():
+            assert line[at] == angka(row[name]), (line[0], name)
+        assert line[heading.index("Partisipasi")] == persen(row["turnout_percent"])
     votes = {(r["region_code"], f"{r['choice']}. {r['candidate_name']}"): r["votes"] for r in await reader.fetch(
         "SELECT * FROM hasil.votes WHERE contest_id = 'pkwkp-16' AND level IN ('provinsi', 'kabupaten_kota')")}  # fmt: skip
-    choices = heading[4 + len(SECTIONS) :]
-    assert choices
-    assert all(
-        int(line[4 + len(SECTIONS) + i]) == votes[(line[0], c)]
-        for line in [*lines, total]
-        for i, c in enumerate(choices)
-    )
+    choices = [title for title in heading if title[:1].isdigit()]
+    assert len(choices) == 3
+    assert all(line[heading.index(c)] == angka(votes[(line[0], c)]) for line in [*lines, total] for c in choices)
     html = report(night, "16", "--format", "html")
     assert html.returncode == 0, html.stderr
     assert digest in html.stdout
-    assert "Sumatera Selatan" in html.stdout
+    assert "<h1>Rekapitulasi hasil penghitungan suara: Provinsi Sumatera Selatan</h1>" in html.stdout
+    assert "Pemilihan Gubernur dan Wakil Gubernur Sumatera Selatan 2024 (pkwkp-16)" in html.stdout, "from hasil.contest"
     assert html.stdout.startswith("<!doctype html>")
 
 
@@ -229,9 +239,9 @@ async def test_a_kecamatan_report_has_a_line_per_tps_with_its_status(night: Nigh
     assert [line[0] for line in lines] == sorted(status)
     said = {"masuk": "counted", "ditahan": "held", "belum masuk": "missing"}
     assert {line[0]: said[line[2]] for line in lines} == {tps: r["status"] for tps, r in status.items()}
+    valid = rows[0].index(SECTION_COLUMNS["valid"])
     for line in lines:
-        valid = line[3 + [name for name, _ in SECTIONS].index("valid")]
-        assert valid == (str(status[line[0]]["valid"]) if status[line[0]]["status"] == "counted" else "")
+        assert line[valid] == (angka(status[line[0]]["valid"]) if status[line[0]]["status"] == "counted" else "-")
     assert "missing" in {r["status"] for r in status.values()}, "the night left TPS missing here"
 
 

@@ -17,7 +17,8 @@ rekap report 1671 --contest pkwkk-1671 --out palembang.html
 rekap report 167101 --out ilir-barat-ii.csv   # one kecamatan, TPS by TPS
 
 It reads the hasil views as KPU's reader (DATABASE_URL; the local stack's `kpu` login), all in one
-snapshot. The CSV's lines after its first blank line are the table; its SHA-256 is printed in both formats.
+snapshot. The CSV's lines between its first and second blank lines are the table (then the signature block);
+its SHA-256 is printed in both formats: sed '1,/^$/d; /^$/,$d' sumsel.csv | sha256sum
 """
 
 

@@ -13,22 +13,52 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-# The table's number columns, in the order of the form: the hasil views' names, and the heading each gets.
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("dpt_male", "DPT L"), ("dpt_female", "DPT P"),
-    ("registered_male", "Terdaftar L"), ("registered_female", "Terdaftar P"),
-    ("voted_dpt_male", "Hadir DPT L"), ("voted_dpt_female", "Hadir DPT P"),
-    ("voted_moved_in_male", "Hadir DPTb L"), ("voted_moved_in_female", "Hadir DPTb P"),
-    ("voted_added_male", "Hadir DPK L"), ("voted_added_female", "Hadir DPK P"),
-    ("voted", "Hadir jumlah"),
-    ("disabled_voted_male", "Disabilitas L"), ("disabled_voted_female", "Disabilitas P"),
-    ("ballots_received", "Surat suara diterima"), ("ballots_used", "Digunakan"),
-    ("ballots_damaged", "Rusak"), ("ballots_unused", "Tidak digunakan"),
-    ("valid", "Suara sah"), ("invalid", "Tidak sah"),
+from rekap.numbers import angka, persen
+
+TURNOUT = "turnout"  # a column computed from the line (voters who voted over registered voters), not read
+CHOICES = "choices"  # where the contest's choices stand: a column for each
+
+# The table's columns grouped as KPU's D.Hasil groups its sections: each section's heading, then its columns
+# (the hasil views' column, or TURNOUT, or CHOICES, and the heading each gets).
+SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("I. Data pemilih", (
+        ("dpt_male", "DPT seluruh TPS L"), ("dpt_female", "DPT seluruh TPS P"),
+        ("registered_male", "DPT TPS masuk L"), ("registered_female", "DPT TPS masuk P"),
+    )),
+    ("II. Pengguna hak pilih", (
+        ("voted_dpt_male", "DPT L"), ("voted_dpt_female", "DPT P"),
+        ("voted_moved_in_male", "DPTb L"), ("voted_moved_in_female", "DPTb P"),
+        ("voted_added_male", "DPK L"), ("voted_added_female", "DPK P"),
+        ("voted", "Jumlah"),
+        ("disabled_voted_male", "Disabilitas L"), ("disabled_voted_female", "Disabilitas P"),
+        (TURNOUT, "Partisipasi"),
+    )),
+    ("III. Surat suara", (
+        ("ballots_received", "Diterima"), ("ballots_used", "Digunakan"),
+        ("ballots_damaged", "Rusak"), ("ballots_unused", "Tidak digunakan"),
+    )),
+    ("IV. Suara sah per pasangan calon", ((CHOICES, ""), ("valid", "Jumlah suara sah"))),
+    ("V. Suara tidak sah", (("invalid", "Suara tidak sah"),)),
 )  # fmt: skip
+# The numbers a line holds: the hasil views' columns the sections show.
+NUMBERS = tuple(name for _, columns in SECTIONS for name, _ in columns if name not in (TURNOUT, CHOICES))
+# What the tally/v1 form does not carry, said in the report rather than left to be guessed (or invented).
+NOT_CARRIED = (
+    "formulir tally/v1 tidak memuat jumlah pemilih terdaftar DPTb dan DPK; yang dimuat hanya pemilih DPTb "
+    "dan DPK yang menggunakan hak pilih (bagian II)"
+)
 LEVEL_NAMES = {"provinsi": "Provinsi", "kabupaten_kota": "Kabupaten/Kota", "kecamatan": "Kecamatan", "tps": "TPS"}
 CHILD_LEVEL = {"provinsi": "kabupaten_kota", "kabupaten_kota": "kecamatan", "kecamatan": "tps"}
 LEVEL_OF_CODE = {2: "provinsi", 4: "kabupaten_kota", 6: "kecamatan"}
+# Who signs a level's recapitulation: the PPK of a kecamatan, the KPU of a kabupaten/kota or province, and
+# how many members each has at most (a row each; rows of members it does not have stay blank).
+SIGNING_BODY = {"kecamatan": ("PPK", 5), "kabupaten_kota": ("KPU", 5), "provinsi": ("KPU", 7)}
+
+
+def region_title(level: str, name: str) -> str:
+    """A region as the documents name it: "Provinsi Sumatera Selatan", "Kecamatan Ilir Barat II"; a
+    kabupaten/kota's name already says which it is ("Kabupaten Ogan Komering Ulu", "Kota Palembang")."""
+    return name if level == "kabupaten_kota" else f"{LEVEL_NAMES[level]} {name}"
 
 
 @dataclass(frozen=True)
@@ -38,13 +68,19 @@ class Line:
     code: str
     name: str
     progress: str  # "12/15" TPS counted of expected for a region; counted / held / missing for a TPS
-    numbers: Mapping[str, int | None]  # SECTIONS' names -> value (None: a TPS not counted)
+    numbers: Mapping[str, int | None]  # NUMBERS -> value (None: a TPS not counted)
     votes: Mapping[str, int | None]  # choice -> votes
 
     @property
-    def turnout(self) -> str:
-        voted, registered = self.numbers.get("voted"), _registered(self.numbers)
-        return _percent(voted, registered)
+    def turnout(self) -> Decimal | None:
+        male, female = self.numbers.get("registered_male"), self.numbers.get("registered_female")
+        return _percent(self.numbers.get("voted"), None if male is None or female is None else male + female)
+
+    def cell(self, column: str) -> str:
+        """The line's value of a column (a hasil column, TURNOUT, or a choice), written the Indonesian way."""
+        if column == TURNOUT:
+            return persen(self.turnout)
+        return angka(self.numbers.get(column) if column in NUMBERS else self.votes.get(column))
 
 
 @dataclass(frozen=True)
@@ -53,6 +89,7 @@ class Recap:
     region_code: str
     region_name: str
     contest_id: str
+    contest_name: str  # the race's name in the master data
     choices: list[tuple[str, str]]  # (choice, candidate name), in ballot order
     lines: list[Line]
     total: Line
@@ -67,23 +104,41 @@ class Recap:
         return CHILD_LEVEL[self.level]
 
     @property
+    def title(self) -> str:
+        return region_title(self.level, self.region_name)
+
+    @property
     def percent_counted(self) -> str:
-        return _percent(self.tps_counted, self.tps_expected)
+        return persen(_percent(self.tps_counted, self.tps_expected))
 
     def vote_share(self, choice: str) -> str:
         """The choice's share of the valid votes, in the region."""
-        return _percent(self.total.votes.get(choice), self.total.numbers.get("valid"))
+        return persen(_percent(self.total.votes.get(choice), self.total.numbers.get("valid")))
+
+    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Each section's heading and its columns (what a line's `cell` takes, and the column's heading)."""
+        choices = [(choice, f"{choice}. {candidate}") for choice, candidate in self.choices]
+        return [(heading, [c for column in columns for c in (choices if column[0] == CHOICES else [column])])
+                for heading, columns in SECTIONS]  # fmt: skip
 
     def table(self) -> list[list[str]]:
-        """The heading, a row per line, the total: what the CSV holds and the digest covers."""
-        heading = ["Kode", "Nama", "TPS" if self.child_level == "tps" else "TPS masuk",
-                   *[title for _, title in SECTIONS], "Partisipasi %",
-                   *[f"{choice}. {candidate}" for choice, candidate in self.choices]]  # fmt: skip
-        return [heading, *[self._row(line) for line in [*self.lines, self.total]]]
+        """Two heading rows (the sections over their first column, then every column), a row per line, the
+        total: what the CSV holds and the digest covers."""
+        sections = self.sections()
+        columns = [column for _, section in sections for column in section]
+        over = [cell for heading, section in sections for cell in [heading] + [""] * (len(section) - 1)]
+        titles = [title for _, title in columns]
+        rows = [[line.code, line.name, line.progress, *[line.cell(c) for c, _ in columns]]
+                for line in [*self.lines, self.total]]  # fmt: skip
+        return [["", "", "", *over], ["Kode", "Nama", "TPS" if self.child_level == "tps" else "TPS masuk", *titles],
+                *rows]  # fmt: skip
 
-    def _row(self, line: Line) -> list[str]:
-        return [line.code, line.name, line.progress, *[_text(line.numbers.get(name)) for name, _ in SECTIONS],
-                line.turnout, *[_text(line.votes.get(choice)) for choice, _ in self.choices]]  # fmt: skip
+    def signatories(self) -> tuple[str, list[str]]:
+        """Who signs (the body), and the role of each signature's row: its members, then a witness of each
+        pasangan calon. The names and signatures are left blank: they are written and signed by hand."""
+        body, members = SIGNING_BODY[self.level]
+        witnesses = [f"Saksi pasangan calon {choice}" for choice, _ in self.choices if choice.isdigit()]
+        return f"{body} {self.title}", ["Ketua", *["Anggota"] * (members - 1), *witnesses]
 
     def csv_table(self) -> str:
         out = io.StringIO()
@@ -92,21 +147,12 @@ class Recap:
 
     def digest(self) -> str:
         """SHA-256 of the table as CSV (UTF-8, one line per row, "\\n" after each): anyone holding the CSV
-        recomputes it from the lines after the report's blank line."""
+        recomputes it from the lines between the report's first and second blank lines."""
         return hashlib.sha256(self.csv_table().encode()).hexdigest()
 
 
-def _registered(numbers: Mapping[str, int | None]) -> int | None:
-    male, female = numbers.get("registered_male"), numbers.get("registered_female")
-    return None if male is None or female is None else male + female
-
-
-def _percent(part: int | None, whole: int | None) -> str:
+def _percent(part: int | None, whole: int | None) -> Decimal | None:
     """Two decimals, halves away from zero: as PostgreSQL's round() gives the views' percentages."""
     if part is None or not whole:
-        return ""
-    return str((Decimal(100 * part) / whole).quantize(Decimal("0.01"), ROUND_HALF_UP))
-
-
-def _text(value: int | None) -> str:
-    return "" if value is None else str(value)
+        return None
+    return (Decimal(100 * part) / whole).quantize(Decimal("0.01"), ROUND_HALF_UP)

@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from rekap import numbers
 from rekap.site.pages import Page
 
 STATUS = {"counted": "masuk", "held": "ditahan untuk diperiksa", "missing": "belum masuk"}
@@ -43,15 +44,13 @@ _TEMPLATES = _Environment(
 
 
 def angka(value: object) -> Markup:
-    """An integer as Indonesians write it: 1.234.567 ("-" when there is none). Digits and dots: safe."""
-    return Markup(_count(value))  # noqa: S704
+    """An integer as Indonesians write it (rekap.numbers): 1.234.567. Digits and dots: safe."""
+    return Markup(numbers.angka(value))  # noqa: S704
 
 
 def persen(value: object) -> Markup:
-    """A percentage with a decimal comma: 93,48% ("-" when there is none)."""
-    if value is None:
-        return Markup("-")
-    return Markup(f"{float(value):.2f}".replace(".", ",") + "%")  # type: ignore[arg-type]  # noqa: S704
+    """A percentage with a decimal comma (rekap.numbers): 93,48%."""
+    return Markup(numbers.persen(value))  # noqa: S704
 
 
 def chart(curve: list[tuple[str, int]], expected: int) -> dict[str, Any] | None:
@@ -86,11 +85,6 @@ def _cell(value: int | float | None, written: str) -> str:
     return f'<td class="n" data-n="{value}">{written}</td>'
 
 
-def _count(value: object) -> str:
-    """`angka` as text (the functions below draw text, then mark it safe whole)."""
-    return "-" if value is None else f"{int(value):,}".replace(",", ".")  # type: ignore[call-overload]
-
-
 def region_rows(children: list[dict[str, Any]], choices: list[str]) -> Markup:
     """The rows of the regions below (a kecamatan's page has 50 TPS and more: drawn here rather than by a
     template loop, at a fifth of the cost, as the same markup)."""
@@ -99,9 +93,9 @@ def region_rows(children: list[dict[str, Any]], choices: list[str]) -> Markup:
         votes, counted, percent, held = r["votes"], r["tps_counted"], r["percent_counted"], r["tps_quarantined"]
         rows.append(
             f'<tr><th scope="row"><a href="{_text(r["href"])}">{_text(r["name"])}</a></th>'
-            f'<td class="n" data-n="{counted}">{_count(counted)}/{_count(r["tps_expected"])}</td>'
-            f"{_cell(percent, persen(percent))}{_cell(held, _count(held))}\n"
-            + "".join([_cell(votes[c], _count(votes[c])) for c in choices])
+            f'<td class="n" data-n="{counted}">{numbers.angka(counted)}/{numbers.angka(r["tps_expected"])}</td>'
+            f"{_cell(percent, persen(percent))}{_cell(held, numbers.angka(held))}\n"
+            + "".join([_cell(votes[c], numbers.angka(votes[c])) for c in choices])
             + "</tr>\n"
         )
     return Markup("".join(rows))  # noqa: S704 (every text in it is escaped)
@@ -116,8 +110,8 @@ def tps_rows(tps: list[dict[str, Any]], choices: list[str]) -> Markup:
         rows.append(
             f'<tr><td>{_text(t["desa"])}</td><th scope="row"><a href="{_text(t["href"])}">{_text(t["name"])}</a>'
             f"</th><td{marked}>{_text(STATUS.get(status, status))}</td>\n"
-            + "".join([_cell(votes.get(c), _count(votes.get(c))) for c in choices])
-            + f"{_cell(valid, _count(valid))}</tr>\n"
+            + "".join([_cell(votes.get(c), numbers.angka(votes.get(c))) for c in choices])
+            + f"{_cell(valid, numbers.angka(valid))}</tr>\n"
         )
     return Markup("".join(rows))  # noqa: S704 (every text in it is escaped)
 
@@ -170,11 +164,12 @@ def _form_sections(form: dict[str, Any]) -> str:
         out.append(f'<tr><th scope="rowgroup" colspan="4">{heading}</th></tr>\n')
         for label, male, female in lines:
             m, f = form[male], form[female]
-            out.append(f'<tr><th scope="row">{label}</th>{_cell(m, _count(m))}{_cell(f, _count(f))}'
-                       f"{_cell(m + f, _count(m + f))}</tr>\n")  # fmt: skip
+            out.append(f'<tr><th scope="row">{label}</th>{_cell(m, numbers.angka(m))}{_cell(f, numbers.angka(f))}'
+                       f"{_cell(m + f, numbers.angka(m + f))}</tr>\n")  # fmt: skip
     out.append('</tbody>\n</table>\n</div>\n<div class="scroll">\n<table>\n<caption>III. Surat suara</caption>\n'
                '<tbody>\n')  # fmt: skip
-    out += [f'<tr><th scope="row">{label}</th>{_cell(form[key], _count(form[key]))}</tr>\n' for label, key in BALLOTS]
+    out += [f'<tr><th scope="row">{label}</th>{_cell(form[key], numbers.angka(form[key]))}</tr>\n'
+            for label, key in BALLOTS]  # fmt: skip
     out.append("</tbody>\n</table>\n</div>\n")
     return "".join(out)
 
@@ -223,12 +218,12 @@ def tps_race(race: dict[str, Any], zone: str) -> str:
         "<tbody>\n"
     )
     out += [f"<tr><td>{_text(v['choice'])}</td><td>{_text(v['candidate_name'])}</td>"
-            f"{_cell(v['votes'], _count(v['votes']))}</tr>\n" for v in race["votes"]]  # fmt: skip
+            f"{_cell(v['votes'], numbers.angka(v['votes']))}</tr>\n" for v in race["votes"]]  # fmt: skip
     out.append(
         '</tbody>\n</table>\n</div>\n<dl class="facts">\n'
-        f'<div><dt>Suara sah</dt><dd data-n="{race["valid"]}">{_count(race["valid"])}</dd></div>\n'
-        f'<div><dt>V. Suara tidak sah</dt><dd data-n="{race["invalid"]}">{_count(race["invalid"])}</dd></div>\n'
-        f'<div><dt>DPT (data induk)</dt><dd data-n="{race["dpt"]}">{_count(race["dpt"])}</dd></div>\n'
+        f'<div><dt>Suara sah</dt><dd data-n="{race["valid"]}">{numbers.angka(race["valid"])}</dd></div>\n'
+        f'<div><dt>V. Suara tidak sah</dt><dd data-n="{race["invalid"]}">{numbers.angka(race["invalid"])}</dd></div>\n'
+        f'<div><dt>DPT (data induk)</dt><dd data-n="{race["dpt"]}">{numbers.angka(race["dpt"])}</dd></div>\n'
         f"<div><dt>Pertama masuk</dt><dd>{_when(race['first_counted'], zone)}</dd></div>\n"
         f"<div><dt>Terakhir berubah</dt><dd>{_when(race['updated'], zone)}</dd></div>\n"
         "</dl>\n"
