@@ -8,6 +8,8 @@ import argparse
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -22,14 +24,17 @@ from rekap.adapters.postgres.terminals import register_terminals
 from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, connect
 from rekap.config import Settings, redact_url
 from rekap.devstack.secrets import StackSecrets
+from rekap.domain.contests import Contest
 from rekap.errors import ConfigError, RekapError
+from rekap.numbers import angka, persen
 from rekap.publisher import Publisher
 from rekap.simulation import check
 from rekap.simulation.night import STRESS, Mix, plan_night, simulated_terminals
 from rekap.simulation.runner import play
 
 MIXES = {"night": Mix(), "stress": STRESS}
-console = Console(width=max(100, Console().width))
+GOVERNOR = "pkwkp-16"  # the race whose count the simulation shows
+console = Console()
 
 
 def refuse_a_real_election(settings: Settings, synthetic_into: str | None) -> None:
@@ -108,7 +113,7 @@ async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes)
                     "(`rekap tabulator run`) on the same topic and database?"
                 ) from None
         console.print(f"All counted {time.monotonic() - started:.1f} s after the first form was sent.\n")
-        await show_results(conn, settings.tally_topic)
+        await show_results(conn, settings.tally_topic, master.contests[GOVERNOR])
         if not args.check:
             return 0
         problems = await check.differences(conn, settings.tally_topic, planned, expected)
@@ -129,10 +134,23 @@ def _bar() -> Progress:
                     console=console)  # fmt: skip
 
 
-async def show_results(conn: asyncpg.Connection, topic: str) -> None:
+async def show_results(conn: asyncpg.Connection, topic: str, race: Contest) -> None:
     shown = ["kabupaten_kota", "provinsi"]
-    votes = await vote_rows(conn, "pkwkp-16", shown)
-    summary = {r["region_code"]: r for r in await summary_rows(conn, "pkwkp-16", shown)}
+    votes = [dict(r) for r in await vote_rows(conn, race.contest_id, shown)]
+    summary = [dict(r) for r in await summary_rows(conn, race.contest_id, shown)]
+    console.print(results_table(race, votes, summary))
+    outcomes = sorted((await outcome_counts(conn, topic)).items(), key=lambda item: (item[0][0], -item[1]))
+    table = Table(title="What became of every record")
+    for column in ("outcome", "reason", "records"):
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for (outcome, reason), n in outcomes:
+        table.add_row(outcome, reason or "", angka(n))
+    console.print(table)
+
+
+def results_table(race: Contest, votes: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]) -> Table:
+    """The race's count per kabupaten/kota and in the province (hasil.votes and hasil.summary rows), within 80
+    columns: each choice's votes above their share of the region's votes, long names wrapped."""
     by_region: dict[str, dict[str, int]] = defaultdict(dict)
     names, candidates = {}, {}
     for r in votes:
@@ -140,29 +158,22 @@ async def show_results(conn: asyncpg.Connection, topic: str) -> None:
         names[r["region_code"]] = r["region_name"]
         candidates[r["choice"]] = r["candidate_name"]
     choices = sorted(candidates)
-    console.print("Pemilihan Gubernur Sumatera Selatan 2024 (pkwkp-16), simulated count: "
-                  + " · ".join(f"{c} {candidates[c]}" for c in choices))  # fmt: skip
-    table = Table()
-    table.add_column("kabupaten/kota", min_width=26)
-    for choice in choices:
-        table.add_column(choice, justify="right")
-    table.add_column("TPS counted", justify="right")
-    table.add_column("held", justify="right")
+    progress = {r["region_code"]: r for r in summary}
+    table = Table(title=f"{race.name} ({race.contest_id}), simulated count",
+                  caption=" · ".join(f"{c} {candidates[c]}" for c in choices))  # fmt: skip
+    table.add_column("kabupaten/kota", ratio=1)  # the one column that wraps
+    for column in [*choices, "TPS counted", "held"]:
+        table.add_column(column, justify="right", no_wrap=True)
     last_kabupaten = max(c for c in by_region if len(c) == 4)
     for code in sorted(by_region, key=lambda c: (len(c) == 2, c)):
         total = sum(by_region[code].values()) or 1
-        cells = [f"{by_region[code].get(c, 0):,} {100 * by_region[code].get(c, 0) / total:4.1f}%" for c in choices]
-        s = summary[code]
-        table.add_row(names[code], *cells, f"{s['tps_counted']:,}/{s['tps_expected']:,}", f"{s['tps_quarantined']}",
-                      style="bold" if len(code) == 2 else None, end_section=code == last_kabupaten)  # fmt: skip
-    console.print(table)
-    outcomes = sorted((await outcome_counts(conn, topic)).items(), key=lambda item: (item[0][0], -item[1]))
-    table = Table(title="What became of every record")
-    for column in ("outcome", "reason", "records"):
-        table.add_column(column, justify="right" if column == "records" else "left")
-    for (outcome, reason), n in outcomes:
-        table.add_row(outcome, reason or "", f"{n:,}")
-    console.print(table)
+        cells = [f"{angka(by_region[code].get(c, 0))}\n{persen(100 * by_region[code].get(c, 0) / total, 1)}"
+                 for c in choices]  # fmt: skip
+        s = progress[code]
+        table.add_row(names[code], *cells, f"{angka(s['tps_counted'])}/{angka(s['tps_expected'])}",
+                      angka(s["tps_quarantined"]), style="bold" if len(code) == 2 else None,
+                      end_section=code == last_kabupaten)  # fmt: skip
+    return table
 
 
 def register(commands: SubParsers) -> None:
