@@ -14,7 +14,7 @@ from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
 from rekap.simulation.forms import Form, consistent_form, kpps_terminal_id, signed_record
 
-TPS_A = Tps("1671011001003", 241, 239)  # Palembang
+TPS_A = Tps("1671011001003", 300, 273)  # Palembang, as the shipped master data has it
 TPS_B = Tps("1601072001001", 235, 259)  # Ogan Komering Ulu
 GOVERNOR = Contest("pkwkp-16", ContestKind.PKWKP, "16", "Gubernur", frozenset({"1", "2", "3"}))
 MAYOR = Contest("pkwkk-1671", ContestKind.PKWKK, "1671", "Wali Kota Palembang", frozenset({"1", "2"}))

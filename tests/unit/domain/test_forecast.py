@@ -5,24 +5,32 @@ saying why a form that would not count is not sent."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
-from rekap.domain.decode import Authentic, RawRecord
+from rekap.domain.decode import RawRecord
 from rekap.domain.forecast import FormWorld, forecast, refusal
 from rekap.domain.masterdata import MasterData
 from rekap.domain.reasons import Outcome
 from rekap.domain.revisions import Authority, CurrentForm
 from rekap.domain.signing import SigningKey
 from rekap.domain.tally import TallyV1
-from tests.unit.contract.test_examples import BY_FILE, EXAMPLES, judged
+from rekap.domain.terminals import Terminal
+from tests.unit.contract import test_examples as examples
 from tests.unit.world import World
 
 
 def world_of(world: World, tally: TallyV1, current: CurrentForm | None = None) -> FormWorld:
+    return known(world.master, world.terminals, tally, current)
+
+
+def known(
+    master: MasterData, terminals: Mapping[str, Terminal], tally: TallyV1, current: CurrentForm | None
+) -> FormWorld:
     """As `rekap publish` reads it: one TPS (if it exists), every contest, one terminal."""
-    tps = {tally.tps_id: world.master.tps[tally.tps_id]} if tally.tps_id in world.master.tps else {}
-    return FormWorld(MasterData(tps, world.master.contests), world.terminals.get(tally.terminal_id), current)
+    tps = {tally.tps_id: master.tps[tally.tps_id]} if tally.tps_id in master.tps else {}
+    return FormWorld(MasterData(tps, master.contests), terminals.get(tally.terminal_id), current)
 
 
 def record(value: bytes, key: SigningKey, record_key: str) -> RawRecord:
@@ -31,21 +39,16 @@ def record(value: bytes, key: SigningKey, record_key: str) -> RawRecord:
     )
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(BY_FILE) if BY_FILE[n]["outcome"] != "rejected"
-                                  or BY_FILE[n]["reason"] not in ("malformed_json", "schema_violation", "duplicate_key")])  # fmt: skip
-def test_the_forecast_is_the_tabulator_s_judgement_of_every_example(world: World, name: str) -> None:
-    example = BY_FILE[name]
-    value = (EXAMPLES / name).read_bytes()
-    tally = TallyV1.model_validate_json(value)
-    current = None
-    if example["after"]:
-        before = judged(world, example["after"])
-        assert isinstance(before.decoded, Authentic)
-        assert before.digest is not None
-        current = CurrentForm(before.decoded.tally.revision, before.digest, before.decoded.authority)
-    form_world = world_of(world, tally, current)
-    foreseen = forecast(record(value, world.key(example["signer"]), example["key"]), form_world)
-    assert (foreseen.outcome, foreseen.reason) == (judged(world, name).outcome, judged(world, name).reason)
+@pytest.mark.parametrize("name", [n for n, e in sorted(examples.BY_FILE.items()) if e["outcome"] != "rejected"
+                                  or e["reason"] not in ("malformed_json", "schema_violation", "duplicate_key")])  # fmt: skip
+def test_the_forecast_is_the_tabulator_s_judgement_of_every_example(name: str) -> None:
+    sent = examples.record(name)
+    assert sent.value is not None
+    tally = TallyV1.model_validate_json(sent.value)
+    form_world = known(examples.MASTER, examples.TERMINALS, tally, examples.deciding(name))
+    foreseen = forecast(sent, form_world)
+    judged = examples.judged(name)
+    assert (foreseen.outcome, foreseen.reason) == (judged.outcome, judged.reason)
     said = refusal(foreseen, form_world, tally)
     assert (said is None) == (foreseen.outcome is Outcome.ACCEPTED)
     if said is not None and foreseen.reason is not None:
