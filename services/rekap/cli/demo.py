@@ -59,9 +59,8 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     say("  .venv/bin/rekap audit watch .rekap/site --keep witness/   a witness: keep the signed head, check the next")
     say(f"  .venv/bin/rekap audit verify {site}/audit/bundle --election-key {site}/audit/election-key.pem --anchor "
         f"witness/heads/*.txt   recount, anchored")  # fmt: skip
-    say(
-        "  .venv/bin/rekap db login list          who may connect, in which role (passwords: .rekap/stack/secrets.json)"
-    )
+    say("  .venv/bin/rekap db login list          who may connect, in which role")
+    say('  psql "$(.venv/bin/rekap stack url)"     KPU\'s read-only session (`rekap stack url` prints its URL)')
     say("  .venv/bin/rekap stack status           what runs where")
     say("  make down                              stop everything (data kept; `make demo` starts afresh)")
     say(f"  curl http://{settings.metrics_address}/metrics   the tabulator's metrics (Grafana: docker compose, README)")
