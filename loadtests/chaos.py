@@ -32,7 +32,7 @@ import asyncpg
 from loadtests.harness import RESULTS, Run, oracle_check, write_results
 from loadtests.processes import TabulatorProcess
 from loadtests.steady import waves
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.devstack.stack import LocalStack
 from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
@@ -148,7 +148,7 @@ async def watch(chaos: Chaos, conn_url: str, stop: asyncio.Event) -> None:
 
 
 async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], list[str]]:
-    settings = Settings()
+    settings = stack_settings()
     stack = LocalStack.from_settings(settings)
     if stack.kafka is None or stack.postgres is None:
         raise SystemExit(

@@ -47,7 +47,7 @@ from loadtests.harness import (
 )  # fmt: skip
 from loadtests.national import national_dataset
 from rekap.audit.keys import sign_now
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.domain.masterdata import MasterDataSet
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
@@ -58,7 +58,7 @@ from rekap.simulation.night import Mix, plan_night
 async def drain_once(dataset: MasterDataSet, *, verify: bool, tabulators: int, batch: int, label: str,
                      audit: bool = False, code: Path | None = None) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip  # noqa: E501
     """One drain; `code`: a checkout's services/ folder to run instead of this one's (a baseline)."""
-    settings = Settings()
+    settings = stack_settings()
     run = Run(settings)
     print(f"[{label}] preparing database {run.name} and topic {run.topic} ...", flush=True)
     extra = {} if code is None else {"PYTHONPATH": f"{code}{os.pathsep}{ROOT}"}
@@ -181,7 +181,7 @@ def audit_times(run: Run, key: Path, anchor: Path) -> dict[str, str]:
 
 def baseline_code(ref: str) -> Path:
     """The services/ and schemas/ of a git revision, in a folder of their own (made once per revision)."""
-    folder = Settings().home.resolve() / "baselines" / ref  # beside the stack: not a file of this checkout
+    folder = stack_settings().home.resolve() / "baselines" / ref  # beside the stack: not a file of this checkout
     if not (folder / "services").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", ref, "services", "schemas"], cwd=ROOT, capture_output=True,

@@ -40,7 +40,7 @@ from rekap.adapters.kafka.deadletters import copy_of
 from rekap.adapters.postgres.masterdata import read_master_data as read_db_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, registry_size
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, form_keys, tabulate
 from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
 from rekap.domain.ledger import Basis, anchor, record_digest
@@ -196,7 +196,7 @@ FIELD_MUTATIONS: list[Callable[[random.Random, Form], Any]] = [
 async def run(records: int, seed: int) -> tuple[dict[str, Any], list[str]]:
     """On the local stack, in a database of its own (dropped at the end)."""
     dataset = read_master_data_folder(sumsel_master_data_dir())
-    db = Run(Settings())
+    db = Run(stack_settings())
     await db.prepare_database(dataset)
     try:
         return await fuzz(db.url, dataset, records, seed)

@@ -25,14 +25,15 @@ from typing import Any
 import asyncpg
 import psutil
 
-from rekap.adapters.kafka.access import KafkaRole, Resources
+from rekap.access import KafkaRole, Resources, with_database
 from rekap.adapters.kafka.security import grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.roles import OWNER
 from rekap.adapters.postgres.terminals import register_terminals
-from rekap.config import DbUser, Settings, local_postgres_url, with_database
+from rekap.config import DbUser, Settings
+from rekap.devstack.secrets import local_postgres_url
 from rekap.domain.masterdata import MasterDataSet
 from rekap.publisher import Publisher
 from rekap.resources import migrations_dir

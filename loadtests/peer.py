@@ -84,12 +84,13 @@ from loadtests.harness import (
     write_results,
 )
 from loadtests.national import national_dataset
-from rekap.adapters.kafka.access import KafkaRole, Resources
+from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.security import acls_of, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.roles import OWNER
 from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.devstack.stack import LocalStack
 from rekap.resources import migrations_dir
 from rekap.simulation import check
@@ -615,7 +616,7 @@ async def main() -> int:
     contenders = chosen(args)
     if not contenders:
         raise SystemExit("no contender left to run")
-    settings = Settings()
+    settings = stack_settings()
     stack = Stack.find(settings)
     quix_python = peer_python(settings) if any(c.kind == "quix" for c in contenders) else None
     base = f"peer_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:4]}"

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.terminals import read_terminals
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.domain.decode import Authentic, Decoder, RawRecord
 
 MAX_RECORDS = 4000  # per fetch, as a tabulator's batch
@@ -50,7 +50,7 @@ async def ceiling() -> None:
         await conn.close()
     ready = time.monotonic() - started
     consumer = AIOKafkaConsumer(topic, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False,
-                                **Settings().kafka("tabulator").options())  # fmt: skip
+                                **stack_settings().kafka("tabulator").options())  # fmt: skip
     await consumer.start()
     verdicts: Counter[str] = Counter()
     try:

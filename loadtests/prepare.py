@@ -12,7 +12,7 @@ import asyncio
 
 from loadtests.harness import Run
 from loadtests.national import national_dataset
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--provinces", type=int, default=33)
     args = parser.parse_args()
     dataset = national_dataset(args.provinces) if args.national else read_master_data_folder(sumsel_master_data_dir())
-    asyncio.run(Run(Settings(), name=args.name).prepare(dataset))
+    asyncio.run(Run(stack_settings(), name=args.name).prepare(dataset))
 
 
 if __name__ == "__main__":

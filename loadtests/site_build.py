@@ -25,7 +25,7 @@ import asyncpg
 
 from loadtests.harness import RESULTS, SECRET, Run, write_results
 from loadtests.national import national_dataset
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.domain.decode import Decoder
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
@@ -76,7 +76,7 @@ async def measure(dataset: MasterDataSet, changes: int, site: Path, *, keep: boo
     """The builds into a new folder; the last run's site is removed only afterwards (creating files right
     after deleting a million costs this machine's kernel several times the time: not the build's)."""
     folder = site.with_name(f"{site.name}.new")
-    settings = Settings()
+    settings = stack_settings()
     run = Run(settings)
     print(f"preparing database {run.name} ...", flush=True)
     await run.prepare_database(dataset)

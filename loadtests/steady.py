@@ -27,7 +27,7 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 
 from loadtests.harness import RESULTS, SECRET, Run, oracle_check, tabulator_processes, write_results
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
@@ -66,7 +66,7 @@ def waves(dataset: MasterDataSet, count: int, *, sign: bool) -> tuple[list[Plann
 
 async def one_rate(dataset: MasterDataSet, rate: int, seconds: float, *, verify: bool, batch: int
                    ) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
-    settings = Settings()
+    settings = stack_settings()
     run = Run(settings)
     print(f"[{rate}/s] preparing {run.name} ...", flush=True)
     await run.prepare(dataset)

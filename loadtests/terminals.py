@@ -19,14 +19,14 @@ import time
 import asyncpg
 
 from loadtests.harness import RESULTS, SECRET, Run, write_results
-from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.night import simulated_terminals
 
 
 async def main() -> int:
-    settings = Settings()
+    settings = stack_settings()
     run = Run(settings)
     dataset = read_master_data_folder(sumsel_master_data_dir())
     await run.prepare_database(dataset, terminals=False)

@@ -19,11 +19,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess, with_database
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.roles import OWNER
-from rekap.config import KAFKA_VERSION, with_database
+from rekap.config import KAFKA_VERSION
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port

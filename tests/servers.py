@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from rekap.adapters.kafka.access import KafkaAccess, KafkaRole, Resources
+from rekap.access import KafkaAccess, KafkaRole, Resources, with_database
 from rekap.adapters.kafka.security import grant_acls, set_user, wait_until_accepted
 from rekap.adapters.kafka.topics import ensure_topics
-from rekap.config import DbUser, with_database
+from rekap.config import DbUser
 from rekap.devstack.provision import provision_database as devstack_provision
 from rekap.devstack.secrets import LOCAL_LOGINS
 

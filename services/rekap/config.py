@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from typing import Literal, Protocol
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rekap.adapters.kafka.access import KafkaAccess
-from rekap.devstack.secrets import LOCAL_LOGINS, POSTGRES_SUPERUSER, StackSecrets
+from rekap.access import KafkaAccess, checked_postgres_url, redact_url
 from rekap.errors import ConfigError
 
 # The Kafka release the local broker runs (and docker-compose.yml pins): one place to change it.
 KAFKA_VERSION = "4.3.1"
-LOCAL_DATABASE = "rekap"
 DbUser = Literal["owner", "operator", "tabulator", "reader"]
 KafkaPrincipal = Literal["admin", "tabulator", "terminals"]
+
+
+class LocalServers(Protocol):
+    """The servers to use where the settings name none, and how to log in to them: the local stack's
+    (`rekap.devstack` makes one from the stack's folder; the settings know nothing else of the stack)."""
+
+    def postgres_url(self, user: DbUser) -> str: ...
+
+    def kafka(self, principal: KafkaPrincipal) -> KafkaAccess: ...
 
 
 class Settings(BaseSettings):
@@ -126,11 +132,18 @@ class Settings(BaseSettings):
     def election_key_file(self) -> Path:
         return self.election_key if self.election_key is not None else self.home / "election-key.pem"
 
-    @property
-    def local_secrets(self) -> StackSecrets | None:
-        """The local stack's passwords (None before its first `stack up`); read each time, as `stack reset`
-        makes new ones."""
-        return StackSecrets.load(self.stack_dir)
+    _local: LocalServers | None = PrivateAttr(default=None)
+
+    def with_local_servers(self, local: LocalServers) -> Settings:
+        """These settings, with the servers to use where they name none."""
+        settings = self.model_copy()
+        settings._local = local
+        return settings
+
+    def _local_servers(self, variable: str) -> LocalServers:
+        if self._local is None:
+            raise ConfigError(f"No server: set {variable}, or use the local stack (`rekap stack up`)")
+        return self._local
 
     @property
     def uses_local_kafka(self) -> bool:
@@ -148,9 +161,7 @@ class Settings(BaseSettings):
         """How to reach the broker as `principal`: the local stack's own, or REKAP_KAFKA_USERNAME's (one
         process, one principal: the deployment gives each its own)."""
         if self.uses_local_kafka:
-            secrets = self.local_secrets
-            password = secrets.kafka.get(principal) if secrets else None
-            return KafkaAccess(self.bootstrap_servers, principal, password)
+            return self._local_servers("REKAP_KAFKA_BOOTSTRAP").kafka(principal)
         password = self.kafka_password.get_secret_value() if self.kafka_password else None
         return KafkaAccess(self.bootstrap_servers, self.kafka_username, password, self.kafka_ca_file)
 
@@ -168,9 +179,7 @@ class Settings(BaseSettings):
         for url, variable in ((given, f"REKAP_{user.upper()}_DATABASE_URL"), (self.database_url, "DATABASE_URL")):
             if url is not None:
                 return checked_postgres_url(url.get_secret_value(), variable)
-        login = LOCAL_LOGINS[user]
-        secrets = self.local_secrets
-        return local_postgres_url(self.postgres_port, login, secrets.postgres.get(login) if secrets else None)
+        return self._local_servers("DATABASE_URL").postgres_url(user)
 
     @property
     def dsn(self) -> str:
@@ -180,42 +189,3 @@ class Settings(BaseSettings):
     @property
     def dsn_for_display(self) -> str:
         return redact_url(self.dsn)
-
-
-def checked_postgres_url(url: str, variable: str) -> str:
-    """The URL if PostgreSQL's clients can read it; else a ConfigError naming the variable (not its value:
-    it may hold a password)."""
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (reading it checks it)
-    except ValueError:
-        raise ConfigError(
-            f"{variable}: its port is not a number (postgresql://user:password@host:port/database)"
-        ) from None
-    if parts.scheme not in ("postgresql", "postgres") or (not parts.hostname and "host=" not in parts.query):
-        raise ConfigError(f"{variable} is not a PostgreSQL URL: postgresql://user:password@host:port/database")
-    return url
-
-
-def local_postgres_url(
-    port: int, user: str = POSTGRES_SUPERUSER, password: str | None = None, database: str = LOCAL_DATABASE
-) -> str:
-    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
-    return f"postgresql://{credentials}@127.0.0.1:{port}/{database}"
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by `***`, fit for logs and terminals."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def with_database(url: str, database: str) -> str:
-    """The same server and credentials, another database."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))

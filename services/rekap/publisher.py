@@ -10,7 +10,7 @@ from typing import Any, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.domain.signing import SigningKey, signed_headers
 from rekap.errors import RekapError, UnavailableError
 

@@ -8,7 +8,7 @@ import secrets
 
 import asyncpg
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.adapters.postgres.terminals import register_terminals, registry_size
 from rekap.config import Settings
 from rekap.domain.decode import Decoder

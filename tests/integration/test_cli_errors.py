@@ -57,7 +57,8 @@ def test_a_malformed_database_url(url: str, says: str) -> None:
     ["status", "1671011001001"], ["terminal", "list"], ["report", "16"], ["tabulator", "run"],
 ])  # fmt: skip
 def test_a_database_not_migrated_says_to_migrate(empty_database_url: str, command: list[str], tmp_path: Path) -> None:
-    done = rekap(*command, DATABASE_URL=empty_database_url, REKAP_HOME=str(tmp_path), REKAP_LOG_FORMAT="console")
+    done = rekap(*command, DATABASE_URL=empty_database_url, REKAP_HOME=str(tmp_path), REKAP_LOG_FORMAT="console",
+                 REKAP_METRICS_ADDRESS="127.0.0.1:0")  # (a tabulator running here holds the default port)  # fmt: skip
     assert done.returncode == 1
     one_line(done, "the database is not migrated to this version of Rekap")
     assert "rekap db migrate" in done.stderr

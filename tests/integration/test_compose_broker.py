@@ -18,7 +18,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.config import KAFKA_VERSION
 from rekap.devstack.process import free_port
 from tests.conftest import REPO, jar_cache

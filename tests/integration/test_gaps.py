@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form

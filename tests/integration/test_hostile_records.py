@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied

@@ -20,7 +20,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from rekap.adapters.kafka.access import KafkaAccess, KafkaRole
+from rekap.access import KafkaAccess, KafkaRole
 from rekap.adapters.kafka.security import acl_bindings, acls_of, remove_user, set_user
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.errors import RekapError

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from rekap.simulation.night import corrected

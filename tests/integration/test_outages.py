@@ -11,7 +11,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.bootstrap import tabulator_service
 from rekap.devstack.postgres import LocalPostgres

@@ -27,7 +27,7 @@ import asyncpg
 import pytest
 import yaml
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.adapters.postgres.roles import Group, set_login
 from rekap.bootstrap import tabulator_service
 from rekap.config import KAFKA_VERSION

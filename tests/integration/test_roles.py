@@ -12,9 +12,10 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 
+from rekap.access import with_database
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, RoleError, bootstrap_owner, set_login
-from rekap.config import DbUser, with_database
+from rekap.config import DbUser
 from rekap.errors import MigrationError
 from rekap.resources import migrations_dir
 from tests.integration.cli import rekap

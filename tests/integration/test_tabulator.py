@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from loadtests.processes import TabulatorProcess, log_events, spawn
 from prometheus_client.parser import text_string_to_metric_families
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.domain.signing import SigningKey
 from rekap.simulation import check

@@ -8,9 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from rekap.access import redact_url, with_database
 from rekap.bootstrap import session_settings
-from rekap.config import Settings, redact_url, with_database
-from rekap.devstack.secrets import StackSecrets
+from rekap.config import Settings
+from rekap.devstack.secrets import StackSecrets, stack_settings
+from rekap.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +25,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_defaults_are_the_local_stack() -> None:
-    settings = Settings()
+    settings = stack_settings(Settings())
     assert settings.uses_local_kafka
     assert settings.uses_local_postgres
     assert settings.bootstrap_servers == "127.0.0.1:9092"
@@ -31,8 +33,17 @@ def test_defaults_are_the_local_stack() -> None:
     assert settings.tally_topic == "tallies"
 
 
+def test_settings_alone_name_no_server_they_were_not_given() -> None:
+    """The settings know nothing of the local stack: without a URL and without the stack's servers, a
+    command is told what to set."""
+    with pytest.raises(ConfigError, match="set DATABASE_URL"):
+        Settings().dsn_for("operator")
+    with pytest.raises(ConfigError, match="set REKAP_KAFKA_BOOTSTRAP"):
+        Settings().kafka("admin")
+
+
 def test_each_component_of_the_local_stack_has_its_own_login_and_password() -> None:
-    settings = Settings()
+    settings = stack_settings()
     made = StackSecrets.new()
     StackSecrets.save(settings.stack_dir, made)
     urls = {user: urlsplit(settings.dsn_for(user)) for user in ("owner", "operator", "tabulator", "reader")}
@@ -96,7 +107,7 @@ def test_database_url_points_elsewhere_and_its_password_is_not_shown(monkeypatch
 def test_ports_of_the_local_stack_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REKAP_POSTGRES_PORT", "15432")
     monkeypatch.setenv("REKAP_KAFKA_BOOTSTRAP", "kafka-1:9092,kafka-2:9092")
-    settings = Settings()
+    settings = stack_settings()
     assert settings.dsn.endswith("127.0.0.1:15432/rekap")
     assert not settings.uses_local_kafka
     assert settings.bootstrap_servers == "kafka-1:9092,kafka-2:9092"

@@ -36,3 +36,40 @@ def test_the_domain_imports_no_io_and_nothing_outside_it(path: Path) -> None:
 def test_the_adapters_do_not_reach_into_readers_or_commands(path: Path) -> None:
     wrong = {m for m in imports(path) if m.startswith(("rekap.masterdata", "rekap.cli", "rekap.tabulator"))}
     assert wrong == set()
+
+
+# The house's layers, lowest first. Each part may import its own modules and the parts of the layers below
+# it, never one above: domain <- app <- adapters and the command line, the settings below all but the base.
+BASE = {"errors", "numbers", "access", "retry", "resources", "__init__"}  # what anything may use
+LAYERS: list[set[str]] = [
+    BASE,
+    {"domain"},
+    {"config", "logs"},
+    {"app"},  # the use cases (ports they need are theirs)
+    {"adapters"},
+    {"registration", "publisher", "masterdata", "simulation", "report", "audit", "site", "tabulator", "bootstrap"},
+    {"devstack"},  # the local stack: resolves its own servers and logins into the settings
+    {"cli", "__main__"},
+]
+LAYER_OF = {part: index for index, parts in enumerate(LAYERS) for part in parts}
+
+
+def part_of(module: str) -> str:
+    """rekap.adapters.postgres.site -> adapters; rekap.config -> config."""
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+@pytest.mark.parametrize("path", sorted(SERVICES.rglob("*.py")), ids=lambda p: str(p.relative_to(SERVICES)))
+def test_no_module_imports_a_layer_above_its_own(path: Path) -> None:
+    relative = path.relative_to(SERVICES)
+    part = relative.parts[0].removesuffix(".py")
+    assert part in LAYER_OF, f"{relative}: a part of no layer (add it to LAYERS)"
+    above = {m for m in imports(path) if m.startswith("rekap.") and LAYER_OF[part_of(m)] > LAYER_OF[part]}
+    assert above == set(), f"{relative} imports a layer above its own"
+
+
+def test_the_layers_name_every_part_of_the_house() -> None:
+    parts = {
+        p.name.removesuffix(".py") for p in SERVICES.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()
+    }
+    assert parts - set(LAYER_OF) == set()

@@ -14,6 +14,7 @@ from rekap import __version__
 from rekap.adapters.postgres.errors import SCHEMA_MISSING, SchemaMissingError
 from rekap.cli.common import Command
 from rekap.config import Settings
+from rekap.devstack.secrets import stack_settings
 from rekap.errors import RekapError
 from rekap.logs import configure_logging
 
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parser.parse_args(given)
     try:
-        settings = Settings()
+        settings = stack_settings(Settings())  # the local stack's servers where the settings name none
         configure_logging(settings)
         handler: Command = args.handler
         return handler(settings, args)

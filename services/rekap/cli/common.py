@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from rekap.access import redact_url
 from rekap.adapters.postgres.masterdata import region_exists
-from rekap.config import DbUser, Settings, redact_url
+from rekap.config import DbUser, Settings
 from rekap.domain.head import TreeHead
 from rekap.domain.regions import CODE_LENGTH, Level, is_code
 from rekap.errors import ConfigError, RekapError, UnavailableError, UsageError

@@ -27,7 +27,8 @@ from rekap.cli.common import (
     say,
     with_connection,
 )
-from rekap.config import LOCAL_DATABASE, Settings
+from rekap.config import Settings
+from rekap.devstack.secrets import LOCAL_DATABASE
 from rekap.errors import ConfigError
 from rekap.resources import migrations_dir
 

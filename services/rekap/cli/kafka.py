@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from rekap.adapters.kafka.access import KafkaRole, Resources
+from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.cli.common import KAFKA, TOPICS, SubParsers, add_command, add_password_options, read_password, say
 from rekap.config import Settings

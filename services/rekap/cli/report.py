@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from rekap.adapters.postgres.reports import read_recap
 from rekap.cli.common import SubParsers, add_command, with_connection
 from rekap.config import Settings
 from rekap.errors import ConfigError
+from rekap.report.recap import read_recap
 from rekap.report.render import to_csv, to_html
 
 EXAMPLES = """rekap report 16                               # the governor race (pkwkp-16), by kabupaten/kota

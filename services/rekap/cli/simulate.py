@@ -17,12 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rekap.access import redact_url
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.readings import has_forms, outcome_counts, summary_rows, vote_rows
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, connect
-from rekap.config import Settings, redact_url
+from rekap.config import Settings
 from rekap.devstack.secrets import StackSecrets
 from rekap.domain.contests import Contest
 from rekap.errors import ConfigError, RekapError

@@ -6,9 +6,9 @@ import argparse
 import asyncio
 
 from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say
-from rekap.config import Settings, local_postgres_url
+from rekap.config import Settings
 from rekap.devstack.check import check_stack
-from rekap.devstack.secrets import LOCAL_LOGINS
+from rekap.devstack.secrets import LOCAL_LOGINS, StackSecrets, local_postgres_url
 from rekap.devstack.stack import LocalStack
 from rekap.errors import ConfigError, StackError
 
@@ -54,7 +54,7 @@ def url(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.uses_local_postgres:
         raise ConfigError("DATABASE_URL is set: the database is not the local stack's (a reader login of its own "
                           "comes from `rekap db login set NAME --role reader`)")  # fmt: skip
-    secrets = settings.local_secrets
+    secrets = StackSecrets.load(settings.stack_dir)
     if secrets is None:
         raise StackError(f"No local stack in {settings.stack_dir} (no secrets.json): start it with `rekap stack up`.")
     login = LOCAL_LOGINS[args.login]

@@ -15,8 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rekap.config import local_postgres_url
-from rekap.devstack.secrets import POSTGRES_SUPERUSER
+from rekap.devstack.secrets import POSTGRES_SUPERUSER, local_postgres_url
 from rekap.errors import StackError
 
 SYSTEM_USER = "rekap-postgres"

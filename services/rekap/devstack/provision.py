@@ -9,13 +9,13 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from rekap.adapters.kafka.access import KafkaRole, Resources
+from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, bootstrap_database, set_login
-from rekap.config import LOCAL_DATABASE, Settings
+from rekap.config import Settings
 from rekap.devstack.postgres import LocalPostgres
-from rekap.devstack.secrets import LOCAL_LOGINS, StackSecrets
+from rekap.devstack.secrets import LOCAL_DATABASE, LOCAL_LOGINS, StackSecrets
 from rekap.resources import migrations_dir
 
 

@@ -1,6 +1,7 @@
 """The local stack's secrets: a password per database login and Kafka principal, and the secret the
 simulated terminals' keys derive from. Made at random on the first `rekap stack up`, kept in the
-stack's folder (readable by its owner only), deleted by `rekap stack reset`."""
+stack's folder (readable by its owner only), deleted by `rekap stack reset`. And the stack's servers as
+the settings use them where they name none (`stack_settings`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
+from rekap.access import KafkaAccess
+from rekap.config import DbUser, KafkaPrincipal, Settings
 from rekap.errors import StackError
 
 FILENAME = "secrets.json"
+LOCAL_DATABASE = "rekap"
 POSTGRES_SUPERUSER = "postgres"
 # The local stack's database logins, by what they are for (the owner is the role of that name).
 LOCAL_LOGINS = {"owner": "rekap_owner", "tabulator": "tabulator", "operator": "operator", "reader": "kpu"}
@@ -67,3 +72,37 @@ class StackSecrets:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             json.dump(data, file, indent=2)
+
+
+def local_postgres_url(
+    port: int, user: str = POSTGRES_SUPERUSER, password: str | None = None, database: str = LOCAL_DATABASE
+) -> str:
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return f"postgresql://{credentials}@127.0.0.1:{port}/{database}"
+
+
+@dataclass(frozen=True)
+class StackServers:
+    """The local stack's broker and PostgreSQL, and its logins: the passwords read each time (`stack reset`
+    makes new ones; before the first `stack up` there are none)."""
+
+    stack_dir: Path
+    postgres_port: int
+    bootstrap_servers: str
+
+    def postgres_url(self, user: DbUser) -> str:
+        login = LOCAL_LOGINS[user]
+        secrets = StackSecrets.load(self.stack_dir)
+        return local_postgres_url(self.postgres_port, login, secrets.postgres.get(login) if secrets else None)
+
+    def kafka(self, principal: KafkaPrincipal) -> KafkaAccess:
+        secrets = StackSecrets.load(self.stack_dir)
+        return KafkaAccess(self.bootstrap_servers, principal, secrets.kafka.get(principal) if secrets else None)
+
+
+def stack_settings(settings: Settings | None = None) -> Settings:
+    """The settings (read from the environment when not given), using the local stack where they name no
+    server."""
+    settings = settings if settings is not None else Settings()
+    return settings.with_local_servers(StackServers(settings.stack_dir, settings.postgres_port,
+                                                    settings.bootstrap_servers))  # fmt: skip

@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rekap.config import LOCAL_DATABASE, Settings
+from rekap.config import Settings
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import require_free_port
 from rekap.devstack.provision import provision_kafka, provision_postgres
-from rekap.devstack.secrets import StackSecrets
+from rekap.devstack.secrets import LOCAL_DATABASE, StackSecrets
 from rekap.devstack.tabulator import LocalTabulator
 
 Say = Callable[[str], None]

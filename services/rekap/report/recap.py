@@ -1,6 +1,6 @@
 """The recapitulation of one region and contest (D.Hasil), as numbers: each child region (or each TPS of a
 kecamatan) as a line with the form's sections, the region's total, the progress, the moment it is of, and
-a SHA-256 of the table. Pure: the snapshot is read elsewhere (adapters/postgres/reports.py) and drawn
+a SHA-256 of the table; made from the rows of one snapshot (adapters/postgres/reports.py reads them), drawn
 elsewhere (render.py)."""
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.reports import read_recap_rows
+from rekap.errors import ConfigError
 from rekap.numbers import angka, persen
 
 TURNOUT = "turnout"  # a column computed from the line (voters who voted over registered voters), not read
@@ -156,3 +161,52 @@ def _percent(part: int | None, whole: int | None) -> Decimal | None:
     if part is None or not whole:
         return None
     return (Decimal(100 * part) / whole).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+TPS_STATUS = {"counted": "masuk", "held": "ditahan", "missing": "belum masuk"}
+
+
+async def read_recap(conn: Connection, region_code: str, contest_id: str) -> Recap:
+    """The recapitulation of a region in a contest, of one moment. Raises ConfigError for a region code of
+    no level, or a region that does not hold the contest."""
+    level = LEVEL_OF_CODE.get(len(region_code))
+    if level is None or not region_code.isdigit():
+        raise ConfigError(
+            f"{region_code!r} is no region code: 2 digits (provinsi), 4 (kabupaten/kota) or 6 (kecamatan)"
+        )
+    child = CHILD_LEVEL[level]
+    rows = await read_recap_rows(conn, region_code, contest_id, level, child)
+    region = next((r for r in rows.regions if r["level"] == level), None)
+    if region is None:
+        raise ConfigError(f"no {level} {region_code} holding the contest {contest_id} (see hasil.summary)")
+    choices = list(dict.fromkeys((v["choice"], v["candidate_name"]) for v in rows.votes))
+    by_region: dict[str, dict[str, int]] = {}
+    for v in rows.votes:
+        by_region.setdefault(v["region_code"], {})[v["choice"]] = v["votes"]
+    if child == "tps":
+        lines = [_tps_line(r) for r in rows.tps]
+    else:
+        lines = [_region_line(r, by_region.get(r["region_code"], {})) for r in rows.regions if r["level"] == child]
+    return Recap(
+        level=level, region_code=region_code, region_name=region["region_name"], contest_id=contest_id,
+        contest_name=rows.contest_name or contest_id, choices=choices, lines=lines,
+        total=_region_line(region, by_region.get(region_code, {})),
+        tps_expected=region["tps_expected"], tps_counted=region["tps_counted"], tps_held=region["tps_quarantined"],
+        taken_at=region["taken_at"].astimezone(ZoneInfo(region["time_zone"])), zone=region["zone"],
+    )  # fmt: skip
+
+
+def _region_line(row: Mapping[str, Any], votes: Mapping[str, int]) -> Line:
+    return Line(row["region_code"], row["region_name"], f"{angka(row['tps_counted'])}/{angka(row['tps_expected'])}",
+                {name: row[name] for name in NUMBERS}, votes)  # fmt: skip
+
+
+def _tps_line(row: Mapping[str, Any]) -> Line:
+    counted = row["status"] == "counted"
+    numbers = {name: row[name] if counted else None for name in NUMBERS if name in row}
+    numbers["dpt_male"], numbers["dpt_female"] = row["dpt_male"], row["dpt_female"]
+    if counted:
+        numbers["voted"] = sum(row[f"voted_{kind}_{sex}"] for kind in ("dpt", "moved_in", "added")
+                               for sex in ("male", "female"))  # fmt: skip
+    votes = row["votes"] if counted else {}
+    return Line(row["tps_id"], f"{row['tps_name']}, {row['desa_name']}", TPS_STATUS[row["status"]], numbers, votes)

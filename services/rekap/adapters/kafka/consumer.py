@@ -13,8 +13,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from rekap.access import KafkaAccess
 from rekap.adapters.kafka import records
-from rekap.adapters.kafka.access import KafkaAccess
 from rekap.domain.batch import ConsumedRecord, OffsetGap, PartitionAdvance
 from rekap.retry import until_available
 

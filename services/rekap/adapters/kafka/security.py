@@ -34,7 +34,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from rekap.adapters.kafka.access import KafkaAccess, KafkaRole, Resources
+from rekap.access import KafkaAccess, KafkaRole, Resources
 from rekap.errors import RekapError, UnavailableError
 
 SCRAM_ITERATIONS = 8192

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
-from rekap.adapters.kafka.access import KafkaAccess
+from rekap.access import KafkaAccess
 from rekap.errors import RekapError, UnavailableError
 
 # Created with these; an existing topic that differs is reported (see retention_problems), not changed.

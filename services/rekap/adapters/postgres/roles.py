@@ -18,8 +18,8 @@ from enum import StrEnum
 
 import asyncpg
 
+from rekap.access import redact_url, with_database
 from rekap.adapters.postgres.connection import Connection
-from rekap.config import redact_url, with_database
 from rekap.errors import RekapError, UnavailableError
 
 OWNER = "rekap_owner"

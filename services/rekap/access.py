@@ -1,7 +1,9 @@
-"""How a client reaches the broker and who it is there: the bootstrap servers, and the SASL/SCRAM
-principal (with TLS when the broker has certificates). One object for every Kafka client Rekap makes.
-Also the roles a user may have and the names their ACLs are about (security.py sets them; kept here,
-light, so that what only names a role does not load confluent-kafka)."""
+"""How a client reaches a server and who it is there, below the settings (which make them) and the
+adapters (which use them): the broker's bootstrap servers and SASL/SCRAM principal (with TLS when the
+broker has certificates), one object for every Kafka client Rekap makes; the roles a Kafka user may have
+and the names their ACLs are about (adapters/kafka/security.py sets them; kept here, light, so that what
+only names a role does not load confluent-kafka); and PostgreSQL URLs: checked, redacted for display,
+pointed at another database."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import ssl
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from rekap.errors import ConfigError
 
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
 SCRAM = "SCRAM-SHA-512"
@@ -76,3 +81,35 @@ class KafkaAccess:
             if self.ca_file:
                 config["ssl.ca.location"] = self.ca_file
         return config
+
+
+def checked_postgres_url(url: str, variable: str) -> str:
+    """The URL if PostgreSQL's clients can read it; else a ConfigError naming the variable (not its value:
+    it may hold a password)."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        raise ConfigError(
+            f"{variable}: its port is not a number (postgresql://user:password@host:port/database)"
+        ) from None
+    if parts.scheme not in ("postgresql", "postgres") or (not parts.hostname and "host=" not in parts.query):
+        raise ConfigError(f"{variable} is not a PostgreSQL URL: postgresql://user:password@host:port/database")
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by `***`, fit for logs and terminals."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
