@@ -33,10 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import asyncpg
-
 from loadtests.harness import ROOT, SECRET, Run, write_results
 from rekap.adapters.kafka.deadletters import copy_of
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.masterdata import read_master_data as read_db_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, registry_size
@@ -209,7 +208,7 @@ async def fuzz(
 ) -> tuple[dict[str, Any], list[str]]:
     """Generate, decode and write `records` records into the database at `url` (master data and the
     simulated terminals loaded); returns the result row and every problem found."""
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=init_connection)
+    pool = await pg.create_pool(url, min_size=1, max_size=2, init=init_connection)
     problems: list[str] = []
     try:
         async with pool.acquire() as conn:

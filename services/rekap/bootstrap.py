@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
+from rekap.adapters.postgres.connection import create_pool
 from rekap.adapters.postgres.errors import RETRIABLE, boundary, one_snapshot
 from rekap.adapters.postgres.masterdata import read_dataset, read_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
@@ -55,7 +56,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             listening = f"{settings.metrics_address.rpartition(':')[0]}:{server.port}"
         pool: asyncpg.Pool = await _until_available(
             "PostgreSQL",
-            lambda: asyncpg.create_pool(
+            lambda: create_pool(
                 settings.dsn,
                 min_size=1,
                 max_size=3,

@@ -9,6 +9,7 @@ import secrets
 import asyncpg
 
 from rekap.access import KafkaAccess
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.terminals import register_terminals, registry_size
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
@@ -46,7 +47,7 @@ async def register_all_terminals(conn: asyncpg.Connection, tps_list: list[Tps]) 
 async def registered_decoder(url: str, tps_list: list[Tps]) -> Decoder:
     """The simulated terminals of these TPS registered (as the operator), and the decoder a tabulator
     would build of them: what `write_night` judges the records with."""
-    conn = await asyncpg.connect(login_url(url, "operator"))
+    conn = await pg.connect(login_url(url, "operator"))
     try:
         await register_all_terminals(conn, tps_list)
         size = await registry_size(conn)
@@ -70,7 +71,7 @@ async def wait_applied(
     database_url: str, topic: str, ends: dict[int, int], timeout: float = 120.0, watch: asyncio.Task[None] | None = None
 ) -> None:
     """Until every partition is applied up to its end; fails at once if the watched tabulator dies."""
-    conn = await asyncpg.connect(database_url)
+    conn = await pg.connect(database_url)
     try:
         await check.wait_applied(conn, topic, ends, timeout=timeout, alive=lambda: watch is None or not watch.done())
     except RuntimeError:
@@ -83,7 +84,7 @@ async def wait_applied(
 
 async def check_against_oracle(database_url: str, topic: str, planned: list[Planned], expected: Expected) -> None:
     """Totals at every level equal what was sent; exactly one outcome row per record, the planned one."""
-    conn = await asyncpg.connect(database_url)
+    conn = await pg.connect(database_url)
     try:
         problems = await check.differences(conn, topic, planned, expected)
         rows = await conn.fetchval("SELECT count(*) FROM rekap.record WHERE topic = $1", topic)

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.gaps import accept_gap
 from rekap.adapters.postgres.terminals import register_terminals, registry_size, revoke_terminal
 from rekap.audit.keys import sign_now
@@ -86,7 +86,7 @@ def night(tmp_path_factory: pytest.TempPathFactory, masterdata_template: str, po
         public_key.write_text(rekap(env, "audit", "key", "show").stdout)
         decoder = await registered_decoder(url, tps_list)
         since = await write_night(url, parts[0], decoder)
-        conn = await asyncpg.connect(login_url(url, "operator"))
+        conn = await pg.connect(login_url(url, "operator"))
         try:
             (folder / "anchor-1.txt").write_bytes(await sign_now(conn, key_file))
             await revoke_terminal(conn, revoked)
@@ -99,7 +99,7 @@ def night(tmp_path_factory: pytest.TempPathFactory, masterdata_template: str, po
         terminals[revoked] = Terminal(revoked, terminals[revoked].public_key, terminals[revoked].scope, active=False)
         decoder = Decoder(MASTER, {**terminals, late.terminal_id: late}, registry_size=size)
         since = await write_night(url, parts[1], decoder, {**since, 0: since[0] + GAP})
-        conn = await asyncpg.connect(login_url(url, "operator"))
+        conn = await pg.connect(login_url(url, "operator"))
         try:
             (folder / "anchor-2.txt").write_bytes(await sign_now(conn, key_file))
         finally:

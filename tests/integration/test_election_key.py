@@ -11,8 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import asyncpg
-
+from rekap.adapters.postgres import connection as pg
 from rekap.domain.signing import SigningKey, private_key_pem
 from tests.integration.cli import rekap
 from tests.integration.election import registered_decoder, sample_tps
@@ -47,7 +46,7 @@ async def test_the_key_is_a_file_of_mode_600_its_public_half_logged(election_dat
     shown = rekap(env, "audit", "key", "show").stdout
     assert shown.startswith("-----BEGIN PUBLIC KEY-----") and "PRIVATE" not in shown  # noqa: PT018
     assert "registry: " in made.stdout
-    conn = await asyncpg.connect(login_url(election_database_url, "owner"))
+    conn = await pg.connect(login_url(election_database_url, "owner"))
     try:
         everything = await conn.fetchval("SELECT string_agg(t::text, ' ') FROM rekap.registry_leaf t")
     finally:

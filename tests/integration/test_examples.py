@@ -10,9 +10,9 @@ import asyncio
 import json
 from pathlib import Path
 
-import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.terminals import register_terminals, revoke_terminal
 from rekap.bootstrap import tabulator_service
 from rekap.registration import read_terminals_file
@@ -41,7 +41,7 @@ def sent(name: str) -> Planned:
 async def test_each_example_gets_its_documented_outcome_from_a_tabulator(
     kafka: BrokerAccess, election_database_url: str, topic: str, name: str
 ) -> None:
-    operator = await asyncpg.connect(login_url(election_database_url, "operator"))
+    operator = await pg.connect(login_url(election_database_url, "operator"))
     try:
         await register_terminals(operator, read_terminals_file(EXAMPLES / "terminals.csv").terminals)
         await revoke_terminal(operator, "kpps-revoked")
@@ -55,7 +55,7 @@ async def test_each_example_gets_its_documented_outcome_from_a_tabulator(
         await wait_applied(election_database_url, topic, ends, watch=running)
         stop.set()
         await running
-    conn = await asyncpg.connect(election_database_url)
+    conn = await pg.connect(election_database_url)
     try:
         rows = await conn.fetch('SELECT outcome, reason FROM rekap.record WHERE topic = $1 ORDER BY "offset"', topic)
     finally:

@@ -11,6 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
+from rekap.adapters.postgres.errors import RefusedError
 from rekap.adapters.postgres.masterdata import count_rows, load_master_data, read_master_data
 from rekap.adapters.postgres.tabulation import SELECT_EXPECTED
 from rekap.adapters.postgres.terminals import (
@@ -33,7 +35,7 @@ FULL = {"provinsi": 1, "kabupaten_kota": 17, "kecamatan": 241, "desa": 3258, "tp
 
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
+    connection = await pg.connect(database_url)
     try:
         yield connection
     finally:
@@ -164,13 +166,15 @@ async def test_a_terminal_for_an_unknown_region_is_refused_and_nothing_is_regist
 
 
 async def test_the_database_refuses_what_the_code_would_never_write(conn: asyncpg.Connection) -> None:
-    with pytest.raises(asyncpg.CheckViolationError):
+    with pytest.raises(RefusedError) as refused:
         await conn.execute(
             "INSERT INTO rekap.terminal (terminal_id, public_key, scope_kind, scope_code) VALUES ('x-1', $1, 'tps', '1')",
             b"k" * 32,
         )
-    with pytest.raises(asyncpg.ForeignKeyViolationError):
+    assert isinstance(refused.value.__cause__, asyncpg.CheckViolationError)
+    with pytest.raises(RefusedError) as refused:
         await conn.execute("INSERT INTO rekap.kabupaten_kota (code, kind, name) VALUES ('1799', 'kota', 'X')")
+    assert isinstance(refused.value.__cause__, asyncpg.ForeignKeyViolationError)
 
 
 async def test_a_revocation_overlapping_a_registration_changes_the_version(conn: asyncpg.Connection,
@@ -181,7 +185,7 @@ async def test_a_revocation_overlapping_a_registration_changes_the_version(conn:
     first, second = SHIPPED.tps[0].tps_id, SHIPPED.tps[1].tps_id
     old = Terminal(f"kpps-{first}", SigningKey.generate().public_key, Scope(ScopeKind.TPS, first))
     await register_terminals(conn, [old])
-    other = await asyncpg.connect(database_url)
+    other = await pg.connect(database_url)
     try:
         revoking = other.transaction()
         await revoking.start()
@@ -200,7 +204,7 @@ async def test_a_revocation_overlapping_a_registration_changes_the_version(conn:
 
 
 async def register_with_own_connection(database_url: str, terminal: Terminal) -> None:
-    conn = await asyncpg.connect(database_url)
+    conn = await pg.connect(database_url)
     try:
         await register_terminals(conn, [terminal])
     finally:

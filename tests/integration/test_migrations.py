@@ -6,9 +6,9 @@ import asyncio
 import random
 from pathlib import Path
 
-import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import Migration, applied_migrations, load_migrations, migrate
 from rekap.adapters.postgres.terminals import register_terminals
@@ -24,7 +24,7 @@ from tests.servers import login_url
 
 async def test_migrate_applies_every_file_once_and_records_it(empty_database_url: str) -> None:
     migrations = load_migrations(migrations_dir())
-    conn = await asyncpg.connect(empty_database_url)
+    conn = await pg.connect(empty_database_url)
     try:
         assert await applied_migrations(conn) == []
         first = await migrate(conn, migrations)
@@ -41,7 +41,7 @@ async def test_migrate_applies_every_file_once_and_records_it(empty_database_url
 
 async def test_concurrent_migrations_apply_each_file_once(empty_database_url: str) -> None:
     migrations = load_migrations(migrations_dir())
-    conns = [await asyncpg.connect(empty_database_url) for _ in range(3)]
+    conns = [await pg.connect(empty_database_url) for _ in range(3)]
     try:
         results = await asyncio.gather(*(migrate(c, migrations) for c in conns))
         count = await conns[0].fetchval("SELECT count(*) FROM public.schema_migrations")
@@ -55,7 +55,7 @@ async def test_concurrent_migrations_apply_each_file_once(empty_database_url: st
 async def test_an_edited_applied_migration_is_refused(empty_database_url: str) -> None:
     migrations = load_migrations(migrations_dir())
     edited = [Migration(m.version, m.name, m.sql + "\n-- edited") for m in migrations]
-    conn = await asyncpg.connect(empty_database_url)
+    conn = await pg.connect(empty_database_url)
     try:
         await migrate(conn, migrations)
         with pytest.raises(MigrationError, match="changed after it was applied"):
@@ -67,7 +67,7 @@ async def test_an_edited_applied_migration_is_refused(empty_database_url: str) -
 async def test_a_database_newer_than_the_code_is_refused(empty_database_url: str) -> None:
     migrations = load_migrations(migrations_dir())
     future = Migration(len(migrations) + 1, "from_the_future", "SELECT 1;")
-    conn = await asyncpg.connect(empty_database_url)
+    conn = await pg.connect(empty_database_url)
     try:
         await migrate(conn, [*migrations, future])
         with pytest.raises(MigrationError, match="does not know"):
@@ -80,7 +80,7 @@ async def test_a_failing_upgrade_leaves_the_database_as_it_was(empty_database_ur
     """All pending migrations are one transaction: a failure in the second undoes the first too."""
     good = Migration(1, "good", "CREATE TABLE kept (id int);")
     bad = Migration(2, "bad", "CREATE TABLE half (id int); SELECT no_such_function();")
-    conn = await asyncpg.connect(empty_database_url)
+    conn = await pg.connect(empty_database_url)
     try:
         with pytest.raises(
             MigrationError, match=r"0002_bad\.sql failed, nothing was changed: function no_such_function"
@@ -95,7 +95,7 @@ async def test_a_failing_upgrade_leaves_the_database_as_it_was(empty_database_ur
 
 
 async def test_the_template_database_is_migrated(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
+    conn = await pg.connect(database_url)
     try:
         recorded = await applied_migrations(conn)
     finally:
@@ -113,7 +113,7 @@ async def test_forms_counted_before_0009_get_their_sections_and_first_count_from
     tps = SHIPPED.tps[0]
     contest = MASTER.contests_at(tps.tps_id)[0]
     form = consistent_form(tps, contest, random.Random(5))
-    conn = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    conn = await pg.connect(login_url(empty_database_url, "owner"))
     try:
         await migrate(conn, before)
         await load_master_data(conn, SHIPPED)
@@ -146,7 +146,7 @@ async def test_0012_refuses_a_database_that_counted_without_a_ledger_and_changes
 ) -> None:
     """A record counted without its ledger leaf cannot be given one after the fact: the upgrade says so."""
     migrations = load_migrations(migrations_dir())
-    conn = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    conn = await pg.connect(login_url(empty_database_url, "owner"))
     try:
         await migrate(conn, [m for m in migrations if m.version < 12])
         await conn.execute(
@@ -161,7 +161,7 @@ async def test_0012_refuses_a_database_that_counted_without_a_ledger_and_changes
 
 async def test_0012_logs_what_the_registry_held_before_it_terminals_then_master_data(empty_database_url: str) -> None:
     migrations = load_migrations(migrations_dir())
-    conn = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    conn = await pg.connect(login_url(empty_database_url, "owner"))
     try:
         await migrate(conn, [m for m in migrations if m.version < 12])
         await load_master_data(conn, SHIPPED)

@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
 from rekap.access import KafkaAccess
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.bootstrap import tabulator_service
 from rekap.devstack.postgres import LocalPostgres
@@ -47,7 +47,7 @@ async def test_postgres_going_away_and_coming_back_loses_nothing(
 ) -> None:
     await provision_database(own_postgres.url, "rekap")
     url = own_postgres.url_for("rekap")
-    conn = await asyncpg.connect(url)
+    conn = await pg.connect(url)
     try:
         await load_master_data(conn, read_master_data_folder(sumsel_master_data_dir()))
         tps = sample_tps(300)

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 import yaml
 
 from rekap.access import KafkaAccess
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.roles import Group, set_login
 from rekap.bootstrap import tabulator_service
 from rekap.config import KAFKA_VERSION
@@ -185,7 +185,7 @@ def start_compose_broker(servers: list[Server], folder: Path, agent: Path) -> tu
 async def monitor_login(election_database_url: str) -> AsyncIterator[tuple[str, str]]:
     """A login in role monitor (as compose's `init` makes one for the exporter): (name, password)."""
     name, password = f"monitor_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
-    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    owner = await pg.connect(login_url(election_database_url, "owner"))
     try:
         await set_login(owner, name, Group.MONITOR, password)
         yield name, password
@@ -252,7 +252,7 @@ async def test_prometheus_sees_what_the_database_holds(
     dashboard = load_dashboard()
     governor = next(p for p in dashboard["panels"] if p["id"] == GOVERNOR_PANEL)["targets"][0]["expr"]
     every_value = dict.fromkeys(variables(dashboard), ".*")  # "All", as the variables' allValue
-    conn = await asyncpg.connect(election_database_url)
+    conn = await pg.connect(election_database_url)
     try:
         regions = await conn.fetchval("SELECT count(*) FROM rekap.kabupaten_kota")
         tps = sample_tps(300)

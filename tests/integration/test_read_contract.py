@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.masterdata.files import read_master_data_folder
@@ -40,7 +41,7 @@ FIRST_COLUMNS = {
 async def reader(empty_database_url: str, template_database: str) -> AsyncIterator[asyncpg.Connection]:
     """A fresh database migrated from scratch by its owner (as production is), master data loaded by an
     operator, and a session as a login in kpu_reader (made with the template: logins are server-wide)."""
-    owner = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    owner = await pg.connect(login_url(empty_database_url, "owner"))
     try:
         await migrate(owner, load_migrations(migrations_dir()))
     finally:

@@ -22,6 +22,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
 from rekap.domain.decode import Decoder, RawRecord
 from rekap.domain.signing import SigningKey
 from rekap.numbers import angka, persen
@@ -66,7 +67,7 @@ async def night(election_database_url: str) -> Night:
 
 @pytest.fixture
 async def reader(night: Night) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(login_url(night.url, "reader"))
+    conn = await pg.connect(login_url(night.url, "reader"))
     try:
         yield conn
     finally:
@@ -79,7 +80,7 @@ def percent(part: int, whole: int) -> Decimal:
 
 
 async def test_every_section_at_every_level_equals_the_nights_oracle(night: Night) -> None:
-    conn = await asyncpg.connect(night.url)
+    conn = await pg.connect(night.url)
     try:
         assert await differences(conn, TOPIC, night.planned, night.expected) == []
         rows = await conn.fetch("SELECT * FROM hasil.summary WHERE tps_counted > 0")
@@ -278,7 +279,7 @@ async def test_the_review_queue_lists_every_held_form_oldest_first_with_its_numb
 
 async def test_status_terminal_list_and_review_list_say_one_moment_alike_on_the_region_s_clock(night: Night) -> None:
     moment = datetime(2024, 11, 27, 7, 3, 5, tzinfo=UTC)  # 14:03:05 in Sumatera Selatan (WIB, UTC+7)
-    conn = await asyncpg.connect(night.url)
+    conn = await pg.connect(night.url)
     try:
         held = await conn.fetchrow(
             "SELECT tps_id, topic, partition, \"offset\" FROM rekap.form WHERE status = 'quarantined'"

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from rekap.access import with_database
+from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, RoleError, bootstrap_owner, set_login
 from rekap.config import DbUser
@@ -216,7 +217,7 @@ async def test_a_reader_cannot_hold_the_migrations_up(election_database_url: str
     """Older versions took a fixed advisory lock any session may take; now the lock is the ledger's,
     which only its owner may lock."""
     reader = await asyncpg.connect(login_url(election_database_url, "reader"))
-    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    owner = await pg.connect(login_url(election_database_url, "owner"))
     try:
         await reader.execute("SELECT pg_advisory_lock(7265113097)")  # the old key, and any other
         await reader.execute("BEGIN")
@@ -230,7 +231,7 @@ async def test_a_reader_cannot_hold_the_migrations_up(election_database_url: str
 
 
 async def test_setting_a_login_again_leaves_it_in_exactly_the_new_role(election_database_url: str) -> None:
-    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    owner = await pg.connect(login_url(election_database_url, "owner"))
     bob = election_database_url.replace(election_database_url.split("@", maxsplit=1)[0], "postgresql://bob:{}")
     try:
         assert await set_login(owner, "bob", Group.OPERATOR, "pw-one") is True
@@ -271,7 +272,7 @@ async def test_db_bootstrap_makes_the_owner_and_its_database_as_compose_s_init_d
             assert made.returncode == 0, made.stderr
         migrated = await asyncio.to_thread(rekap, env, "db", "migrate")
         assert migrated.returncode == 0, migrated.stderr
-        owner = await asyncpg.connect(owner_url)
+        owner = await asyncpg.connect(owner_url)  # (probed as an outsider would)
         try:
             assert await owner.fetchval("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name) == (
                 "rekap_owner"
@@ -292,7 +293,7 @@ async def test_a_migration_waiting_behind_a_reader_gives_up_instead_of_stalling_
     election_database_url: str,
 ) -> None:
     reader = await asyncpg.connect(login_url(election_database_url, "reader"))
-    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    owner = await pg.connect(login_url(election_database_url, "owner"))
     migrations = load_migrations(migrations_dir())
     extra = Migration(len(migrations) + 1, "add_a_column", "ALTER TABLE rekap.tally ADD COLUMN mine int;")
     try:
@@ -310,7 +311,7 @@ async def test_a_migration_waiting_behind_a_reader_gives_up_instead_of_stalling_
 async def test_a_monitor_login_reads_the_server_s_statistics_and_nothing_of_rekap(election_database_url: str) -> None:
     """What PostgreSQL's Prometheus exporter connects as (`rekap db login set NAME --role monitor`): every
     session's statistics through pg_monitor (which the owner may hand out but not use), no table of Rekap's."""
-    owner = await asyncpg.connect(login_url(election_database_url, "owner"))
+    owner = await pg.connect(login_url(election_database_url, "owner"))
     watcher = election_database_url.replace(election_database_url.split("@", maxsplit=1)[0], "postgresql://watcher:pw")
     try:
         assert await set_login(owner, "watcher", Group.MONITOR, "pw") is True
@@ -344,7 +345,7 @@ async def test_an_owner_that_may_not_hand_out_pg_monitor_migrates_all_the_same_a
     goes on, rekap_monitor's logins then connect without the server's statistics, until `rekap db bootstrap`
     (the superuser's step, run again) gives it."""
     admin = await asyncpg.connect(empty_database_url)
-    owner = await asyncpg.connect(login_url(empty_database_url, "owner"))
+    owner = await pg.connect(login_url(empty_database_url, "owner"))
     warnings: list[str] = []
     owner.add_log_listener(lambda _, message: warnings.append(str(message)))
     try:

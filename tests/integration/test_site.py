@@ -20,10 +20,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import nacl.signing
 import pytest
 
+from rekap.adapters.postgres import connection as pg
 from rekap.devstack.process import free_port, wait_until
 from rekap.domain.decode import Decoder
 from rekap.domain.signing import SigningKey
@@ -67,7 +67,7 @@ async def half_night(election_database_url: str) -> Night:
 
 
 async def build(url: str, folder: Path, **options: Any) -> Any:
-    conn = await asyncpg.connect(login_url(url, "operator"))
+    conn = await pg.connect(login_url(url, "operator"))
     try:
         return await build_site(conn, folder, **options)
     finally:
@@ -76,7 +76,7 @@ async def build(url: str, folder: Path, **options: Any) -> Any:
 
 async def views(url: str) -> tuple[dict[tuple[str, str, str], Any], dict[tuple[str, str, str], Any], list[Any]]:
     """hasil.summary and hasil.votes by (level, region, contest), and hasil.tps_status, as KPU reads them."""
-    conn = await asyncpg.connect(login_url(url, "reader"))
+    conn = await pg.connect(login_url(url, "reader"))
     try:
         summary = {
             (r["level"], r["region_code"], r["contest_id"]): r for r in await conn.fetch("SELECT * FROM hasil.summary")
@@ -273,7 +273,7 @@ async def test_every_link_of_a_built_site_leads_to_a_page_and_each_desa_sums_its
     regent = next(site.glob("wilayah/????/pkwkk-*.html")).read_text()
     assert 'href="../../wilayah/16/pkwkp-16.html">Provinsi Sumatera Selatan</a>' in regent
 
-    conn = await asyncpg.connect(login_url(half_night.url, "reader"))
+    conn = await pg.connect(login_url(half_night.url, "reader"))
     try:
         rows = await conn.fetch("""
             SELECT desa_code, contest_id, count(*) AS tps_expected, count(*) FILTER (WHERE status = 'counted')
@@ -302,7 +302,7 @@ async def test_a_master_data_change_reaches_every_page_and_a_rebuild_keeps_what_
     assert 'href="audit/bundle/">Bundel audit</a>' in (site / "index.html").read_text(), "a plain rebuild keeps it"
 
     tps_id = half_night.planned[0].key.decode()
-    conn = await asyncpg.connect(half_night.url)
+    conn = await pg.connect(half_night.url)
     try:
         await conn.execute("UPDATE rekap.kecamatan SET name = 'Dinamai Ulang' WHERE code = $1", tps_id[:6])
         await conn.execute("UPDATE rekap.tps SET registered_male = registered_male + 7 WHERE tps_id = $1", tps_id)
@@ -407,7 +407,7 @@ async def test_the_totals_read_at_every_build_sum_each_kecamatan_once_after_anal
     tps_list = sample_tps(len(SHIPPED.tps))
     planned, _ = plan_election(tps_list, seed=3)
     await write_night(election_database_url, planned, await registered_decoder(election_database_url, tps_list))
-    conn = await asyncpg.connect(election_database_url)
+    conn = await pg.connect(election_database_url)
     try:
         await conn.execute("ANALYZE")
         plan = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM hasil.summary"))

@@ -11,6 +11,8 @@ import uuid
 import asyncpg
 import pytest
 
+from rekap.adapters.postgres import connection as pg
+from rekap.adapters.postgres.errors import RefusedError
 from rekap.adapters.postgres.tabulation import (
     AlreadyCommittedError,
     BatchTransaction,
@@ -55,7 +57,7 @@ async def write(transaction: BatchTransaction, batch: list[Judged], forms: dict[
 
 
 async def test_a_retry_of_a_committed_batch_is_told_from_a_fenced_one(election_database_url: str) -> None:
-    pool = await asyncpg.create_pool(election_database_url, min_size=1, max_size=2, init=init_connection)
+    pool = await pg.create_pool(election_database_url, min_size=1, max_size=2, init=init_connection)
     try:
         store = TabulationStore(pool)
         ours = uuid.uuid4()
@@ -76,7 +78,7 @@ def _record(partition: int, form: Form) -> Judged:
 
 
 async def _sums(url: str, contest_id: str) -> tuple[int, int]:
-    conn = await asyncpg.connect(url)
+    conn = await pg.connect(url)
     try:
         row = await conn.fetchrow(
             "SELECT sum(tps_counted)::int AS counted, sum(valid)::int AS valid FROM rekap.tally WHERE contest_id = $1",
@@ -93,7 +95,7 @@ async def test_two_batches_deciding_the_same_new_form_at_once_count_it_once(elec
     replace it and leave revision 1's votes in the totals), so that batch is judged again, and the TPS is
     counted once, with revision 2."""
     url = login_url(election_database_url, "tabulator")
-    pool = await asyncpg.create_pool(url, min_size=2, max_size=2, init=init_connection)
+    pool = await pg.create_pool(url, min_size=2, max_size=2, init=init_connection)
     rng = random.Random(11)
     first = _record(0, consistent_form(TPS, CONTEST, rng, revision=1))
     second = _record(1, consistent_form(TPS, CONTEST, rng, revision=2))
@@ -132,7 +134,7 @@ async def test_two_batches_deciding_the_same_new_form_at_once_count_it_once(elec
 
 
 async def test_a_tps_or_contest_with_forms_cannot_be_removed(election_database_url: str) -> None:
-    pool = await asyncpg.create_pool(election_database_url, min_size=1, max_size=1, init=init_connection)
+    pool = await pg.create_pool(election_database_url, min_size=1, max_size=1, init=init_connection)
     try:
         async with TabulationStore(pool).batch("t", uuid.uuid4()) as transaction:
             ledgers = await transaction.fence([PartitionAdvance(0, None, 1)])
@@ -142,8 +144,9 @@ async def test_a_tps_or_contest_with_forms_cannot_be_removed(election_database_u
                               f"UPDATE rekap.tps SET tps_id = '1601072001999' WHERE tps_id = '{TPS.tps_id}'",
                               f"DELETE FROM rekap.contest WHERE contest_id = '{CONTEST.contest_id}'",
                               "TRUNCATE rekap.tps CASCADE"):  # fmt: skip
-                with pytest.raises(asyncpg.ForeignKeyViolationError, match="forms"):
+                with pytest.raises(RefusedError, match="forms") as refused:
                     await conn.execute(statement)
+                assert isinstance(refused.value.__cause__, asyncpg.ForeignKeyViolationError)
             other = next(t for t in SHIPPED.tps if t.tps_id != TPS.tps_id and not t.tps_id.startswith("1601"))
             await conn.execute("DELETE FROM rekap.tps WHERE tps_id = $1", other.tps_id)  # no forms: it may go
     finally:

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import asyncpg
-
+from rekap.adapters.postgres import connection as pg
 from rekap.domain.signing import SigningKey
 from tests.integration.cli import rekap as run_rekap
 from tests.integration.election import SHIPPED
@@ -31,7 +30,7 @@ def terminals_file(path: Path, lines: list[str]) -> Path:
 
 
 async def registered(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
+    conn = await pg.connect(database_url)
     try:
         return int(await conn.fetchval("SELECT count(*) FROM rekap.terminal"))
     finally:

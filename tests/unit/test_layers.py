@@ -73,3 +73,21 @@ def test_the_layers_name_every_part_of_the_house() -> None:
         p.name.removesuffix(".py") for p in SERVICES.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()
     }
     assert parts - set(LAYER_OF) == set()
+
+
+def test_only_the_boundary_names_the_driver_s_errors_and_only_connection_py_connects() -> None:
+    """Every call goes through the error boundary by construction: nobody catches asyncpg's errors but
+    adapters/postgres/errors.py, and only adapters/postgres/connection.py opens connections."""
+    wrong = []
+    for path in sorted(SERVICES.rglob("*.py")):
+        relative = str(path.relative_to(SERVICES))
+        for node in ast.walk(ast.parse(path.read_text())):
+            caught = ast.unparse(node.type) if isinstance(node, ast.ExceptHandler) and node.type else ""
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("suppress"):
+                caught = ast.unparse(node)
+            if "asyncpg" in caught and relative != "adapters/postgres/errors.py":
+                wrong.append(f"{relative}:{node.lineno}: except {caught}")  # type: ignore[attr-defined]
+            called = ast.unparse(node) if isinstance(node, ast.Attribute) else ""
+            if called in {"asyncpg.connect", "asyncpg.create_pool"} and relative != "adapters/postgres/connection.py":
+                wrong.append(f"{relative}:{node.lineno}: {called}")  # type: ignore[attr-defined]
+    assert wrong == []

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from rekap.access import redact_url
+from rekap.adapters.postgres.connection import connect as postgres_connect
 from rekap.adapters.postgres.masterdata import region_exists
 from rekap.config import DbUser, Settings
 from rekap.domain.head import TreeHead
@@ -91,8 +92,9 @@ async def connect(settings: Settings, user: DbUser = "operator") -> asyncpg.Conn
     """A session as `user`: operators' commands connect as the operator, `db` commands as the owner."""
     url = settings.dsn_for(user)
     try:
-        return await asyncpg.connect(url, timeout=10)
-    except (OSError, asyncpg.PostgresError) as error:
+        return await postgres_connect(url, timeout=10)
+    except RekapError as failed:
+        error = failed.__cause__ or failed  # what the driver said
         where = "DATABASE_URL" if user not in URL_SETTING else f"{URL_SETTING[user]} (or DATABASE_URL)"
         raise UnavailableError(
             f"Cannot connect to PostgreSQL at {redact_url(url)} as the {user}: {error}. "

@@ -6,12 +6,12 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.connection import connect as postgres_connect
 from rekap.config import Settings
-from rekap.errors import UnavailableError
+from rekap.errors import RekapError, UnavailableError
 
 CHECK_TOPIC = "rekap.stack-check"
 TIMEOUT_SECONDS = 30.0
@@ -31,9 +31,10 @@ async def check_stack(settings: Settings) -> CheckResult:
     except (TimeoutError, OSError) as error:
         raise UnavailableError(f"Kafka at {settings.bootstrap_servers} did not answer: {error!r}") from None
     try:
-        conn = await asyncpg.connect(settings.dsn_for("operator"), timeout=TIMEOUT_SECONDS)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise UnavailableError(f"PostgreSQL at {settings.dsn_for_display} did not answer: {error}") from None
+        conn = await postgres_connect(settings.dsn_for("operator"), timeout=TIMEOUT_SECONDS)
+    except RekapError as error:
+        said = error.__cause__ or error  # what the driver said
+        raise UnavailableError(f"PostgreSQL at {settings.dsn_for_display} did not answer: {said}") from None
     try:
         version = await conn.fetchval("SHOW server_version")
     finally:

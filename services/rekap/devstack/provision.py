@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-import asyncpg
-
 from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres.connection import connect as postgres_connect
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
 from rekap.adapters.postgres.roles import Group, bootstrap_database, set_login
 from rekap.config import Settings
@@ -31,7 +30,7 @@ async def provision_database(
     role, named as LOCAL_LOGINS names them, with the passwords `passwords` gives each name. Returns the
     migrations applied."""
     await bootstrap_database(admin_url, passwords[LOCAL_LOGINS["owner"]], database)
-    owner = await asyncpg.connect(owner_url)
+    owner = await postgres_connect(owner_url)
     try:
         applied = await migrate(owner, load_migrations(migrations_dir()))
         for group in Group:

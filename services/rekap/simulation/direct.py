@@ -7,8 +7,7 @@ from __future__ import annotations
 import uuid
 import zlib
 
-import asyncpg
-
+from rekap.adapters.postgres.connection import create_pool
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.domain.batch import ConsumedRecord, PartitionAdvance, decode_all, form_keys, tabulate
 from rekap.domain.decode import Decoder
@@ -32,7 +31,7 @@ async def write_directly(
         offset = offsets.get(partition, 0)
         offsets[partition] = offset + 1
         records.append(ConsumedRecord(topic, partition, offset, None, p.key, p.value, tuple(p.headers)))
-    pool = await asyncpg.create_pool(tabulator_url, min_size=1, max_size=1, init=init_connection)
+    pool = await create_pool(tabulator_url, min_size=1, max_size=1, init=init_connection)
     try:
         store = TabulationStore(pool)
         stands: dict[int, int | None] = dict(since or {})

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 
-from rekap.adapters.postgres.connection import Connection
 from rekap.errors import RekapError, UnavailableError
+
+if TYPE_CHECKING:  # (connection.py makes its connections with this module's boundary)
+    from rekap.adapters.postgres.connection import Connection
 
 # Server states and connection trouble that pass.
 RETRIABLE = (
@@ -66,6 +69,13 @@ def translated(error: Exception) -> RekapError:
     ):
         return UnavailableError(f"PostgreSQL: {error!r}")
     return RefusedError(f"PostgreSQL refused it: {error!r}")
+
+
+def driver_error(error: RekapError, *kinds: type[BaseException]) -> BaseException | None:
+    """The driver's error the boundary made `error` of, if it is one of `kinds` (an adapter that answers
+    one particular refusal itself: a unique violation, a missing privilege); else None."""
+    cause = error.__cause__
+    return cause if isinstance(cause, kinds) else None
 
 
 @contextmanager

@@ -6,7 +6,6 @@ libraries would bring a second database driver (psycopg) or an ORM just for this
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -14,8 +13,9 @@ from pathlib import Path
 
 import asyncpg
 
+from rekap.adapters.postgres.errors import driver_error
 from rekap.adapters.postgres.registry import log_master_data_if_never
-from rekap.errors import MigrationError
+from rekap.errors import MigrationError, RekapError
 
 FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
@@ -99,13 +99,16 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
         for migration in pending:
             try:
                 await conn.execute(migration.sql)
-            except asyncpg.LockNotAvailableError:
-                raise MigrationError(
-                    f"{migration.filename} waited over {LOCK_TIMEOUT_S} s for a table another session uses; nothing "
-                    "was changed. Try again (a quieter moment, or end the long sessions: pg_stat_activity)."
-                ) from None
-            except asyncpg.PostgresError as error:
-                raise MigrationError(f"{migration.filename} failed, nothing was changed: {error}") from error
+            except RekapError as error:
+                if driver_error(error, asyncpg.LockNotAvailableError):
+                    raise MigrationError(
+                        f"{migration.filename} waited over {LOCK_TIMEOUT_S} s for a table another session uses; "
+                        "nothing was changed. Try again (a quieter moment, or end the long sessions: "
+                        "pg_stat_activity)."
+                    ) from None
+                if (refused := driver_error(error, asyncpg.PostgresError)) is None:
+                    raise
+                raise MigrationError(f"{migration.filename} failed, nothing was changed: {refused}") from refused
             await conn.execute(INSERT_APPLIED, migration.version, migration.name, migration.checksum)
         if await conn.fetchval(HAS_DATABASE_ACCESS):
             await conn.execute(GRANT_DATABASE_ACCESS)
@@ -116,8 +119,11 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
 
 async def _create_ledger(conn: asyncpg.Connection) -> None:
     """The ledger, if missing. Two first runs at once may both try: the loser finds it made."""
-    with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
+    try:
         await conn.execute(CREATE_LEDGER)
+    except RekapError as error:
+        if driver_error(error, asyncpg.UniqueViolationError, asyncpg.DuplicateTableError) is None:
+            raise
 
 
 async def applied_migrations(conn: asyncpg.Connection) -> list[tuple[int, str]]:

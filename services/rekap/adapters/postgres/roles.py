@@ -19,7 +19,8 @@ from enum import StrEnum
 import asyncpg
 
 from rekap.access import redact_url, with_database
-from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.connection import Connection, connect
+from rekap.adapters.postgres.errors import driver_error
 from rekap.errors import RekapError, UnavailableError
 
 OWNER = "rekap_owner"
@@ -157,12 +158,14 @@ async def set_login(
             await _execute(conn, "ALTER ROLE %I RESET ALL", name)
             for setting, value in policy.settings.items():
                 await _execute(conn, f"ALTER ROLE %I SET {setting} = %L", name, value)
-    except asyncpg.InsufficientPrivilegeError as error:
-        raise RoleError(
-            f"Not allowed to set login {name}: {error}. Run this as {OWNER} (REKAP_OWNER_DATABASE_URL)."
-        ) from None
-    except asyncpg.UndefinedObjectError as error:
-        raise RoleError(f"{error}: apply the migrations first (`rekap db migrate`).") from None
+    except RekapError as error:
+        if refused := driver_error(error, asyncpg.InsufficientPrivilegeError):
+            raise RoleError(
+                f"Not allowed to set login {name}: {refused}. Run this as {OWNER} (REKAP_OWNER_DATABASE_URL)."
+            ) from None
+        if missing := driver_error(error, asyncpg.UndefinedObjectError):
+            raise RoleError(f"{missing}: apply the migrations first (`rekap db migrate`).") from None
+        raise
     return existing is None
 
 
@@ -173,8 +176,10 @@ async def drop_login(conn: Connection, name: str) -> bool:
         return False
     try:
         await _execute(conn, "DROP ROLE %I", name)
-    except asyncpg.PostgresError as error:
-        raise RoleError(f"Cannot drop login {name}: {error}") from None
+    except RekapError as error:
+        if (refused := driver_error(error, asyncpg.PostgresError)) is None:
+            raise
+        raise RoleError(f"Cannot drop login {name}: {refused}") from None
     return True
 
 
@@ -203,9 +208,10 @@ async def bootstrap_database(admin_url: str, password: str, database: str) -> No
 
 async def _as_admin(url: str, work: Callable[[asyncpg.Connection], Awaitable[None]]) -> None:
     try:
-        admin = await asyncpg.connect(url, timeout=10)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise UnavailableError(f"Cannot connect to PostgreSQL at {redact_url(url)} as a superuser: {error}") from None
+        admin = await connect(url, timeout=10)
+    except RekapError as error:
+        said = error.__cause__ or error  # what the driver said
+        raise UnavailableError(f"Cannot connect to PostgreSQL at {redact_url(url)} as a superuser: {said}") from None
     try:
         await work(admin)
     finally:

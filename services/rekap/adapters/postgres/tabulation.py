@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 
 from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.errors import boundary, driver_error
 from rekap.adapters.postgres.readings import stored_offsets
 from rekap.adapters.postgres.stored import stored_headers
 from rekap.domain.batch import BatchChanges, FormKey, FormState, NewForm, PartitionAdvance, RecordOutcome
@@ -281,8 +281,10 @@ async def _write(conn: Connection, changes: BatchChanges, anchored: Anchored, ex
     if new_rows:
         try:
             await conn.copy_records_to_table("form", schema_name="rekap", columns=FORM_COLUMNS, records=new_rows)
-        except asyncpg.UniqueViolationError as error:
-            raise FormRaceError(f"a deciding form was inserted by another batch meanwhile: {error}") from error
+        except RekapError as error:
+            if (raced := driver_error(error, asyncpg.UniqueViolationError)) is None:
+                raise
+            raise FormRaceError(f"a deciding form was inserted by another batch meanwhile: {raced}") from raced
     if rows:
         written = int((await conn.execute(UPDATE_FORMS, *_columns(rows, len(FORM_COLUMNS)))).split()[-1])
         if written != len(rows):
