@@ -101,12 +101,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         await _until_available("Kafka", producer.start, stop)
         stack.push_async_callback(producer.stop)
         store = TabulationStore(pool)
-        consumer = TallyConsumer(
-            kafka,
-            settings.tally_topic,
-            lambda partitions: store.stored_offsets(settings.tally_topic, partitions),
-            consumer_options(settings),
-        )
+        consumer = TallyConsumer(kafka, settings.tally_topic, consumer_options(settings))
         await _until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
         metrics.show_master_data(dataset)

@@ -7,8 +7,9 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from rekap.adapters.kafka.consumer import ConsumerOptions, Fetched, TallyConsumer
+from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.domain.positions import Fetched, PartitionPositions
 from tests.servers import BrokerAccess
 
 
@@ -75,33 +76,41 @@ async def test_records_fetched_before_their_partition_is_sought_again_are_not_ap
     finally:
         await producer.stop()
     stored: dict[int, int] = {}  # what "the database" holds: nothing applied yet
+    positions = PartitionPositions()  # driven here as the tabulator's loop drives it
 
-    async def stored_offsets(partitions: list[int]) -> dict[int, int]:
-        return {p: stored[p] for p in partitions if p in stored}
+    async def seek_stored(partitions: list[int]) -> None:
+        for seek in list(positions.seeks(partitions, stored)):
+            await consumer.seek(seek.partition, seek.offset)
+            positions.sought(seek)
 
-    consumer = TallyConsumer(
-        kafka.tabulator, topic, stored_offsets, ConsumerOptions(f"{topic}-tabulators", max_records=4)
-    )
+    async def assigned(partitions: list[int]) -> None:
+        await seek_stored(positions.assign(partitions))
+
+    async def revoked(partitions: list[int]) -> None:
+        positions.revoke(partitions)
+
+    consumer = TallyConsumer(kafka.tabulator, topic, ConsumerOptions(f"{topic}-tabulators", max_records=4))
     await consumer.start()
+    consumer.subscribe(assigned=assigned, revoked=revoked)
     try:
-        first = await _fetch_some(consumer)
-        assert await consumer.admit(first) == {0: 0}
-        consumer.advanced(consumer.advances(first.records))  # the first four, committed
-        second = await _fetch_some(consumer)  # fetched while the first commits...
+        first = await _fetch_some(consumer, positions)
+        assert positions.admit(first).starts == {0: 0}
+        positions.advanced(positions.advances(first.records))  # the first four, committed
+        second = await _fetch_some(consumer, positions)  # fetched while the first commits...
         assert [r.offset for r in second.records] == [4, 5, 6, 7]
         stored[0] = 2  # ...but the database says otherwise (another consumer's view, say): sought back
-        await consumer.reseek([0])
-        assert await consumer.admit(second) == {}, "fetched before the seek: not applied from there"
-        third = await _fetch_some(consumer)
+        await seek_stored(positions.fenced([0]))
+        assert positions.admit(second).starts == {}, "fetched before the seek: not applied from there"
+        third = await _fetch_some(consumer, positions)
         assert third.records[0].offset == 2
-        assert await consumer.admit(third) == {0: 2}
+        assert positions.admit(third).starts == {0: 2}
     finally:
         await consumer.stop()
 
 
-async def _fetch_some(consumer: TallyConsumer) -> Fetched:
+async def _fetch_some(consumer: TallyConsumer, positions: PartitionPositions) -> Fetched:
     for _ in range(100):
-        fetched = await consumer.fetch()
+        fetched = positions.fetched(await consumer.fetch())
         if fetched.records:
             return fetched
     raise AssertionError("nothing fetched")

@@ -2,7 +2,9 @@
 aggregate → write outcomes, forms, totals and offsets in one transaction → mirror offsets to Kafka.
 
 Exactly once: the database holds how far each partition is applied, in the same transaction as
-what it applied; a consumer that lost a partition cannot move it (see OffsetFencedError).
+what it applied; a consumer that lost a partition cannot move it (see OffsetFencedError). Where this
+tabulator believes each partition stands, what it seeks and what it admits is kept by a pure
+PartitionPositions (rekap.domain.positions), which the loop drives; the consumer only fetches and seeks.
 
 Two batches are in hand at once: the next is fetched and decoded while the one before it commits, in
 the same event loop (the decoding yields between slices). The next is admitted only once the one
@@ -21,23 +23,23 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from rekap.adapters.kafka.consumer import Fetched, TallyConsumer
+from rekap.adapters.kafka.consumer import TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
 from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, decode_all, form_keys, tabulate
 from rekap.domain.decode import Decoded, Decoder, Rejected
 from rekap.domain.ledger import anchor
+from rekap.domain.positions import Fetched, PartitionPositions
 from rekap.domain.progress import ProgressBook
 from rekap.domain.reasons import RejectReason
 from rekap.errors import RekapError
-from rekap.retry import Backoff
+from rekap.retry import Backoff, until_available
 from rekap.tabulator.metrics import TabulatorMetrics
 
 log = structlog.get_logger(__name__)
 
 Batch = list[Judged]
 DECODE_SLICE = 32  # records decoded between two turns of the event loop (a few ms: the commit waits no longer)
-NEVER = 2**63  # an offset no record reaches
 GARBAGE_EVERY_S = 30.0  # `rekap tabulator run` turns the automatic collector off: cycles collected this often
 DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
 
@@ -96,6 +98,8 @@ class Tabulator:
         self.progress = Progress()
         self.metrics = metrics or TabulatorMetrics()
         self.metrics_address: str | None = None  # where /metrics listens, when it does
+        self.positions = PartitionPositions()  # where each owned partition stands, as the database said
+        self._in_flight = asyncio.Lock()  # held while a batch is written: a rebalance waits for it
         self._postgres_ok = True
         self._committed: list[_Committed] = []  # batches committed, their bookkeeping still to do
         self._tps = ProgressBook()  # TPS counted and held in the owned partitions, moved by each commit
@@ -105,26 +109,39 @@ class Tabulator:
         self._reported: dict[str, object] | None = None  # the "tabulated" line's fields, as last said
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tabulate until `stop` is set; the batch in flight is finished and committed first. One batch is
-        decoded while the one before it commits: the tabulator and PostgreSQL work at the same time."""
+        """Tabulate until `stop` is set; the batch in flight is finished and committed first. Each turn:
+
+        1. fetch: the next records, stamped with each partition's seek count (no await between the two);
+        2. decode: each record decoded and validated (pure), while the batch before commits;
+        3. wait: the batch before is in (its partitions advanced), or they were sought again (fenced);
+        4. read progress: of the partitions positioned since the last turn, while nothing is in flight;
+        5. admit: of what was fetched, what follows where each partition stands (a partition whose records
+           are missing is held);
+        6. write: the batch judged and written in one transaction (`_commit`), while the next is fetched;
+        7. after the commits: the offsets mirrored to Kafka, the counts, the metrics;
+        8. now and then: the terminals reloaded, gaps an operator accepted resumed, gauges, the totals line.
+
+        Beside the loop, the group's rebalances: partitions taken are sought where the database says they
+        stand (`_assigned`); partitions given up wait for the batch in flight (`_revoked`)."""
         structlog.contextvars.bind_contextvars(topic=self._consumer.topic)  # on every line from here on
+        self._consumer.subscribe(assigned=self._assigned, revoked=self._revoked)
         next_refresh = next_report = time.monotonic()
         next_collect = next_refresh + GARBAGE_EVERY_S
         committing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                fetched = await self._consumer.fetch()  # 1. the next records
+                fetched = self.positions.fetched(await self._consumer.fetch())  # 1. fetch
                 started = time.monotonic()
-                decoded = await self._decode(fetched.records)  # 2. decoded (pure) while the batch before commits
+                decoded = await self._decode(fetched.records)  # 2. decode
                 if committing is not None:
                     previous, committing = committing, None
-                    await previous  # 3. the batch before is in, or its partitions were sought again
-                await self._read_progress()  # 4. of partitions newly taken, while nothing is in flight
-                batch = await self._admit(fetched, decoded)  # 5. what follows where each partition stands
+                    await previous  # 3. wait for the batch before
+                await self._read_progress()  # 4. read progress
+                batch = await self._admit(fetched, decoded)  # 5. admit
                 if batch:
-                    committing = asyncio.create_task(self._process(batch, stop, started))  # 6. judged and written
-                await self._after_commits()  # 7. the batch before: mirrored to Kafka, counted, measured
-                now = time.monotonic()
+                    committing = asyncio.create_task(self._process(batch, stop, started))  # 6. write
+                await self._after_commits()  # 7. after the commits
+                now = time.monotonic()  # 8. now and then
                 if now >= next_refresh:
                     await self._refresh()
                     await self._observe_progress()
@@ -142,7 +159,7 @@ class Tabulator:
         self._report()
 
     async def _decode(self, records: list[ConsumedRecord]) -> Batch:
-        """Decode in slices, letting the commit in flight take its turns between them."""
+        """2. Decode in slices, letting the commit in flight take its turns between them."""
         decoded: Batch = []
         for start in range(0, len(records), DECODE_SLICE):
             decoded += decode_all(self._decoder, records[start : start + DECODE_SLICE])
@@ -150,8 +167,18 @@ class Tabulator:
         return decoded
 
     async def _admit(self, fetched: Fetched, decoded: Batch) -> Batch:
-        starts = await self._consumer.admit(fetched)
-        batch = [judged for judged in decoded if judged[0].offset >= starts.get(judged[0].partition, NEVER)]
+        """5. The decoded records the positions admit; a partition whose first record lies past where it
+        stands is admitted only if its log still starts there, else held until an operator accepts the gap."""
+        admission = self.positions.admit(fetched)
+        if admission.unclear:
+            log_starts = await self._consumer.log_starts(sorted(admission.unclear))
+            admission, gaps = self.positions.settle(admission, log_starts)
+            for gap in gaps:
+                self._consumer.pause(gap.partition)
+                log.error("records_missing", partition=gap.partition, missing_from=gap.first_missing,
+                          missing_to=gap.next_offset - 1, records=gap.missing,
+                          action="the partition is held; `rekap tabulator accept-gap` after a review")  # fmt: skip
+        batch = [judged for judged in decoded if admission.admits(judged[0])]
         if any(_unknown_terminal(judged[1]) for judged in batch) and await self._refresh():
             # Registered a moment ago, maybe: judged again with the terminals as the database has them now.
             batch = [decode_all(self._decoder, [judged[0]])[0] if _unknown_terminal(judged[1]) else judged
@@ -159,6 +186,7 @@ class Tabulator:
         return batch
 
     async def _process(self, decoded: Batch, stop: asyncio.Event, started: float) -> None:
+        """6. Write the batch (in the background: the loop fetches and decodes the next meanwhile)."""
         # every line about this batch says which records it holds
         with structlog.contextvars.bound_contextvars(batch=_span([judged[0] for judged in decoded])):
             await self._write(decoded, stop, started)
@@ -194,22 +222,22 @@ class Tabulator:
         """One transaction, retried while PostgreSQL or Kafka are away. False when fenced or abandoned."""
         records = [judged[0] for judged in decoded]
         keys = form_keys(judged[1] for judged in decoded)
-        advances = self._consumer.advances(records)
+        advances = self.positions.advances(records)
         batch_id = uuid.uuid4()  # the same for every attempt: a retry can tell its own commit
         changes: BatchChanges | None = None  # what the last attempt judged: what committed, if one did
         backoff, retries = Backoff(), 0
         while True:
             try:
-                async with self._consumer.in_flight():
+                async with self._in_flight:
                     db_started = time.monotonic()
                     async with self._store.batch(self._consumer.topic, batch_id) as transaction:
-                        ledgers = await transaction.fence(advances)  # 1. only the owner of these offsets goes on
-                        forms = await transaction.deciding_forms(keys)  # 2. read, and locked to commit
-                        changes = tabulate(decoded, forms)  # 3. judge and sum (pure)
-                        anchored = anchor(changes.entries(), ledgers)  # 4. each record a leaf of its ledger (pure)
-                        await transaction.write(changes, anchored)  # 5. outcome rows, ledgers, forms, totals
-                        await self._dead_letters.send(changes)  # 6. rejected copies, acknowledged
-                    # 7. committed (the offsets and ledgers moved with it); then the loop's step 7
+                        ledgers = await transaction.fence(advances)  # a. only the owner of these offsets goes on
+                        forms = await transaction.deciding_forms(keys)  # b. read, and locked to commit
+                        changes = tabulate(decoded, forms)  # c. judge and sum (pure)
+                        anchored = anchor(changes.entries(), ledgers)  # d. each record a leaf of its ledger (pure)
+                        await transaction.write(changes, anchored)  # e. outcome rows, ledgers, forms, totals
+                        await self._dead_letters.send(changes)  # f. rejected copies, acknowledged
+                    # g. committed (the offsets and ledgers moved with it)
                 break
             except AlreadyCommittedError:
                 # An earlier attempt committed and its reply was lost: the batch is in, counted once.
@@ -221,7 +249,7 @@ class Tabulator:
                 self.progress.fenced += 1
                 self.metrics.db_errors.labels("fenced").inc()
                 log.warning("batch_fenced", believed=fenced.expected, records=len(records))
-                await self._consumer.reseek([a.partition for a in advances])
+                await self._seek_stored(self.positions.fenced(a.partition for a in advances))
                 return False
             except RekapError as error:
                 if not error.retriable:
@@ -241,7 +269,7 @@ class Tabulator:
         if retries:
             log.info("recovered", retries=retries, waited_s=round(now - started, 1))
         self._postgres_ok = True
-        self._consumer.advanced(advances)
+        self.positions.advanced(advances)
         self._committed.append(_Committed(changes, advances, seconds=now - started, db_seconds=now - db_started))
         return True
 
@@ -252,18 +280,52 @@ class Tabulator:
             return
         committed, self._committed = self._committed, []
         for done in committed:
-            await self._consumer.commit_to_kafka(done.advances)
+            await self._consumer.commit({a.partition: a.next_offset for a in done.advances
+                                         if self.positions.owns(a.partition)})  # fmt: skip
             self._count(done.changes)
             self._tps.add(done.changes.totals)
             self.metrics.observe_batch(done.changes, seconds=done.seconds, db_seconds=done.db_seconds)
-        self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+        self._set_positions()
+
+    async def _assigned(self, partitions: list[int]) -> None:
+        """Partitions the group gave: sought where the database says they stand, before they are fetched."""
+        log.info("partitions_assigned", partitions=partitions)
+        await self._seek_stored(self.positions.assign(partitions))
+
+    async def _revoked(self, partitions: list[int]) -> None:
+        """Partitions the group takes away: once the batch being written is in, no longer ours."""
+        async with self._in_flight:
+            self.positions.revoke(partitions)
+        log.info("partitions_revoked", partitions=partitions)
+
+    async def _seek_stored(self, partitions: list[int]) -> None:
+        """Seek these partitions to the offsets PostgreSQL holds (waiting for it if it is away)."""
+        if not partitions:
+            return
+        topic, store = self._consumer.topic, self._store
+        stored = await until_available("PostgreSQL (stored offsets)", lambda: store.stored_offsets(topic, partitions))
+        for seek in self.positions.seeks(partitions, stored):
+            await self._consumer.seek(seek.partition, seek.offset)
+            self.positions.sought(seek)
+        log.info("partitions_positioned", positions={p: stored.get(p, "beginning") for p in partitions})
+
+    async def _resume_accepted_gaps(self) -> None:
+        """Resume the held partitions whose stored offset an operator moved past the gap."""
+        if not self.positions.gaps:
+            return
+        stored = await self._store.stored_offsets(self._consumer.topic, sorted(self.positions.gaps))
+        for seek in self.positions.seeks(self.positions.gaps_accepted(stored), stored):
+            await self._consumer.seek(seek.partition, seek.offset)
+            self.positions.sought(seek)
+            self._consumer.resume(seek.partition)
+            log.warning("gap_accepted", partition=seek.partition, resumed_at=seek.offset)
 
     async def _read_progress(self) -> None:
         """4. The progress of partitions taken (or sought again) since the last look, read once, and the
         TPS expected when the owner of partition 0 takes it or the master data may have changed. Read
         while no batch is in flight, after the committed ones moved the book: every batch committed
         before is in what is read, and every one after moves it by its changes (see ProgressBook)."""
-        positioned = self._consumer.positioned()
+        positioned = self.positions.positioned()
         to_read = self._tps.to_read(positioned)
         if 0 not in positioned:
             self._expected = None
@@ -285,22 +347,26 @@ class Tabulator:
             self._next_progress_read = time.monotonic() + self._refresh_every_s
 
     async def _observe_progress(self) -> None:
-        """Progress gauges of the owned partitions, positions and lag, health: every refresh period."""
+        """8. Gaps accepted resumed; progress gauges of the owned partitions, positions and lag, health:
+        every refresh period."""
         try:
-            await self._consumer.recheck_gaps()
+            await self._resume_accepted_gaps()
         except RekapError as error:
             if not error.retriable:
                 raise
             self._postgres_ok = False
         self.metrics.set_progress(self._tps.totals(), self._expected or [])
         self.metrics.set_regions(self._region_names if self._expected is not None else {})
-        self.metrics.set_gaps({gap.partition: gap.missing for gap in self._consumer.gaps.values()})
-        self.metrics.set_positions(self._consumer.positions(), self._consumer.highwater())
+        self.metrics.set_gaps({gap.partition: gap.missing for gap in self.positions.gaps.values()})
+        self._set_positions()
         self._set_health()
+
+    def _set_positions(self) -> None:
+        self.metrics.set_positions(self.positions.positions(), self._consumer.highwater(self.positions.assigned))
 
     def _set_health(self) -> None:
         self.metrics.set_health(kafka=self._consumer.connected, postgres=self._postgres_ok,
-                                partitions=len(self._consumer.assigned))  # fmt: skip
+                                partitions=len(self.positions.assigned))  # fmt: skip
 
     async def _refresh(self) -> bool:
         """Take the registered terminals and master data as the registry holds them now, if it grew. True if
@@ -332,7 +398,7 @@ class Tabulator:
             "records": self.progress.records,
             "outcomes": dict(self.progress.outcomes),
             "fenced": self.progress.fenced,
-            "partitions": self._consumer.assigned,
+            "partitions": self.positions.assigned,
         }
         if said != self._reported:
             log.info("tabulated", **said)

@@ -5,12 +5,11 @@ fencing, retries) in milliseconds. The real-server tests (tests/integration) sta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
 from uuid import UUID
 
-from rekap.adapters.kafka.consumer import Fetched
+from rekap.adapters.kafka.consumer import Rebalanced
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError
 from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, PartitionAdvance
 from rekap.domain.ledger import Anchored, LedgerStart
@@ -19,7 +18,8 @@ from rekap.errors import UnavailableError
 
 
 class FakeConsumer:
-    """Hands out the given batches once each, then sets `stop`; keeps positions as the real one does."""
+    """Hands out the given batches once each, then sets `stop`. The partitions of the batches are assigned
+    at the first fetch (as aiokafka's getmany waits for the group's assignment); seeks are recorded."""
 
     topic = "tallies"
     connected = True
@@ -27,65 +27,54 @@ class FakeConsumer:
     def __init__(self, batches: list[list[ConsumedRecord]], stop: asyncio.Event) -> None:
         self._batches = list(batches)
         self._stop = stop
-        self.believed: dict[int, int | None] = {r.partition: None for batch in batches for r in batch}
-        self.gaps: dict[int, Any] = {}
-        self.reseeks: list[list[int]] = []
-        self.seeks = dict.fromkeys(self.believed, 1)
+        self.partitions = sorted({r.partition for batch in batches for r in batch})
+        self._assigned: Rebalanced | None = None
+        self.revoked: Rebalanced | None = None  # what the group calls when it takes partitions away
+        self.sought: list[tuple[int, int | None]] = []  # (partition, offset), in order
+        self.paused: set[int] = set()
+        self.log_start: dict[int, int] = {}  # where a partition's log starts, when not at 0
+        self.committed: dict[int, int] = {}
 
-    @property
-    def assigned(self) -> list[int]:
-        return sorted(self.believed)
+    def subscribe(self, *, assigned: Rebalanced, revoked: Rebalanced) -> None:
+        self._assigned = assigned
+        self.revoked = revoked
 
-    async def fetch(self) -> Fetched:
+    async def fetch(self) -> list[ConsumedRecord]:
+        if self._assigned is not None:
+            assigned, self._assigned = self._assigned, None
+            await assigned(self.partitions)
         if not self._batches:
             self._stop.set()
-            return Fetched([], {})
-        return Fetched(self._batches.pop(0), {})
+            return []
+        return self._batches.pop(0)
 
-    async def admit(self, fetched: Fetched) -> dict[int, int]:
-        return {r.partition: self.believed.get(r.partition) or 0 for r in fetched.records}
+    async def seek(self, partition: int, offset: int | None) -> None:
+        self.sought.append((partition, offset))
 
-    def advances(self, records: list[ConsumedRecord]) -> list[PartitionAdvance]:
-        last: dict[int, int] = {}
-        for record in records:
-            last[record.partition] = record.offset
-        return [PartitionAdvance(p, self.believed.get(p), offset + 1) for p, offset in sorted(last.items())]
+    def pause(self, partition: int) -> None:
+        self.paused.add(partition)
 
-    @asynccontextmanager
-    async def in_flight(self) -> AsyncIterator[None]:
-        yield
+    def resume(self, partition: int) -> None:
+        self.paused.discard(partition)
 
-    def advanced(self, advances: list[PartitionAdvance]) -> None:
-        for advance in advances:
-            self.believed[advance.partition] = advance.next_offset
+    async def log_starts(self, partitions: list[int]) -> dict[int, int]:
+        return {p: self.log_start.get(p, 0) for p in partitions}
 
-    async def commit_to_kafka(self, advances: list[PartitionAdvance]) -> None:
-        pass
-
-    async def reseek(self, partitions: list[int]) -> None:
-        self.reseeks.append(partitions)
-        for partition in partitions:
-            self.seeks[partition] += 1
-
-    async def recheck_gaps(self) -> None:
-        pass
-
-    def positioned(self) -> dict[int, int]:
-        return dict(self.seeks)
-
-    def positions(self) -> dict[int, int]:
-        return {p: o for p, o in self.believed.items() if o is not None}
-
-    def highwater(self) -> dict[int, int]:
+    def highwater(self, partitions: list[int]) -> dict[int, int]:
         return {}
+
+    async def commit(self, offsets: Mapping[int, int]) -> None:
+        self.committed.update(offsets)
 
 
 class FakeStore:
     """Commits in memory; `refuse(batch)` may raise to play PostgreSQL refusing what it is sent."""
 
-    def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None, lose_replies: int = 0) -> None:
+    def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None, lose_replies: int = 0,
+                 moved_meanwhile: Mapping[int, int] | None = None) -> None:  # fmt: skip
         self.refuse = refuse
         self._lose_replies = lose_replies  # that many commits go through, and their callers hear an outage
+        self._moved_meanwhile = dict(moved_meanwhile or {})  # another consumer's, once the offsets were read
         self.forms: dict[FormKey, FormState] = {}
         self.committed: list[BatchChanges] = []
         self.offsets: dict[int, int] = {}
@@ -128,7 +117,10 @@ class FakeStore:
         return {"1671": "Kota Palembang"}
 
     async def stored_offsets(self, topic: str, partitions: list[int]) -> dict[int, int]:
-        return {p: o for p, o in self.offsets.items() if p in partitions}
+        stored = {p: o for p, o in self.offsets.items() if p in partitions}
+        self.offsets.update(self._moved_meanwhile)
+        self._moved_meanwhile = {}
+        return stored
 
 
 class FakeDeadLetters:

@@ -32,9 +32,10 @@ def records(world: World, count: int, partition: int = 0) -> list[ConsumedRecord
 
 async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore,
                    stop: asyncio.Event | None = None, refresh_every_s: float = 3600,
-                   report_every_s: float = 3600) -> tuple[Tabulator, Any]:  # fmt: skip
+                   report_every_s: float = 3600,
+                   consumer: FakeConsumer | None = None) -> tuple[Tabulator, FakeDeadLetters]:  # fmt: skip
     stop = stop or asyncio.Event()
-    consumer = FakeConsumer(batches, stop)
+    consumer = consumer or FakeConsumer(batches, stop)
     dead_letters = FakeDeadLetters()
 
     async def unchanged() -> None:
@@ -94,13 +95,13 @@ async def test_a_commit_whose_reply_was_lost_counts_as_committed_not_fenced(worl
 async def test_a_batch_fenced_by_another_consumer_writes_nothing_and_goes_back_to_the_stored_offsets(
     world: World,
 ) -> None:
-    store = FakeStore()
-    store.offsets[0] = 7  # another consumer applied the partition up to 7 meanwhile
+    store = FakeStore(moved_meanwhile={0: 7})  # another consumer applied the partition up to 7 meanwhile
     tabulator, _ = await run_loop(world, [records(world, 5)], store)
     assert store.committed == []
     assert tabulator.progress.fenced == 1
     assert tabulator.metrics.db_errors.labels("fenced")._value.get() == 1
-    assert tabulator._consumer.reseeks == [[0]]  # type: ignore[attr-defined]
+    assert tabulator._consumer.sought == [(0, None), (0, 7)]  # type: ignore[attr-defined]
+    assert tabulator.positions.positions() == {0: 7}
 
 
 async def test_on_shutdown_a_batch_waiting_for_postgresql_is_abandoned_not_lost(world: World) -> None:
@@ -137,8 +138,7 @@ async def test_progress_is_read_once_per_partition_taken_and_then_moved_by_each_
 
 
 async def test_progress_is_read_again_when_a_partition_is_positioned_again(world: World) -> None:
-    store = FakeStore()
-    store.offsets[0] = 7  # another consumer applied the partition meanwhile: the batch is fenced, re-sought
+    store = FakeStore(moved_meanwhile={0: 7})  # another consumer applied the partition meanwhile: fenced, re-sought
     await run_loop(world, [records(world, 5)], store, refresh_every_s=0)
     assert store.progress_reads == [[0], [0]]
 
@@ -149,3 +149,62 @@ async def test_the_running_totals_are_logged_again_only_when_they_changed(world:
         await run_loop(world, batches, FakeStore(), report_every_s=0)  # a report due on every turn
     said = [(e["batches"], e["records"]) for e in logs if e["event"] == "tabulated"]
     assert said == [(1, 4), (2, 6)], "each change once; the idle turns said nothing"
+
+
+async def test_a_partition_whose_records_are_missing_is_held_until_the_gap_is_accepted(world: World) -> None:
+    """Records 0-3 vanished from the log before they were applied: the partition is paused, nothing of it
+    written, until an operator moves its stored offset past the gap (`rekap tabulator accept-gap`)."""
+    store, stop = FakeStore(), asyncio.Event()
+    left = records(world, 8)[4:]
+
+    class Operator(FakeConsumer):
+        async def fetch(self) -> list[ConsumedRecord]:
+            if self.paused and 0 not in store.offsets:
+                store.offsets[0] = 4  # the gap accepted; the partition resumes at the next refresh
+            return await super().fetch()
+
+    consumer = Operator([left, [], left], stop)
+    consumer.log_start[0] = 4
+    with capture_logs() as logs:
+        tabulator, _ = await run_loop(world, [], store, stop, refresh_every_s=0, consumer=consumer)
+    missing = [e for e in logs if e["event"] == "records_missing"]
+    assert [(e["partition"], e["missing_from"], e["missing_to"]) for e in missing] == [(0, 0, 3)]
+    assert consumer.sought == [(0, None), (0, 4)], "taken at its beginning; after the gap, where it was moved"
+    assert [e["resumed_at"] for e in logs if e["event"] == "gap_accepted"] == [4]
+    assert consumer.paused == set()
+    assert [o.record.offset for changes in store.committed for o in changes.outcomes] == [4, 5, 6, 7]
+    assert store.offsets == {0: 8}
+    assert tabulator.positions.gaps == {}
+
+
+async def test_a_partition_given_up_waits_for_the_batch_being_written_which_is_not_mirrored_for_it(
+    world: World,
+) -> None:
+    writing, written = asyncio.Event(), asyncio.Event()
+    revoked_during_write: list[bool] = []
+
+    class Slow(FakeStore):
+        @asynccontextmanager
+        async def batch(self, topic: str, batch_id: Any) -> AsyncIterator[Any]:
+            async with super().batch(topic, batch_id) as transaction:
+                writing.set()
+                await asyncio.sleep(0.05)  # the rebalance asks meanwhile
+                yield transaction
+            written.set()
+
+    store, stop = Slow(), asyncio.Event()
+    consumer = FakeConsumer([records(world, 4), []], stop)
+
+    async def rebalance() -> None:
+        await writing.wait()
+        assert consumer.revoked is not None
+        await consumer.revoked([0])
+        revoked_during_write.append(not written.is_set())
+
+    rebalancing = asyncio.create_task(rebalance())
+    tabulator, _ = await run_loop(world, [], store, stop, consumer=consumer)
+    await rebalancing
+    assert revoked_during_write == [False], "given up only once the batch in flight was in"
+    assert store.offsets == {0: 4}
+    assert tabulator.positions.assigned == []
+    assert consumer.committed == {}, "no longer ours: its offset is not mirrored to Kafka by this consumer"
