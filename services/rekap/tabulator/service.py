@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from rekap.adapters.kafka.consumer import TallyConsumer
-from rekap.adapters.kafka.deadletters import DeadLetters
+from rekap.adapters.kafka.deadletters import DeadLetterRefusedError, DeadLetters
+from rekap.adapters.postgres.errors import RefusedError
 from rekap.adapters.postgres.tabulation import AlreadyCommittedError, OffsetFencedError, TabulationStore
 from rekap.domain.batch import BatchChanges, ConsumedRecord, Judged, PartitionAdvance, decode_all, form_keys, tabulate
 from rekap.domain.decode import Decoded, Decoder, Rejected
@@ -42,6 +43,12 @@ Batch = list[Judged]
 DECODE_SLICE = 32  # records decoded between two turns of the event loop (a few ms: the commit waits no longer)
 GARBAGE_EVERY_S = 30.0  # `rekap tabulator run` turns the automatic collector off: cycles collected this often
 DecoderSource = Callable[[], Awaitable[Decoder | None]]  # a new decoder when the terminals changed
+# What the adapters raise for a batch they cannot store, and would raise again for the same batch: PostgreSQL
+# or its driver refused a value (the boundary in adapters/postgres/errors.py), or the broker or the producer
+# refused a dead letter. `_write` splits the batch to find the record responsible. Anything else a commit
+# raises is a server away (retried in `_commit`) or a bug, which stops the service rather than hide as a
+# record's fault.
+REFUSED = (RefusedError, DeadLetterRefusedError)
 
 
 @dataclass
@@ -193,14 +200,13 @@ class Tabulator:
 
     async def _write(self, decoded: Batch, stop: asyncio.Event, started: float) -> bool:
         """Write these records, or find the one that cannot be written: a batch that PostgreSQL or the
-        dead-letter topic refuses is split in halves until the record responsible is alone; that one
-        is recorded as `unstorable_record`, raw, and the count goes on. False if the rest must wait
-        (fenced, or abandoned on shutdown)."""
+        dead-letter topic refuses (REFUSED) is split in halves until the record responsible is alone; that
+        one is recorded as `unstorable_record`, raw, and the count goes on. Any other error is raised: a
+        bug stops the service rather than pass for a record's fault. False if the rest must wait (fenced,
+        or abandoned on shutdown)."""
         try:
             return await self._commit(decoded, stop, started)
-        except Exception as error:
-            if isinstance(error, RekapError) and error.retriable:
-                raise
+        except REFUSED as error:
             refused = error
         self.metrics.db_errors.labels("refused").inc()
         if len(decoded) > 1:
@@ -208,13 +214,7 @@ class Tabulator:
             log.warning("batch_split", error=str(refused), records=len(decoded))
             return await self._write(decoded[:half], stop, started) and await self._write(decoded[half:], stop, started)
         record, _, basis, digest = decoded[0]
-        log.error(
-            "record_unstorable",
-            partition=record.partition,
-            offset=record.offset,
-            error=repr(refused),
-            exc_info=not isinstance(refused, RekapError),
-        )  # fmt: skip  (a bug: its traceback helps)
+        log.error("record_unstorable", partition=record.partition, offset=record.offset, error=repr(refused))
         unstorable = Rejected(RejectReason.UNSTORABLE_RECORD, f"{type(refused).__name__}: {refused}")
         return await self._commit([(record, unstorable, basis, digest)], stop, started)
 

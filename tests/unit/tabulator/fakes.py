@@ -124,10 +124,14 @@ class FakeStore:
 
 
 class FakeDeadLetters:
-    def __init__(self) -> None:
+    """Sends in memory; `refuse(batch)` may raise to play the broker refusing a dead letter."""
+
+    def __init__(self, refuse: Callable[[BatchChanges], None] = lambda _: None) -> None:
+        self.refuse = refuse
         self.sent: list[ConsumedRecord] = []
 
     async def send(self, changes: BatchChanges) -> None:
+        self.refuse(changes)
         self.sent += [o.record for o in changes.rejected()]
 
 

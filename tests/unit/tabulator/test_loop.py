@@ -1,19 +1,23 @@
 """The tabulator's loop with fakes: a batch that cannot be written is split until the record responsible
-is alone, that one is set aside as `unstorable_record`, and every other record is counted once."""
+is alone, that one is set aside as `unstorable_record`, and every other record is counted once; a bug is
+no record's fault, and stops the service."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+from rekap.adapters.kafka.deadletters import DeadLetterRefusedError
 from rekap.adapters.postgres.errors import RefusedError
-from rekap.domain.batch import BatchChanges, ConsumedRecord
+from rekap.domain.batch import BatchChanges, ConsumedRecord, FormKey, FormState, Judged, tabulate
+from rekap.domain.decode import Rejected
 from rekap.errors import RekapError, UnavailableError
+from rekap.tabulator import service
 from rekap.tabulator.service import Tabulator
 from tests.unit.tabulator.fakes import FakeConsumer, FakeDeadLetters, FakeStore
 from tests.unit.world import TPS_A, TPS_B, World
@@ -32,11 +36,11 @@ def records(world: World, count: int, partition: int = 0) -> list[ConsumedRecord
 
 async def run_loop(world: World, batches: list[list[ConsumedRecord]], store: FakeStore,
                    stop: asyncio.Event | None = None, refresh_every_s: float = 3600,
-                   report_every_s: float = 3600,
-                   consumer: FakeConsumer | None = None) -> tuple[Tabulator, FakeDeadLetters]:  # fmt: skip
+                   report_every_s: float = 3600, consumer: FakeConsumer | None = None,
+                   dead_letters: FakeDeadLetters | None = None) -> tuple[Tabulator, FakeDeadLetters]:  # fmt: skip
     stop = stop or asyncio.Event()
     consumer = consumer or FakeConsumer(batches, stop)
-    dead_letters = FakeDeadLetters()
+    dead_letters = dead_letters or FakeDeadLetters()
 
     async def unchanged() -> None:
         return None
@@ -56,13 +60,18 @@ def refusing(offset: int, error: Exception) -> Any:
     return refuse
 
 
-@pytest.mark.parametrize("error", [RefusedError("PostgreSQL refused it"), TypeError("a bug a record triggers")])
+@pytest.mark.parametrize("refused_by", ["postgresql", "dead letters"])
 async def test_the_record_a_batch_cannot_be_written_with_is_set_aside_and_the_rest_counted(
-    world: World, error: Exception
+    world: World, refused_by: str
 ) -> None:
     batch = records(world, 40)
-    store = FakeStore(refusing(23, error))
-    tabulator, dead_letters = await run_loop(world, [batch], store)
+    if refused_by == "postgresql":
+        error: Exception = RefusedError("PostgreSQL refused it")
+        store, dead_letters = FakeStore(refusing(23, error)), FakeDeadLetters()
+    else:
+        error = DeadLetterRefusedError("Kafka refused a dead letter")
+        store, dead_letters = FakeStore(), FakeDeadLetters(refusing(23, error))
+    tabulator, dead_letters = await run_loop(world, [batch], store, dead_letters=dead_letters)
     outcomes = {o.record.offset: o for changes in store.committed for o in changes.outcomes}
     assert sorted(outcomes) == list(range(40)), "every record has exactly one outcome"
     assert (outcomes[23].judgement.outcome, outcomes[23].judgement.reason) == ("rejected", "unstorable_record")
@@ -71,6 +80,26 @@ async def test_the_record_a_batch_cannot_be_written_with_is_set_aside_and_the_re
     assert store.offsets == {0: 40}
     assert [r.offset for r in dead_letters.sent] == [23]
     assert tabulator.metrics.db_errors.labels("refused")._value.get() > 0
+
+
+@pytest.mark.parametrize("bug", [KeyError("tps"), ValueError("a bug"), TypeError("a bug a record triggers")])
+async def test_a_bug_in_pure_code_stops_the_service_and_passes_for_no_record_s_fault(
+    world: World, monkeypatch: pytest.MonkeyPatch, bug: Exception
+) -> None:
+    """Only what the adapters refuse is a record's fault (split, set aside): an exception from the pure
+    judging of one record is a bug, raised as it is, with nothing of the batch written."""
+
+    def buggy(batch: Sequence[Judged], current: Mapping[FormKey, FormState]) -> BatchChanges:
+        if any(record.offset == 23 and not isinstance(decoded, Rejected) for record, decoded, *_ in batch):
+            raise bug
+        return tabulate(batch, current)
+
+    monkeypatch.setattr(service, "tabulate", buggy)
+    store = FakeStore()
+    with pytest.raises(type(bug)) as raised:
+        await run_loop(world, [records(world, 40)], store)
+    assert raised.value is bug
+    assert store.committed == [], "no record was set aside as unstorable_record for it"
 
 
 async def test_when_even_the_set_aside_record_cannot_be_written_the_service_stops(world: World) -> None:

@@ -24,6 +24,10 @@ MAX_KEY_BYTES = 1024
 MAX_HEADER_BYTES = 16 * 1024
 
 
+class DeadLetterRefusedError(RekapError):
+    """The broker or the producer refused a dead letter: the same batch would be refused again."""
+
+
 class DeadLetters:
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         self._producer = producer
@@ -43,9 +47,9 @@ class DeadLetters:
         except KafkaError as error:
             if error.retriable:
                 raise UnavailableError(f"Kafka (dead letters): {error!r}") from error
-            raise RekapError(f"Kafka refused a dead letter for {self.topic}: {error!r}") from error
+            raise DeadLetterRefusedError(f"Kafka refused a dead letter for {self.topic}: {error!r}") from error
         except (ValueError, TypeError) as error:
-            raise RekapError(f"a dead letter for {self.topic} could not be sent: {error!r}") from error
+            raise DeadLetterRefusedError(f"a dead letter for {self.topic} could not be sent: {error!r}") from error
 
 
 def copy_of(outcome: RecordOutcome) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
