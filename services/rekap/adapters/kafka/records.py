@@ -13,7 +13,8 @@ and the decoder can reject the record as `unreadable_record`. Every other record
 as usual. Anything else the parser refuses (a bad CRC, a truncated batch) stays aiokafka's business.
 
 It relies on aiokafka 0.14's fetcher looking up `MemoryRecords` at call time, and on its pure-Python
-batch class for decompression; `install()` checks both and fails loudly if they moved.
+batch class for decompression; `install()` checks both and fails loudly if they moved, and
+tests/unit/test_aiokafka_internals.py pins every internal this module touches for the next upgrade.
 """
 
 from __future__ import annotations
