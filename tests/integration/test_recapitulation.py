@@ -2,7 +2,7 @@
 into the real PostgreSQL (no Kafka: the store, as a tabulator drives it): the recapitulation at every level
 equals the night's oracle section by section, every TPS is named and counted / held / missing as it must
 be, its history is every record sent about it, the curve ends at the TPS counted, and every SQL example of
-the README runs as a kpu_reader login."""
+docs/kpu.md runs as a kpu_reader login."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from tests.integration.cli import rekap
 from tests.integration.election import MASTER, SECRET, SHIPPED, TOPIC, plan_election, sample_tps, write_night
 from tests.servers import login_url
 
-README = Path(__file__).parents[2] / "README.md"
+KPU_DOC = Path(__file__).parents[2] / "docs" / "kpu.md"
 # The report's heading of each column of the hasil views it shows.
 SECTION_COLUMNS = {"dpt_male": "DPT seluruh TPS L", "dpt_female": "DPT seluruh TPS P",
                    "registered_male": "DPT TPS masuk L", "registered_female": "DPT TPS masuk P",
@@ -43,7 +43,7 @@ SECTION_COLUMNS = {"dpt_male": "DPT seluruh TPS L", "dpt_female": "DPT seluruh T
                    "disabled_voted_male": "Disabilitas L", "disabled_voted_female": "Disabilitas P",
                    "ballots_received": "Diterima", "ballots_used": "Digunakan", "ballots_damaged": "Rusak",
                    "ballots_unused": "Tidak digunakan", "valid": "Jumlah suara sah", "invalid": "Suara tidak sah"}  # fmt: skip
-HISTORY_TPS = "1671011001001"  # the README's examples ask about it
+HISTORY_TPS = "1671011001001"  # the examples of docs/kpu.md ask about it
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Night:
 
 @pytest.fixture
 async def night(election_database_url: str) -> Night:
-    sampled = sample_tps(300)  # and most TPS of the kecamatan the README's examples ask about
+    sampled = sample_tps(300)  # and most TPS of the kecamatan docs/kpu.md's examples ask about
     tps_list = [t for t in sampled if not t.tps_id.startswith(HISTORY_TPS[:6])]
     kecamatan = [t for t in SHIPPED.tps if t.tps_id.startswith(HISTORY_TPS[:6])]
     tps_list += [t for i, t in enumerate(kecamatan) if i % 10 != 9]  # a tenth of them never report
@@ -157,8 +157,8 @@ async def test_the_progress_curve_ends_at_the_tps_counted(reader: asyncpg.Connec
 
 
 def readme_examples() -> list[str]:
-    """The SQL statements of the README's section for KPU, `\\copy (query) TO ...` as its query."""
-    section = README.read_text().split("## Reading the results (KPU)", 1)[1].split("\n## ", 1)[0]
+    """The SQL statements of docs/kpu.md's section for KPU, `\\copy (query) TO ...` as its query."""
+    section = KPU_DOC.read_text().split("## Reading the results (KPU)", 1)[1].split("\n## ", 1)[0]
     statements = []
     for block in re.findall(r"```sql\n(.*?)```", section, re.DOTALL):
         text = "\n".join(line for line in block.splitlines() if not line.startswith("--"))
@@ -170,7 +170,7 @@ def readme_examples() -> list[str]:
 
 async def test_every_readme_example_runs_as_kpu_reader_and_answers(reader: asyncpg.Connection) -> None:
     examples = readme_examples()
-    assert len(examples) >= 12, "the README's examples were found"
+    assert len(examples) >= 12, "the examples of docs/kpu.md were found"
     for statement in examples:
         if statement.startswith("COPY"):
             lines: list[bytes] = []

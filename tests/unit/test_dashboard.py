@@ -2,7 +2,7 @@
 without a Grafana: unique panel ids, every panel placed, typed and titled and inside the grid, without
 overlapping another; every datasource the provisioned Prometheus (or a datasource variable); every
 variable a text uses defined, every variable defined used, and querying a metric the tabulator exports;
-every Rekap metric a query names one the tabulator exports; a schemaVersion; the uid the README links to
+every Rekap metric a query names one the tabulator exports; a schemaVersion; the uid the documents link to
 and a folder the provisioning reads.
 
 Each rule is a function listing what breaks it; each is also shown to catch its breakage, on a copy of
@@ -165,10 +165,10 @@ def identity_problems(dashboard: Dashboard) -> list[str]:
     uid = str(dashboard.get("uid", ""))
     if not UID.match(uid):
         problems.append(f"uid {uid!r} is not one Grafana accepts")
-    readme = (REPO / "README.md").read_text()
-    linked = set(re.findall(r"127\.0\.0\.1:3000/d/([\w-]+)", readme))
+    documents = "".join(p.read_text() for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))])
+    linked = set(re.findall(r"127\.0\.0\.1:3000/d/([\w-]+)", documents))
     if linked != {uid}:
-        problems.append(f"the README links to the dashboards {sorted(linked)}, not to its uid {uid!r}")
+        problems.append(f"the documents link to the dashboards {sorted(linked)}, not to its uid {uid!r}")
     return problems
 
 
@@ -257,7 +257,7 @@ BREAKAGES = [
     (metric_problems, break_one("panels.1.targets.0.expr", "sum(rekap_tps_countd)"), "exports no rekap_tps_countd"),
     (identity_problems, break_one("schemaVersion", None), "no schemaVersion"),
     (identity_problems, break_one("uid", "rekap/election night"), "not one Grafana accepts"),
-    (identity_problems, break_one("uid", "another-uid"), "the README links"),
+    (identity_problems, break_one("uid", "another-uid"), "the documents link"),
 ]
 
 

@@ -1,4 +1,6 @@
-"""The README documents what the code does: every setting, every sub-command."""
+"""The documents say what the code does: every setting is a row of the configuration table
+(docs/operators.md), every sub-command and every option a row of the command table (docs/commands.md); every
+`rekap ...` line of the README and docs/ is one the command line takes."""
 
 from __future__ import annotations
 
@@ -9,17 +11,32 @@ from pathlib import Path
 from rekap.cli import build_parser
 from rekap.config import Settings
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text()
+COMMANDS = (REPO / "docs" / "commands.md").read_text()
+OPERATORS = (REPO / "docs" / "operators.md").read_text()
 
 
-def test_every_setting_is_documented() -> None:
-    for name, field in Settings.model_fields.items():
-        variable = Settings.environment_variable(name)
-        assert f"`{variable}`" in README, f"{variable} ({field.description}) is not in the README"
+def table_keys(document: str, heading: str) -> list[str]:
+    """The first cell of each row of the tables under a heading (to the next heading of its level or above)."""
+    level = heading.split(" ", maxsplit=1)[0]
+    section = document.split(f"\n{heading}\n", 1)[1]
+    section = re.split(rf"^#{{1,{len(level)}}} ", section, maxsplit=1, flags=re.MULTILINE)[0]
+    return [cell.strip() for cell in re.findall(r"^\|([^|]+)\|", section, re.MULTILINE)][2:]
+
+
+def test_every_setting_is_a_row_of_the_configuration_table() -> None:
+    keys = table_keys(OPERATORS, "## Configuration")
+    missing = [
+        f"{Settings.environment_variable(name)} ({field.description})"
+        for name, field in Settings.model_fields.items()
+        if not any(f"`{Settings.environment_variable(name)}`" in key.split(" (or ")[0] for key in keys)
+    ]
+    assert missing == [], 'not in the table of docs/operators.md, "Configuration"'
 
 
 def test_every_command_is_documented() -> None:
-    assert [f"rekap {c}" for c in commands(build_parser()) if not re.search(f"`rekap {c}[` ]", README)] == []
+    assert [f"rekap {c}" for c in commands(build_parser()) if not re.search(f"`rekap {c}[` ]", COMMANDS)] == []
 
 
 def commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
@@ -46,8 +63,9 @@ def leaves(parser: argparse.ArgumentParser, words: str = "") -> dict[str, argpar
 
 
 def test_the_command_table_lists_every_option_of_every_command() -> None:
-    """Each command's rows of the README's table (`| \\`rekap X ...\\` | ... |`) show exactly its options."""
-    rows = re.findall(r"^\| `rekap ([^`]+)` \|", README, re.MULTILINE)
+    """Each command's rows of the table of docs/commands.md (`| \\`rekap X ...\\` | ... |`) show exactly its
+    options."""
+    rows = re.findall(r"^\| `rekap ([^`]+)` \|", COMMANDS, re.MULTILINE)
     wrong = {}
     for words, parser in leaves(build_parser()).items():
         shown = {o for row in rows if re.match(f"{re.escape(words)}( |$)", row) for o in re.findall(r"--[\w-]+", row)}
@@ -56,7 +74,7 @@ def test_the_command_table_lists_every_option_of_every_command() -> None:
     assert wrong == {}
 
 
-DOCS = [README, *(p.read_text() for p in sorted((Path(__file__).resolve().parents[2] / "docs").glob("*.md")))]
+DOCS = [README, *(p.read_text() for p in sorted((REPO / "docs").glob("*.md")))]
 
 
 def test_every_command_line_the_documents_show_is_one_the_cli_takes() -> None:
