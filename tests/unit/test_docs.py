@@ -32,3 +32,88 @@ def test_every_cited_document_exists() -> None:
 
 def test_the_scan_finds_citations() -> None:
     assert any(name == "docs/contract.md" for _, name in cited()), "the scan reads the citations it should"
+
+
+# -- the documents themselves: a short README, an index that reaches every document, links that lead somewhere
+
+MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README_MOST_LINES = 250
+LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
+SPAN = re.compile(r"`([^`\n]+)`")
+REPOSITORY_PATH = re.compile(r"^(?:services|tests|loadtests|tools|schemas|deploy|docs)/[\w./*-]*$")
+
+
+def links(path: Path) -> list[str]:
+    return [a or b for a, b in LINK.findall(path.read_text())]
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's anchors of a document's headings: lower case, punctuation but - and _ dropped, spaces made -."""
+    text = re.sub(r"^```.*?^```", "", path.read_text(), flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ +(.+)$", text, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_the_readme_is_short() -> None:
+    """What Rekap is, the two commands, a map: the rest lives in docs/, by role."""
+    lines = len((ROOT / "README.md").read_text().splitlines())
+    assert lines <= README_MOST_LINES, f"README.md has {lines} lines: move what is not an overview to docs/"
+
+
+def test_the_index_links_every_document() -> None:
+    """A new document in docs/ is reached from docs/index.md, so none is orphaned (a folder by its own link)."""
+    index = ROOT / "docs" / "index.md"
+    assert index.is_file(), "docs/ has no index.md: the map of the documents, by role"
+    linked = {(index.parent / target.split("#")[0]).resolve() for target in links(index) if "://" not in target}
+    orphans = [p.name for p in sorted((ROOT / "docs").iterdir()) if p != index and p.resolve() not in linked]
+    assert orphans == [], "docs/index.md does not link these"
+
+
+def test_every_image_is_shown() -> None:
+    shown = {(path.parent / target).resolve() for path in MARKDOWN for target in links(path)}
+    unused = [p.name for p in sorted((ROOT / "docs" / "images").iterdir()) if p.resolve() not in shown]
+    assert unused == [], "no document shows these images"
+
+
+def test_every_link_leads_to_a_file_and_a_heading() -> None:
+    """Relative links of the README and docs/*.md lead to a file or folder of the repository, and an anchor
+    (#...) to a heading of the document it names."""
+    broken = []
+    for path in MARKDOWN:
+        for target in links(path):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            name, _, anchor = target.partition("#")
+            goal = (path.parent / name).resolve() if name else path
+            if not goal.exists():
+                broken.append(f"{path.relative_to(ROOT)}: {target}: no such file")
+            elif anchor and goal.suffix == ".md" and anchor not in anchors(goal):
+                broken.append(f"{path.relative_to(ROOT)}: {target}: no such heading")
+    assert broken == []
+
+
+def test_every_path_the_documents_quote_exists() -> None:
+    """`services/...`, `tests/...`, `docs/...` and the like, quoted in the README and docs/*.md, are in the
+    repository (a pattern, with *, matches something); placeholders (NNNN, <...>) and the load tests'
+    results (written when they run, not kept) are not paths."""
+    missing = []
+    for path in MARKDOWN:
+        for span in SPAN.findall(path.read_text()):
+            quoted = span.split(" ")[0].rstrip(",:;")
+            if not REPOSITORY_PATH.match(quoted) or "NNNN" in quoted or quoted.startswith("loadtests/results/"):
+                continue
+            if not (any(ROOT.glob(quoted.rstrip("/"))) if "*" in quoted else (ROOT / quoted).exists()):
+                missing.append(f"{path.relative_to(ROOT)}: {quoted}")
+    assert missing == []
+
+
+def test_every_make_target_the_documents_name_is_in_the_makefile() -> None:
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    named = set()
+    for path in MARKDOWN:
+        text = path.read_text()
+        blocks = "\n".join(re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL))
+        named |= {(path.relative_to(ROOT), t) for t in re.findall(r"`make ([\w-]+)", text)}
+        named |= {(path.relative_to(ROOT), t) for t in re.findall(r"^make ([\w-]+)", blocks, re.MULTILINE)}
+    assert len(named) > 10
+    assert sorted(f"{p}: make {t}" for p, t in named if t not in targets) == []

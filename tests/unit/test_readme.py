@@ -1,6 +1,7 @@
 """The documents say what the code does: every setting is a row of the configuration table
-(docs/operators.md), every sub-command and every option a row of the command table (docs/commands.md); every
-`rekap ...` line of the README and docs/ is one the command line takes."""
+(docs/operators.md), every sub-command and every option a row of the command table (docs/commands.md), every
+metric a row of the metrics table (docs/monitoring.md); every `rekap ...` line of the README and docs/ is one
+the command line takes."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from pathlib import Path
 
 from rekap.cli import build_parser
 from rekap.config import Settings
+from rekap.tabulator.metrics import TabulatorMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 COMMANDS = (REPO / "docs" / "commands.md").read_text()
 OPERATORS = (REPO / "docs" / "operators.md").read_text()
+MONITORING = (REPO / "docs" / "monitoring.md").read_text()
 
 
 def table_keys(document: str, heading: str) -> list[str]:
@@ -98,3 +101,15 @@ def test_every_command_line_the_documents_show_is_one_the_cli_takes() -> None:
             wrong.append(f"{line}: {command} has no {sorted(unknown)}")
     assert len(lines) > 50
     assert wrong == [], "\n".join(wrong)
+
+
+def test_every_metric_is_a_row_of_the_metrics_table_and_every_row_a_metric() -> None:
+    """As /metrics names them: a counter with _total, an info with _info; labels in braces are the row's own."""
+    suffix = {"counter": "_total", "info": "_info", "histogram": "", "gauge": ""}
+    exported = {family.name + suffix[family.type] for family in TabulatorMetrics().registry.collect()}
+    documented = {name for key in table_keys(MONITORING, "## Health and metrics")
+                  for name in re.findall(r"`(rekap_\w+)", key)}  # fmt: skip
+    assert {"not in docs/monitoring.md": exported - documented, "not exported": documented - exported} == {
+        "not in docs/monitoring.md": set(),
+        "not exported": set(),
+    }
