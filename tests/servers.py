@@ -1,6 +1,6 @@
-"""Who the tests connect as. The servers of a test run are set up as a KPU server is (README, "Security
-model"): a database owner that runs the migrations, a login per role, Kafka users with their ACLs; the
-tabulators of the tests run as the tabulator, never as a superuser. Passwords are made per test run."""
+"""Who the tests connect as. The servers of a test run are set up as a KPU server is (docs/security.md): a
+database owner that runs the migrations, a login per role, Kafka users with their ACLs; the tabulators of
+the tests run as the tabulator, never as a superuser. Passwords are made per test run."""
 
 from __future__ import annotations
 

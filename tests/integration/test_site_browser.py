@@ -29,12 +29,12 @@ from tests.programs import debian_program
 from tests.servers import login_url
 
 AXE_VERSION = "4.14.1"
-# As root, on a machine whose network is closed: no sandbox, no background connections (see the README).
+# As root, on a machine whose network is closed: no sandbox, no background connections (docs/testing.md).
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-SCREENSHOTS = os.environ.get("REKAP_SCREENSHOTS")  # a folder to copy the screenshots to (the README's)
+SCREENSHOTS = os.environ.get("REKAP_SCREENSHOTS")  # a folder to copy the screenshots to (docs/images/ shows them)
 
 playwright = pytest.importorskip("playwright.async_api")
 

@@ -63,7 +63,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     say('  psql "$(.venv/bin/rekap stack url)"     KPU\'s read-only session (`rekap stack url` prints its URL)')
     say("  .venv/bin/rekap stack status           what runs where")
     say("  make down                              stop everything (data kept; `make demo` starts afresh)")
-    say(f"  curl http://{settings.metrics_address}/metrics   the tabulator's metrics (Grafana: docker compose, README)")
+    say(f"  curl http://{settings.metrics_address}/metrics   the tabulator's metrics (Grafana: docs/monitoring.md)")
     return status
 
 

@@ -21,7 +21,7 @@ rekap site build site/ --watch 30             # then every 30 s, rewriting only 
 rekap site build site/ --audit-href audit/    # link the audit bundle (rekap audit export site/audit)
 
 It reads as the operator (the signed forms are in rekap.record), all in one snapshot. Any web server,
-object store or CDN serves the folder as it is: see the README's "Publishing the site"."""
+object store or CDN serves the folder as it is: see docs/site.md, "Publishing it"."""
 
 
 def build(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """A real single-node Apache Kafka broker (KRaft), assembled from Maven Central jars, run on loopback.
 
 The jars are fetched once with Maven into a cache; the broker is formatted once and keeps its data
-between stops (README, "The local stack", says why it is built this way).
+between stops (docs/operators.md, "The local stack", says why it is built this way).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MIN_JAVA = 17
 LOG4J_VERSION = "2.25.4"
 SLF4J_VERSION = "1.7.36"
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-NO_DOCKER_HINT = "Or run the whole stack in containers instead: docker compose up (see README.md)."
+NO_DOCKER_HINT = "Or run the whole stack in containers instead: docker compose up (see docs/operators.md)."
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

@@ -1,5 +1,5 @@
 """What `rekap stack up` sets up inside the servers it started, as a KPU server's administrators would
-(README, "Security model"): the database owner and the database, the schema, a login per role; the
+(docs/security.md): the database owner and the database, the schema, a login per role; the
 topics, a Kafka user per role with its ACLs. Each step may run again: it changes nothing that is right."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The master data as a folder of CSV files (UTF-8, a header line, comma-separated), read and checked.
 
-KPU can load its own lists in this format instead of the derived ones: see README.md. Reading
+KPU can load its own lists in this format instead of the derived ones: see docs/operators.md, "Master data". Reading
 collects every problem (file, line, field) before anything is loaded, so a bad folder loads nothing.
 """
 

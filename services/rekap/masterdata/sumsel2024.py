@@ -1,5 +1,5 @@
 """Facts of the 2024 Pilkada in Sumatera Selatan (province 16), as KPU published them, for the derivation
-(the README's "Master data" section says where each comes from)."""
+(docs/operators.md, "Master data", says where each comes from)."""
 
 from __future__ import annotations
 

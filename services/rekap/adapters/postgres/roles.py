@@ -221,7 +221,7 @@ async def _as_admin(url: str, work: Callable[[asyncpg.Connection], Awaitable[Non
 async def bootstrap_owner(admin: Connection, password: str, database: str) -> None:
     """As a superuser: the owner role (it may create the group roles and logins, nothing more; and hand
     pg_monitor to the monitoring role) and the database it owns. What a KPU server's administrator does once
-    by hand (README)."""
+    by hand (docs/operators.md, "Your own Kafka and PostgreSQL")."""
     verifier = scram_verifier(password)
     verb = "ALTER" if await admin.fetchrow(SELECT_ROLE, OWNER) else "CREATE"
     await _execute(admin, f"{verb} ROLE %I LOGIN CREATEROLE PASSWORD %L", OWNER, verifier)
