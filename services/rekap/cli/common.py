@@ -1,4 +1,4 @@
-"""What every sub-command shares: printing to its user, connecting to PostgreSQL."""
+"""What every sub-command shares: printing to its user, its settings, a session on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from rekap.access import redact_url
-from rekap.adapters.postgres.connection import connect as postgres_connect
-from rekap.adapters.postgres.masterdata import region_exists
+from rekap.adapters.postgres.session import Session
+from rekap.app import regions
 from rekap.config import DbUser, Settings
 from rekap.domain.head import TreeHead
-from rekap.domain.regions import CODE_LENGTH, Level, is_code
-from rekap.errors import ConfigError, RekapError, UnavailableError, UsageError
+from rekap.domain.regions import Level
+from rekap.errors import ConfigError
+from rekap.wiring import open_connection
 
 Command = Callable[[Settings, argparse.Namespace], int]
 if TYPE_CHECKING:  # generic only to the type checker
@@ -85,30 +85,13 @@ def usage_epilog(reads: Sequence[str], example: str) -> str:
     return "\n".join(lines)
 
 
-URL_SETTING = {"owner": "REKAP_OWNER_DATABASE_URL", "operator": "REKAP_OPERATOR_DATABASE_URL"}
-
-
-async def connect(settings: Settings, user: DbUser = "operator") -> asyncpg.Connection:
-    """A session as `user`: operators' commands connect as the operator, `db` commands as the owner."""
-    url = settings.dsn_for(user)
-    try:
-        return await postgres_connect(url, timeout=10)
-    except RekapError as failed:
-        error = failed.__cause__ or failed  # what the driver said
-        where = "DATABASE_URL" if user not in URL_SETTING else f"{URL_SETTING[user]} (or DATABASE_URL)"
-        raise UnavailableError(
-            f"Cannot connect to PostgreSQL at {redact_url(url)} as the {user}: {error}. "
-            f"Is the stack up (`rekap stack up`), or {where} right?"
-        ) from None
-
-
 def with_connection(
     settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]], user: DbUser = "operator"
 ) -> T:
     """Run `work` on a fresh connection as `user`, closed afterwards."""
 
     async def run() -> T:
-        conn = await connect(settings, user)
+        conn = await open_connection(settings, user)
         try:
             return await work(conn)
         finally:
@@ -117,22 +100,9 @@ def with_connection(
     return asyncio.run(run())
 
 
-def region_code(text: str, level: Level) -> str:
-    """A region's code as a command's argument: its digits, or a UsageError (the text not echoed whole)."""
-    if not is_code(text, level):
-        shown = text if len(text) <= 20 else f"{text[:20]}..."
-        raise UsageError(f"{shown!r}: a {_named(level)} is {CODE_LENGTH[level]} digits")
-    return text
-
-
 async def require_region(conn: asyncpg.Connection, level: Level, code: str) -> None:
     """Refuse a well-formed code that names no region of the master data (a typo would answer "nothing")."""
-    if not await region_exists(conn, level, code):
-        raise RekapError(f"{_named(level)} {code} is not in the master data")
-
-
-def _named(level: Level) -> str:
-    return "TPS" if level is Level.TPS else level.value.replace("_", "/")
+    await regions.require_region(Session(conn), level, code)
 
 
 def add_password_options(command: argparse.ArgumentParser) -> None:

@@ -13,16 +13,16 @@ from pydantic import ValidationError
 
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data_of
-from rekap.adapters.postgres.readings import deciding_form, record_outcome, tps_forms, tps_history
+from rekap.adapters.postgres.readings import deciding_form, record_outcome
 from rekap.adapters.postgres.terminals import read_terminal
+from rekap.app.regions import region_code
+from rekap.app.status import tps_status
 from rekap.cli.common import (
     KAFKA,
     OPERATOR_DB,
     SubParsers,
     add_command,
     local_time,
-    region_code,
-    require_region,
     say,
     with_connection,
 )
@@ -35,6 +35,7 @@ from rekap.domain.tally import TallyV1
 from rekap.errors import ConfigError, RekapError, UnavailableError
 from rekap.publisher import Publisher
 from rekap.retry import until_available
+from rekap.wiring import with_session
 
 PUBLISH = """rekap publish form.json --key kpps-1671011001001.key --wait
 
@@ -174,28 +175,22 @@ def _await_outcome(settings: Settings, partition: int, offset: int, seconds: flo
 
 def status(settings: Settings, args: argparse.Namespace) -> int:
     tps_id = region_code(args.tps_id, Level.TPS)
-
-    async def work(conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-        await require_region(conn, Level.TPS, tps_id)
-        return await tps_forms(conn, tps_id), await tps_history(conn, tps_id)
-
-    forms, history = with_connection(settings, work)
-    if not forms and not history:
+    found = with_session(settings, lambda session: tps_status(session, tps_id))
+    if not found.anything_recorded:
         say(f"Nothing recorded for TPS {args.tps_id} yet.")
         return 3
     say(f"TPS {args.tps_id}: what counts now")
-    for f in forms:
-        votes = json.loads(f["votes"])
-        held = f" held for review: {', '.join(f['reasons'])}" if f["status"] == "quarantined" else ""
-        say(f"  {f['contest_id']:<11} revision {f['revision']:<3} {f['status']:<11} valid {f['valid']:>4} "
-            f"invalid {f['invalid']:>3}  votes {votes}  by {f['terminal_id']}{held}")  # fmt: skip
+    for f in found.forms:
+        held = f" held for review: {', '.join(f.reasons)}" if f.status == "quarantined" else ""
+        say(f"  {f.contest_id:<11} revision {f.revision:<3} {f.status:<11} valid {f.valid:>4} "
+            f"invalid {f.invalid:>3}  votes {f.votes}  by {f.terminal_id}{held}")  # fmt: skip
     say("\nEvery record received for it:")
-    for r in history:
-        where = f"{r['partition']}/{r['offset']}"
-        contest, revision = r["contest_id"] or "-", r["revision"] or "-"
-        when = local_time(r["recorded_at"], r["time_zone"], r["zone"])
+    for r in found.history:
+        where = f"{r.partition}/{r.offset}"
+        contest, revision = r.contest_id or "-", r.revision or "-"
+        when = local_time(r.recorded_at, r.time_zone, r.zone)
         say(f"  {when}  {where:<10} {contest:<11} rev {revision!s:<3} "
-            f"{r['outcome']:<11} {r['reason'] or '':<24} {r['terminal_id'] or ''}")  # fmt: skip
+            f"{r.outcome:<11} {r.reason or '':<24} {r.terminal_id or ''}")  # fmt: skip
     return 0
 
 

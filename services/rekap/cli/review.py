@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-import asyncpg
-
-from rekap.adapters.postgres.review import HeldForm, held_forms
-from rekap.cli.common import (
-    OPERATOR_DB,
-    SubParsers,
-    add_command,
-    local_time,
-    region_code,
-    require_region,
-    say,
-    with_connection,
-)
+from rekap.app.regions import region_code
+from rekap.app.review import held_for_review
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, local_time, say
 from rekap.config import Settings
 from rekap.domain.regions import Level
-from rekap.domain.review import explain
+from rekap.wiring import with_session
 
 EXAMPLES = """rekap review list                      # every held form of the province, oldest first
 rekap review list --kecamatan 167101   # one PPK's queue"""
@@ -41,18 +31,12 @@ def register(commands: SubParsers) -> None:
 
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
     kecamatan = region_code(args.kecamatan, Level.KECAMATAN) if args.kecamatan is not None else None
-
-    async def work(conn: asyncpg.Connection) -> list[HeldForm]:
-        if kecamatan is not None:
-            await require_region(conn, Level.KECAMATAN, kecamatan)
-        return await held_forms(conn, kecamatan=kecamatan)
-
-    held = with_connection(settings, work)
+    held = with_session(settings, lambda session: held_for_review(session, kecamatan))
     for form in held:
         when = local_time(form.received_at, form.time_zone, form.zone)
         say(f"{when}  TPS {form.tps_id}  {form.contest_id}  revision {form.revision}  from {form.terminal_id}")
-        for reason in form.reasons:
-            say(f"    {reason}: {explain(reason, form.numbers, form.votes)}")
+        for reason, why in form.explained():
+            say(f"    {reason}: {why}")
     if held:
         say("\nTo correct one: the PPK operator of its kecamatan (a terminal with scope kecamatan:CODE) sends the")
         say("form with the right numbers: `rekap publish FORM.json --key ppk-CODE.key` (any revision: the PPK's")

@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,19 +22,19 @@ from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.readings import has_forms, outcome_counts, summary_rows, vote_rows
 from rekap.adapters.postgres.terminals import register_terminals
-from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command, connect
+from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command
 from rekap.config import Settings
 from rekap.devstack.secrets import StackSecrets
-from rekap.domain.contests import Contest
+from rekap.domain.contests import Contest, ContestKind
 from rekap.errors import ConfigError, RekapError
 from rekap.numbers import angka, persen
 from rekap.publisher import Publisher
 from rekap.simulation import check
 from rekap.simulation.night import STRESS, Mix, plan_night, simulated_terminals
 from rekap.simulation.runner import play
+from rekap.wiring import open_connection
 
 MIXES = {"night": Mix(), "stress": STRESS}
-GOVERNOR = "pkwkp-16"  # the race whose count the simulation shows
 console = Console()
 
 
@@ -74,7 +74,7 @@ def simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes) -> int:
-    conn = await connect(settings)
+    conn = await open_connection(settings)
     try:
         master = await read_master_data(conn)
         if not master.tps:
@@ -114,7 +114,7 @@ async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes)
                     "(`rekap tabulator run`) on the same topic and database?"
                 ) from None
         console.print(f"All counted {time.monotonic() - started:.1f} s after the first form was sent.\n")
-        await show_results(conn, settings.tally_topic, master.contests[GOVERNOR])
+        await show_results(conn, settings.tally_topic, headline_race(master.contests.values()))
         if not args.check:
             return 0
         problems = await check.differences(conn, settings.tally_topic, planned, expected)
@@ -128,6 +128,11 @@ async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes)
     console.print(f"[bold green]CHECK OK[/]: every total, at every level, equals what the simulated terminals "
                   f"sent, and each of the {len(planned):,} records has exactly the outcome it had to get.")  # fmt: skip
     return 0
+
+
+def headline_race(contests: Iterable[Contest]) -> Contest:
+    """The race a night's results show: a province's (the first by code, when the master data holds several)."""
+    return min((c for c in contests if c.kind is ContestKind.PKWKP), key=lambda c: c.region_code)
 
 
 def _bar() -> Progress:

@@ -20,12 +20,12 @@ from rekap.adapters.postgres.terminals import (
     register_terminals,
     revoke_terminal,
 )
+from rekap.app.regions import region_code
 from rekap.cli.common import (
     OPERATOR_DB,
     SubParsers,
     add_command,
     local_time,
-    region_code,
     require_region,
     say,
     say_registry,

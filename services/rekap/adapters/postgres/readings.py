@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.status import DecidingForm, Received
 from rekap.domain.revisions import Authority, CurrentForm
 
 # Where each partition of a topic stands: the next offset to read. The tabulator reads it for the
@@ -49,14 +51,22 @@ async def stored_offsets(
     return {r["partition"]: r["next_offset"] for r in await conn.fetch(SELECT_OFFSETS, topic, partitions)}
 
 
-async def tps_forms(conn: Connection, tps_id: str) -> list[asyncpg.Record]:
-    """What decides each contest of a TPS now (`votes` as JSON text)."""
-    return await conn.fetch(SELECT_TPS_FORMS, tps_id)
+async def tps_forms(conn: Connection, tps_id: str) -> list[DecidingForm]:
+    """What decides each contest of a TPS now."""
+    return [
+        DecidingForm(r["contest_id"], r["revision"], r["status"], r["valid"], r["invalid"], json.loads(r["votes"]),
+                     list(r["reasons"] or []), r["terminal_id"])
+        for r in await conn.fetch(SELECT_TPS_FORMS, tps_id)
+    ]  # fmt: skip
 
 
-async def tps_history(conn: Connection, tps_id: str) -> list[asyncpg.Record]:
+async def tps_history(conn: Connection, tps_id: str) -> list[Received]:
     """Every record received about a TPS: by the form's TPS, or by its key when the form was unreadable."""
-    return await conn.fetch(SELECT_TPS_HISTORY, tps_id, tps_id.encode())
+    return [
+        Received(r["partition"], r["offset"], r["contest_id"], r["revision"], r["outcome"], r["reason"],
+                 r["terminal_id"], r["recorded_at"], r["time_zone"], r["zone"])
+        for r in await conn.fetch(SELECT_TPS_HISTORY, tps_id, tps_id.encode())
+    ]  # fmt: skip
 
 
 async def summary_rows(

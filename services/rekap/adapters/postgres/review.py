@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
+from rekap.app.review import HeldForm
 
 SELECT_HELD = """
 SELECT f.tps_id, f.contest_id, f.revision, f.reasons, f.terminal_id, f.authority,
@@ -23,21 +22,6 @@ JOIN rekap.provinsi_zone z ON z.provinsi_code = t.provinsi_code
 WHERE f.status = 'quarantined' AND ($1::text IS NULL OR left(f.tps_id, 6) = $1)
 ORDER BY r.recorded_at, f.tps_id, f.contest_id
 """
-
-
-@dataclass(frozen=True)
-class HeldForm:
-    tps_id: str
-    contest_id: str
-    revision: int
-    reasons: list[str]
-    terminal_id: str
-    authority: int
-    received_at: datetime
-    time_zone: str  # the region's: Asia/Jakarta
-    zone: str  # and its name: WIB
-    numbers: dict[str, int]
-    votes: dict[str, int]
 
 
 async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
