@@ -16,13 +16,13 @@ from rekap.adapters.postgres.errors import RefusedError
 from rekap.adapters.postgres.masterdata import count_rows, load_master_data, read_master_data
 from rekap.adapters.postgres.tabulation import SELECT_EXPECTED
 from rekap.adapters.postgres.terminals import (
-    TerminalError,
     list_terminals,
     read_terminals,
     register_terminals,
     revoke_terminal,
     terminals_version,
 )
+from rekap.app.terminals import TerminalError
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
 from rekap.domain.terminals import Scope, ScopeKind, Terminal

@@ -15,11 +15,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from rekap.adapters.postgres.session import Session
-from rekap.app import regions
 from rekap.config import DbUser, Settings
 from rekap.domain.head import TreeHead
-from rekap.domain.regions import Level
 from rekap.errors import ConfigError
 from rekap.wiring import open_connection
 
@@ -98,11 +95,6 @@ def with_connection(
             await conn.close()
 
     return asyncio.run(run())
-
-
-async def require_region(conn: asyncpg.Connection, level: Level, code: str) -> None:
-    """Refuse a well-formed code that names no region of the master data (a typo would answer "nothing")."""
-    await regions.require_region(Session(conn), level, code)
 
 
 def add_password_options(command: argparse.ArgumentParser) -> None:

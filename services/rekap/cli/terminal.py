@@ -9,35 +9,24 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
-
-from rekap.adapters.postgres.registry import registry_head
-from rekap.adapters.postgres.terminals import (
-    TerminalError,
-    TerminalRecord,
-    list_terminals,
-    refused_registrations,
-    register_terminals,
-    revoke_terminal,
-)
+from rekap.app import terminals as registry
 from rekap.app.regions import region_code
+from rekap.app.terminals import TerminalError
 from rekap.cli.common import (
     OPERATOR_DB,
     SubParsers,
     add_command,
     local_time,
-    require_region,
     say,
     say_registry,
-    with_connection,
 )
 from rekap.config import Settings
-from rekap.domain.head import TreeHead
 from rekap.domain.regions import Level
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_public_key
 from rekap.domain.terminals import TERMINAL_ID, Scope, Terminal
 from rekap.errors import ConfigError, UsageError
 from rekap.registration import TerminalsFile, read_terminals_file
+from rekap.wiring import with_session
 
 
 def terminal_id(text: str) -> str:
@@ -79,12 +68,9 @@ def register_command(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("register one terminal (ID --scope ... --public-key ...) or a file of them (--from FILE)")
     terminal = Terminal(args.terminal_id, _public_key(args.public_key), args.scope)
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, TreeHead]:
-        return await register_terminals(conn, [terminal]), await registry_head(conn)
-
-    new, head = with_connection(settings, work)
-    say(f"{'registered' if new else 'already registered'}: {terminal.terminal_id} for {terminal.scope}")
-    say_registry(head)
+    done = with_session(settings, lambda session: registry.register(session, [terminal]))
+    say(f"{'registered' if done.new else 'already registered'}: {terminal.terminal_id} for {terminal.scope}")
+    say_registry(done.head)
     return 0
 
 
@@ -117,12 +103,8 @@ def register_file(settings: Settings, path: Path) -> int:
         problems = loaded.problems + _refused(settings, loaded)
     else:
         terminals = loaded.terminals
-
-        async def work(conn: asyncpg.Connection) -> tuple[int, TreeHead]:
-            return await register_terminals(conn, terminals), await registry_head(conn)
-
         try:
-            new, head = with_connection(settings, work)
+            done = with_session(settings, lambda session: registry.register(session, terminals))
         except TerminalError as error:
             if not error.problems:
                 raise
@@ -131,9 +113,9 @@ def register_file(settings: Settings, path: Path) -> int:
             ]
         else:
             took = time.monotonic() - started
-            say(f"{path}: {len(terminals):,} terminals, {new:,} newly registered, "
-                f"{len(terminals) - new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
-            say_registry(head)
+            say(f"{path}: {len(terminals):,} terminals, {done.new:,} newly registered, "
+                f"{len(terminals) - done.new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
+            say_registry(done.head)
             return 0
     for problem in loaded.said(problems):
         print(problem, file=sys.stderr)
@@ -144,12 +126,8 @@ def _refused(settings: Settings, loaded: TerminalsFile) -> list[tuple[int, str]]
     """What the database would refuse of the file's lines, as far as each was read: (line, message)."""
     if not loaded.entries:
         return []
-
-    async def work(conn: asyncpg.Connection) -> list[tuple[int, str]]:
-        parts = [(e.terminal_id, e.public_key, e.scope) for e in loaded.entries]
-        return await refused_registrations(conn, parts)
-
-    refused = with_connection(settings, work)
+    parts: list[registry.Registration] = [(e.terminal_id, e.public_key, e.scope) for e in loaded.entries]
+    refused = with_session(settings, lambda session: registry.refused(session, parts))
     entries = loaded.entries
     return [(entries[n].line, f"{entries[n].terminal_id}: {why}" if entries[n].terminal_id else why)
             for n, why in refused]  # fmt: skip
@@ -158,12 +136,8 @@ def _refused(settings: Settings, loaded: TerminalsFile) -> list[tuple[int, str]]
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
     kecamatan = region_code(args.kecamatan, Level.KECAMATAN) if args.kecamatan is not None else None
 
-    async def work(conn: asyncpg.Connection) -> list[TerminalRecord]:
-        if kecamatan is not None:
-            await require_region(conn, Level.KECAMATAN, kecamatan)
-        return await list_terminals(conn)
-
-    records = [r for r in with_connection(settings, work) if _listed(r.terminal, args)]
+    listed = with_session(settings, lambda session: registry.terminals(session, kecamatan))
+    records = [r for r in listed if _listed(r.terminal, args)]
     say(f"{'terminal':<28} {'scope':<24} {'state':<8} registered")
     for r in records:
         state = "active" if r.terminal.active else "revoked"
@@ -183,11 +157,7 @@ def _listed(terminal: Terminal, args: argparse.Namespace) -> bool:
 
 
 def revoke(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> TreeHead:
-        await revoke_terminal(conn, args.terminal_id)
-        return await registry_head(conn)
-
-    head = with_connection(settings, work)
+    head = with_session(settings, lambda session: registry.revoke(session, args.terminal_id))
     say(f"revoked: {args.terminal_id} (its forms from now on are rejected)")
     say_registry(head)
     return 0

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rekap.adapters.postgres import masterdata, readings, review
+from rekap.adapters.postgres import masterdata, readings, registry, review, terminals
 from rekap.adapters.postgres.connection import Connection
 from rekap.app.review import HeldForm
 from rekap.app.status import DecidingForm, Received
+from rekap.app.terminals import Registration, TerminalRecord
+from rekap.domain.head import TreeHead
 from rekap.domain.regions import Level
+from rekap.domain.terminals import Terminal
 
 
 @dataclass(frozen=True)
@@ -27,3 +30,18 @@ class Session:
 
     async def held_forms(self, kecamatan: str | None) -> list[HeldForm]:
         return await review.held_forms(self.conn, kecamatan)
+
+    async def register_terminals(self, registered: list[Terminal]) -> int:
+        return await terminals.register_terminals(self.conn, registered)
+
+    async def refused_registrations(self, registrations: list[Registration]) -> list[tuple[int, str]]:
+        return await terminals.refused_registrations(self.conn, registrations)
+
+    async def revoke_terminal(self, terminal_id: str) -> None:
+        await terminals.revoke_terminal(self.conn, terminal_id)
+
+    async def list_terminals(self) -> list[TerminalRecord]:
+        return await terminals.list_terminals(self.conn)
+
+    async def registry_head(self) -> TreeHead:
+        return await registry.registry_head(self.conn)

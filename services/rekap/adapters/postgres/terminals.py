@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.terminals import Registration, TerminalError, TerminalRecord
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
-from rekap.errors import RekapError
-
-
-class TerminalError(RekapError):
-    """A registration or revocation that cannot be done as asked. `problems`: each terminal id refused in a
-    registration, with why (every one, for a caller that reports them line by line)."""
-
-    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
-
-
-@dataclass(frozen=True, slots=True)
-class TerminalRecord:
-    terminal: Terminal
-    registered_at: datetime
-    revoked_at: datetime | None
-    time_zone: str | None  # its region's (Asia/Jakarta), and the zone's name (WIB): None for a region not known
-    zone: str | None
-
-
-# A registration to check, by its parts: None for a part its caller could not read (not checked then).
-Registration = tuple[str | None, bytes | None, Scope | None]
 
 CREATE_STAGING = """
 CREATE TEMP TABLE load_terminal (n integer, terminal_id text, public_key bytea, scope_kind text, scope_code text)
