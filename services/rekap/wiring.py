@@ -5,14 +5,19 @@ connection or calls an adapter itself."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from rekap.access import redact_url
+from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.connection import BoundConnection, connect
 from rekap.adapters.postgres.session import Session
 from rekap.config import DbUser, Settings
+from rekap.domain.signing import SigningKey
 from rekap.errors import RekapError, UnavailableError
+from rekap.publisher import Publisher
+from rekap.retry import until_available
 
 T = TypeVar("T")
 URL_SETTING = {"owner": "REKAP_OWNER_DATABASE_URL", "operator": "REKAP_OPERATOR_DATABASE_URL"}
@@ -43,3 +48,22 @@ def with_session(settings: Settings, use: Callable[[Session], Awaitable[T]], use
             await conn.close()
 
     return asyncio.run(run())
+
+
+async def send_form(
+    settings: Settings, tps_id: str | None, value: bytes, key: SigningKey, *, within: float
+) -> tuple[int, int]:
+    """Sign and send a form's exact bytes as a terminal, retrying while the broker does not answer (for
+    `within` seconds at most): its (partition, offset)."""
+    terminals = settings.kafka("terminals")
+
+    async def attempt() -> tuple[int, int]:
+        await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
+        async with Publisher(terminals, settings.tally_topic) as publisher:
+            metadata = await publisher.publish(tps_id, value, key)
+        return metadata.partition, metadata.offset
+
+    # Sent again after a failure, the form may reach the topic twice: the second is judged a duplicate.
+    # The command says an outage in its one line: neither aiokafka's errors nor each retry are shown.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within, quiet=True)

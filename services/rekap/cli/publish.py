@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 from pathlib import Path
 
-import asyncpg
 from pydantic import ValidationError
 
-from rekap.adapters.kafka.topics import ensure_topics
-from rekap.adapters.postgres.masterdata import read_master_data_of
-from rekap.adapters.postgres.readings import deciding_form, record_outcome
-from rekap.adapters.postgres.terminals import read_terminal
+from rekap.app.publish import outcome_within, why_not_counted
 from rekap.app.regions import region_code
 from rekap.app.status import tps_status
 from rekap.cli.common import (
@@ -24,18 +19,14 @@ from rekap.cli.common import (
     add_command,
     local_time,
     say,
-    with_connection,
 )
 from rekap.config import Settings
 from rekap.domain.decode import MAX_VALUE_BYTES, RawRecord, why_invalid
-from rekap.domain.forecast import FormWorld, forecast, refusal
 from rekap.domain.regions import Level
 from rekap.domain.signing import SigningKey, read_private_key, signed_headers
 from rekap.domain.tally import TallyV1
 from rekap.errors import ConfigError, RekapError, UnavailableError
-from rekap.publisher import Publisher
-from rekap.retry import until_available
-from rekap.wiring import with_session
+from rekap.wiring import send_form, with_session
 
 PUBLISH = """rekap publish form.json --key kpps-1671011001001.key --wait
 
@@ -72,7 +63,7 @@ def publish(settings: Settings, args: argparse.Namespace) -> int:
     if tally is not None and not args.force:
         _foresee(settings, RawRecord(tally.tps_id.encode(), value, signed_headers(value, key)), tally)
     tps_id = tally.tps_id if tally is not None else _tps_id_in(value)
-    partition, offset = asyncio.run(_send(settings, tps_id, value, key, within=args.timeout))
+    partition, offset = asyncio.run(send_form(settings, tps_id, value, key, within=args.timeout))
     what = (f"{tally.tps_id} {tally.contest_id} revision {tally.revision}" if tally is not None
             else f"{args.form}'s exact bytes (not a tally/v1 form)")  # fmt: skip
     say(f"sent {what} to {settings.tally_topic}, partition {partition}, offset {offset}")
@@ -120,55 +111,25 @@ def _tps_id_in(value: bytes) -> str | None:
 
 
 def _foresee(settings: Settings, record: RawRecord, tally: TallyV1) -> None:
-    async def world(conn: asyncpg.Connection) -> FormWorld:
-        return FormWorld(await read_master_data_of(conn, tally.tps_id), await read_terminal(conn, tally.terminal_id),
-                         await deciding_form(conn, tally.tps_id, tally.contest_id))  # fmt: skip
-
     try:
-        known = with_connection(settings, world)
+        why = with_session(settings, lambda session: why_not_counted(session, record, tally))
     except UnavailableError as error:
         raise UnavailableError(f"{error} The form was not checked nor sent (--force sends it unchecked).") from None
-    why = refusal(forecast(record, known), known, tally)
     if why is not None:
         raise FormRefusedError(f"not sent: {why} (--force sends it anyway)")
 
 
-async def _send(
-    settings: Settings, tps_id: str | None, value: bytes, key: SigningKey, *, within: float
-) -> tuple[int, int]:
-    terminals = settings.kafka("terminals")
-
-    async def attempt() -> tuple[int, int]:
-        await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
-        async with Publisher(terminals, settings.tally_topic) as publisher:
-            metadata = await publisher.publish(tps_id, value, key)
-        return metadata.partition, metadata.offset
-
-    # Sent again after a failure, the form may reach the topic twice: the second is judged a duplicate.
-    # The command says an outage in its one line: neither aiokafka's errors nor each retry are shown.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within, quiet=True)
-
-
 def _await_outcome(settings: Settings, partition: int, offset: int, seconds: float) -> int:
     say(f"waiting up to {seconds:g} s for a tabulator to count it ...")
-
-    async def poll(conn: asyncpg.Connection) -> asyncpg.Record | None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while (found := await record_outcome(conn, settings.tally_topic, partition, offset)) is None:
-            if loop.time() >= end:
-                return None
-            await asyncio.sleep(0.2)
-        return found
-
-    found = with_connection(settings, poll)
+    found = with_session(
+        settings, lambda session: outcome_within(session, settings.tally_topic, partition, offset, seconds)
+    )
     if found is None:
         say(f"no tabulator recorded an outcome within {seconds:g} s: is one running? (`rekap status TPS` later)")
         return NO_OUTCOME_STATUS
-    outcome = found["outcome"]
-    why = f": {found['reason']}" if found["reason"] else ""
-    detail = f" ({found['detail']})" if found["detail"] else ""
+    outcome = found.outcome
+    why = f": {found.reason}" if found.reason else ""
+    detail = f" ({found.detail})" if found.detail else ""
     say(f"{WAIT_SAYS[outcome]}{why}{detail}")
     return WAIT_STATUS[outcome]
 

@@ -9,6 +9,7 @@ from collections import Counter
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.publish import RecordOutcome
 from rekap.app.status import DecidingForm, Received
 from rekap.domain.revisions import Authority, CurrentForm
 
@@ -89,9 +90,10 @@ async def deciding_form(conn: Connection, tps_id: str, contest_id: str) -> Curre
     return None if r is None else CurrentForm(r["revision"], bytes(r["digest"]), Authority(r["authority"]))
 
 
-async def record_outcome(conn: Connection, topic: str, partition: int, offset: int) -> asyncpg.Record | None:
-    """The outcome a tabulator recorded for one record (outcome, reason, detail); None until it has."""
-    return await conn.fetchrow(SELECT_RECORD_OUTCOME, topic, partition, offset)
+async def record_outcome(conn: Connection, topic: str, partition: int, offset: int) -> RecordOutcome | None:
+    """The outcome a tabulator recorded for one record; None until it has."""
+    r = await conn.fetchrow(SELECT_RECORD_OUTCOME, topic, partition, offset)
+    return None if r is None else RecordOutcome(r["outcome"], r["reason"], r["detail"])
 
 
 async def outcome_counts(conn: Connection, topic: str) -> Counter[tuple[str, str | None]]:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from rekap.adapters.postgres import masterdata, readings, registry, review, terminals
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.publish import RecordOutcome
 from rekap.app.review import HeldForm
 from rekap.app.status import DecidingForm, Received
 from rekap.app.terminals import Registration, TerminalRecord
+from rekap.domain.forecast import FormWorld
 from rekap.domain.head import TreeHead
 from rekap.domain.regions import Level
 from rekap.domain.terminals import Terminal
@@ -45,3 +47,11 @@ class Session:
 
     async def registry_head(self) -> TreeHead:
         return await registry.registry_head(self.conn)
+
+    async def form_world(self, tps_id: str, terminal_id: str, contest_id: str) -> FormWorld:
+        return FormWorld(await masterdata.read_master_data_of(self.conn, tps_id),
+                         await terminals.read_terminal(self.conn, terminal_id),
+                         await readings.deciding_form(self.conn, tps_id, contest_id))  # fmt: skip
+
+    async def record_outcome(self, topic: str, partition: int, offset: int) -> RecordOutcome | None:
+        return await readings.record_outcome(self.conn, topic, partition, offset)
