@@ -9,8 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from rekap.access import redact_url
-from rekap.adapters.kafka.topics import ensure_topics
+from rekap.access import KafkaAccess, redact_url
+from rekap.adapters.kafka.topics import ensure_topics, log_start
 from rekap.adapters.postgres.connection import BoundConnection, connect
 from rekap.adapters.postgres.session import Session
 from rekap.config import DbUser, Settings
@@ -67,3 +67,19 @@ async def send_form(
     # The command says an outage in its one line: neither aiokafka's errors nor each retry are shown.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within, quiet=True)
+
+
+class Broker:
+    """The broker as the use cases ask it (as the admin: where a partition's log starts)."""
+
+    def __init__(self, access: KafkaAccess) -> None:
+        self._access = access
+
+    async def log_start(self, topic: str, partition: int) -> int:
+        return await log_start(self._access, topic, partition)
+
+
+def with_broker_and_session(settings: Settings, use: Callable[[Broker, Session], Awaitable[T]]) -> T:
+    """Run a use case that asks the broker (as the admin) and the database (as the operator)."""
+    broker = Broker(settings.kafka("admin"))
+    return with_session(settings, lambda session: use(broker, session))

@@ -8,12 +8,9 @@ import asyncio
 import gc
 import signal
 
-import asyncpg
 import structlog
 
-from rekap.adapters.kafka.topics import log_start
-from rekap.adapters.postgres.gaps import accept_gap
-from rekap.adapters.postgres.registry import registry_head
+from rekap.app.gaps import accept_gap
 from rekap.bootstrap import tabulator_service
 from rekap.cli.common import (
     KAFKA,
@@ -24,11 +21,9 @@ from rekap.cli.common import (
     add_command,
     say,
     say_registry,
-    with_connection,
 )
 from rekap.config import Settings
-from rekap.domain.batch import OffsetGap
-from rekap.domain.head import TreeHead
+from rekap.wiring import with_broker_and_session
 
 log = structlog.get_logger(__name__)
 
@@ -67,13 +62,11 @@ def run(settings: Settings, _: argparse.Namespace) -> int:
 def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
     """Records vanished from a partition before they were counted: after a review, go on without them."""
     topic = settings.tally_topic
-    start = asyncio.run(log_start(settings.kafka("admin"), topic, args.partition))
-
-    async def work(conn: asyncpg.Connection) -> tuple[OffsetGap, TreeHead]:
-        gap = await accept_gap(conn, topic, args.partition, start, accepted_by=args.by, reason=args.reason)
-        return gap, await registry_head(conn)
-
-    gap, head = with_connection(settings, work)
+    accepted = with_broker_and_session(
+        settings, lambda broker, session: accept_gap(broker, session, topic, args.partition, by=args.by,
+                                                     reason=args.reason)
+    )  # fmt: skip
+    gap, head = accepted.gap, accepted.head
     say(f"accepted: offsets {gap.first_missing} to {gap.next_offset - 1} of {topic} partition {gap.partition} "
         f"({gap.missing:,} records) are missing, recorded as accepted by {args.by}")  # fmt: skip
     say(f"the tabulator owning the partition goes on from offset {gap.next_offset} within REKAP_TERMINAL_REFRESH_S")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rekap.adapters.postgres import masterdata, readings, registry, review, terminals
+from rekap.adapters.postgres import gaps, masterdata, readings, registry, review, terminals
 from rekap.adapters.postgres.connection import Connection
 from rekap.app.publish import RecordOutcome
 from rekap.app.review import HeldForm
 from rekap.app.status import DecidingForm, Received
 from rekap.app.terminals import Registration, TerminalRecord
+from rekap.domain.batch import OffsetGap
 from rekap.domain.forecast import FormWorld
 from rekap.domain.head import TreeHead
 from rekap.domain.regions import Level
@@ -55,3 +56,7 @@ class Session:
 
     async def record_outcome(self, topic: str, partition: int, offset: int) -> RecordOutcome | None:
         return await readings.record_outcome(self.conn, topic, partition, offset)
+
+    async def accept_gap(self, topic: str, partition: int, log_start: int, *, accepted_by: str,
+                         reason: str) -> OffsetGap:  # fmt: skip
+        return await gaps.accept_gap(self.conn, topic, partition, log_start, accepted_by=accepted_by, reason=reason)
