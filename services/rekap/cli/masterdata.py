@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import asyncpg
-
-from rekap.adapters.postgres.masterdata import count_rows, load_master_data
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
+from rekap.app import masterdata as master_data
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say
 from rekap.config import Settings
 from rekap.masterdata.derive import derive, derive_from_npm
 from rekap.masterdata.files import read_master_data_folder, write_master_data
 from rekap.resources import sumsel_master_data_dir
+from rekap.wiring import with_session
 
 
 def load(settings: Settings, args: argparse.Namespace) -> int:
@@ -21,15 +20,12 @@ def load(settings: Settings, args: argparse.Namespace) -> int:
     say(f"Loading {dataset.about.name} from {folder}")
     say(f"TPS list: {dataset.about.tps_source}")
 
-    async def work(conn: asyncpg.Connection) -> dict[str, int]:
-        changes = await load_master_data(conn, dataset, replace=args.replace)
-        say(f"\n{'table':<22} {'in files':>9} {'new':>7} {'changed':>8} {'same':>7} {'not in files':>13}")
-        for c in changes:
-            say(f"{c.table:<22} {c.rows:>9} {c.inserted:>7} {c.updated + c.removed:>8} {c.unchanged:>7}"
-                f" {c.not_in_files:>13}")  # fmt: skip
-        return await count_rows(conn)
-
-    totals = with_connection(settings, work)
+    loaded = with_session(settings, lambda session: master_data.load(session, dataset, replace=args.replace))
+    say(f"\n{'table':<22} {'in files':>9} {'new':>7} {'changed':>8} {'same':>7} {'not in files':>13}")
+    for c in loaded.changes:
+        say(f"{c.table:<22} {c.rows:>9} {c.inserted:>7} {c.updated + c.removed:>8} {c.unchanged:>7}"
+            f" {c.not_in_files:>13}")  # fmt: skip
+    totals = loaded.totals
     say("\nIn the database: " + ", ".join(f"{n:,} {table}" for table, n in totals.items()))
     return 0
 

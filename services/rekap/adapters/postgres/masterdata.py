@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.registry import log_master_data
+from rekap.app.masterdata import TableChange
 from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.masterdata import Dataset, MasterData, MasterDataSet
 from rekap.domain.regions import Level, Tps
@@ -91,20 +92,6 @@ SELECT (SELECT count(*) FROM rekap.provinsi) AS provinsi,
        (SELECT count(*) FROM rekap.contest) AS contest,
        (SELECT count(*) FROM rekap.choice) AS choice
 """
-
-
-@dataclass(frozen=True, slots=True)
-class TableChange:
-    table: str
-    rows: int  # in the files
-    inserted: int
-    updated: int
-    removed: int  # choices only
-    not_in_files: int  # kept
-
-    @property
-    def unchanged(self) -> int:
-        return self.rows - self.inserted - self.updated
 
 
 class MasterDataConflictError(RekapError):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rekap.adapters.postgres import gaps, masterdata, readings, registry, review, terminals
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.masterdata import TableChange
 from rekap.app.publish import RecordOutcome
 from rekap.app.review import HeldForm
 from rekap.app.status import DecidingForm, Received
@@ -14,6 +15,7 @@ from rekap.app.terminals import Registration, TerminalRecord
 from rekap.domain.batch import OffsetGap
 from rekap.domain.forecast import FormWorld
 from rekap.domain.head import TreeHead
+from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.regions import Level
 from rekap.domain.terminals import Terminal
 
@@ -60,3 +62,9 @@ class Session:
     async def accept_gap(self, topic: str, partition: int, log_start: int, *, accepted_by: str,
                          reason: str) -> OffsetGap:  # fmt: skip
         return await gaps.accept_gap(self.conn, topic, partition, log_start, accepted_by=accepted_by, reason=reason)
+
+    async def load_master_data(self, dataset: MasterDataSet, *, replace: bool) -> list[TableChange]:
+        return await masterdata.load_master_data(self.conn, dataset, replace=replace)
+
+    async def count_rows(self) -> dict[str, int]:
+        return await masterdata.count_rows(self.conn)
