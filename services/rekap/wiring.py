@@ -9,10 +9,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from rekap.access import KafkaAccess, redact_url
+from rekap.access import KafkaAccess, KafkaRole, Resources, redact_url
 from rekap.adapters.kafka.topics import ensure_topics, log_start
 from rekap.adapters.postgres.connection import BoundConnection, connect
 from rekap.adapters.postgres.session import Session
+from rekap.app.broker import Acl
 from rekap.config import DbUser, Settings
 from rekap.domain.signing import SigningKey
 from rekap.errors import RekapError, UnavailableError
@@ -83,3 +84,34 @@ def with_broker_and_session(settings: Settings, use: Callable[[Broker, Session],
     """Run a use case that asks the broker (as the admin) and the database (as the operator)."""
     broker = Broker(settings.kafka("admin"))
     return with_session(settings, lambda session: use(broker, session))
+
+
+class KafkaAdmin:
+    """The broker's administration as the use cases ask it, as the admin principal. confluent-kafka (11 MB
+    of memory) is imported by the calls that use it, not by every `rekap` command: the tabulator is one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._access = settings.kafka("admin")
+
+    async def ensure_topics(self, topics: dict[str, int]) -> list[str]:
+        return await ensure_topics(self._access, topics)
+
+    def set_user(self, user: str, password: str, role: KafkaRole, names: Resources) -> None:
+        from rekap.adapters.kafka.security import set_user  # noqa: PLC0415 (see the class)
+
+        set_user(self._access, user, password, role, names)
+
+    def acls_of(self, user: str) -> list[Acl]:
+        from rekap.adapters.kafka.security import acls_of  # noqa: PLC0415 (see the class)
+
+        return [Acl(_named(acl.operation), _named(acl.restype), acl.name) for acl in acls_of(self._access, user)]
+
+    def remove_user(self, user: str) -> None:
+        from rekap.adapters.kafka.security import remove_user  # noqa: PLC0415 (see the class)
+
+        remove_user(self._access, user)
+
+
+def _named(value: object) -> str:
+    """An ACL's operation or resource type as Kafka's tools write it: write, topic."""
+    return str(getattr(value, "name", value)).lower()

@@ -6,47 +6,37 @@ import argparse
 import asyncio
 
 from rekap.access import KafkaRole, Resources
-from rekap.adapters.kafka.topics import ensure_topics
+from rekap.app import broker
 from rekap.cli.common import KAFKA, TOPICS, SubParsers, add_command, add_password_options, read_password, say
 from rekap.config import Settings
+from rekap.wiring import KafkaAdmin
 
 
 def setup(settings: Settings, _: argparse.Namespace) -> int:
     topics = {settings.tally_topic: settings.topic_partitions, settings.dead_letter_topic: settings.topic_partitions}
-    created = asyncio.run(ensure_topics(settings.kafka("admin"), topics))
+    created = asyncio.run(broker.set_up_topics(KafkaAdmin(settings), topics))
     for name in topics:
         say(f"{'created' if name in created else 'exists '}  {name}")
     return 0
 
 
 def user_set(settings: Settings, args: argparse.Namespace) -> int:
-    from rekap.adapters.kafka.security import acls_of, set_user  # noqa: PLC0415 (see below)
-
     role = KafkaRole(args.role)
     password = read_password(args, args.name)
     names = Resources(settings.tally_topic, settings.dead_letter_topic, settings.group_id)
-    set_user(settings.kafka("admin"), args.name, password, role, names)
+    acls = broker.set_user(KafkaAdmin(settings), args.name, password, role, names)
     say(f"user {args.name} set, with the {role} ACLs:")
-    for acl in acls_of(settings.kafka("admin"), args.name):
-        say(f"  {_name(acl.operation):<16} {_name(acl.restype)} {acl.name}")
+    for acl in acls:
+        say(f"  {acl.operation:<16} {acl.resource_type} {acl.name}")
     return 0
 
 
-def _name(value: object) -> str:
-    """An ACL's operation or resource type as Kafka's tools write it: write, topic."""
-    return str(getattr(value, "name", value)).lower()
-
-
 def user_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from rekap.adapters.kafka.security import remove_user  # noqa: PLC0415 (see below)
-
-    remove_user(settings.kafka("admin"), args.name)
+    broker.remove_user(KafkaAdmin(settings), args.name)
     say(f"user {args.name} removed (its password and its ACLs)")
     return 0
 
 
-# confluent-kafka (11 MB of memory) is imported by the commands that use it, not by every `rekap` command:
-# the tabulator is one of them.
 def register(commands: SubParsers) -> None:
     kafka = commands.add_parser("kafka", help="the broker's topics, users and ACLs (as the admin)")
     actions = kafka.add_subparsers(title="kafka commands", required=True, metavar="ACTION")

@@ -1,0 +1,35 @@
+"""The broker's administration: a user set is answered with the ACLs it holds now."""
+
+from __future__ import annotations
+
+from rekap.access import KafkaRole, Resources
+from rekap.app import broker
+from rekap.app.broker import Acl
+
+NAMES = Resources("tallies", "tallies.dead-letters", "rekap-tabulators")
+
+
+class Admin:
+    def __init__(self) -> None:
+        self.users: dict[str, KafkaRole] = {}
+
+    async def ensure_topics(self, topics: dict[str, int]) -> list[str]:
+        return [name for name in topics if name != "tallies"]  # the tally topic exists already
+
+    def set_user(self, user: str, password: str, role: KafkaRole, names: Resources) -> None:
+        assert password
+        self.users[user] = role
+
+    def acls_of(self, user: str) -> list[Acl]:
+        return [Acl("write", "topic", NAMES.tally_topic)] if self.users.get(user) is KafkaRole.TERMINALS else []
+
+    def remove_user(self, user: str) -> None:
+        del self.users[user]
+
+
+async def test_topics_and_users() -> None:
+    admin = Admin()
+    assert await broker.set_up_topics(admin, {"tallies": 6, "tallies.dead-letters": 6}) == ["tallies.dead-letters"]
+    assert broker.set_user(admin, "vendor-a", "pw", KafkaRole.TERMINALS, NAMES) == [Acl("write", "topic", "tallies")]
+    broker.remove_user(admin, "vendor-a")
+    assert admin.users == {}
