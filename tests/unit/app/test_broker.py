@@ -18,6 +18,7 @@ class Admin:
 
     def set_user(self, user: str, password: str, role: KafkaRole, names: Resources) -> None:
         assert password
+        assert names == NAMES
         self.users[user] = role
 
     def acls_of(self, user: str) -> list[Acl]:
