@@ -30,8 +30,8 @@ from rekap.adapters.kafka.security import grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
-from rekap.adapters.postgres.roles import OWNER
 from rekap.adapters.postgres.terminals import register_terminals
+from rekap.app.logins import OWNER
 from rekap.config import DbUser, Settings
 from rekap.devstack.secrets import local_postgres_url
 from rekap.domain.masterdata import MasterDataSet

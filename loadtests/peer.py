@@ -88,7 +88,7 @@ from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.security import acls_of, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.migrations import load_migrations, migrate
-from rekap.adapters.postgres.roles import OWNER
+from rekap.app.logins import OWNER
 from rekap.config import Settings
 from rekap.devstack.secrets import stack_settings
 from rekap.devstack.stack import LocalStack

@@ -22,7 +22,7 @@ import pytest
 from rekap.access import KafkaAccess, with_database
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
-from rekap.adapters.postgres.roles import OWNER
+from rekap.app.logins import OWNER
 from rekap.config import KAFKA_VERSION
 from rekap.devstack.kafka import LocalKafka
 from rekap.devstack.postgres import LocalPostgres

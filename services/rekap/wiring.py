@@ -8,10 +8,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from rekap.access import KafkaAccess, KafkaRole, Resources, redact_url
 from rekap.adapters.kafka.topics import ensure_topics, log_start
 from rekap.adapters.postgres.connection import BoundConnection, connect
+from rekap.adapters.postgres.roles import bootstrap_database
 from rekap.adapters.postgres.session import Session
 from rekap.app.broker import Acl
 from rekap.config import DbUser, Settings
@@ -115,3 +117,12 @@ class KafkaAdmin:
 def _named(value: object) -> str:
     """An ACL's operation or resource type as Kafka's tools write it: write, topic."""
     return str(getattr(value, "name", value)).lower()
+
+
+def bootstrap_owner(settings: Settings, password: str) -> str:
+    """As the superuser of REKAP_ADMIN_DATABASE_URL, once per server: the owner and its database (named by the
+    owner's URL, else the local stack's name), large objects revoked. Returns the database's name."""
+    assert settings.admin_database_url is not None
+    database = urlsplit(settings.dsn_for("owner")).path.lstrip("/") or "rekap"
+    asyncio.run(bootstrap_database(settings.admin_database_url.get_secret_value(), password, database))
+    return database

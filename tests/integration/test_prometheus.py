@@ -28,7 +28,8 @@ import yaml
 
 from rekap.access import KafkaAccess
 from rekap.adapters.postgres import connection as pg
-from rekap.adapters.postgres.roles import Group, set_login
+from rekap.adapters.postgres.roles import set_login
+from rekap.app.logins import Group
 from rekap.bootstrap import tabulator_service
 from rekap.config import KAFKA_VERSION
 from rekap.devstack.process import free_port, wait_until

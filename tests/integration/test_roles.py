@@ -15,7 +15,8 @@ import pytest
 from rekap.access import with_database
 from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
-from rekap.adapters.postgres.roles import Group, RoleError, bootstrap_owner, set_login
+from rekap.adapters.postgres.roles import RoleError, bootstrap_owner, set_login
+from rekap.app.logins import Group
 from rekap.config import DbUser
 from rekap.errors import MigrationError
 from rekap.resources import migrations_dir

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-from urllib.parse import urlsplit
 
-import asyncpg
-
-from rekap.adapters.postgres.migrations import applied_migrations, load_migrations, migrate
-from rekap.adapters.postgres.roles import (
-    OWNER,
-    POLICIES,
-    Group,
-    bootstrap_database,
-    drop_login,
-    list_logins,
-    set_login,
-)
+from rekap.app import logins
+from rekap.app.logins import OWNER, Group
 from rekap.cli.common import (
     OWNER_DB,
     SubParsers,
@@ -25,44 +13,33 @@ from rekap.cli.common import (
     add_password_options,
     read_password,
     say,
-    with_connection,
 )
 from rekap.config import Settings
-from rekap.devstack.secrets import LOCAL_DATABASE
 from rekap.errors import ConfigError
-from rekap.resources import migrations_dir
+from rekap.wiring import bootstrap_owner, with_session
 
 
 def migrate_command(settings: Settings, _: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> None:
-        applied = await migrate(conn, load_migrations(migrations_dir()))
-        for migration in applied:
-            say(f"applied {migration.filename}")
-        say(f"{len(applied)} migration(s) applied; the database is up to date.")
-
-    with_connection(settings, work, "owner")
+    applied = with_session(settings, lambda session: session.migrate(), "owner")
+    for filename in applied:
+        say(f"applied {filename}")
+    say(f"{len(applied)} migration(s) applied; the database is up to date.")
     return 0
 
 
 def status(settings: Settings, _: argparse.Namespace) -> int:
-    applied = dict(with_connection(settings, applied_migrations, "owner"))
-    pending = 0
-    for migration in load_migrations(migrations_dir()):
-        done = migration.version in applied
-        pending += not done
-        say(f"{'applied' if done else 'pending'}  {migration.filename}")
-    return 0 if pending == 0 else 3
+    states = with_session(settings, lambda session: session.migration_states(), "owner")
+    for state in states:
+        say(f"{'applied' if state.applied else 'pending'}  {state.filename}")
+    return 0 if all(state.applied for state in states) else 3
 
 
 def bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     """Once per server, as a superuser: the owner role and its database (named by the owner's URL)."""
     if settings.admin_database_url is None:
         raise ConfigError("`db bootstrap` runs as a superuser: set REKAP_ADMIN_DATABASE_URL.")
-    admin_url = settings.admin_database_url.get_secret_value()
-    database = urlsplit(settings.dsn_for("owner")).path.lstrip("/") or LOCAL_DATABASE
     password = read_password(args, OWNER)
-
-    asyncio.run(bootstrap_database(admin_url, password, database))
+    database = bootstrap_owner(settings, password)
     say(f"role {OWNER} (may create roles, nothing more) owns database {database}; large objects revoked from "
         "PUBLIC. Next, as the owner: `rekap db migrate`, then `rekap db login set` for each login.")  # fmt: skip
     return 0
@@ -71,32 +48,26 @@ def bootstrap(settings: Settings, args: argparse.Namespace) -> int:
 def login_set(settings: Settings, args: argparse.Namespace) -> int:
     group = Group(args.role)
     password = read_password(args, args.name)
-
-    async def work(conn: asyncpg.Connection) -> bool:
-        return await set_login(conn, args.name, group, password, args.connection_limit)
-
-    created = with_connection(settings, work, "owner")
-    policy = POLICIES[group]
-    limit = policy.connection_limit if args.connection_limit is None else args.connection_limit
-    settings_text = ", ".join(f"{k}={v}" for k, v in policy.settings.items()) or "none"
-    say(f"{'created' if created else 'updated'} login {args.name} in role {group.role} "
-        f"(connection limit {'none' if limit < 0 else limit}; settings: {settings_text})")  # fmt: skip
+    done = with_session(
+        settings, lambda session: logins.set_login(session, args.name, group, password, args.connection_limit), "owner"
+    )
+    settings_text = ", ".join(f"{k}={v}" for k, v in done.settings.items()) or "none"
+    limit = "none" if done.connection_limit < 0 else done.connection_limit
+    say(f"{'created' if done.created else 'updated'} login {args.name} in role {group.role} "
+        f"(connection limit {limit}; settings: {settings_text})")  # fmt: skip
     return 0
 
 
 def login_drop(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(conn: asyncpg.Connection) -> bool:
-        return await drop_login(conn, args.name)
-
-    dropped = with_connection(settings, work, "owner")
+    dropped = with_session(settings, lambda session: session.drop_login(args.name), "owner")
     say(f"dropped login {args.name}" if dropped else f"there is no login {args.name}")
     return 0 if dropped else 3
 
 
 def login_list(settings: Settings, _: argparse.Namespace) -> int:
-    for row in with_connection(settings, list_logins, "owner"):
-        limit = "-" if row["connection_limit"] < 0 else str(row["connection_limit"])
-        say(f"{row['login']:<24} {row['role']:<16} limit {limit:<4} {' '.join(row['settings'])}")
+    for login in with_session(settings, lambda session: session.list_logins(), "owner"):
+        limit = "-" if login.connection_limit < 0 else str(login.connection_limit)
+        say(f"{login.login:<24} {login.role:<16} limit {limit:<4} {' '.join(login.settings)}")
     return 0
 
 

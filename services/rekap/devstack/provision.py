@@ -11,7 +11,8 @@ from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.connection import connect as postgres_connect
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
-from rekap.adapters.postgres.roles import Group, bootstrap_database, set_login
+from rekap.adapters.postgres.roles import bootstrap_database, set_login
+from rekap.app.logins import Group
 from rekap.config import Settings
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.secrets import LOCAL_DATABASE, LOCAL_LOGINS, StackSecrets

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
+from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import driver_error
 from rekap.adapters.postgres.registry import log_master_data_if_never
 from rekap.errors import MigrationError, RekapError
@@ -72,7 +73,7 @@ def load_migrations(folder: Path) -> list[Migration]:
     return migrations
 
 
-async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+async def migrate(conn: Connection, migrations: list[Migration]) -> list[Migration]:
     """Apply the migrations not yet recorded, all in one transaction: a failed upgrade leaves the
     database as it was. Returns those applied."""
     await _create_ledger(conn)
@@ -117,7 +118,7 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
     return pending
 
 
-async def _create_ledger(conn: asyncpg.Connection) -> None:
+async def _create_ledger(conn: Connection) -> None:
     """The ledger, if missing. Two first runs at once may both try: the loser finds it made."""
     try:
         await conn.execute(CREATE_LEDGER)
@@ -126,7 +127,7 @@ async def _create_ledger(conn: asyncpg.Connection) -> None:
             raise
 
 
-async def applied_migrations(conn: asyncpg.Connection) -> list[tuple[int, str]]:
+async def applied_migrations(conn: Connection) -> list[tuple[int, str]]:
     """(version, name) of every recorded migration; empty for a database never migrated."""
     exists = await conn.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
     if not exists:

@@ -13,17 +13,15 @@ import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 
 import asyncpg
 
 from rekap.access import redact_url, with_database
 from rekap.adapters.postgres.connection import Connection, connect
 from rekap.adapters.postgres.errors import driver_error
+from rekap.app.logins import OWNER, POLICIES, Group, Login
 from rekap.errors import RekapError, UnavailableError
 
-OWNER = "rekap_owner"
 SCRAM_ITERATIONS = 4096
 LOGIN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -31,58 +29,6 @@ LOGIN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 class RoleError(RekapError):
     """A login that cannot be made or changed as asked."""
 
-
-class Group(StrEnum):
-    """What a login may do; each is a NOLOGIN role made by migration 0007 (kpu_reader by 0004, rekap_monitor
-    by 0010: PostgreSQL's statistics for the Prometheus exporter, through pg_monitor)."""
-
-    TABULATOR = "tabulator"
-    OPERATOR = "operator"
-    READER = "reader"
-    MONITOR = "monitor"
-
-    @property
-    def role(self) -> str:
-        return GROUP_ROLES[self.value]
-
-
-# Each group's role in PostgreSQL.
-GROUP_ROLES = {
-    "tabulator": "rekap_tabulator",
-    "operator": "rekap_operator",
-    "reader": "kpu_reader",
-    "monitor": "rekap_monitor",
-}
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    settings: dict[str, str]
-    connection_limit: int  # -1: no limit
-
-
-POLICIES = {
-    Group.TABULATOR: LoginPolicy({}, -1),  # its sessions set their own timeouts (Settings.db_*)
-    Group.OPERATOR: LoginPolicy({"idle_in_transaction_session_timeout": "600s"}, 10),
-    # Read-only by default, and no query or forgotten transaction holds the tabulators' tables for long.
-    Group.READER: LoginPolicy(
-        {
-            "default_transaction_read_only": "on",
-            "statement_timeout": "60s",
-            "idle_in_transaction_session_timeout": "60s",
-        },
-        5,
-    ),
-    # The exporter: short read-only queries of the statistics views, a few sessions at most.
-    Group.MONITOR: LoginPolicy(
-        {
-            "default_transaction_read_only": "on",
-            "statement_timeout": "15s",
-            "idle_in_transaction_session_timeout": "60s",
-        },
-        3,
-    ),
-}
 
 SELECT_ROLE = """
 SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls AS privileged
@@ -183,8 +129,11 @@ async def drop_login(conn: Connection, name: str) -> bool:
     return True
 
 
-async def list_logins(conn: Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(SELECT_LOGINS, [g.role for g in Group])
+async def list_logins(conn: Connection) -> list[Login]:
+    return [
+        Login(r["login"], r["role"], r["connection_limit"], list(r["settings"]))
+        for r in await conn.fetch(SELECT_LOGINS, [g.role for g in Group])
+    ]
 
 
 # Anyone may create large objects (storage outside every table) unless a superuser takes the right away;

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rekap.adapters.postgres import gaps, masterdata, readings, registry, review, terminals
+from rekap.adapters.postgres import gaps, masterdata, migrations, readings, registry, review, roles, terminals
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.logins import Group, Login, MigrationState
 from rekap.app.masterdata import TableChange
 from rekap.app.publish import RecordOutcome
 from rekap.app.review import HeldForm
@@ -18,6 +19,7 @@ from rekap.domain.head import TreeHead
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.regions import Level
 from rekap.domain.terminals import Terminal
+from rekap.resources import migrations_dir
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,19 @@ class Session:
 
     async def count_rows(self) -> dict[str, int]:
         return await masterdata.count_rows(self.conn)
+
+    async def migrate(self) -> list[str]:
+        return [m.filename for m in await migrations.migrate(self.conn, migrations.load_migrations(migrations_dir()))]
+
+    async def migration_states(self) -> list[MigrationState]:
+        applied = dict(await migrations.applied_migrations(self.conn))
+        return [MigrationState(m.filename, m.version in applied) for m in migrations.load_migrations(migrations_dir())]
+
+    async def set_login(self, name: str, group: Group, password: str, connection_limit: int | None) -> bool:
+        return await roles.set_login(self.conn, name, group, password, connection_limit)
+
+    async def drop_login(self, name: str) -> bool:
+        return await roles.drop_login(self.conn, name)
+
+    async def list_logins(self) -> list[Login]:
+        return await roles.list_logins(self.conn)
