@@ -11,7 +11,8 @@ class Logins:
         self.existing: dict[str, Group] = {}
 
     async def set_login(self, name: str, group: Group, password: str, connection_limit: int | None) -> bool:
-        assert password and connection_limit in (None, 2)
+        assert password
+        assert connection_limit in (None, 2)
         created = name not in self.existing
         self.existing[name] = group
         return created
