@@ -32,12 +32,12 @@ import asyncpg
 from loadtests.harness import RESULTS, Run, oracle_check, write_results
 from loadtests.processes import TabulatorProcess
 from loadtests.steady import waves
+from rekap.adapters.postgres import night_check as check
 from rekap.devstack.secrets import stack_settings
 from rekap.devstack.stack import LocalStack
 from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation import check
 
 
 @dataclass

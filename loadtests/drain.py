@@ -46,12 +46,12 @@ from loadtests.harness import (
     write_results,
 )  # fmt: skip
 from loadtests.national import national_dataset
+from rekap.adapters.postgres import night_check as check
 from rekap.audit.keys import sign_now
 from rekap.devstack.secrets import stack_settings
 from rekap.domain.masterdata import MasterDataSet
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation import check
 from rekap.simulation.night import Mix, plan_night
 
 

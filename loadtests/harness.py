@@ -28,6 +28,7 @@ import psutil
 from rekap.access import KafkaRole, Resources, with_database
 from rekap.adapters.kafka.security import grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres import night_check as check
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.terminals import register_terminals
@@ -37,7 +38,6 @@ from rekap.devstack.secrets import local_postgres_url
 from rekap.domain.masterdata import MasterDataSet
 from rekap.publisher import Publisher
 from rekap.resources import migrations_dir
-from rekap.simulation import check
 from rekap.simulation.night import Expected, Planned, simulated_terminals
 
 # The simulated terminals' keys derive from it: made afresh per run, never a constant of the source.

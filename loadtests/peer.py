@@ -87,13 +87,13 @@ from loadtests.national import national_dataset
 from rekap.access import KafkaRole, Resources
 from rekap.adapters.kafka.security import acls_of, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres import night_check as check
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.app.logins import OWNER
 from rekap.config import Settings
 from rekap.devstack.secrets import stack_settings
 from rekap.devstack.stack import LocalStack
 from rekap.resources import migrations_dir
-from rekap.simulation import check
 from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Mix, Planned, plan_night
 
 QUIX_VERSION = "3.28.1"

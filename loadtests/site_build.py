@@ -25,13 +25,13 @@ import asyncpg
 
 from loadtests.harness import RESULTS, SECRET, Run, write_results
 from loadtests.national import national_dataset
+from rekap.adapters.postgres.direct import write_directly
 from rekap.devstack.secrets import stack_settings
 from rekap.domain.decode import Decoder
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation.direct import write_directly
 from rekap.simulation.forms import signed_record
 from rekap.simulation.night import Mix, Planned, corrected, plan_night, simulated_terminals
 

@@ -27,13 +27,13 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 
 from loadtests.harness import RESULTS, SECRET, Run, oracle_check, tabulator_processes, write_results
+from rekap.adapters.postgres import night_check as check
 from rekap.devstack.secrets import stack_settings
 from rekap.domain.masterdata import MasterDataSet
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation import check
 from rekap.simulation.forms import consistent_form, encode
 from rekap.simulation.night import Expected, Planned
 

@@ -3,7 +3,8 @@ idempotent producer (acks=all), keyed by its TPS so that its revisions stay in o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from rekap.access import KafkaAccess
 from rekap.domain.signing import SigningKey, signed_headers
 from rekap.errors import RekapError, UnavailableError
+from rekap.simulation.night import Planned
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -50,3 +52,26 @@ class Publisher:
             if not error.retriable and not isinstance(error, KafkaConnectionError):
                 raise RekapError(f"Kafka refused the form: {error!r}") from error
             raise UnavailableError(f"Kafka did not take the form: {error!r}") from error
+
+
+async def play(
+    publisher: Publisher, planned: list[Planned], duration_s: float, progress: Callable[[int], None] = lambda _: None
+) -> tuple[dict[int, int], list[Any]]:
+    """Send every record at `at * duration_s` after the start. Returns the end offset of each partition
+    written and every record's metadata (partition, offset, timestamp), in the order sent."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    futures = []
+    for index, record in enumerate(planned):
+        delay = start + record.at * duration_s - loop.time()
+        if delay > 0.005:
+            await asyncio.sleep(delay)
+        futures.append(await publisher.enqueue(record.key.decode(), record.value, record.headers))
+        if index % 500 == 0:
+            progress(index)
+    sent = await asyncio.gather(*futures)
+    progress(len(planned))
+    ends: dict[int, int] = {}
+    for metadata in sent:
+        ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+    return ends, sent

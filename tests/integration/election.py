@@ -10,6 +10,8 @@ import asyncpg
 
 from rekap.access import KafkaAccess
 from rekap.adapters.postgres import connection as pg
+from rekap.adapters.postgres import night_check as check
+from rekap.adapters.postgres.direct import write_directly
 from rekap.adapters.postgres.terminals import register_terminals, registry_size
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
@@ -18,8 +20,6 @@ from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation import check
-from rekap.simulation.direct import write_directly
 from rekap.simulation.forms import Form, signed_record
 from rekap.simulation.night import STRESS, Expected, Planned, plan_night, simulated_terminals
 from tests.servers import BrokerAccess, login_url

@@ -17,9 +17,9 @@ from loadtests.processes import TabulatorProcess, log_events, spawn
 from prometheus_client.parser import text_string_to_metric_families
 
 from rekap.access import KafkaAccess
+from rekap.adapters.postgres import night_check as check
 from rekap.bootstrap import tabulator_service
 from rekap.domain.signing import SigningKey
-from rekap.simulation import check
 from rekap.simulation.forms import consistent_form, encode
 from tests.integration.election import (
     SECRET,

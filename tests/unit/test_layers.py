@@ -45,6 +45,7 @@ BASE = {"errors", "numbers", "access", "retry", "resources", "__init__"}  # what
 LAYERS: list[set[str]] = [
     BASE,
     {"domain"},
+    {"simulation"},  # pure: simulated terminals, forms and nights (for the demo, tests and load tests)
     {"config", "logs"},
     {"app"},  # the use cases (ports they need are theirs)
     {"adapters"},
@@ -52,7 +53,6 @@ LAYERS: list[set[str]] = [
         "registration",
         "publisher",
         "masterdata",
-        "simulation",
         "report",
         "audit",
         "site",

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from rekap.access import redact_url
 from rekap.adapters.kafka.topics import ensure_topics
+from rekap.adapters.postgres import night_check as check
 from rekap.adapters.postgres.masterdata import read_master_data
 from rekap.adapters.postgres.readings import has_forms, outcome_counts, summary_rows, vote_rows
 from rekap.adapters.postgres.terminals import register_terminals
@@ -28,10 +29,8 @@ from rekap.devstack.secrets import StackSecrets
 from rekap.domain.contests import Contest, ContestKind
 from rekap.errors import ConfigError, RekapError
 from rekap.numbers import angka, persen
-from rekap.publisher import Publisher
-from rekap.simulation import check
+from rekap.publisher import Publisher, play
 from rekap.simulation.night import STRESS, Mix, plan_night, simulated_terminals
-from rekap.simulation.runner import play
 from rekap.wiring import open_connection
 
 MIXES = {"night": Mix(), "stress": STRESS}
