@@ -6,21 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from rekap.access import KafkaAccess, KafkaRole, Resources, redact_url
 from rekap.adapters.kafka.topics import ensure_topics, log_start
+from rekap.adapters.postgres import night_check, readings
 from rekap.adapters.postgres.connection import BoundConnection, connect
+from rekap.adapters.postgres.masterdata import read_master_data
+from rekap.adapters.postgres.readings import has_forms
 from rekap.adapters.postgres.roles import bootstrap_database
 from rekap.adapters.postgres.session import Session
 from rekap.app.broker import Acl
+from rekap.app.night import RaceCount
 from rekap.config import DbUser, Settings
+from rekap.domain.contests import Contest
+from rekap.domain.masterdata import MasterData
 from rekap.domain.signing import SigningKey
+from rekap.domain.terminals import Terminal
 from rekap.errors import RekapError, UnavailableError
-from rekap.publisher import Publisher
+from rekap.publisher import Publisher, play
 from rekap.retry import until_available
+from rekap.simulation.night import Expected, Planned
 
 T = TypeVar("T")
 URL_SETTING = {"owner": "REKAP_OWNER_DATABASE_URL", "operator": "REKAP_OPERATOR_DATABASE_URL"}
@@ -126,3 +135,39 @@ def bootstrap_owner(settings: Settings, password: str) -> str:
     database = urlsplit(settings.dsn_for("owner")).path.lstrip("/") or "rekap"
     asyncio.run(bootstrap_database(settings.admin_database_url.get_secret_value(), password, database))
     return database
+
+
+class NightOnServers:
+    """A simulated night's ports: the database (as the operator) and the broker (as the terminals)."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._session, self._settings = session, settings
+        self._conn, self._topic = session.conn, settings.tally_topic
+
+    async def master_data(self) -> MasterData:
+        return await read_master_data(self._conn)
+
+    async def has_forms(self) -> bool:
+        return await has_forms(self._conn)
+
+    async def register_terminals(self, terminals: list[Terminal]) -> int:
+        return await self._session.register_terminals(terminals)
+
+    async def send(self, planned: list[Planned], duration_s: float, sent: Callable[[int], None]) -> dict[int, int]:
+        access = self._settings.kafka("terminals")
+        await ensure_topics(access, {self._topic: self._settings.topic_partitions})
+        async with Publisher(access, self._topic) as publisher:
+            ends, _ = await play(publisher, planned, duration_s, sent)
+        return ends
+
+    async def wait_counted(self, ends: dict[int, int], timeout_s: float, counted: Callable[[int], None]) -> None:
+        await night_check.wait_applied(self._conn, self._topic, ends, timeout=timeout_s, progress=counted)
+
+    async def race_count(self, race: Contest, levels: list[str]) -> RaceCount:
+        return await readings.race_count(self._conn, race, levels)
+
+    async def outcome_counts(self) -> Counter[tuple[str, str | None]]:
+        return await readings.outcome_counts(self._conn, self._topic)
+
+    async def differences(self, planned: list[Planned], expected: Expected) -> list[str]:
+        return await night_check.differences(self._conn, self._topic, planned, expected)

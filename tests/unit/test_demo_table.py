@@ -8,6 +8,7 @@ import random
 
 from rich.console import Console
 
+from rekap.app.night import RaceCount, RegionCount
 from rekap.cli.simulate import results_table
 from rekap.domain.regions import Level
 from rekap.masterdata.files import read_master_data_folder
@@ -18,20 +19,16 @@ GOVERNOR = next(c for c in SHIPPED.contests if c.contest_id == "pkwkp-16")
 
 
 def drawn(width: int) -> list[str]:
-    """The table of a whole province's count (hasil.votes and hasil.summary rows), as printed at `width`."""
+    """The table of a whole province's count, as printed at `width`."""
     rng = random.Random(16)
-    regions = [(k.code, f"{(k.kind or '').title()} {k.name}") for k in SHIPPED.regions_at(Level.KABUPATEN_KOTA)]
-    choices = [(c.choice, c.candidate_name) for c in SHIPPED.choices if c.contest_id == GOVERNOR.contest_id]
-    votes = [{"region_code": code, "region_name": name, "choice": choice, "candidate_name": candidate,
-              "votes": rng.randint(10_000, 260_000)} for code, name in regions for choice, candidate in choices]  # fmt: skip
-    votes += [{**votes[i], "region_code": "16", "region_name": "Sumatera Selatan",
-               "votes": sum(v["votes"] for v in votes if v["choice"] == votes[i]["choice"])}
-              for i in range(len(choices))]  # fmt: skip
-    summary = [{"region_code": code, "tps_counted": 2277, "tps_expected": 2290, "tps_quarantined": 13}
-               for code, _ in regions] + [{"region_code": "16", "tps_counted": 13_138, "tps_expected": 13_206,
-                                          "tps_quarantined": 68}]  # fmt: skip
+    choices = {c.choice: c.candidate_name for c in SHIPPED.choices if c.contest_id == GOVERNOR.contest_id}
+    regions = [RegionCount("kabupaten_kota", k.code, f"{(k.kind or '').title()} {k.name}",
+                           {c: rng.randint(10_000, 260_000) for c in choices}, 2277, 2290, 13)
+               for k in SHIPPED.regions_at(Level.KABUPATEN_KOTA)]  # fmt: skip
+    province = {c: sum(r.votes[c] for r in regions) for c in choices}
+    regions.append(RegionCount("provinsi", "16", "Sumatera Selatan", province, 13_138, 13_206, 68))
     out = io.StringIO()
-    Console(file=out, width=width, color_system=None).print(results_table(GOVERNOR, votes, summary))
+    Console(file=out, width=width, color_system=None).print(results_table(RaceCount(GOVERNOR, choices, regions)))
     return out.getvalue().splitlines()
 
 

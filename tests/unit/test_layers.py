@@ -105,15 +105,11 @@ def test_only_the_boundary_names_the_driver_s_errors_and_only_connection_py_conn
     assert wrong == []
 
 
-# The command-line modules that still reach adapters themselves rather than through a use case (rekap.app)
-# and rekap.wiring: the list only shrinks.
-CLI_STILL_ON_ADAPTERS = {"demo.py", "simulate.py"}
-
-
-def test_the_command_line_reaches_adapters_only_through_use_cases_but_for_the_modules_listed() -> None:
+def test_the_command_line_reaches_no_adapter_itself() -> None:
+    """It parses, calls a use case (rekap.app, given its ports by rekap.wiring) and prints."""
     reaching = {path.name for path in (SERVICES / "cli").glob("*.py")
                 if any(m.startswith("rekap.adapters") for m in imports(path))}  # fmt: skip
-    assert reaching == CLI_STILL_ON_ADAPTERS
+    assert reaching == set()
 
 
 def test_no_race_or_province_is_named_in_code() -> None:

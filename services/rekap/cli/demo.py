@@ -6,17 +6,14 @@ from __future__ import annotations
 import argparse
 import shutil
 
-import asyncpg
-
-from rekap.adapters.postgres.masterdata import read_master_data
-from rekap.adapters.postgres.terminals import register_terminals
+from rekap.app.night import register_simulated_terminals
 from rekap.cli import audit, db, masterdata, simulate, stack
 from rekap.cli import site as website
-from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say, with_connection
+from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say
 from rekap.config import Settings
 from rekap.devstack.stack import LocalStack
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation.night import simulated_terminals
+from rekap.wiring import NightOnServers, with_session
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -34,11 +31,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     say("\n== 4. the simulated terminals (keys from this stack's own random secret), then the tabulator")
     secret = simulate.simulation_secret(settings)
 
-    async def register_simulated_terminals(conn: asyncpg.Connection) -> int:
-        master = await read_master_data(conn)
-        return await register_terminals(conn, simulated_terminals(list(master.tps.values()), secret))
-
-    with_connection(settings, register_simulated_terminals)
+    with_session(settings, lambda session: register_simulated_terminals(NightOnServers(session, settings), secret))
     pid = local.tabulator.start()
     say(f"tabulator running, pid {pid}, log {local.tabulator.process.logfile}")
     say(f"\n== 5. election night: every TPS, both contests, {args.duration:.0f} s of evening")

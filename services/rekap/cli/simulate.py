@@ -5,33 +5,22 @@ the simulated terminals sent."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rekap.access import redact_url
-from rekap.adapters.kafka.topics import ensure_topics
-from rekap.adapters.postgres import night_check as check
-from rekap.adapters.postgres.masterdata import read_master_data
-from rekap.adapters.postgres.readings import has_forms, outcome_counts, summary_rows, vote_rows
-from rekap.adapters.postgres.terminals import register_terminals
+from rekap.app.night import NightPlan, RaceCount, play_night
 from rekap.cli.common import KAFKA, OPERATOR_DB, SubParsers, add_command
 from rekap.config import Settings
 from rekap.devstack.secrets import StackSecrets
-from rekap.domain.contests import Contest, ContestKind
-from rekap.errors import ConfigError, RekapError
+from rekap.errors import ConfigError
 from rekap.numbers import angka, persen
-from rekap.publisher import Publisher, play
-from rekap.simulation.night import STRESS, Mix, plan_night, simulated_terminals
-from rekap.wiring import open_connection
+from rekap.simulation.night import STRESS, Mix
+from rekap.wiring import NightOnServers, with_session
 
 MIXES = {"night": Mix(), "stress": STRESS}
 console = Console()
@@ -69,115 +58,78 @@ def simulation_secret(settings: Settings) -> bytes:
 
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
     refuse_a_real_election(settings, args.synthetic_into)
-    return asyncio.run(_simulate(settings, args, simulation_secret(settings)))
-
-
-async def _simulate(settings: Settings, args: argparse.Namespace, secret: bytes) -> int:
-    conn = await open_connection(settings)
-    try:
-        master = await read_master_data(conn)
-        if not master.tps:
-            raise ConfigError("The database has no master data: run `rekap masterdata load` first.")
-        if args.check and await has_forms(conn):
-            raise ConfigError(
-                "The database already holds forms, so the end check cannot compare it with this night alone. "
-                "Start from an empty stack (`rekap stack reset`, or `make demo`), or pass --no-check."
-            )
-        tps_list = list(master.tps.values())
-        if args.tps:
-            tps_list = tps_list[:: max(1, len(tps_list) // args.tps)][: args.tps]
-        console.print(f"Registering {len(tps_list):,} simulated KPPS terminals and their PPK operators ...")
-        if await register_terminals(conn, simulated_terminals(tps_list, secret)):
-            # a running tabulator sees new terminals within its refresh period: wait for it
-            console.print(f"Waiting {settings.terminal_refresh_s + 1:.0f} s for running tabulators to see them ...")
-            await asyncio.sleep(settings.terminal_refresh_s + 1)
-        planned, expected = plan_night(master, tps_list, mix=MIXES[args.mix], seed=args.seed, secret=secret)
-        terminals = settings.kafka("terminals")
-        await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
-        console.print(f"Election night: {len(planned):,} records from {len(tps_list):,} TPS, "
-                      f"the evening compressed into {args.duration:.0f} s.")  # fmt: skip
-        started = time.monotonic()
-        with _bar() as bar:
-            sending = bar.add_task("sent by the terminals", total=len(planned))
-            async with Publisher(terminals, settings.tally_topic) as publisher:
-                ends, _ = await play(publisher, planned, args.duration, lambda n: bar.update(sending, completed=n))
-            counting = bar.add_task("counted by the tabulator", total=sum(ends.values()))
-            try:
-                await check.wait_applied(
-                    conn, settings.tally_topic, ends, timeout=args.timeout,
-                    progress=lambda n: bar.update(counting, completed=n),
-                )  # fmt: skip
-            except TimeoutError:
-                raise RekapError(
-                    f"Not everything was counted within {args.timeout:.0f} s. Is a tabulator running "
-                    "(`rekap tabulator run`) on the same topic and database?"
-                ) from None
-        console.print(f"All counted {time.monotonic() - started:.1f} s after the first form was sent.\n")
-        await show_results(conn, settings.tally_topic, headline_race(master.contests.values()))
-        if not args.check:
-            return 0
-        problems = await check.differences(conn, settings.tally_topic, planned, expected)
-    finally:
-        await conn.close()
-    if problems:
+    plan = NightPlan(tps=args.tps, mix=MIXES[args.mix], seed=args.seed, secret=simulation_secret(settings),
+                     duration_s=args.duration, timeout_s=args.timeout, check=args.check,
+                     terminal_refresh_s=settings.terminal_refresh_s)  # fmt: skip
+    with _Bars() as bars:
+        result = with_session(settings, lambda session: play_night(NightOnServers(session, settings), plan, bars))
+    console.print(f"All counted {result.seconds:.1f} s after the first form was sent.\n")
+    console.print(results_table(result.count))
+    console.print(outcomes_table(result.outcomes))
+    if result.problems is None:
+        return 0
+    if result.problems:
         console.print("[bold red]CHECK FAILED[/]: the database differs from what the terminals sent:")
-        for problem in problems:
+        for problem in result.problems:
             console.print(f"  {problem}")
         return 1
     console.print(f"[bold green]CHECK OK[/]: every total, at every level, equals what the simulated terminals "
-                  f"sent, and each of the {len(planned):,} records has exactly the outcome it had to get.")  # fmt: skip
+                  f"sent, and each of the {result.records:,} records has exactly the outcome it had to "
+                  "get.")  # fmt: skip
     return 0
 
 
-def headline_race(contests: Iterable[Contest]) -> Contest:
-    """The race a night's results show: a province's (the first by code, when the master data holds several)."""
-    return min((c for c in contests if c.kind is ContestKind.PKWKP), key=lambda c: c.region_code)
+class _Bars:
+    """The night's progress on the terminal: lines said, and a bar for what was sent and what was counted."""
+
+    def __enter__(self) -> _Bars:
+        self._bar = Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=console)  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def say(self, text: str) -> None:
+        console.print(text)
+
+    def sending(self, total: int) -> Callable[[int], None]:
+        self._bar.start()
+        task = self._bar.add_task("sent by the terminals", total=total)
+        return lambda n: self._bar.update(task, completed=n)
+
+    def counting(self, total: int) -> Callable[[int], None]:
+        task = self._bar.add_task("counted by the tabulator", total=total)
+        return lambda n: self._bar.update(task, completed=n)
 
 
-def _bar() -> Progress:
-    return Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)  # fmt: skip
-
-
-async def show_results(conn: asyncpg.Connection, topic: str, race: Contest) -> None:
-    shown = ["kabupaten_kota", "provinsi"]
-    votes = [dict(r) for r in await vote_rows(conn, race.contest_id, shown)]
-    summary = [dict(r) for r in await summary_rows(conn, race.contest_id, shown)]
-    console.print(results_table(race, votes, summary))
-    outcomes = sorted((await outcome_counts(conn, topic)).items(), key=lambda item: (item[0][0], -item[1]))
+def outcomes_table(outcomes: Mapping[tuple[str, str | None], int]) -> Table:
+    """What became of every record: by outcome, the most frequent reason first."""
     table = Table(title="What became of every record")
     for column in ("outcome", "reason", "records"):
         table.add_column(column, justify="right" if column == "records" else "left")
-    for (outcome, reason), n in outcomes:
+    for (outcome, reason), n in sorted(outcomes.items(), key=lambda item: (item[0][0], -item[1])):
         table.add_row(outcome, reason or "", angka(n))
-    console.print(table)
+    return table
 
 
-def results_table(race: Contest, votes: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]) -> Table:
-    """The race's count per kabupaten/kota and in the province (hasil.votes and hasil.summary rows), within 80
-    columns: each choice's votes above their share of the region's votes, long names wrapped."""
-    by_region: dict[str, dict[str, int]] = defaultdict(dict)
-    names, candidates = {}, {}
-    for r in votes:
-        by_region[r["region_code"]][r["choice"]] = r["votes"]
-        names[r["region_code"]] = r["region_name"]
-        candidates[r["choice"]] = r["candidate_name"]
-    choices = sorted(candidates)
-    progress = {r["region_code"]: r for r in summary}
+def results_table(count: RaceCount) -> Table:
+    """The race's count per kabupaten/kota and in the province, within 80 columns: each choice's votes above
+    their share of the region's votes, long names wrapped."""
+    race, choices = count.race, list(count.candidates)
     table = Table(title=f"{race.name} ({race.contest_id}), simulated count",
-                  caption=" · ".join(f"{c} {candidates[c]}" for c in choices))  # fmt: skip
+                  caption=" · ".join(f"{c} {name}" for c, name in count.candidates.items()))  # fmt: skip
     table.add_column("kabupaten/kota", ratio=1)  # the one column that wraps
     for column in [*choices, "TPS counted", "held"]:
         table.add_column(column, justify="right", no_wrap=True)
-    last_kabupaten = max(c for c in by_region if len(c) == 4)
-    for code in sorted(by_region, key=lambda c: (len(c) == 2, c)):
-        total = sum(by_region[code].values()) or 1
-        cells = [f"{angka(by_region[code].get(c, 0))}\n{persen(100 * by_region[code].get(c, 0) / total, 1)}"
+    last_below = max((i for i, r in enumerate(count.regions) if r.level != "provinsi"), default=-1)
+    for index, region in enumerate(count.regions):
+        total = sum(region.votes.values()) or 1
+        cells = [f"{angka(region.votes.get(c, 0))}\n{persen(100 * region.votes.get(c, 0) / total, 1)}"
                  for c in choices]  # fmt: skip
-        s = progress[code]
-        table.add_row(names[code], *cells, f"{angka(s['tps_counted'])}/{angka(s['tps_expected'])}",
-                      angka(s["tps_quarantined"]), style="bold" if len(code) == 2 else None,
-                      end_section=code == last_kabupaten)  # fmt: skip
+        table.add_row(region.region_name, *cells, f"{angka(region.tps_counted)}/{angka(region.tps_expected)}",
+                      angka(region.tps_quarantined), style="bold" if region.level == "provinsi" else None,
+                      end_section=index == last_below)  # fmt: skip
     return table
 
 

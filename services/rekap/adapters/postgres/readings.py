@@ -9,8 +9,10 @@ from collections import Counter
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.night import RaceCount, RegionCount
 from rekap.app.publish import RecordOutcome
 from rekap.app.status import DecidingForm, Received
+from rekap.domain.contests import Contest
 from rekap.domain.revisions import Authority, CurrentForm
 
 # Where each partition of a topic stands: the next offset to read. The tabulator reads it for the
@@ -103,3 +105,20 @@ async def outcome_counts(conn: Connection, topic: str) -> Counter[tuple[str, str
 
 async def has_forms(conn: Connection) -> bool:
     return bool(await conn.fetchval(HAS_FORMS))
+
+
+async def race_count(conn: Connection, race: Contest, levels: list[str]) -> RaceCount:
+    """A race's votes and progress at these levels (hasil.votes, hasil.summary), region by region: the
+    lower levels first, each by code."""
+    votes: dict[str, dict[str, int]] = {}
+    candidates: dict[str, str] = {}
+    for r in await vote_rows(conn, race.contest_id, levels):
+        votes.setdefault(r["region_code"], {})[r["choice"]] = r["votes"]
+        candidates[r["choice"]] = r["candidate_name"]
+    regions = [
+        RegionCount(r["level"], r["region_code"], r["region_name"], votes.get(r["region_code"], {}), r["tps_counted"],
+                    r["tps_expected"], r["tps_quarantined"])
+        for r in sorted(await summary_rows(conn, race.contest_id, levels),
+                        key=lambda r: (-len(r["region_code"]), r["region_code"]))
+    ]  # fmt: skip
+    return RaceCount(race, dict(sorted(candidates.items())), regions)
