@@ -95,9 +95,11 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         for problem in await _until_available("Kafka", lambda: retention_problems(kafka, list(topics)), stop):
             log.warning("topic_may_lose_records", problem=problem)
         producer = AIOKafkaProducer(
-            **kafka.options(), acks="all", enable_idempotence=True,
+            **kafka.options(),
+            acks="all",
+            enable_idempotence=True,
             client_id=f"{settings.group_id}-dead-letters",
-        )  # fmt: skip
+        )
         await _until_available("Kafka", producer.start, stop)
         stack.push_async_callback(producer.stop)
         store = TabulationStore(pool)
@@ -109,17 +111,31 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             log.info("metrics_listening", address=listening, paths=["/metrics", "/healthz", "/readyz"])
         log.info(
             "tabulator_started",
-            topic=settings.tally_topic, group=settings.group_id, kafka=settings.bootstrap_servers,
-            kafka_principal=kafka.principal, postgres=settings.dsn_for_display,
-            verify_signatures=settings.verify_signatures, master_data=dataset.name, synthetic=dataset.synthetic,
-        )  # fmt: skip
+            topic=settings.tally_topic,
+            group=settings.group_id,
+            kafka=settings.bootstrap_servers,
+            kafka_principal=kafka.principal,
+            postgres=settings.dsn_for_display,
+            verify_signatures=settings.verify_signatures,
+            master_data=dataset.name,
+            synthetic=dataset.synthetic,
+        )
         if dataset.synthetic:
-            log.warning("master_data_synthetic", master_data=dataset.name, tps_source=dataset.tps_source,
-                        meaning="SYNTHETIC master data: this count is a simulation, not an election")  # fmt: skip
+            log.warning(
+                "master_data_synthetic",
+                master_data=dataset.name,
+                tps_source=dataset.tps_source,
+                meaning="SYNTHETIC master data: this count is a simulation, not an election",
+            )
         tabulator = Tabulator(
-            consumer=consumer, store=store, dead_letters=DeadLetters(producer, settings.dead_letter_topic),
-            decoder=decoder, refresh_decoder=refresh, metrics=metrics, refresh_every_s=settings.terminal_refresh_s,
-        )  # fmt: skip
+            consumer=consumer,
+            store=store,
+            dead_letters=DeadLetters(producer, settings.dead_letter_topic),
+            decoder=decoder,
+            refresh_decoder=refresh,
+            metrics=metrics,
+            refresh_every_s=settings.terminal_refresh_s,
+        )
         tabulator.metrics_address = listening
         yield tabulator
 

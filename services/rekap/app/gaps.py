@@ -16,8 +16,9 @@ class LogStarts(Protocol):
 
 
 class Gaps(Protocol):
-    async def accept_gap(self, topic: str, partition: int, log_start: int, *, accepted_by: str,
-                         reason: str) -> OffsetGap: ...  # fmt: skip
+    async def accept_gap(
+        self, topic: str, partition: int, log_start: int, *, accepted_by: str, reason: str
+    ) -> OffsetGap: ...
 
     async def registry_head(self) -> TreeHead: ...
 
@@ -28,8 +29,7 @@ class AcceptedGap:
     head: TreeHead  # the registry, the gap logged in it
 
 
-async def accept_gap(broker: LogStarts, gaps: Gaps, topic: str, partition: int, *, by: str,
-                     reason: str) -> AcceptedGap:  # fmt: skip
+async def accept_gap(broker: LogStarts, gaps: Gaps, topic: str, partition: int, *, by: str, reason: str) -> AcceptedGap:
     """Where the partition's log now starts (the broker), then the gap up to there accepted (the database:
     refused if nothing is missing there)."""
     start = await broker.log_start(topic, partition)

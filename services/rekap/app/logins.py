@@ -99,8 +99,9 @@ class Logins(Protocol):
     async def list_logins(self) -> list[Login]: ...
 
 
-async def set_login(logins: Logins, name: str, group: Group, password: str,
-                    connection_limit: int | None = None) -> LoginSet:  # fmt: skip
+async def set_login(
+    logins: Logins, name: str, group: Group, password: str, connection_limit: int | None = None
+) -> LoginSet:
     """A login in exactly one group, with the group's policy (its connection limit unless one is given)."""
     created = await logins.set_login(name, group, password, connection_limit)
     policy = POLICIES[group]

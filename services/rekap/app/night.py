@@ -111,8 +111,10 @@ async def play_night(ports: NightPorts, plan: NightPlan, progress: NightProgress
         await asyncio.sleep(plan.terminal_refresh_s + 1)
     # 3. The night, sent at its times, then counted.
     planned, expected = plan_night(master, tps_list, mix=plan.mix, seed=plan.seed, secret=plan.secret)
-    progress.say(f"Election night: {len(planned):,} records from {len(tps_list):,} TPS, "
-                 f"the evening compressed into {plan.duration_s:.0f} s.")  # fmt: skip
+    progress.say(
+        f"Election night: {len(planned):,} records from {len(tps_list):,} TPS, "
+        f"the evening compressed into {plan.duration_s:.0f} s."
+    )
     started = time.monotonic()
     ends = await ports.send(planned, plan.duration_s, progress.sending(len(planned)))
     try:

@@ -98,14 +98,27 @@ def record_line(row: dict[str, Any]) -> dict[str, Any]:
     """A record as records.jsonl holds it: its leaf's parts first, then what is there for people."""
     prior = None if row["prior_topic"] is None else [row["prior_topic"], row["prior_partition"], row["prior_offset"]]
     return {
-        "topic": row["topic"], "partition": row["partition"], "offset": row["offset"], "skipped": row["skipped"],
-        "key": _b64(row["record_key"]), "value": _b64(row["value"]), "headers": row["headers"],
-        "outcome": row["outcome"], "reason": row["reason"], "registry_size": row["registry_size"],
-        "judged_at_ms": row["judged_at_ms"], "verified": row["verified"], "prior": prior,
-        "detail": row["detail"], "kafka_timestamp": _time(row["kafka_timestamp"]),
-        "received_at": _time(row["recorded_at"]), "tps_id": row["tps_id"], "contest_id": row["contest_id"],
-        "revision": row["revision"], "terminal_id": row["terminal_id"],
-    }  # fmt: skip
+        "topic": row["topic"],
+        "partition": row["partition"],
+        "offset": row["offset"],
+        "skipped": row["skipped"],
+        "key": _b64(row["record_key"]),
+        "value": _b64(row["value"]),
+        "headers": row["headers"],
+        "outcome": row["outcome"],
+        "reason": row["reason"],
+        "registry_size": row["registry_size"],
+        "judged_at_ms": row["judged_at_ms"],
+        "verified": row["verified"],
+        "prior": prior,
+        "detail": row["detail"],
+        "kafka_timestamp": _time(row["kafka_timestamp"]),
+        "received_at": _time(row["recorded_at"]),
+        "tps_id": row["tps_id"],
+        "contest_id": row["contest_id"],
+        "revision": row["revision"],
+        "terminal_id": row["terminal_id"],
+    }
 
 
 def _b64(data: bytes | None) -> str | None:

@@ -39,13 +39,16 @@ def read_key_file(path: Path) -> SigningKey:
         mode = stat.S_IMODE(path.stat().st_mode)
         text = path.read_text(encoding="ascii")
     except FileNotFoundError:
-        raise ElectionKeyError(f"No election key at {path}: make one with `rekap audit key create` "
-                               "(or point REKAP_ELECTION_KEY at it).") from None  # fmt: skip
+        raise ElectionKeyError(
+            f"No election key at {path}: make one with `rekap audit key create` (or point REKAP_ELECTION_KEY at it)."
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ElectionKeyError(f"{path}: cannot be read as an election key: {error}") from None
     if mode & 0o077:
-        raise ElectionKeyError(f"{path} can be read by others (mode {mode:o}): `chmod 600 {path}`, then think "
-                               "about who may have copied it (rotate it: `rekap audit key rotate`).")  # fmt: skip
+        raise ElectionKeyError(
+            f"{path} can be read by others (mode {mode:o}): `chmod 600 {path}`, then think "
+            "about who may have copied it (rotate it: `rekap audit key rotate`)."
+        )
     try:
         return read_private_key(text)
     except ValueError as error:
@@ -133,8 +136,10 @@ async def _current_key(conn: Connection, path: Path) -> SigningKey:
     if not logged:
         raise ElectionKeyError("The registry holds no election key: `rekap audit key create` makes the first.")
     if logged[-1] != key.public_key:
-        raise ElectionKeyError(f"The key in {path} is not the election key the registry names last: heads it "
-                               "signed would not verify. Use the current key's file (REKAP_ELECTION_KEY).")  # fmt: skip
+        raise ElectionKeyError(
+            f"The key in {path} is not the election key the registry names last: heads it "
+            "signed would not verify. Use the current key's file (REKAP_ELECTION_KEY)."
+        )
     return key
 
 

@@ -80,11 +80,22 @@ async def consistency(conn: Connection, old: SignedHead, new: SignedHead) -> dic
         tree = await ledger_at(conn, ledger.topic, ledger.partition, start) if first else Frontier()
         leaves = await ledger_leaf_hashes(conn, ledger.topic, ledger.partition, start, ledger.next_offset)
         proof = GrownTree(tree, leaves).proof() if tree.size == first else []
-        ledgers.append({"topic": ledger.topic, "partition": ledger.partition, "from": first, "to": ledger.size,
-                        "proof": [p.hex() for p in proof]})  # fmt: skip
-    return {"format": PROOF_FORMAT, "from": old.sha256, "to": new.sha256,
-            "registry": {"from": before.registry.size, "to": after.registry.size,
-                         "proof": [p.hex() for p in registry]}, "ledgers": ledgers}  # fmt: skip
+        ledgers.append(
+            {
+                "topic": ledger.topic,
+                "partition": ledger.partition,
+                "from": first,
+                "to": ledger.size,
+                "proof": [p.hex() for p in proof],
+            }
+        )
+    return {
+        "format": PROOF_FORMAT,
+        "from": old.sha256,
+        "to": new.sha256,
+        "registry": {"from": before.registry.size, "to": after.registry.size, "proof": [p.hex() for p in registry]},
+        "ledgers": ledgers,
+    }
 
 
 async def _registry_proof(conn: Connection, first: int, second: int) -> list[bytes]:

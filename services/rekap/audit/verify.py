@@ -222,8 +222,10 @@ class _Recount:
         self.verdict.registry = lines
         if (self.registry.size, self.registry.frontier.root()) != (head.registry.size, head.registry.root):
             root = self.registry.frontier.root().hex()
-            self.problem(f"registry.jsonl: {self.registry.size} leaves with root {root}; the head names "
-                         f"{head.registry.size} with root {head.registry.root.hex()}")  # fmt: skip
+            self.problem(
+                f"registry.jsonl: {self.registry.size} leaves with root {root}; the head names "
+                f"{head.registry.size} with root {head.registry.root.hex()}"
+            )
 
     def _signature(self, signed: SignedHead) -> None:
         """The head signed by the registry's election key at its size, which the verifier's key is, or
@@ -236,8 +238,10 @@ class _Recount:
             self.problem("head.txt: its signature is not the registry's election key's", first=True)
         chain = [key.public_key for key in self.registry.keys if key.position < signed.head.registry.size]
         if not self.keys:
-            self.verdict.notes.append("the head's signature was checked against the key the bundle's own registry "
-                                      "names, not against a key published outside it (--election-key)")  # fmt: skip
+            self.verdict.notes.append(
+                "the head's signature was checked against the key the bundle's own registry "
+                "names, not against a key published outside it (--election-key)"
+            )
         elif not any(key in chain for key in self.keys):
             self.problem(
                 "head.txt: signed by a key that the election key given (--election-key) never endorsed", first=True
@@ -257,16 +261,21 @@ class _Recount:
             digests[name] = _sha256(path)
             data = path.read_bytes()
             if data and not data.endswith(NEWLINE):
-                self.problem(f"masterdata/{name}:{data.count(NEWLINE) + 1}: the last line does not end: the file "
-                             "was cut short")  # fmt: skip
+                self.problem(
+                    f"masterdata/{name}:{data.count(NEWLINE) + 1}: the last line does not end: the file was cut short"
+                )
         digest = masterdata_digest(digests)
         if digest != head.masterdata:
-            self.problem(f"masterdata/: the files' digest {digest.hex()} is not the one the head names "
-                         f"({head.masterdata.hex()}): the master data was changed")  # fmt: skip
+            self.problem(
+                f"masterdata/: the files' digest {digest.hex()} is not the one the head names "
+                f"({head.masterdata.hex()}): the master data was changed"
+            )
         logged = self.registry.masterdata_at(head.registry.size)
         if logged != head.masterdata:
-            self.problem(f"head.txt: names master data {head.masterdata.hex()}, the registry's last version is "
-                         f"{logged.hex() if logged else 'none'}")  # fmt: skip
+            self.problem(
+                f"head.txt: names master data {head.masterdata.hex()}, the registry's last version is "
+                f"{logged.hex() if logged else 'none'}"
+            )
         try:
             return read_master_data_folder(self.folder / "masterdata").master_data()
         except MasterDataError as error:
@@ -288,8 +297,10 @@ class _Recount:
             self.verdict.records += 1
             coordinates = (topic, partition, entry.offset)
             if last is not None and (topic, partition, entry.offset) <= last:
-                self.problem(f"{where}: {topic}/{partition}/{entry.offset} after {'/'.join(map(str, last))}: "
-                             "records are in topic, partition and offset order, each once")  # fmt: skip
+                self.problem(
+                    f"{where}: {topic}/{partition}/{entry.offset} after {'/'.join(map(str, last))}: "
+                    "records are in topic, partition and offset order, each once"
+                )
                 continue
             last = coordinates
             tree = self.partitions.setdefault((topic, partition), _Partition())
@@ -303,15 +314,19 @@ class _Recount:
         """The walk of docs/audit-bundle.md: accepted gaps, then the offsets Kafka gave no record for."""
         self._skip_gaps(tree, topic, partition)
         if entry.offset != tree.position + entry.skipped:
-            self.problem(f"{where}: offset {entry.offset} of {topic}/{partition}, but the records before it and "
-                         f"its skipped {entry.skipped} account for offsets up to {tree.position}: "
-                         f"{entry.offset - tree.position - entry.skipped} unaccounted for")  # fmt: skip
+            self.problem(
+                f"{where}: offset {entry.offset} of {topic}/{partition}, but the records before it and "
+                f"its skipped {entry.skipped} account for offsets up to {tree.position}: "
+                f"{entry.offset - tree.position - entry.skipped} unaccounted for"
+            )
         if entry.skipped:
             self.taken["skipped"] += entry.skipped
             if self.taken["skipped places"] < MAX_SKIPPED_SHOWN:
                 first = entry.offset - entry.skipped
-                self.verdict.notes.append(f"{where}: Kafka gave no record for offsets {first} to {entry.offset - 1} "
-                                          f"of {topic}/{partition}, the tabulator says")  # fmt: skip
+                self.verdict.notes.append(
+                    f"{where}: Kafka gave no record for offsets {first} to {entry.offset - 1} "
+                    f"of {topic}/{partition}, the tabulator says"
+                )
             self.taken["skipped places"] += 1
         tree.position = entry.offset + 1
 
@@ -321,8 +336,16 @@ class _Recount:
             self.taken["gap"] += gaps[tree.position] - tree.position
             tree.position = gaps[tree.position]
 
-    def _judge(self, entry: LedgerEntry, coordinates: Coordinates, master: MasterData, *,
-               decoders: dict[tuple[int, bool], Decoder], where: str, head_master: bytes) -> None:  # fmt: skip
+    def _judge(
+        self,
+        entry: LedgerEntry,
+        coordinates: Coordinates,
+        master: MasterData,
+        *,
+        decoders: dict[tuple[int, bool], Decoder],
+        where: str,
+        head_master: bytes,
+    ) -> None:
         if entry.outcome == Outcome.REJECTED and entry.reason == RejectReason.UNSTORABLE_RECORD:
             self.taken["unstorable"] += 1
             return
@@ -335,8 +358,9 @@ class _Recount:
         decoder = decoders.get((size, verified))
         if decoder is None:
             decoders.clear()  # records come in batches: one registry size after another
-            decoder = decoders[(size, verified)] = Decoder(master, self.registry.terminals_at(size),
-                                                           verify_signatures=verified, registry_size=size)  # fmt: skip
+            decoder = decoders[(size, verified)] = Decoder(
+                master, self.registry.terminals_at(size), verify_signatures=verified, registry_size=size
+            )
         decoded = decoder.decode(RawRecord(entry.key, entry.value, entry.headers), entry.basis.judged_at_ms)
         older_master = self.registry.masterdata_at(size) != head_master
         if isinstance(decoded, Rejected):
@@ -345,14 +369,24 @@ class _Recount:
             ):
                 return
             said = f"{entry.outcome}{f' ({entry.reason})' if entry.reason else ''}"
-            self._differs(older_master, f"{where}: {said}, but judged again it is rejected ({decoded.reason}: "
-                                        f"{decoded.detail[:120]})")  # fmt: skip
+            self._differs(
+                older_master,
+                f"{where}: {said}, but judged again it is rejected ({decoded.reason}: {decoded.detail[:120]})",
+            )
             return
         assert isinstance(decoded, Authentic)
         tally = decoded.tally
-        form = _Form(coordinates, (tally.tps_id, tally.contest_id), CurrentForm(tally.revision, decoded.digest,
-                     decoded.authority), decoded.problems, entry.outcome, entry.reason, entry.prior, where,
-                     older_master)  # fmt: skip
+        form = _Form(
+            coordinates,
+            (tally.tps_id, tally.contest_id),
+            CurrentForm(tally.revision, decoded.digest, decoded.authority),
+            decoded.problems,
+            entry.outcome,
+            entry.reason,
+            entry.prior,
+            where,
+            older_master,
+        )
         if older_master:
             self.taken["older_master"] += 1
         self.forms[coordinates] = form
@@ -377,16 +411,20 @@ class _Recount:
                 self.problem(f"records.jsonl: partition {key[0]}/{key[1]} has records; the head names no such ledger")
                 continue
             if (tree.frontier.size, tree.position, tree.frontier.root()) != (said.size, said.next_offset, said.root):
-                self.problem(f"records.jsonl: {key[0]}/{key[1]} holds {tree.frontier.size} records up to offset "
-                             f"{tree.position}, root {tree.frontier.root().hex()}; the head names {said.size} up to "
-                             f"{said.next_offset}, root {said.root.hex()}")  # fmt: skip
+                self.problem(
+                    f"records.jsonl: {key[0]}/{key[1]} holds {tree.frontier.size} records up to offset "
+                    f"{tree.position}, root {tree.frontier.root().hex()}; the head names {said.size} up to "
+                    f"{said.next_offset}, root {said.root.hex()}"
+                )
         for key, said in named.items():
             if key not in self.partitions:
                 tree = self.partitions[key] = _Partition()
                 self._skip_gaps(tree, *key)
                 if (said.size, said.next_offset) != (0, tree.position) or said.root != tree.frontier.root():
-                    self.problem(f"records.jsonl: no record of {key[0]}/{key[1]}; the head names {said.size} "
-                                 f"records up to offset {said.next_offset}")  # fmt: skip
+                    self.problem(
+                        f"records.jsonl: no record of {key[0]}/{key[1]}; the head names {said.size} "
+                        f"records up to offset {said.next_offset}"
+                    )
         for path, anchor in self.anchors:
             self._anchor(f"{path} ({anchor.head.time:%Y-%m-%d %H:%M:%S} UTC)", anchor.head, head)
 
@@ -398,23 +436,31 @@ class _Recount:
             self.verdict.notes.append(f"{name} is later than this bundle's head: it cannot be checked against it")
             return
         if larger:
-            self.problem(f"{name}: earlier than this bundle's head, yet it holds more (registry {anchor.registry.size} "
-                         f"leaves, {sum(a.size for a in anchor.ledgers):,} records): leaves or records were removed "
-                         "since", first=True)  # fmt: skip
+            self.problem(
+                f"{name}: earlier than this bundle's head, yet it holds more (registry {anchor.registry.size} "
+                f"leaves, {sum(a.size for a in anchor.ledgers):,} records): leaves or records were removed "
+                "since",
+                first=True,
+            )
             return
         if self.registry.roots.get(anchor.registry.size) != anchor.registry.root:
-            self.problem(f"{name}: its registry of {anchor.registry.size} leaves is not the first "
-                         f"{anchor.registry.size} leaves of this bundle's: the registry was changed since",
-                         first=True)  # fmt: skip
+            self.problem(
+                f"{name}: its registry of {anchor.registry.size} leaves is not the first "
+                f"{anchor.registry.size} leaves of this bundle's: the registry was changed since",
+                first=True,
+            )
         for ledger in anchor.ledgers:
             tree = self.partitions.get(ledger.partition_key)
             kept = tree.roots.get(ledger.size) if tree is not None else None
             if ledger.size == 0:
                 kept = (Frontier().root(), ledger.next_offset)
             if kept is None or kept[0] != ledger.root:
-                self.problem(f"{name}: the ledger of {ledger.topic}/{ledger.partition} at {ledger.size} records is not "
-                             "the first records of this bundle's: records were removed, reordered or judged "
-                             "otherwise since", first=True)  # fmt: skip
+                self.problem(
+                    f"{name}: the ledger of {ledger.topic}/{ledger.partition} at {ledger.size} records is not "
+                    "the first records of this bundle's: records were removed, reordered or judged "
+                    "otherwise since",
+                    first=True,
+                )
         self.verdict.anchors += 1
         self.verdict.notes.append(f"{name}: this bundle begins with everything it committed to")
 
@@ -423,23 +469,28 @@ class _Recount:
         for form in self.forms.values():
             prior = self.forms.get(form.prior) if form.prior is not None else None
             if form.prior is not None and (prior is None or prior.key != form.key or prior.outcome not in DECIDING):
-                self.problem(f"{form.line}: judged against {'/'.join(map(str, form.prior))}, which is not a deciding "
-                             "form of the same TPS and contest")  # fmt: skip
+                self.problem(
+                    f"{form.line}: judged against {'/'.join(map(str, form.prior))}, which is not a deciding "
+                    "form of the same TPS and contest"
+                )
                 continue
             outcome, reason, _ = judge_form(form.form, form.problems, prior.form if prior is not None else None)
             if (outcome.value, reason.value if reason is not None else None) != (form.outcome, form.reason):
                 said = f"{form.outcome}{f' ({form.reason})' if form.reason else ''}"
                 again = f"{outcome.value}{f' ({reason.value})' if reason else ''}"
-                self._differs(form.older_master, f"{form.line}: {said}, but judged again against the form before it, "
-                              f"{again}")  # fmt: skip
+                self._differs(
+                    form.older_master, f"{form.line}: {said}, but judged again against the form before it, {again}"
+                )
         deciding = {}
         for key, chain in self.chains.items():
             starts = [f for f in chain if f.prior is None]
             named = Counter(f.prior for f in chain if f.prior is not None)
             if len(starts) != 1 or any(n > 1 for n in named.values()):
-                self.problem(f"{chain[0].line}: the deciding forms of {key[0]} {key[1]} are not one chain of "
-                             f"corrections ({len(starts)} first forms, "
-                             f"{sum(n > 1 for n in named.values())} forms corrected twice)")  # fmt: skip
+                self.problem(
+                    f"{chain[0].line}: the deciding forms of {key[0]} {key[1]} are not one chain of "
+                    f"corrections ({len(starts)} first forms, "
+                    f"{sum(n > 1 for n in named.values())} forms corrected twice)"
+                )
             deciding[key] = max(chain, key=lambda f: (f.form.authority, f.form.revision))
         return deciding
 
@@ -475,15 +526,22 @@ class _Recount:
         self.verdict.totals = {tuple(k): v for k, v in recounted_totals.items()}
         self.verdict.votes = {tuple(k): v for k, v in votes.items()}
         self._compare("totals.csv", ("level", "region_code", "contest_id"), TOTAL_COLUMNS, recounted_totals)
-        self._compare("votes.csv", ("level", "region_code", "contest_id", "choice"), ("votes",),
-                      {k: (v,) for k, v in votes.items()})  # fmt: skip
-        digest = totals_digest([(*k, *v) for k, v in recounted_totals.items()],  # type: ignore[misc]
-                               [(*k, v) for k, v in votes.items()])  # fmt: skip
+        self._compare(
+            "votes.csv",
+            ("level", "region_code", "contest_id", "choice"),
+            ("votes",),
+            {k: (v,) for k, v in votes.items()},
+        )
+        digest = totals_digest(
+            [(*k, *v) for k, v in recounted_totals.items()],  # type: ignore[misc]
+            [(*k, v) for k, v in votes.items()],
+        )
         if digest != head.totals:
             self.problem(f"head.txt: names totals {head.totals.hex()}; the records add up to totals {digest.hex()}")
 
-    def _compare(self, name: str, keys: tuple[str, ...], columns: tuple[str, ...],
-                 recounted: dict[Any, tuple[int, ...]]) -> None:  # fmt: skip
+    def _compare(
+        self, name: str, keys: tuple[str, ...], columns: tuple[str, ...], recounted: dict[Any, tuple[int, ...]]
+    ) -> None:
         stated: dict[Any, tuple[int, ...]] = {}
         for number, row in _csv_rows(self.folder / name, keys + columns, self.problem):
             try:
@@ -492,8 +550,10 @@ class _Recount:
                 self.problem(f"{name}:{number}: not a row of whole numbers")
         for key in sorted(stated.keys() | recounted.keys()):
             if stated.get(key) != recounted.get(key):
-                self.problem(f"{name} {'/'.join(key)}: the bundle says {stated.get(key)}, the records add up to "
-                             f"{recounted.get(key)}")  # fmt: skip
+                self.problem(
+                    f"{name} {'/'.join(key)}: the bundle says {stated.get(key)}, the records add up to "
+                    f"{recounted.get(key)}"
+                )
 
     def _say_what_was_taken(self) -> None:
         said = {
@@ -513,17 +573,34 @@ def _entry(line: bytes) -> tuple[LedgerEntry, str, int]:
     row = json.loads(line)
     topic, partition = row["topic"], row["partition"]
     _check_types(row)
-    headers = [(base64.b64decode(n, validate=True).decode("utf-8", "surrogateescape"),
-                None if v is None else base64.b64decode(v, validate=True)) for n, v in row["headers"]]  # fmt: skip
+    headers = [
+        (
+            base64.b64decode(n, validate=True).decode("utf-8", "surrogateescape"),
+            None if v is None else base64.b64decode(v, validate=True),
+        )
+        for n, v in row["headers"]
+    ]
     prior = row["prior"]
     if prior is not None:
-        if not (isinstance(prior, list) and len(prior) == 3 and isinstance(prior[0], str)
-                and all(_is_int(p) for p in prior[1:])):  # fmt: skip
+        if not (
+            isinstance(prior, list)
+            and len(prior) == 3
+            and isinstance(prior[0], str)
+            and all(_is_int(p) for p in prior[1:])
+        ):
             raise TypeError("prior is not [topic, partition, offset]")
         prior = (prior[0], prior[1], prior[2])
-    entry = LedgerEntry(row["offset"], row["skipped"], _bytes(row["key"]), _bytes(row["value"]), headers,
-                        row["outcome"], row["reason"], Basis(row["registry_size"], row["judged_at_ms"],
-                        row["verified"]), prior)  # fmt: skip
+    entry = LedgerEntry(
+        row["offset"],
+        row["skipped"],
+        _bytes(row["key"]),
+        _bytes(row["value"]),
+        headers,
+        row["outcome"],
+        row["reason"],
+        Basis(row["registry_size"], row["judged_at_ms"], row["verified"]),
+        prior,
+    )
     return entry, topic, partition
 
 

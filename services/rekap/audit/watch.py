@@ -95,13 +95,15 @@ def watch(source: str, keep: Path, election_key: bytes | None) -> Watch:
     last, last_head = kept
     result.kept = last
     if number < last:
-        _evidence(keep, last, None, result, f"the site's latest head is {number}, but {last} was kept: the site "
-                  "went back")  # fmt: skip
+        _evidence(
+            keep, last, None, result, f"the site's latest head is {number}, but {last} was kept: the site went back"
+        )
         return result
     again = _fetch_head(fetch, last, key, result)
     if again is not None and again.text != last_head.text:
-        _evidence(keep, last, again, result, f"head {last} on the site is not the head {last} kept: the history "
-                  "was rewritten")  # fmt: skip
+        _evidence(
+            keep, last, again, result, f"head {last} on the site is not the head {last} kept: the history was rewritten"
+        )
         return result
     for n in range(last + 1, number + 1):
         signed = _fetch_head(fetch, n, key, result)
@@ -118,8 +120,10 @@ def watch(source: str, keep: Path, election_key: bytes | None) -> Watch:
             _evidence(keep, last, signed, result, f"head {n} does not extend head {last}: {problem}")
             return result
         registry = f"{last_head.head.registry.size} -> {signed.head.registry.size}"
-        result.ok(f"head {n} extends head {last}: registry {registry} leaves, {_records(last_head)} -> "
-                  f"{_records(signed)} records")  # fmt: skip
+        result.ok(
+            f"head {n} extends head {last}: registry {registry} leaves, {_records(last_head)} -> "
+            f"{_records(signed)} records"
+        )
         _keep(heads, n, signed)
         last, last_head = n, signed
         result.kept = n
@@ -135,8 +139,14 @@ def extends(old: SignedHead, new: SignedHead, proof: dict[str, Any]) -> str | No
     registry = proof.get("registry")
     if not isinstance(registry, dict) or not isinstance(proof.get("ledgers"), list):
         return "its proof is not a registry's and ledgers' proofs"
-    problem = _consistent("registry", old.head.registry.size, new.head.registry.size, old.head.registry.root,
-                          new.head.registry.root, given=registry)  # fmt: skip
+    problem = _consistent(
+        "registry",
+        old.head.registry.size,
+        new.head.registry.size,
+        old.head.registry.root,
+        new.head.registry.root,
+        given=registry,
+    )
     if problem:
         return problem
     given = {(p.get("topic"), p.get("partition")): p for p in proof["ledgers"] if isinstance(p, dict)}
@@ -146,15 +156,22 @@ def extends(old: SignedHead, new: SignedHead, proof: dict[str, Any]) -> str | No
             return f"the ledger of {ledger.topic}/{ledger.partition} is gone"
         if now.next_offset < ledger.next_offset:
             return f"the ledger of {ledger.topic}/{ledger.partition} went back from offset {ledger.next_offset}"
-        problem = _consistent(f"the ledger of {ledger.topic}/{ledger.partition}", ledger.size, now.size, ledger.root,
-                              now.root, given=given.get((ledger.topic, ledger.partition), {}))  # fmt: skip
+        problem = _consistent(
+            f"the ledger of {ledger.topic}/{ledger.partition}",
+            ledger.size,
+            now.size,
+            ledger.root,
+            now.root,
+            given=given.get((ledger.topic, ledger.partition), {}),
+        )
         if problem:
             return problem
     return None
 
 
-def _consistent(what: str, first: int, second: int, first_root: bytes, second_root: bytes, *,
-                given: dict[str, Any]) -> str | None:  # fmt: skip
+def _consistent(
+    what: str, first: int, second: int, first_root: bytes, second_root: bytes, *, given: dict[str, Any]
+) -> str | None:
     if second < first:
         return f"{what} shrank from {first} to {second}"
     try:
@@ -183,8 +200,7 @@ def _trusted_key(keep: Path, fetch: Fetch, given: bytes | None, result: Watch) -
     except ValueError as error:
         raise WatchError(f"audit/election-key.pem: {error}") from None
     path.write_text(public_key_pem(key))
-    result.ok("the election key taken from the site on this first run (better: the key KPU published, "
-              "--election-key)")  # fmt: skip
+    result.ok("the election key taken from the site on this first run (better: the key KPU published, --election-key)")
     return key
 
 

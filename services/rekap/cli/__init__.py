@@ -20,9 +20,21 @@ from rekap.logs import configure_logging
 # The command modules (rekap.cli.NAME, each registering the command of its name, some one more), in the order
 # `rekap --help` lists them: the operators' first.
 COMMANDS = (
-    "stack", "db", "kafka", "masterdata", "terminal", "tabulator",
-    "publish", "simulate", "review", "report", "audit", "site", "contract", "demo",
-)  # fmt: skip
+    "stack",
+    "db",
+    "kafka",
+    "masterdata",
+    "terminal",
+    "tabulator",
+    "publish",
+    "simulate",
+    "review",
+    "report",
+    "audit",
+    "site",
+    "contract",
+    "demo",
+)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -49,32 +49,75 @@ def register(commands: SubParsers) -> None:
     key = actions.add_parser("key", help="the election key that signs every election head")
     key_actions = key.add_subparsers(title="key commands", required=True, metavar="ACTION")
     key_reads = (*OPERATOR_DB, "election_key")
-    add_command(key_actions, "create", key_create, "make the election key (once) and log it in the registry",
-                reads=key_reads, example=KEY_CREATE)  # fmt: skip
-    add_command(key_actions, "rotate", key_rotate, "a new election key, endorsed by the current one",
-                reads=key_reads, example=KEY_ROTATE)  # fmt: skip
-    add_command(key_actions, "show", key_show, "the election key's public half, to publish", reads=("election_key",),
-                example=KEY_SHOW)  # fmt: skip
-    export = add_command(actions, "export", export_command, "write the audit bundle into a folder",
-                         reads=key_reads, example=EXPORT)  # fmt: skip
+    add_command(
+        key_actions,
+        "create",
+        key_create,
+        "make the election key (once) and log it in the registry",
+        reads=key_reads,
+        example=KEY_CREATE,
+    )
+    add_command(
+        key_actions,
+        "rotate",
+        key_rotate,
+        "a new election key, endorsed by the current one",
+        reads=key_reads,
+        example=KEY_ROTATE,
+    )
+    add_command(
+        key_actions,
+        "show",
+        key_show,
+        "the election key's public half, to publish",
+        reads=("election_key",),
+        example=KEY_SHOW,
+    )
+    export = add_command(
+        actions, "export", export_command, "write the audit bundle into a folder", reads=key_reads, example=EXPORT
+    )
     export.add_argument("folder", type=Path)
-    verify = add_command(actions, "verify", verify_command, "recount from a bundle alone; exit 0 when all agrees",
-                         reads=(), example=VERIFY)  # fmt: skip
+    verify = add_command(
+        actions,
+        "verify",
+        verify_command,
+        "recount from a bundle alone; exit 0 when all agrees",
+        reads=(),
+        example=VERIFY,
+    )
     verify.add_argument("folder", type=Path)
     add_trust_options(verify)
-    witness = add_command(actions, "watch", watch_command, "a witness: check and keep a site's new signed heads",
-                          reads=(), example=WATCH)  # fmt: skip
+    witness = add_command(
+        actions, "watch", watch_command, "a witness: check and keep a site's new signed heads", reads=(), example=WATCH
+    )
     witness.add_argument("source", help="the site's address (https://...) or its folder")
     witness.add_argument("--keep", type=Path, required=True, metavar="FOLDER", help="where the heads are kept")
-    witness.add_argument("--election-key", type=Path, metavar="PEM",
-                         help="the election key's public key as KPU published it (else the site's)")  # fmt: skip
+    witness.add_argument(
+        "--election-key",
+        type=Path,
+        metavar="PEM",
+        help="the election key's public key as KPU published it (else the site's)",
+    )
 
 
 def add_trust_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--election-key", type=Path, action="append", default=[], metavar="PEM",
-                         help="the election key's public key as KPU published it (once per key trusted)")  # fmt: skip
-    command.add_argument("--anchor", type=Path, action="append", default=[], metavar="HEAD", nargs="+",
-                         help="heads kept earlier (a witness's, a site's audit/heads/N.txt)")  # fmt: skip
+    command.add_argument(
+        "--election-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="the election key's public key as KPU published it (once per key trusted)",
+    )
+    command.add_argument(
+        "--anchor",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="HEAD",
+        nargs="+",
+        help="heads kept earlier (a witness's, a site's audit/heads/N.txt)",
+    )
 
 
 def key_create(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no options)
@@ -98,8 +141,10 @@ def key_rotate(settings: Settings, args: argparse.Namespace) -> int:  # noqa: AR
         return await rotate_key(conn, path)
 
     change = with_connection(settings, work, user="operator")
-    say(f"election key {path}: a new one, endorsed by the last (kept as {change.retired}: destroy it when no "
-        "head needs it). Publish the new public half:\n")  # fmt: skip
+    say(
+        f"election key {path}: a new one, endorsed by the last (kept as {change.retired}: destroy it when no "
+        "head needs it). Publish the new public half:\n"
+    )
     say(describe_key(change.public_key))
     say_registry(change.head)
     return 0
@@ -114,16 +159,22 @@ def export_command(settings: Settings, args: argparse.Namespace) -> int:
     started = time.monotonic()
 
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        return await export_bundle(conn, args.folder, settings.election_key_file,
-                                   progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True))  # fmt: skip
+        return await export_bundle(
+            conn,
+            args.folder,
+            settings.election_key_file,
+            progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True),
+        )
 
     manifest = with_connection(settings, work, user="operator")
     files = manifest["files"]
     size = sum(f["bytes"] for f in files.values())
     records, leaves = files["records.jsonl"]["rows"], files["registry.jsonl"]["rows"]
     took = time.monotonic() - started
-    say(f"wrote {args.folder}: {records:,} records, {leaves:,} registry leaves, {len(files)} files, "
-        f"{size / 2**20:,.1f} MiB in {took:.1f} s (snapshot {manifest['snapshot_at']})")  # fmt: skip
+    say(
+        f"wrote {args.folder}: {records:,} records, {leaves:,} registry leaves, {len(files)} files, "
+        f"{size / 2**20:,.1f} MiB in {took:.1f} s (snapshot {manifest['snapshot_at']})"
+    )
     say(f"signed head: {args.folder / 'head.txt'} (SHA-256 {files['head.txt']['sha256']})")
     return 0
 
@@ -139,12 +190,17 @@ def verify_command(settings: Settings, args: argparse.Namespace) -> int:  # noqa
         say(f"DISCREPANCY ... and {len(verdict.problems) - MAX_SHOWN:,} more")
     for note in verdict.notes:
         say(f"note: {note}")
-    say(f"{verdict.records:,} records judged again, {verdict.registry:,} registry leaves; {verdict.counted:,} "
+    say(
+        f"{verdict.records:,} records judged again, {verdict.registry:,} registry leaves; {verdict.counted:,} "
         f"TPS-races counted, {verdict.held:,} held; {verdict.anchors} anchor(s); head SHA-256 {verdict.head_sha256}; "
-        f"{time.monotonic() - started:.1f} s")  # fmt: skip
+        f"{time.monotonic() - started:.1f} s"
+    )
     if verdict.agrees:
-        anchored = (f"anchored to {verdict.anchors} head(s) kept earlier" if verdict.anchors
-                    else "NOT anchored: no earlier head given could be checked")  # fmt: skip
+        anchored = (
+            f"anchored to {verdict.anchors} head(s) kept earlier"
+            if verdict.anchors
+            else "NOT anchored: no earlier head given could be checked"
+        )
         keyed = "under the election key given" if keys else "under the bundle's own key (no --election-key)"
         say(f"VERIFIED: every record, signature, ledger and total agrees; signed {keyed}; {anchored}")
         return 0

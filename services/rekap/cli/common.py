@@ -63,8 +63,13 @@ def add_command(
     group: SubParsers, name: str, handler: Command, help_text: str, *, reads: Sequence[str], example: str
 ) -> argparse.ArgumentParser:
     """A sub-command whose --help ends with the environment variables it reads and an example."""
-    sub = group.add_parser(name, help=help_text, description=help_text, epilog=usage_epilog(reads, example),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = group.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=usage_epilog(reads, example),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub.set_defaults(handler=handler)
     return sub
 
@@ -99,9 +104,10 @@ def with_connection(
 
 def add_password_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--password-env", metavar="VAR",
+        "--password-env",
+        metavar="VAR",
         help="take the password from this environment variable (else: one line on stdin, or asked twice)",
-    )  # fmt: skip
+    )
 
 
 def read_password(args: argparse.Namespace, whose: str) -> str:

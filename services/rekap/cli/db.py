@@ -40,8 +40,10 @@ def bootstrap(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("`db bootstrap` runs as a superuser: set REKAP_ADMIN_DATABASE_URL.")
     password = read_password(args, OWNER)
     database = bootstrap_owner(settings, password)
-    say(f"role {OWNER} (may create roles, nothing more) owns database {database}; large objects revoked from "
-        "PUBLIC. Next, as the owner: `rekap db migrate`, then `rekap db login set` for each login.")  # fmt: skip
+    say(
+        f"role {OWNER} (may create roles, nothing more) owns database {database}; large objects revoked from "
+        "PUBLIC. Next, as the owner: `rekap db migrate`, then `rekap db login set` for each login."
+    )
     return 0
 
 
@@ -53,8 +55,10 @@ def login_set(settings: Settings, args: argparse.Namespace) -> int:
     )
     settings_text = ", ".join(f"{k}={v}" for k, v in done.settings.items()) or "none"
     limit = "none" if done.connection_limit < 0 else done.connection_limit
-    say(f"{'created' if done.created else 'updated'} login {args.name} in role {group.role} "
-        f"(connection limit {limit}; settings: {settings_text})")  # fmt: skip
+    say(
+        f"{'created' if done.created else 'updated'} login {args.name} in role {group.role} "
+        f"(connection limit {limit}; settings: {settings_text})"
+    )
     return 0
 
 

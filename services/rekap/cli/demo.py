@@ -36,9 +36,14 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     say(f"tabulator running, pid {pid}, log {local.tabulator.process.logfile}")
     say(f"\n== 5. election night: every TPS, both contests, {args.duration:.0f} s of evening")
     night = argparse.Namespace(
-        tps=args.tps, duration=args.duration, mix="night", seed=2024, timeout=300.0, check=True,
+        tps=args.tps,
+        duration=args.duration,
+        mix="night",
+        seed=2024,
+        timeout=300.0,
+        check=True,
         synthetic_into=args.synthetic_into,
-    )  # fmt: skip
+    )
     status = simulate.simulate(settings, night)
     site = settings.home / "site"
     say(f"\n== 6. the public results site, static, in {site}, with the audit bundle it links and its signed head")
@@ -50,8 +55,10 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     say("  .venv/bin/rekap status 1671011001001    what counts for one TPS, and its history")
     say("  .venv/bin/rekap report 16 --out sumsel.html   the recapitulation (D.Hasil) of the province, printable")
     say("  .venv/bin/rekap audit watch .rekap/site --keep witness/   a witness: keep the signed head, check the next")
-    say(f"  .venv/bin/rekap audit verify {site}/audit/bundle --election-key {site}/audit/election-key.pem --anchor "
-        f"witness/heads/*.txt   recount, anchored")  # fmt: skip
+    say(
+        f"  .venv/bin/rekap audit verify {site}/audit/bundle --election-key {site}/audit/election-key.pem --anchor "
+        f"witness/heads/*.txt   recount, anchored"
+    )
     say("  .venv/bin/rekap db login list          who may connect, in which role")
     say('  psql "$(.venv/bin/rekap stack url)"     KPU\'s read-only session (`rekap stack url` prints its URL)')
     say("  .venv/bin/rekap stack status           what runs where")

@@ -59,8 +59,12 @@ def register(commands: SubParsers) -> None:
         example="rekap kafka user set terminals-a --role terminals --password-env VENDOR_A_PASSWORD",
     )
     setter.add_argument("name", help="the principal's name, e.g. terminals-vendor-a")
-    setter.add_argument("--role", required=True, choices=[r.value for r in KafkaRole],
-                        help="terminals: write the tally topic; tabulator: read it, write dead letters")  # fmt: skip
+    setter.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in KafkaRole],
+        help="terminals: write the tally topic; tabulator: read it, write dead letters",
+    )
     add_password_options(setter)
     remover = add_command(
         users,

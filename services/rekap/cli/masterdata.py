@@ -23,8 +23,10 @@ def load(settings: Settings, args: argparse.Namespace) -> int:
     loaded = with_session(settings, lambda session: master_data.load(session, dataset, replace=args.replace))
     say(f"\n{'table':<22} {'in files':>9} {'new':>7} {'changed':>8} {'same':>7} {'not in files':>13}")
     for c in loaded.changes:
-        say(f"{c.table:<22} {c.rows:>9} {c.inserted:>7} {c.updated + c.removed:>8} {c.unchanged:>7}"
-            f" {c.not_in_files:>13}")  # fmt: skip
+        say(
+            f"{c.table:<22} {c.rows:>9} {c.inserted:>7} {c.updated + c.removed:>8} {c.unchanged:>7}"
+            f" {c.not_in_files:>13}"
+        )
     totals = loaded.totals
     say("\nIn the database: " + ", ".join(f"{n:,} {table}" for table, n in totals.items()))
     return 0
@@ -37,8 +39,10 @@ def derive_command(_: Settings, args: argparse.Namespace) -> int:
     else:
         dataset = derive(args.idn_area_data)
     write_master_data(dataset, args.out)
-    say(f"Wrote {args.out}: {len(dataset.regions):,} regions, {len(dataset.tps):,} TPS (synthetic), "
-        f"{len(dataset.contests)} contests, {len(dataset.choices)} choices")  # fmt: skip
+    say(
+        f"Wrote {args.out}: {len(dataset.regions):,} regions, {len(dataset.tps):,} TPS (synthetic), "
+        f"{len(dataset.contests)} contests, {len(dataset.choices)} choices"
+    )
     return 0
 
 
@@ -55,13 +59,18 @@ def register(commands: SubParsers) -> None:
         "rekap masterdata load --from ./pilkada-2029/ --replace",
     )
     load_parser.add_argument(
-        "--from", dest="source", type=Path, default=sumsel_master_data_dir(), metavar="DIR",
+        "--from",
+        dest="source",
+        type=Path,
+        default=sumsel_master_data_dir(),
+        metavar="DIR",
         help="folder of CSV files (default: the derived Sumatera Selatan 2024 data)",
-    )  # fmt: skip
+    )
     load_parser.add_argument(
-        "--replace", action="store_true",
+        "--replace",
+        action="store_true",
         help="load over another dataset the database holds (never for synthetic data)",
-    )  # fmt: skip
+    )
     derive_parser = add_command(
         actions,
         "derive",
@@ -71,7 +80,9 @@ def register(commands: SubParsers) -> None:
         example="rekap masterdata derive --out ./sumsel-2024/   # fetches idn-area-data with npm",
     )
     derive_parser.add_argument(
-        "--idn-area-data", type=Path, metavar="DIR",
+        "--idn-area-data",
+        type=Path,
+        metavar="DIR",
         help="the package's data/ folder (default: fetch it with npm)",
-    )  # fmt: skip
+    )
     derive_parser.add_argument("--out", type=Path, default=sumsel_master_data_dir(), metavar="DIR")

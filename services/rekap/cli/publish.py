@@ -64,8 +64,11 @@ def publish(settings: Settings, args: argparse.Namespace) -> int:
         _foresee(settings, RawRecord(tally.tps_id.encode(), value, signed_headers(value, key)), tally)
     tps_id = tally.tps_id if tally is not None else _tps_id_in(value)
     partition, offset = asyncio.run(send_form(settings, tps_id, value, key, within=args.timeout))
-    what = (f"{tally.tps_id} {tally.contest_id} revision {tally.revision}" if tally is not None
-            else f"{args.form}'s exact bytes (not a tally/v1 form)")  # fmt: skip
+    what = (
+        f"{tally.tps_id} {tally.contest_id} revision {tally.revision}"
+        if tally is not None
+        else f"{args.form}'s exact bytes (not a tally/v1 form)"
+    )
     say(f"sent {what} to {settings.tally_topic}, partition {partition}, offset {offset}")
     if args.wait is None:
         return 0
@@ -88,16 +91,19 @@ def _tally(form: Path, value: bytes, *, refuse: bool) -> TallyV1 | None:
     """The form read as a tabulator reads it: too big, or not a tally v1 form, is refused (`refuse`) or None."""
     if len(value) > MAX_VALUE_BYTES:
         if refuse:
-            raise FormRefusedError(f"{form} is {len(value):,} bytes, more than a form may be ({MAX_VALUE_BYTES:,}: "
-                                   "oversize): not sent (--force sends it anyway)")  # fmt: skip
+            raise FormRefusedError(
+                f"{form} is {len(value):,} bytes, more than a form may be ({MAX_VALUE_BYTES:,}: "
+                "oversize): not sent (--force sends it anyway)"
+            )
         return None
     try:
         return TallyV1.model_validate_json(value)
     except ValidationError as error:
         if refuse:
             why = why_invalid(error)
-            raise FormRefusedError(f"{form} is not a tally/v1 form ({why.reason}: {why.detail}): not sent "
-                                   "(--force sends it anyway)") from None  # fmt: skip
+            raise FormRefusedError(
+                f"{form} is not a tally/v1 form ({why.reason}: {why.detail}): not sent (--force sends it anyway)"
+            ) from None
         return None
 
 
@@ -143,15 +149,19 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
     say(f"TPS {args.tps_id}: what counts now")
     for f in found.forms:
         held = f" held for review: {', '.join(f.reasons)}" if f.status == "quarantined" else ""
-        say(f"  {f.contest_id:<11} revision {f.revision:<3} {f.status:<11} valid {f.valid:>4} "
-            f"invalid {f.invalid:>3}  votes {f.votes}  by {f.terminal_id}{held}")  # fmt: skip
+        say(
+            f"  {f.contest_id:<11} revision {f.revision:<3} {f.status:<11} valid {f.valid:>4} "
+            f"invalid {f.invalid:>3}  votes {f.votes}  by {f.terminal_id}{held}"
+        )
     say("\nEvery record received for it:")
     for r in found.history:
         where = f"{r.partition}/{r.offset}"
         contest, revision = r.contest_id or "-", r.revision or "-"
         when = local_time(r.recorded_at, r.time_zone, r.zone)
-        say(f"  {when}  {where:<10} {contest:<11} rev {revision!s:<3} "
-            f"{r.outcome:<11} {r.reason or '':<24} {r.terminal_id or ''}")  # fmt: skip
+        say(
+            f"  {when}  {where:<10} {contest:<11} rev {revision!s:<3} "
+            f"{r.outcome:<11} {r.reason or '':<24} {r.terminal_id or ''}"
+        )
     return 0
 
 

@@ -51,6 +51,9 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
             args.out.write_text(text, encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"--out {args.out}: {error.strerror}") from None
-        print(f"wrote {args.out}: {len(recap.lines)} lines, TPS {recap.tps_counted}/{recap.tps_expected}, "
-              f"sha256 {recap.digest()}", file=sys.stderr)  # fmt: skip
+        print(
+            f"wrote {args.out}: {len(recap.lines)} lines, TPS {recap.tps_counted}/{recap.tps_expected}, "
+            f"sha256 {recap.digest()}",
+            file=sys.stderr,
+        )
     return 0

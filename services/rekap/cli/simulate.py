@@ -46,9 +46,10 @@ def refuse_a_real_election(settings: Settings, synthetic_into: str | None) -> No
 
 def add_synthetic_into(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--synthetic-into", metavar="DATABASE",
+        "--synthetic-into",
+        metavar="DATABASE",
         help="allow a database other than the local stack's, named here (it must be a test system)",
-    )  # fmt: skip
+    )
 
 
 def simulation_secret(settings: Settings) -> bytes:
@@ -58,9 +59,16 @@ def simulation_secret(settings: Settings) -> bytes:
 
 def simulate(settings: Settings, args: argparse.Namespace) -> int:
     refuse_a_real_election(settings, args.synthetic_into)
-    plan = NightPlan(tps=args.tps, mix=MIXES[args.mix], seed=args.seed, secret=simulation_secret(settings),
-                     duration_s=args.duration, timeout_s=args.timeout, check=args.check,
-                     terminal_refresh_s=settings.terminal_refresh_s)  # fmt: skip
+    plan = NightPlan(
+        tps=args.tps,
+        mix=MIXES[args.mix],
+        seed=args.seed,
+        secret=simulation_secret(settings),
+        duration_s=args.duration,
+        timeout_s=args.timeout,
+        check=args.check,
+        terminal_refresh_s=settings.terminal_refresh_s,
+    )
     with _Bars() as bars:
         result = with_session(settings, lambda session: play_night(NightOnServers(session, settings), plan, bars))
     console.print(f"All counted {result.seconds:.1f} s after the first form was sent.\n")
@@ -73,9 +81,11 @@ def simulate(settings: Settings, args: argparse.Namespace) -> int:
         for problem in result.problems:
             console.print(f"  {problem}")
         return 1
-    console.print(f"[bold green]CHECK OK[/]: every total, at every level, equals what the simulated terminals "
-                  f"sent, and each of the {result.records:,} records has exactly the outcome it had to "
-                  "get.")  # fmt: skip
+    console.print(
+        f"[bold green]CHECK OK[/]: every total, at every level, equals what the simulated terminals "
+        f"sent, and each of the {result.records:,} records has exactly the outcome it had to "
+        "get."
+    )
     return 0
 
 
@@ -83,8 +93,13 @@ class _Bars:
     """The night's progress on the terminal: lines said, and a bar for what was sent and what was counted."""
 
     def __enter__(self) -> _Bars:
-        self._bar = Progress(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=console)  # fmt: skip
+        self._bar = Progress(
+            TextColumn("{task.description:<26}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -117,19 +132,25 @@ def results_table(count: RaceCount) -> Table:
     """The race's count per kabupaten/kota and in the province, within 80 columns: each choice's votes above
     their share of the region's votes, long names wrapped."""
     race, choices = count.race, list(count.candidates)
-    table = Table(title=f"{race.name} ({race.contest_id}), simulated count",
-                  caption=" · ".join(f"{c} {name}" for c, name in count.candidates.items()))  # fmt: skip
+    table = Table(
+        title=f"{race.name} ({race.contest_id}), simulated count",
+        caption=" · ".join(f"{c} {name}" for c, name in count.candidates.items()),
+    )
     table.add_column("kabupaten/kota", ratio=1)  # the one column that wraps
     for column in [*choices, "TPS counted", "held"]:
         table.add_column(column, justify="right", no_wrap=True)
     last_below = max((i for i, r in enumerate(count.regions) if r.level != "provinsi"), default=-1)
     for index, region in enumerate(count.regions):
         total = sum(region.votes.values()) or 1
-        cells = [f"{angka(region.votes.get(c, 0))}\n{persen(100 * region.votes.get(c, 0) / total, 1)}"
-                 for c in choices]  # fmt: skip
-        table.add_row(region.region_name, *cells, f"{angka(region.tps_counted)}/{angka(region.tps_expected)}",
-                      angka(region.tps_quarantined), style="bold" if region.level == "provinsi" else None,
-                      end_section=index == last_below)  # fmt: skip
+        cells = [f"{angka(region.votes.get(c, 0))}\n{persen(100 * region.votes.get(c, 0) / total, 1)}" for c in choices]
+        table.add_row(
+            region.region_name,
+            *cells,
+            f"{angka(region.tps_counted)}/{angka(region.tps_expected)}",
+            angka(region.tps_quarantined),
+            style="bold" if region.level == "provinsi" else None,
+            end_section=index == last_below,
+        )
     return table
 
 
@@ -145,10 +166,18 @@ def register(commands: SubParsers) -> None:
     )
     sim.add_argument("--tps", type=int, default=0, help="how many TPS (spread over the province); default all")
     sim.add_argument("--duration", type=float, default=30.0, help="seconds the evening is compressed into")
-    sim.add_argument("--mix", choices=sorted(MIXES), default="night",
-                     help="night: a realistic share of mishaps; stress: half the TPS meet one")  # fmt: skip
+    sim.add_argument(
+        "--mix",
+        choices=sorted(MIXES),
+        default="night",
+        help="night: a realistic share of mishaps; stress: half the TPS meet one",
+    )
     sim.add_argument("--seed", type=int, default=2024)
     sim.add_argument("--timeout", type=float, default=300.0, help="how long to wait for the count to finish")
-    sim.add_argument("--no-check", dest="check", action="store_false",
-                     help="skip the final comparison (for a database that already holds forms)")  # fmt: skip
+    sim.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip the final comparison (for a database that already holds forms)",
+    )
     add_synthetic_into(sim)

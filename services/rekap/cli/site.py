@@ -35,8 +35,14 @@ def build(settings: Settings, args: argparse.Namespace) -> int:
         started = time.monotonic()
 
         async def work(conn: asyncpg.Connection) -> BuildReport:
-            return await build_site(conn, args.folder, full=args.full, audit_href=args.audit_href,
-                                    election_key=key, progress=lambda text: say(f"  {text}"))  # fmt: skip
+            return await build_site(
+                conn,
+                args.folder,
+                full=args.full,
+                audit_href=args.audit_href,
+                election_key=key,
+                progress=lambda text: say(f"  {text}"),
+            )
 
         try:
             report = with_connection(settings, work)
@@ -46,13 +52,17 @@ def build(settings: Settings, args: argparse.Namespace) -> int:
             say(f"{error} Trying again in {args.watch:g} s; the site stays as it was.")  # a night is long
         else:
             what = "full build" if report.full else f"{report.tps_changed:,} TPS changed"
-            say(f"{report.taken_at:%H:%M:%S} UTC: {what}; {report.pages_written:,} of {report.pages_made:,} pages "
-                f"written, {report.forms_written:,} signed forms; {time.monotonic() - started:.1f} s")  # fmt: skip
+            say(
+                f"{report.taken_at:%H:%M:%S} UTC: {what}; {report.pages_written:,} of {report.pages_made:,} pages "
+                f"written, {report.forms_written:,} signed forms; {time.monotonic() - started:.1f} s"
+            )
             if report.head is not None:
                 head = report.head.head
-                say(f"  signed head {report.head.number}{'' if report.head.new else ' (nothing changed: kept)'}: "
+                say(
+                    f"  signed head {report.head.number}{'' if report.head.new else ' (nothing changed: kept)'}: "
                     f"registry {head.registry.size} leaves, {sum(h.size for h in head.ledgers):,} records in "
-                    f"{len(head.ledgers)} ledgers (audit/head.txt)")  # fmt: skip
+                    f"{len(head.ledgers)} ledgers (audit/head.txt)"
+                )
         if args.watch is None:
             say(f"open {(args.folder / 'index.html').resolve()} (or `rekap site serve {args.folder}`)")
             return 0
@@ -86,15 +96,33 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 
 def register(commands: SubParsers) -> None:
     site = commands.add_parser("site", help="the public results site (static HTML and JSON)")
     actions = site.add_subparsers(title="site commands", required=True, metavar="ACTION")
-    builder = add_command(actions, "build", build, "build the site into a folder; again, only what changed",
-                          reads=(*OPERATOR_DB, "election_key"), example=BUILD)  # fmt: skip
+    builder = add_command(
+        actions,
+        "build",
+        build,
+        "build the site into a folder; again, only what changed",
+        reads=(*OPERATOR_DB, "election_key"),
+        example=BUILD,
+    )
     builder.add_argument("folder", type=Path)
-    builder.add_argument("--watch", type=float, nargs="?", const=30.0, metavar="SECONDS",
-                         help="build again every SECONDS (default 30) until Ctrl-C")  # fmt: skip
+    builder.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=30.0,
+        metavar="SECONDS",
+        help="build again every SECONDS (default 30) until Ctrl-C",
+    )
     builder.add_argument("--full", action="store_true", help="write every page, changed or not")
     builder.add_argument("--audit-href", metavar="URL", help="the audit bundle's address (linked from the top page)")
-    server = add_command(actions, "serve", serve, "preview a built site at http://127.0.0.1:8080/", reads=(),
-                         example="rekap site serve site/ --port 8080")  # fmt: skip
+    server = add_command(
+        actions,
+        "serve",
+        serve,
+        "preview a built site at http://127.0.0.1:8080/",
+        reads=(),
+        example="rekap site serve site/ --port 8080",
+    )
     server.add_argument("folder", type=Path)
     server.add_argument("--port", type=int, default=8080)
     server.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: this machine only)")

@@ -43,8 +43,10 @@ def reset(settings: Settings, _: argparse.Namespace) -> int:
 
 def check(settings: Settings, _: argparse.Namespace) -> int:
     result = asyncio.run(check_stack(settings))
-    say(f"kafka      ok  record produced and read back at offset {result.kafka_offset} "
-        f"in {result.kafka_round_trip_ms:.0f} ms")  # fmt: skip
+    say(
+        f"kafka      ok  record produced and read back at offset {result.kafka_offset} "
+        f"in {result.kafka_round_trip_ms:.0f} ms"
+    )
     say(f"postgres   ok  PostgreSQL {result.postgres_version}")
     return 0
 
@@ -52,8 +54,10 @@ def check(settings: Settings, _: argparse.Namespace) -> int:
 def url(settings: Settings, args: argparse.Namespace) -> int:
     """A login's PostgreSQL URL, password included: for psql, a spreadsheet, a reader's own tools."""
     if not settings.uses_local_postgres:
-        raise ConfigError("DATABASE_URL is set: the database is not the local stack's (a reader login of its own "
-                          "comes from `rekap db login set NAME --role reader`)")  # fmt: skip
+        raise ConfigError(
+            "DATABASE_URL is set: the database is not the local stack's (a reader login of its own "
+            "comes from `rekap db login set NAME --role reader`)"
+        )
     secrets = StackSecrets.load(settings.stack_dir)
     if secrets is None:
         raise StackError(f"No local stack in {settings.stack_dir} (no secrets.json): start it with `rekap stack up`.")
@@ -104,8 +108,14 @@ def register(commands: SubParsers) -> None:
         reads=("postgres_port", "database_url"),
         example=URL,
     )
-    showing.add_argument("login", nargs="?", default="reader", choices=tuple(LOCAL_LOGINS), metavar="LOGIN",
-                         help="reader (KPU, read-only; the default), operator, tabulator or owner")  # fmt: skip
+    showing.add_argument(
+        "login",
+        nargs="?",
+        default="reader",
+        choices=tuple(LOCAL_LOGINS),
+        metavar="LOGIN",
+        help="reader (KPU, read-only; the default), operator, tabulator or owner",
+    )
     add_command(
         actions,
         "check",

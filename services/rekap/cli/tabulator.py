@@ -63,12 +63,14 @@ def accept_gap_command(settings: Settings, args: argparse.Namespace) -> int:
     """Records vanished from a partition before they were counted: after a review, go on without them."""
     topic = settings.tally_topic
     accepted = with_broker_and_session(
-        settings, lambda broker, session: accept_gap(broker, session, topic, args.partition, by=args.by,
-                                                     reason=args.reason)
-    )  # fmt: skip
+        settings,
+        lambda broker, session: accept_gap(broker, session, topic, args.partition, by=args.by, reason=args.reason),
+    )
     gap, head = accepted.gap, accepted.head
-    say(f"accepted: offsets {gap.first_missing} to {gap.next_offset - 1} of {topic} partition {gap.partition} "
-        f"({gap.missing:,} records) are missing, recorded as accepted by {args.by}")  # fmt: skip
+    say(
+        f"accepted: offsets {gap.first_missing} to {gap.next_offset - 1} of {topic} partition {gap.partition} "
+        f"({gap.missing:,} records) are missing, recorded as accepted by {args.by}"
+    )
     say(f"the tabulator owning the partition goes on from offset {gap.next_offset} within REKAP_TERMINAL_REFRESH_S")
     say_registry(head)
     return 0

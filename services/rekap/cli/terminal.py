@@ -113,8 +113,10 @@ def register_file(settings: Settings, path: Path) -> int:
             ]
         else:
             took = time.monotonic() - started
-            say(f"{path}: {len(terminals):,} terminals, {done.new:,} newly registered, "
-                f"{len(terminals) - done.new:,} already registered as they are ({took:.1f} s)")  # fmt: skip
+            say(
+                f"{path}: {len(terminals):,} terminals, {done.new:,} newly registered, "
+                f"{len(terminals) - done.new:,} already registered as they are ({took:.1f} s)"
+            )
             say_registry(done.head)
             return 0
     for problem in loaded.said(problems):
@@ -129,8 +131,9 @@ def _refused(settings: Settings, loaded: TerminalsFile) -> list[tuple[int, str]]
     parts: list[registry.Registration] = [(e.terminal_id, e.public_key, e.scope) for e in loaded.entries]
     refused = with_session(settings, lambda session: registry.refused(session, parts))
     entries = loaded.entries
-    return [(entries[n].line, f"{entries[n].terminal_id}: {why}" if entries[n].terminal_id else why)
-            for n, why in refused]  # fmt: skip
+    return [
+        (entries[n].line, f"{entries[n].terminal_id}: {why}" if entries[n].terminal_id else why) for n, why in refused
+    ]
 
 
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -191,9 +194,14 @@ def register(commands: SubParsers) -> None:
     reg.add_argument("terminal_id", type=terminal_id, nargs="?")
     reg.add_argument("--scope", type=scope, help="tps:<13 digits> or kecamatan:<6 digits>")
     reg.add_argument("--public-key", help="a PEM file, or the key's 32 bytes in base64")
-    reg.add_argument("--from", dest="source", type=Path, metavar="FILE",
-                     help="CSV with the header terminal_id,scope,public_key: all registered in one transaction, "
-                          "or none (every problem said as FILE:LINE)")  # fmt: skip
+    reg.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="FILE",
+        help="CSV with the header terminal_id,scope,public_key: all registered in one transaction, "
+        "or none (every problem said as FILE:LINE)",
+    )
     listing = add_command(
         actions,
         "list",

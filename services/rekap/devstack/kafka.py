@@ -162,10 +162,19 @@ class LocalKafka:
             pom = POM.format(kafka=self.version, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION)
             Path(pom_dir, "pom.xml").write_text(pom)
             result = subprocess.run(
-                [mvn, "-q", "-B", f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-                 f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
-                cwd=pom_dir, capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                [
+                    mvn,
+                    "-q",
+                    "-B",
+                    f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+                    f"-DoutputDirectory={staging}",
+                    "-DincludeScope=runtime",
+                ],
+                cwd=pom_dir,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip().splitlines()[-15:]
             raise StackError(
@@ -185,11 +194,23 @@ class LocalKafka:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         cluster_id = new_cluster_id()
-        users = [f"SCRAM-SHA-512=[name={name},password={password}]"
-                 for name, password in (("broker", self.broker_password), ("admin", self.admin_password))]  # fmt: skip
+        users = [
+            f"SCRAM-SHA-512=[name={name},password={password}]"
+            for name, password in (("broker", self.broker_password), ("admin", self.admin_password))
+        ]
         scram = [arg for user in users for arg in ("--add-scram", user)]
-        arguments = ["-cp", self._classpath(), "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-                     "-c", str(self.config_file), *scram]  # fmt: skip
+        arguments = [
+            "-cp",
+            self._classpath(),
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.config_file),
+            *scram,
+        ]
         # The passwords go to Java in an argument file (mode 600, removed at once), never on a command line
         # that any local user reads in `ps` while the tool runs.
         argfile = self.state_dir / "format.args"
@@ -208,9 +229,11 @@ class LocalKafka:
     def _write_config(self) -> None:
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         config = SERVER_PROPERTIES.format(
-            port=self.port, controller_port=self.controller_port, data_dir=self.data_dir,
+            port=self.port,
+            controller_port=self.controller_port,
+            data_dir=self.data_dir,
             broker_password=self.broker_password,
-        )  # fmt: skip
+        )
         descriptor = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds a password
         with os.fdopen(descriptor, "w") as file:
             file.write(config)
@@ -245,10 +268,17 @@ class LocalKafka:
         log = self.process.logfile
         offset = log.stat().st_size if log.exists() else 0
         broker = self.process.start(
-            [java(), *JVM_OPTIONS, f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
-             f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
-             "-cp", self._classpath(), "kafka.Kafka", str(self.config_file)],
-        )  # fmt: skip
+            [
+                java(),
+                *JVM_OPTIONS,
+                f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
+                f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
+                "-cp",
+                self._classpath(),
+                "kafka.Kafka",
+                str(self.config_file),
+            ],
+        )
 
         def started() -> bool:
             if broker.poll() is not None:

@@ -85,9 +85,18 @@ class LocalPostgres:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
             self._run(
-                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.logfile), "-o", options,
-                "-w", "-t", str(int(timeout)), "start",
-            )  # fmt: skip
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.logfile),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            )
         except StackError as error:
             raise StackError(f"{error}\nLast lines of {self.logfile}:\n{self._log_tail()}") from None
         pid = self.pid()
@@ -110,9 +119,17 @@ class LocalPostgres:
             if owner is not None:
                 os.chown(pwfile.name, owner.pw_uid, owner.pw_gid)
             self._run(
-                "initdb", "-D", str(self.data_dir), "-U", POSTGRES_SUPERUSER, f"--pwfile={pwfile.name}",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-instructions",
-            )  # fmt: skip
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                POSTGRES_SUPERUSER,
+                f"--pwfile={pwfile.name}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-instructions",
+            )
 
     def _run(self, program: str, *args: str) -> str:
         owner = _server_user()
@@ -159,8 +176,10 @@ def _server_user() -> pwd.struct_passwd | None:
         pass
     result = subprocess.run(
         ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise StackError(
             f"PostgreSQL will not run as root, and creating the system user {SYSTEM_USER} failed: "

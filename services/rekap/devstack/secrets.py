@@ -104,5 +104,6 @@ def stack_settings(settings: Settings | None = None) -> Settings:
     """The settings (read from the environment when not given), using the local stack where they name no
     server."""
     settings = settings if settings is not None else Settings()
-    return settings.with_local_servers(StackServers(settings.stack_dir, settings.postgres_port,
-                                                    settings.bootstrap_servers))  # fmt: skip
+    return settings.with_local_servers(
+        StackServers(settings.stack_dir, settings.postgres_port, settings.bootstrap_servers)
+    )

@@ -85,8 +85,10 @@ class LocalStack:
             self.postgres.start()
         if self.postgres is not None:
             applied = asyncio.run(provision_postgres(self.settings, self.postgres, self.secrets))
-            say(f"  database {LOCAL_DATABASE}: {len(applied)} migration(s) applied; logins of the tabulator, "
-                "the operators and KPU's reader set")  # fmt: skip
+            say(
+                f"  database {LOCAL_DATABASE}: {len(applied)} migration(s) applied; logins of the tabulator, "
+                "the operators and KPU's reader set"
+            )
         if self.kafka is not None:
             created = asyncio.run(provision_kafka(self.settings, self.secrets))
             say(f"  Kafka: {len(created)} topic(s) created; users tabulator and terminals set with their ACLs")

@@ -42,8 +42,9 @@ class LocalTabulator:
         (self.state_dir / "wanted").touch()
         child = self.process.start(COMMAND, env={**os.environ, **(env or {})})
         if wait_until(lambda: child.poll() is not None, 3.0):
-            raise StackError(f"The tabulator exited at once. Last lines of {self.process.logfile}:\n"
-                             + self.process.log_tail())  # fmt: skip
+            raise StackError(
+                f"The tabulator exited at once. Last lines of {self.process.logfile}:\n" + self.process.log_tail()
+            )
         return child.pid
 
     def stop(self) -> bool:

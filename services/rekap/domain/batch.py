@@ -48,8 +48,9 @@ def decode_all(decoder: Decoder, records: Sequence[ConsumedRecord]) -> list[Judg
     """Each record decoded, with what it was judged against: the decoder's registry and its clock, read
     once for them all (the ledger keeps both, so that a verifier judges each record again as it was)."""
     basis = Basis(decoder.registry_size, decoder.now_ms(), decoder.verifies)
-    return [(r, decoder.decode(r.raw, basis.judged_at_ms), basis, record_digest(r.key, r.value, r.headers))
-            for r in records]  # fmt: skip
+    return [
+        (r, decoder.decode(r.raw, basis.judged_at_ms), basis, record_digest(r.key, r.value, r.headers)) for r in records
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +95,17 @@ class FormState:
         assert isinstance(decoded, Authentic)
         assert judgement.digest is not None
         tally = decoded.tally
-        return cls(tally.revision, judgement.digest, judgement.outcome is Outcome.QUARANTINED, tally.valid,
-                   tally.invalid, tally.ballots.used, tally.votes, decoded.authority, record.coordinates)  # fmt: skip
+        return cls(
+            tally.revision,
+            judgement.digest,
+            judgement.outcome is Outcome.QUARANTINED,
+            tally.valid,
+            tally.invalid,
+            tally.ballots.used,
+            tally.votes,
+            decoded.authority,
+            record.coordinates,
+        )
 
     @property
     def current(self) -> CurrentForm:
@@ -166,8 +176,10 @@ class BatchChanges:
 
     def entries(self) -> list[Entry]:
         """Each record as its partition's ledger takes it (ledger.anchor), in the batch's order."""
-        return [(o.record.partition, o.record.offset, o.digest, o.judgement.outcome, o.judgement.reason, o.basis,
-                 o.prior) for o in self.outcomes]  # fmt: skip
+        return [
+            (o.record.partition, o.record.offset, o.digest, o.judgement.outcome, o.judgement.reason, o.basis, o.prior)
+            for o in self.outcomes
+        ]
 
 
 MAX_DETAIL_CHARS = 500

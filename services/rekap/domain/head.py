@@ -27,8 +27,16 @@ TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 SIGNATURE_PREFIX = "\u2014 "
 # The master data files, in the order their digest lists them (the files `rekap masterdata load` reads).
-MASTERDATA_FILES = ("dataset.csv", "provinsi.csv", "kabupaten_kota.csv", "kecamatan.csv", "desa.csv", "tps.csv",
-                    "contests.csv", "choices.csv")  # fmt: skip
+MASTERDATA_FILES = (
+    "dataset.csv",
+    "provinsi.csv",
+    "kabupaten_kota.csv",
+    "kecamatan.csv",
+    "desa.csv",
+    "tps.csv",
+    "contests.csv",
+    "choices.csv",
+)
 
 
 class HeadError(ValueError):

@@ -47,17 +47,27 @@ class Basis:
 def record_digest(key: bytes | None, value: bytes | None, headers: Headers) -> bytes:
     """SHA-256 of a record's exact key, value and headers (docs/audit-bundle.md, "A record's leaf"): what its
     leaf holds of the record. The tabulator makes it while decoding, off the batch transaction's path."""
-    parts = [_NULL if key is None else _LENGTH.pack(len(key)), key or b"", _NULL if value is None
-             else _LENGTH.pack(len(value)), value or b"", _LENGTH.pack(len(headers))]  # fmt: skip
+    parts = [
+        _NULL if key is None else _LENGTH.pack(len(key)),
+        key or b"",
+        _NULL if value is None else _LENGTH.pack(len(value)),
+        value or b"",
+        _LENGTH.pack(len(headers)),
+    ]
     for name, data in headers:
         parts += (_text(name), _NULL if data is None else _LENGTH.pack(len(data)), data or b"")
     return hashlib.sha256(b"".join(parts)).digest()
 
 
 def record_leaf(  # noqa: PLR0917 (positional: it runs for every record, in the batch's transaction)
-    offset: int, skipped: int, digest: bytes, outcome: str, reason: str | None, basis: Basis,
+    offset: int,
+    skipped: int,
+    digest: bytes,
+    outcome: str,
+    reason: str | None,
+    basis: Basis,
     prior: Coordinates | None,
-) -> bytes:  # fmt: skip
+) -> bytes:
     """A record's leaf (docs/audit-bundle.md, "A record's leaf"): where it is, its digest, its judgement."""
     parts = [RECORD_LEAF_TAG, _QUAD.pack(offset, skipped), digest, _text(outcome), _text(reason), basis.packed]
     if prior is None:

@@ -180,8 +180,12 @@ class PartitionPositions:
 
     def _current(self, partition: int, seeks: Mapping[int, int]) -> bool:
         """Owned, not held, and not sought since these seek counts were taken."""
-        return (partition in self._believed and partition not in self._to_seek and partition not in self._gaps
-                and self._seeks.get(partition) == seeks.get(partition))  # fmt: skip
+        return (
+            partition in self._believed
+            and partition not in self._to_seek
+            and partition not in self._gaps
+            and self._seeks.get(partition) == seeks.get(partition)
+        )
 
     # -- advance --------------------------------------------------------------------------------------
 

@@ -23,10 +23,16 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "masterdata": {"dataset": str, "sha256": str},
     "register": {"terminal_id": str, "public_key": str, "scope": str},
     "revoke": {"terminal_id": str},
-    "gap": {"topic": str, "partition": int, "first_missing": int, "next_offset": int, "accepted_by": str,
-            "reason": str},
+    "gap": {
+        "topic": str,
+        "partition": int,
+        "first_missing": int,
+        "next_offset": int,
+        "accepted_by": str,
+        "reason": str,
+    },
     "election_key": {"name": str, "public_key": str, "endorsement": (str, type(None))},
-}  # fmt: skip
+}
 
 
 class LeafError(ValueError):
@@ -103,8 +109,10 @@ class Registry:
         if not TERMINAL_ID.fullmatch(terminal_id):
             raise LeafError(f"terminal id {terminal_id[:70]!r} is not one")
         if terminal_id in self.terminals:
-            raise LeafError(f"terminal {terminal_id} is registered a second time (first at leaf "
-                            f"{self.terminals[terminal_id].position})")  # fmt: skip
+            raise LeafError(
+                f"terminal {terminal_id} is registered a second time (first at leaf "
+                f"{self.terminals[terminal_id].position})"
+            )
         try:
             scope = Scope.parse(value["scope"])
         except ValueError as error:
@@ -116,8 +124,9 @@ class Registry:
         registration = self.terminals.get(value["terminal_id"])
         if registration is None or registration.revoked is not None:
             raise LeafError(f"revokes {value['terminal_id'][:70]!r}, which is not a registered, active terminal")
-        self.terminals[registration.terminal.terminal_id] = Registration(registration.terminal,
-                                                                         registration.position, position)  # fmt: skip
+        self.terminals[registration.terminal.terminal_id] = Registration(
+            registration.terminal, registration.position, position
+        )
 
     def _add_gap(self, value: dict[str, Any], position: int) -> None:
         if not 0 <= value["first_missing"] < value["next_offset"] or value["partition"] < 0:
@@ -131,8 +140,9 @@ class Registry:
         if not self.keys:
             if endorsement is not None:
                 raise LeafError("the first election key has no endorsement")
-        elif endorsement is None or not endorses(self.keys[-1].public_key, public_key,
-                                                 _key(endorsement, "endorsement", 64)):  # fmt: skip
+        elif endorsement is None or not endorses(
+            self.keys[-1].public_key, public_key, _key(endorsement, "endorsement", 64)
+        ):
             raise LeafError("an election key that the key before it did not endorse")
         self.keys.append(ElectionKey(value["name"], public_key, position))
 

@@ -85,9 +85,24 @@ def _penjelasan(n: Numbers, votes: Mapping[str, int]) -> dict[str, str]:
     }
 
 
-_NUMBERS = ("valid", "invalid", "ballots_used", "ballots_received", "ballots_damaged", "ballots_unused",
-            "registered_male", "registered_female", "dpt_male", "dpt_female", "voted_dpt_male", "voted_dpt_female",
-            "voted_moved_in_male", "voted_moved_in_female", "voted_added_male", "voted_added_female")  # fmt: skip
+_NUMBERS = (
+    "valid",
+    "invalid",
+    "ballots_used",
+    "ballots_received",
+    "ballots_damaged",
+    "ballots_unused",
+    "registered_male",
+    "registered_female",
+    "dpt_male",
+    "dpt_female",
+    "voted_dpt_male",
+    "voted_dpt_female",
+    "voted_moved_in_male",
+    "voted_moved_in_female",
+    "voted_added_male",
+    "voted_added_female",
+)
 
 # Each reason in a few words (a TPS's history on the site says why each record was held or not counted).
 _ALASAN: dict[str, str] = {

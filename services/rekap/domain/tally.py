@@ -96,11 +96,20 @@ class TallyV1(_Part):
         recapitulation (D.Hasil) sums at every level besides them."""
         v = self.voters
         return (
-            v.registered.male, v.registered.female,
-            v.voted.dpt.male, v.voted.dpt.female, v.voted.moved_in.male, v.voted.moved_in.female,
-            v.voted.added.male, v.voted.added.female, v.disabled_voted.male, v.disabled_voted.female,
-            self.ballots.received, self.ballots.damaged, self.ballots.unused,
-        )  # fmt: skip
+            v.registered.male,
+            v.registered.female,
+            v.voted.dpt.male,
+            v.voted.dpt.female,
+            v.voted.moved_in.male,
+            v.voted.moved_in.female,
+            v.voted.added.male,
+            v.voted.added.female,
+            v.disabled_voted.male,
+            v.disabled_voted.female,
+            self.ballots.received,
+            self.ballots.damaged,
+            self.ballots.unused,
+        )
 
     def content_digest(self) -> bytes:
         """What makes two submissions of one revision "identical content": the counted numbers.
@@ -111,12 +120,23 @@ class TallyV1(_Part):
         """
         v = self.voters
         numbers = _NUMBERS.pack(
-            v.registered.male, v.registered.female,
-            v.voted.dpt.male, v.voted.dpt.female, v.voted.moved_in.male, v.voted.moved_in.female,
-            v.voted.added.male, v.voted.added.female, v.disabled_voted.male, v.disabled_voted.female,
-            self.ballots.received, self.ballots.used, self.ballots.damaged, self.ballots.unused,
-            self.valid, self.invalid,
-        )  # fmt: skip
+            v.registered.male,
+            v.registered.female,
+            v.voted.dpt.male,
+            v.voted.dpt.female,
+            v.voted.moved_in.male,
+            v.voted.moved_in.female,
+            v.voted.added.male,
+            v.voted.added.female,
+            v.disabled_voted.male,
+            v.disabled_voted.female,
+            self.ballots.received,
+            self.ballots.used,
+            self.ballots.damaged,
+            self.ballots.unused,
+            self.valid,
+            self.invalid,
+        )
         votes = ",".join(f"{choice}={count}" for choice, count in sorted(self.votes.items()))
         return hashlib.sha256(numbers + votes.encode()).digest()
 
@@ -126,11 +146,20 @@ _NUMBERS = struct.Struct(">16H")
 
 # The names of TallyV1.sections(), as the database's columns and the read contract call them.
 SECTION_NAMES = (
-    "registered_male", "registered_female",
-    "voted_dpt_male", "voted_dpt_female", "voted_moved_in_male", "voted_moved_in_female",
-    "voted_added_male", "voted_added_female", "disabled_voted_male", "disabled_voted_female",
-    "ballots_received", "ballots_damaged", "ballots_unused",
-)  # fmt: skip
+    "registered_male",
+    "registered_female",
+    "voted_dpt_male",
+    "voted_dpt_female",
+    "voted_moved_in_male",
+    "voted_moved_in_female",
+    "voted_added_male",
+    "voted_added_female",
+    "disabled_voted_male",
+    "disabled_voted_female",
+    "ballots_received",
+    "ballots_damaged",
+    "ballots_unused",
+)
 NO_SECTIONS = (0,) * len(SECTION_NAMES)
 
 

@@ -38,8 +38,10 @@ def fetch_idn_area_data(workdir: Path, version: str = facts.IDN_AREA_DATA_VERSIO
         raise RekapError("npm is needed to fetch idn-area-data (Debian: apt-get install npm), or pass --from")
     result = subprocess.run(
         [npm, "pack", f"idn-area-data@{version}", "--pack-destination", str(workdir)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise RekapError(f"npm could not fetch idn-area-data@{version}: {result.stderr.strip()}")
     tarball = workdir / result.stdout.strip().splitlines()[-1]
@@ -117,8 +119,9 @@ def _registered_voters(tps_ids: list[str]) -> list[Tps]:
     draws = [rng.triangular(300, MAX_REGISTERED_PER_TPS, 3 * mean - 900) for _ in tps_ids]
     totals = _exact_sum([min(MAX_REGISTERED_PER_TPS, round(d)) for d in draws], total_dpt)
     male_share = facts.DPT_MALE / total_dpt
-    males = _exact_sum([round(t * rng.uniform(male_share - 0.03, male_share + 0.03)) for t in totals],
-                       facts.DPT_MALE, ceilings=totals)  # fmt: skip
+    males = _exact_sum(
+        [round(t * rng.uniform(male_share - 0.03, male_share + 0.03)) for t in totals], facts.DPT_MALE, ceilings=totals
+    )
     return [Tps(i, m, t - m) for i, t, m in zip(tps_ids, totals, males, strict=True)]
 
 
@@ -141,9 +144,14 @@ def derive_contests(regions: list[Region]) -> tuple[list[Contest], list[Choice]]
     province = next(r for r in regions if r.level is Level.PROVINSI)
     governor = contest_id(ContestKind.PKWKP, province.code)
     contests = [
-        Contest(governor, ContestKind.PKWKP, province.code,
-                f"Pemilihan Gubernur dan Wakil Gubernur {province.name} 2024", frozenset(facts.GOVERNOR_PAIRS)),
-    ]  # fmt: skip
+        Contest(
+            governor,
+            ContestKind.PKWKP,
+            province.code,
+            f"Pemilihan Gubernur dan Wakil Gubernur {province.name} 2024",
+            frozenset(facts.GOVERNOR_PAIRS),
+        ),
+    ]
     choices = [Choice(governor, n, name) for n, name in facts.GOVERNOR_PAIRS.items()]
     for region in regions:
         if region.level is not Level.KABUPATEN_KOTA:
@@ -153,8 +161,9 @@ def derive_contests(regions: list[Region]) -> tuple[list[Contest], list[Choice]]
         title = f"{(region.kind or '').title()} {region.name}"
         pairs = facts.REGENT_PAIRS[region.code]
         race = [str(n) for n in range(1, len(pairs) + 1)] + ([KOLOM_KOSONG] if len(pairs) == 1 else [])
-        contests.append(Contest(cid, ContestKind.PKWKK, region.code, f"Pemilihan {office} {title} 2024",
-                                frozenset(race)))  # fmt: skip
+        contests.append(
+            Contest(cid, ContestKind.PKWKK, region.code, f"Pemilihan {office} {title} 2024", frozenset(race))
+        )
         choices += [Choice(cid, str(n), name) for n, name in enumerate(pairs, start=1)]
         if len(pairs) == 1:
             choices.append(Choice(cid, KOLOM_KOSONG, "Kolom kosong"))

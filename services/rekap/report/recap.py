@@ -26,25 +26,42 @@ CHOICES = "choices"  # where the contest's choices stand: a column for each
 # The table's columns grouped as KPU's D.Hasil groups its sections: each section's heading, then its columns
 # (the hasil views' column, or TURNOUT, or CHOICES, and the heading each gets).
 SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("I. Data pemilih", (
-        ("dpt_male", "DPT seluruh TPS L"), ("dpt_female", "DPT seluruh TPS P"),
-        ("registered_male", "DPT TPS masuk L"), ("registered_female", "DPT TPS masuk P"),
-    )),
-    ("II. Pengguna hak pilih", (
-        ("voted_dpt_male", "DPT L"), ("voted_dpt_female", "DPT P"),
-        ("voted_moved_in_male", "DPTb L"), ("voted_moved_in_female", "DPTb P"),
-        ("voted_added_male", "DPK L"), ("voted_added_female", "DPK P"),
-        ("voted", "Jumlah"),
-        ("disabled_voted_male", "Disabilitas L"), ("disabled_voted_female", "Disabilitas P"),
-        (TURNOUT, "Partisipasi"),
-    )),
-    ("III. Surat suara", (
-        ("ballots_received", "Diterima"), ("ballots_used", "Digunakan"),
-        ("ballots_damaged", "Rusak"), ("ballots_unused", "Tidak digunakan"),
-    )),
+    (
+        "I. Data pemilih",
+        (
+            ("dpt_male", "DPT seluruh TPS L"),
+            ("dpt_female", "DPT seluruh TPS P"),
+            ("registered_male", "DPT TPS masuk L"),
+            ("registered_female", "DPT TPS masuk P"),
+        ),
+    ),
+    (
+        "II. Pengguna hak pilih",
+        (
+            ("voted_dpt_male", "DPT L"),
+            ("voted_dpt_female", "DPT P"),
+            ("voted_moved_in_male", "DPTb L"),
+            ("voted_moved_in_female", "DPTb P"),
+            ("voted_added_male", "DPK L"),
+            ("voted_added_female", "DPK P"),
+            ("voted", "Jumlah"),
+            ("disabled_voted_male", "Disabilitas L"),
+            ("disabled_voted_female", "Disabilitas P"),
+            (TURNOUT, "Partisipasi"),
+        ),
+    ),
+    (
+        "III. Surat suara",
+        (
+            ("ballots_received", "Diterima"),
+            ("ballots_used", "Digunakan"),
+            ("ballots_damaged", "Rusak"),
+            ("ballots_unused", "Tidak digunakan"),
+        ),
+    ),
     ("IV. Suara sah per pasangan calon", ((CHOICES, ""), ("valid", "Jumlah suara sah"))),
     ("V. Suara tidak sah", (("invalid", "Suara tidak sah"),)),
-)  # fmt: skip
+)
 # The numbers a line holds: the hasil views' columns the sections show.
 NUMBERS = tuple(name for _, columns in SECTIONS for name, _ in columns if name not in (TURNOUT, CHOICES))
 # What the tally/v1 form does not carry, said in the report rather than left to be guessed (or invented).
@@ -123,8 +140,10 @@ class Recap:
     def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Each section's heading and its columns (what a line's `cell` takes, and the column's heading)."""
         choices = [(choice, f"{choice}. {candidate}") for choice, candidate in self.choices]
-        return [(heading, [c for column in columns for c in (choices if column[0] == CHOICES else [column])])
-                for heading, columns in SECTIONS]  # fmt: skip
+        return [
+            (heading, [c for column in columns for c in (choices if column[0] == CHOICES else [column])])
+            for heading, columns in SECTIONS
+        ]
 
     def table(self) -> list[list[str]]:
         """Two heading rows (the sections over their first column, then every column), a row per line, the
@@ -133,10 +152,15 @@ class Recap:
         columns = [column for _, section in sections for column in section]
         over = [cell for heading, section in sections for cell in [heading] + [""] * (len(section) - 1)]
         titles = [title for _, title in columns]
-        rows = [[line.code, line.name, line.progress, *[line.cell(c) for c, _ in columns]]
-                for line in [*self.lines, self.total]]  # fmt: skip
-        return [["", "", "", *over], ["Kode", "Nama", "TPS" if self.child_level == "tps" else "TPS masuk", *titles],
-                *rows]  # fmt: skip
+        rows = [
+            [line.code, line.name, line.progress, *[line.cell(c) for c, _ in columns]]
+            for line in [*self.lines, self.total]
+        ]
+        return [
+            ["", "", "", *over],
+            ["Kode", "Nama", "TPS" if self.child_level == "tps" else "TPS masuk", *titles],
+            *rows,
+        ]
 
     def signatories(self) -> tuple[str, list[str]]:
         """Who signs (the body), and the role of each signature's row: its members, then a witness of each
@@ -188,17 +212,30 @@ async def read_recap(conn: Connection, region_code: str, contest_id: str) -> Rec
     else:
         lines = [_region_line(r, by_region.get(r["region_code"], {})) for r in rows.regions if r["level"] == child]
     return Recap(
-        level=level, region_code=region_code, region_name=region["region_name"], contest_id=contest_id,
-        contest_name=rows.contest_name or contest_id, choices=choices, lines=lines,
+        level=level,
+        region_code=region_code,
+        region_name=region["region_name"],
+        contest_id=contest_id,
+        contest_name=rows.contest_name or contest_id,
+        choices=choices,
+        lines=lines,
         total=_region_line(region, by_region.get(region_code, {})),
-        tps_expected=region["tps_expected"], tps_counted=region["tps_counted"], tps_held=region["tps_quarantined"],
-        taken_at=region["taken_at"].astimezone(ZoneInfo(region["time_zone"])), zone=region["zone"],
-    )  # fmt: skip
+        tps_expected=region["tps_expected"],
+        tps_counted=region["tps_counted"],
+        tps_held=region["tps_quarantined"],
+        taken_at=region["taken_at"].astimezone(ZoneInfo(region["time_zone"])),
+        zone=region["zone"],
+    )
 
 
 def _region_line(row: Mapping[str, Any], votes: Mapping[str, int]) -> Line:
-    return Line(row["region_code"], row["region_name"], f"{angka(row['tps_counted'])}/{angka(row['tps_expected'])}",
-                {name: row[name] for name in NUMBERS}, votes)  # fmt: skip
+    return Line(
+        row["region_code"],
+        row["region_name"],
+        f"{angka(row['tps_counted'])}/{angka(row['tps_expected'])}",
+        {name: row[name] for name in NUMBERS},
+        votes,
+    )
 
 
 def _tps_line(row: Mapping[str, Any]) -> Line:
@@ -206,7 +243,8 @@ def _tps_line(row: Mapping[str, Any]) -> Line:
     numbers = {name: row[name] if counted else None for name in NUMBERS if name in row}
     numbers["dpt_male"], numbers["dpt_female"] = row["dpt_male"], row["dpt_female"]
     if counted:
-        numbers["voted"] = sum(row[f"voted_{kind}_{sex}"] for kind in ("dpt", "moved_in", "added")
-                               for sex in ("male", "female"))  # fmt: skip
+        numbers["voted"] = sum(
+            row[f"voted_{kind}_{sex}"] for kind in ("dpt", "moved_in", "added") for sex in ("male", "female")
+        )
     votes = row["votes"] if counted else {}
     return Line(row["tps_id"], f"{row['tps_name']}, {row['desa_name']}", TPS_STATUS[row["status"]], numbers, votes)

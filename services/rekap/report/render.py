@@ -35,7 +35,7 @@ def heading_lines(recap: Recap) -> list[tuple[str, str]]:
         ("Diambil", f"{recap.taken_at:%Y-%m-%d %H:%M:%S} {recap.zone}"),
         ("Catatan", f"DPTb dan DPK: {NOT_CARRIED}"),
         ("SHA-256 tabel", recap.digest()),
-    ]  # fmt: skip
+    ]
 
 
 def to_csv(recap: Recap) -> str:
@@ -57,7 +57,15 @@ def to_html(recap: Recap) -> str:
     table = recap.table()
     body, roles = recap.signatories()
     return _TEMPLATES.get_template("recap.html.j2").render(
-        title=title(recap), heading=heading_lines(recap), sections=recap.sections(), columns=table[1],
-        rows=table[2:-1], total=table[-1], choices=[(f"{c}. {name}", recap.vote_share(c)) for c, name in recap.choices],
-        child=LEVEL_NAMES[recap.child_level], body=body, roles=roles, signature_columns=SIGNATURE_COLUMNS,
-    )  # fmt: skip
+        title=title(recap),
+        heading=heading_lines(recap),
+        sections=recap.sections(),
+        columns=table[1],
+        rows=table[2:-1],
+        total=table[-1],
+        choices=[(f"{c}. {name}", recap.vote_share(c)) for c, name in recap.choices],
+        child=LEVEL_NAMES[recap.child_level],
+        body=body,
+        roles=roles,
+        signature_columns=SIGNATURE_COLUMNS,
+    )

@@ -24,14 +24,20 @@ def simulated_terminals(tps_list: list[Tps], secret: bytes) -> list[Terminal]:
     """A KPPS terminal per TPS and a PPK operator per kecamatan, with keys derived from `secret`: a random
     one per local stack (see devstack/secrets.py), never a constant anyone could read in the source."""
     terminals = [
-        Terminal(kpps_terminal_id(t.tps_id), SigningKey.derived(secret, kpps_terminal_id(t.tps_id)).public_key,
-                 Scope(ScopeKind.TPS, t.tps_id))
+        Terminal(
+            kpps_terminal_id(t.tps_id),
+            SigningKey.derived(secret, kpps_terminal_id(t.tps_id)).public_key,
+            Scope(ScopeKind.TPS, t.tps_id),
+        )
         for t in tps_list
-    ]  # fmt: skip
+    ]
     for kecamatan in sorted({t.kecamatan for t in tps_list}):
         terminal_id = ppk_terminal_id(kecamatan)
-        terminals.append(Terminal(terminal_id, SigningKey.derived(secret, terminal_id).public_key,
-                                  Scope(ScopeKind.KECAMATAN, kecamatan)))  # fmt: skip
+        terminals.append(
+            Terminal(
+                terminal_id, SigningKey.derived(secret, terminal_id).public_key, Scope(ScopeKind.KECAMATAN, kecamatan)
+            )
+        )
     return terminals
 
 
@@ -58,8 +64,17 @@ class Mix:
 
 
 # Half the TPS meet a mishap: for tests that must see every path many times.
-STRESS = Mix(duplicate=0.07, correction=0.08, overtaken=0.05, conflict=0.05, misread_fixed=0.06,
-             misread_held=0.04, forged=0.03, out_of_scope=0.03, malformed=0.04)  # fmt: skip
+STRESS = Mix(
+    duplicate=0.07,
+    correction=0.08,
+    overtaken=0.05,
+    conflict=0.05,
+    misread_fixed=0.06,
+    misread_held=0.04,
+    forged=0.03,
+    out_of_scope=0.03,
+    malformed=0.04,
+)
 
 
 @dataclass(frozen=True)
@@ -125,19 +140,41 @@ class Expected:
 
 
 SUMMARY_COLUMNS = (
-    "valid", "invalid", "ballots_used", "tps_expected", "tps_counted", "tps_quarantined", "dpt_male", "dpt_female",
-    "registered_male", "registered_female", "voted_dpt_male", "voted_dpt_female", "voted_moved_in_male",
-    "voted_moved_in_female", "voted_added_male", "voted_added_female", "disabled_voted_male", "disabled_voted_female",
-    "ballots_received", "ballots_damaged", "ballots_unused",
-)  # fmt: skip
+    "valid",
+    "invalid",
+    "ballots_used",
+    "tps_expected",
+    "tps_counted",
+    "tps_quarantined",
+    "dpt_male",
+    "dpt_female",
+    "registered_male",
+    "registered_female",
+    "voted_dpt_male",
+    "voted_dpt_female",
+    "voted_moved_in_male",
+    "voted_moved_in_female",
+    "voted_added_male",
+    "voted_added_female",
+    "disabled_voted_male",
+    "disabled_voted_female",
+    "ballots_received",
+    "ballots_damaged",
+    "ballots_unused",
+)
 
 
 def form_numbers(form: Form) -> dict[str, int]:
     """A form's numbers under the names hasil.summary sums them by (read from the JSON, not the model)."""
     voters, ballots = form["voters"], form["ballots"]
-    numbers = {"valid": form["valid"], "invalid": form["invalid"], "ballots_used": ballots["used"],
-               "ballots_received": ballots["received"], "ballots_damaged": ballots["damaged"],
-               "ballots_unused": ballots["unused"]}  # fmt: skip
+    numbers = {
+        "valid": form["valid"],
+        "invalid": form["invalid"],
+        "ballots_used": ballots["used"],
+        "ballots_received": ballots["received"],
+        "ballots_damaged": ballots["damaged"],
+        "ballots_unused": ballots["unused"],
+    }
     for sex in ("male", "female"):
         numbers[f"registered_{sex}"] = voters["registered"][sex]
         numbers[f"disabled_voted_{sex}"] = voters["disabled_voted"][sex]
@@ -191,8 +228,17 @@ class _Night:
     sign: bool = True
     planned: list[Planned] = field(default_factory=list)
 
-    def add(self, form: Form, outcome: str, at: float, reason: str | None = None, *, key: str | None = None,
-            value: bytes | None = None, held: bool = False) -> None:  # fmt: skip
+    def add(
+        self,
+        form: Form,
+        outcome: str,
+        at: float,
+        reason: str | None = None,
+        *,
+        key: str | None = None,
+        value: bytes | None = None,
+        held: bool = False,
+    ) -> None:
         body = encode(form) if value is None else value
         headers = [("content-type", b"application/json")]
         if self.sign:

@@ -182,14 +182,21 @@ class Tabulator:
             admission, gaps = self.positions.settle(admission, log_starts)
             for gap in gaps:
                 self._consumer.pause(gap.partition)
-                log.error("records_missing", partition=gap.partition, missing_from=gap.first_missing,
-                          missing_to=gap.next_offset - 1, records=gap.missing,
-                          action="the partition is held; `rekap tabulator accept-gap` after a review")  # fmt: skip
+                log.error(
+                    "records_missing",
+                    partition=gap.partition,
+                    missing_from=gap.first_missing,
+                    missing_to=gap.next_offset - 1,
+                    records=gap.missing,
+                    action="the partition is held; `rekap tabulator accept-gap` after a review",
+                )
         batch = [judged for judged in decoded if admission.admits(judged[0])]
         if any(_unknown_terminal(judged[1]) for judged in batch) and await self._refresh():
             # Registered a moment ago, maybe: judged again with the terminals as the database has them now.
-            batch = [decode_all(self._decoder, [judged[0]])[0] if _unknown_terminal(judged[1]) else judged
-                     for judged in batch]  # fmt: skip
+            batch = [
+                decode_all(self._decoder, [judged[0]])[0] if _unknown_terminal(judged[1]) else judged
+                for judged in batch
+            ]
         return batch
 
     async def _process(self, decoded: Batch, stop: asyncio.Event, started: float) -> None:
@@ -280,8 +287,9 @@ class Tabulator:
             return
         committed, self._committed = self._committed, []
         for done in committed:
-            await self._consumer.commit({a.partition: a.next_offset for a in done.advances
-                                         if self.positions.owns(a.partition)})  # fmt: skip
+            await self._consumer.commit(
+                {a.partition: a.next_offset for a in done.advances if self.positions.owns(a.partition)}
+            )
             self._count(done.changes)
             self._tps.add(done.changes.totals)
             self.metrics.observe_batch(done.changes, seconds=done.seconds, db_seconds=done.db_seconds)
@@ -365,8 +373,9 @@ class Tabulator:
         self.metrics.set_positions(self.positions.positions(), self._consumer.highwater(self.positions.assigned))
 
     def _set_health(self) -> None:
-        self.metrics.set_health(kafka=self._consumer.connected, postgres=self._postgres_ok,
-                                partitions=len(self.positions.assigned))  # fmt: skip
+        self.metrics.set_health(
+            kafka=self._consumer.connected, postgres=self._postgres_ok, partitions=len(self.positions.assigned)
+        )
 
     async def _refresh(self) -> bool:
         """Take the registered terminals and master data as the registry holds them now, if it grew. True if

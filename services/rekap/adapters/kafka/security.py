@@ -93,10 +93,11 @@ def set_user(admin: KafkaAccess, user: str, password: str, role: KafkaRole, name
     extras = [acl for acl in acls_of(admin, user) if acl not in wanted]
     if extras:
         exact = [
-            AclBindingFilter(a.restype, a.name, a.resource_pattern_type, a.principal, a.host, a.operation,
-                             a.permission_type)
+            AclBindingFilter(
+                a.restype, a.name, a.resource_pattern_type, a.principal, a.host, a.operation, a.permission_type
+            )
             for a in extras
-        ]  # fmt: skip
+        ]
         _wait(client.delete_acls(exact), f"remove the other ACLs of {user}")
 
 
@@ -125,10 +126,16 @@ def remove_user(admin: KafkaAccess, user: str) -> None:
 
 
 def _every_acl_of(user: str) -> AclBindingFilter:
+    anything: str = None  # type: ignore[assignment]  # (the library's stubs say str; None matches any)
     return AclBindingFilter(
-        ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{user}", None,  # type: ignore[arg-type]
-        AclOperation.ANY, AclPermissionType.ANY,
-    )  # fmt: skip
+        ResourceType.ANY,
+        anything,
+        ResourcePatternType.ANY,
+        f"User:{user}",
+        anything,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
 
 
 def acls_of(admin: KafkaAccess, user: str) -> list[AclBinding]:

@@ -22,8 +22,11 @@ FROM rekap.record ORDER BY topic, partition, "offset"
 """
 DATASET = "SELECT name FROM rekap.dataset"
 
-CSV_FILES = {**{f"masterdata/{name}": query for name, query in MASTER_DATA_QUERIES.items()},
-             "totals.csv": TOTALS, "votes.csv": VOTES}  # fmt: skip
+CSV_FILES = {
+    **{f"masterdata/{name}": query for name, query in MASTER_DATA_QUERIES.items()},
+    "totals.csv": TOTALS,
+    "votes.csv": VOTES,
+}
 
 
 class AuditSnapshot:

@@ -19,9 +19,15 @@ BATCH = 500
 
 
 async def write_directly(
-    tabulator_url: str, topic: str, planned: list[Planned], decoder: Decoder, since: dict[int, int] | None = None,
-    *, partitions: int = PARTITIONS, batch_size: int = BATCH,
-) -> dict[int, int]:  # fmt: skip
+    tabulator_url: str,
+    topic: str,
+    planned: list[Planned],
+    decoder: Decoder,
+    since: dict[int, int] | None = None,
+    *,
+    partitions: int = PARTITIONS,
+    batch_size: int = BATCH,
+) -> dict[int, int]:
     """Write the records after those written before (`since`: partition -> next offset, what the last call
     returned); returns where each partition stands now."""
     offsets: dict[int, int] = dict(since or {})

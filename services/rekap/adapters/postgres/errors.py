@@ -47,16 +47,22 @@ class RefusedError(RekapError):
 
 
 # What a database without Rekap's schema, or with an older one, answers.
-SCHEMA_MISSING = (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError, asyncpg.UndefinedColumnError,
-                  asyncpg.InvalidSchemaNameError)  # fmt: skip
+SCHEMA_MISSING = (
+    asyncpg.UndefinedTableError,
+    asyncpg.UndefinedFunctionError,
+    asyncpg.UndefinedColumnError,
+    asyncpg.InvalidSchemaNameError,
+)
 
 
 class SchemaMissingError(RefusedError):
     """The database lacks part of Rekap's schema: not migrated yet, or migrated by an older Rekap."""
 
     def __init__(self, error: Exception) -> None:
-        super().__init__(f"the database is not migrated to this version of Rekap ({error}): run `rekap db migrate` "
-                         "as the owner (`rekap db status` lists what is pending)")  # fmt: skip
+        super().__init__(
+            f"the database is not migrated to this version of Rekap ({error}): run `rekap db migrate` "
+            "as the owner (`rekap db status` lists what is pending)"
+        )
 
 
 def translated(error: Exception) -> RekapError:
@@ -90,7 +96,7 @@ def boundary() -> Iterator[None]:
         OSError,
         ValueError,
         TypeError,
-    ) as error:  # fmt: skip  (ValueError covers UnicodeError: a value the driver cannot encode)
+    ) as error:  # (ValueError covers UnicodeError: a value the driver cannot encode)
         raise translated(error) from error
 
 

@@ -103,9 +103,12 @@ SELECT_DATASET = "SELECT name, tps_source FROM rekap.dataset"
 
 # Whether a region of each level is in the master data (the level's table and its code column: constants).
 REGION_TABLES = {
-    Level.PROVINSI: ("provinsi", "code"), Level.KABUPATEN_KOTA: ("kabupaten_kota", "code"),
-    Level.KECAMATAN: ("kecamatan", "code"), Level.DESA: ("desa", "code"), Level.TPS: ("tps", "tps_id"),
-}  # fmt: skip
+    Level.PROVINSI: ("provinsi", "code"),
+    Level.KABUPATEN_KOTA: ("kabupaten_kota", "code"),
+    Level.KECAMATAN: ("kecamatan", "code"),
+    Level.DESA: ("desa", "code"),
+    Level.TPS: ("tps", "tps_id"),
+}
 
 
 async def region_exists(conn: Connection, level: Level, code: str) -> bool:

@@ -47,14 +47,18 @@ async def differences(conn: Connection, topic: str, planned: list[Planned], expe
     want = expected.summary()
     if summary.keys() != want.keys():
         problems.append(f"summary rows: {len(summary)} in the database, {len(want)} expected")
-    problems += [f"summary {key}: database {summary.get(key)}, expected {row}" for key, row in want.items()
-                 if summary.get(key) != row][:10]  # fmt: skip
+    problems += [
+        f"summary {key}: database {summary.get(key)}, expected {row}"
+        for key, row in want.items()
+        if summary.get(key) != row
+    ][:10]
     votes = {(r["level"], r["region_code"], r["contest_id"], r["choice"]): r["votes"] for r in await vote_rows(conn)}
     want_votes = expected.votes()
     if votes.keys() != want_votes.keys():
         problems.append(f"vote rows: {len(votes)} in the database, {len(want_votes)} expected")
-    problems += [f"votes {key}: database {votes.get(key)}, expected {n}" for key, n in want_votes.items()
-                 if votes.get(key) != n][:10]  # fmt: skip
+    problems += [
+        f"votes {key}: database {votes.get(key)}, expected {n}" for key, n in want_votes.items() if votes.get(key) != n
+    ][:10]
     outcomes = await outcome_counts(conn, topic)
     sent = Counter((p.outcome, p.reason) for p in planned)
     if outcomes != sent:

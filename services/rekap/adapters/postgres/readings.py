@@ -57,19 +57,37 @@ async def stored_offsets(
 async def tps_forms(conn: Connection, tps_id: str) -> list[DecidingForm]:
     """What decides each contest of a TPS now."""
     return [
-        DecidingForm(r["contest_id"], r["revision"], r["status"], r["valid"], r["invalid"], json.loads(r["votes"]),
-                     list(r["reasons"] or []), r["terminal_id"])
+        DecidingForm(
+            r["contest_id"],
+            r["revision"],
+            r["status"],
+            r["valid"],
+            r["invalid"],
+            json.loads(r["votes"]),
+            list(r["reasons"] or []),
+            r["terminal_id"],
+        )
         for r in await conn.fetch(SELECT_TPS_FORMS, tps_id)
-    ]  # fmt: skip
+    ]
 
 
 async def tps_history(conn: Connection, tps_id: str) -> list[Received]:
     """Every record received about a TPS: by the form's TPS, or by its key when the form was unreadable."""
     return [
-        Received(r["partition"], r["offset"], r["contest_id"], r["revision"], r["outcome"], r["reason"],
-                 r["terminal_id"], r["recorded_at"], r["time_zone"], r["zone"])
+        Received(
+            r["partition"],
+            r["offset"],
+            r["contest_id"],
+            r["revision"],
+            r["outcome"],
+            r["reason"],
+            r["terminal_id"],
+            r["recorded_at"],
+            r["time_zone"],
+            r["zone"],
+        )
         for r in await conn.fetch(SELECT_TPS_HISTORY, tps_id, tps_id.encode())
-    ]  # fmt: skip
+    ]
 
 
 async def summary_rows(
@@ -116,9 +134,17 @@ async def race_count(conn: Connection, race: Contest, levels: list[str]) -> Race
         votes.setdefault(r["region_code"], {})[r["choice"]] = r["votes"]
         candidates[r["choice"]] = r["candidate_name"]
     regions = [
-        RegionCount(r["level"], r["region_code"], r["region_name"], votes.get(r["region_code"], {}), r["tps_counted"],
-                    r["tps_expected"], r["tps_quarantined"])
-        for r in sorted(await summary_rows(conn, race.contest_id, levels),
-                        key=lambda r: (-len(r["region_code"]), r["region_code"]))
-    ]  # fmt: skip
+        RegionCount(
+            r["level"],
+            r["region_code"],
+            r["region_name"],
+            votes.get(r["region_code"], {}),
+            r["tps_counted"],
+            r["tps_expected"],
+            r["tps_quarantined"],
+        )
+        for r in sorted(
+            await summary_rows(conn, race.contest_id, levels), key=lambda r: (-len(r["region_code"]), r["region_code"])
+        )
+    ]
     return RaceCount(race, dict(sorted(candidates.items())), regions)

@@ -47,7 +47,8 @@ async def read_recap_rows(conn: Connection, region_code: str, contest_id: str, l
             tps = await conn.fetch(SELECT_TPS, region_code, contest_id) if child == "tps" else []
             contest_name = await conn.fetchval(SELECT_CONTEST_NAME, contest_id)
     return RecapRows(
-        [dict(r.items()) for r in regions], [dict(r.items()) for r in votes],
+        [dict(r.items()) for r in regions],
+        [dict(r.items()) for r in votes],
         [dict(r.items()) | {"votes": json.loads(r["votes_json"]) if r["votes_json"] else {}} for r in tps],
         contest_name,
-    )  # fmt: skip
+    )

@@ -27,8 +27,18 @@ ORDER BY r.recorded_at, f.tps_id, f.contest_id
 async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
     with boundary():
         rows = await conn.fetch(SELECT_HELD, kecamatan)
-    fixed = ("tps_id", "contest_id", "revision", "reasons", "terminal_id", "authority", "votes",
-             "received_at", "time_zone", "zone")  # fmt: skip
+    fixed = (
+        "tps_id",
+        "contest_id",
+        "revision",
+        "reasons",
+        "terminal_id",
+        "authority",
+        "votes",
+        "received_at",
+        "time_zone",
+        "zone",
+    )
     return [
         HeldForm(
             r["tps_id"],

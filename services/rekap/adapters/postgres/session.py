@@ -54,15 +54,18 @@ class Session:
         return await registry.registry_head(self.conn)
 
     async def form_world(self, tps_id: str, terminal_id: str, contest_id: str) -> FormWorld:
-        return FormWorld(await masterdata.read_master_data_of(self.conn, tps_id),
-                         await terminals.read_terminal(self.conn, terminal_id),
-                         await readings.deciding_form(self.conn, tps_id, contest_id))  # fmt: skip
+        return FormWorld(
+            await masterdata.read_master_data_of(self.conn, tps_id),
+            await terminals.read_terminal(self.conn, terminal_id),
+            await readings.deciding_form(self.conn, tps_id, contest_id),
+        )
 
     async def record_outcome(self, topic: str, partition: int, offset: int) -> RecordOutcome | None:
         return await readings.record_outcome(self.conn, topic, partition, offset)
 
-    async def accept_gap(self, topic: str, partition: int, log_start: int, *, accepted_by: str,
-                         reason: str) -> OffsetGap:  # fmt: skip
+    async def accept_gap(
+        self, topic: str, partition: int, log_start: int, *, accepted_by: str, reason: str
+    ) -> OffsetGap:
         return await gaps.accept_gap(self.conn, topic, partition, log_start, accepted_by=accepted_by, reason=reason)
 
     async def load_master_data(self, dataset: MasterDataSet, *, replace: bool) -> list[TableChange]:

@@ -149,10 +149,12 @@ class SiteSnapshot:
             ids = None if tps_ids is None else list(tps_ids)
             async for row in self._conn.cursor(FORMS, ids, stored_header_name("signature"), prefetch=5_000):
                 yield {
-                    "tps_id": row["tps_id"], "contest_id": row["contest_id"], "value": bytes(row["value"]),
+                    "tps_id": row["tps_id"],
+                    "contest_id": row["contest_id"],
+                    "value": bytes(row["value"]),
                     "signature": stored_text(row["signature"]),
                     "public_key": (row["public_key"] or "").replace("\n", ""),
-                }  # fmt: skip
+                }
 
     async def history(self, tps_ids: Sequence[str] | None) -> dict[str, list[dict[str, Any]]]:
         """Every record received about these TPS (all if None), by TPS, in the order received."""

@@ -48,20 +48,52 @@ ORDER BY f.tps_id, f.contest_id
 FOR UPDATE OF f
 """
 RECORD_COLUMNS = (
-    "topic", "partition", "offset", "outcome", "reason", "detail", "tps_id", "contest_id", "revision",
-    "terminal_id", "kafka_timestamp", "record_key", "value", "headers",
+    "topic",
+    "partition",
+    "offset",
+    "outcome",
+    "reason",
+    "detail",
+    "tps_id",
+    "contest_id",
+    "revision",
+    "terminal_id",
+    "kafka_timestamp",
+    "record_key",
+    "value",
+    "headers",
     # the ledger (0012): what its leaf holds beyond the columns above, its hash, the tree after a batch
-    "skipped", "registry_size", "judged_at_ms", "verified", "prior_topic", "prior_partition", "prior_offset",
-    "leaf_hash", "ledger",
-)  # fmt: skip
+    "skipped",
+    "registry_size",
+    "judged_at_ms",
+    "verified",
+    "prior_topic",
+    "prior_partition",
+    "prior_offset",
+    "leaf_hash",
+    "ledger",
+)
 # A form's columns with their types (for unnest), in the order _form_row gives them.
 FORM_TYPES = {
-    "tps_id": "text", "contest_id": "text", "revision": "integer", "digest": "bytea", "status": "text",
-    "reasons": "text", "valid": "integer", "invalid": "integer", "ballots_used": "integer", "votes": "jsonb",
-    "terminal_id": "text", "submitted_at": "timestamptz", "topic": "text", "partition": "integer",
-    "offset": "bigint", "authority": "smallint", **dict.fromkeys(SECTION_NAMES, "integer"),
+    "tps_id": "text",
+    "contest_id": "text",
+    "revision": "integer",
+    "digest": "bytea",
+    "status": "text",
+    "reasons": "text",
+    "valid": "integer",
+    "invalid": "integer",
+    "ballots_used": "integer",
+    "votes": "jsonb",
+    "terminal_id": "text",
+    "submitted_at": "timestamptz",
+    "topic": "text",
+    "partition": "integer",
+    "offset": "bigint",
+    "authority": "smallint",
+    **dict.fromkeys(SECTION_NAMES, "integer"),
     "first_counted_at": "timestamptz",
-}  # fmt: skip
+}
 FORM_COLUMNS = tuple(FORM_TYPES)
 _SET_FORM = {
     "reasons": "string_to_array(u.reasons, ',')",
@@ -229,14 +261,19 @@ async def _fence(
 ) -> dict[int, LedgerStart]:
     ordered = sorted(advances, key=lambda a: a.partition)  # one lock order for everyone
     rows = await conn.fetch(
-        ADVANCE_LEDGERS, topic, [a.partition for a in ordered], [a.expected for a in ordered],
-        [a.next_offset for a in ordered], batch_id,
-    )  # fmt: skip
+        ADVANCE_LEDGERS,
+        topic,
+        [a.partition for a in ordered],
+        [a.expected for a in ordered],
+        [a.next_offset for a in ordered],
+        batch_id,
+    )
     believed = {a.partition: a.expected for a in ordered}
     lost = {r["partition"]: believed[r["partition"]] for r in rows if not r["moved"]}
     if not lost:
-        return {r["partition"]: LedgerStart(Frontier.from_bytes(r["ledger"]), believed[r["partition"]] or 0)
-                for r in rows}  # fmt: skip
+        return {
+            r["partition"]: LedgerStart(Frontier.from_bytes(r["ledger"]), believed[r["partition"]] or 0) for r in rows
+        }
     moved = {r["partition"]: r for r in await conn.fetch(SELECT_MOVED, topic, sorted(lost))}
     wanted = {a.partition: a.next_offset for a in advances}
     if all(p in moved and moved[p]["batch_id"] == batch_id and moved[p]["next_offset"] == wanted[p] for p in lost):
@@ -307,11 +344,24 @@ def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None)
     assert isinstance(decoded, Authentic)
     tally, state, record = decoded.tally, new.state, new.record
     return (
-        *key, state.revision, state.digest, "quarantined" if state.quarantined else "accepted",
-        list(new.judgement.problems) if reasons is None else reasons, state.valid, state.invalid,
-        state.ballots_used, dict(state.votes), tally.terminal_id, tally.submitted_at, record.topic, record.partition,
-        record.offset, int(state.authority), *tally.sections(), None if state.quarantined else now,
-    )  # fmt: skip
+        *key,
+        state.revision,
+        state.digest,
+        "quarantined" if state.quarantined else "accepted",
+        list(new.judgement.problems) if reasons is None else reasons,
+        state.valid,
+        state.invalid,
+        state.ballots_used,
+        dict(state.votes),
+        tally.terminal_id,
+        tally.submitted_at,
+        record.topic,
+        record.partition,
+        record.offset,
+        int(state.authority),
+        *tally.sections(),
+        None if state.quarantined else now,
+    )
 
 
 def _record_row(outcome: RecordOutcome, skipped: int, leaf: bytes, ledger: bytes | None) -> tuple[object, ...]:
@@ -320,12 +370,28 @@ def _record_row(outcome: RecordOutcome, skipped: int, leaf: bytes, ledger: bytes
     tally = judgement.decoded.tally
     timestamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None
     return (
-        record.topic, record.partition, record.offset, judgement.outcome.value,
-        judgement.reason.value if judgement.reason is not None else None, outcome.detail,
-        tally.tps_id if tally else None, tally.contest_id if tally else None, tally.revision if tally else None,
-        tally.terminal_id if tally else None, timestamp, record.key, record.value, stored_headers(record.headers),
-        skipped, basis.registry_size, basis.judged_at_ms, basis.verified, *(prior or _NO_PRIOR), leaf, ledger,
-    )  # fmt: skip
+        record.topic,
+        record.partition,
+        record.offset,
+        judgement.outcome.value,
+        judgement.reason.value if judgement.reason is not None else None,
+        outcome.detail,
+        tally.tps_id if tally else None,
+        tally.contest_id if tally else None,
+        tally.revision if tally else None,
+        tally.terminal_id if tally else None,
+        timestamp,
+        record.key,
+        record.value,
+        stored_headers(record.headers),
+        skipped,
+        basis.registry_size,
+        basis.judged_at_ms,
+        basis.verified,
+        *(prior or _NO_PRIOR),
+        leaf,
+        ledger,
+    )
 
 
 _NO_PRIOR = (None, None, None)

@@ -75,8 +75,10 @@ async def refused_registrations(conn: Connection, registrations: list[Registrati
 
 async def _stage(conn: Connection, registrations: list[Registration]) -> None:
     await conn.execute(CREATE_STAGING)
-    records = [(n, terminal_id, public_key, scope.kind.value if scope else None, scope.code if scope else None)
-               for n, (terminal_id, public_key, scope) in enumerate(registrations)]  # fmt: skip
+    records = [
+        (n, terminal_id, public_key, scope.kind.value if scope else None, scope.code if scope else None)
+        for n, (terminal_id, public_key, scope) in enumerate(registrations)
+    ]
     await conn.copy_records_to_table("load_terminal", records=records)
 
 
@@ -85,9 +87,15 @@ async def _refused(conn: Connection) -> list[tuple[int, str]]:
     unknown = [
         (r["n"], f"its scope {r['scope']} is not in the master data") for r in await conn.fetch(SELECT_UNKNOWN_SCOPES)
     ]
-    clashes = [(r["n"], "the id is already registered with another key or scope" if r["active"]
-                else "the id belongs to a revoked terminal (ids are never reused)")
-               for r in await conn.fetch(SELECT_CLASHES)]  # fmt: skip
+    clashes = [
+        (
+            r["n"],
+            "the id is already registered with another key or scope"
+            if r["active"]
+            else "the id belongs to a revoked terminal (ids are never reused)",
+        )
+        for r in await conn.fetch(SELECT_CLASHES)
+    ]
     return unknown + clashes
 
 
