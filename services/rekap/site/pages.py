@@ -50,7 +50,7 @@ SUMMARY_NUMBERS = (
 @dataclass(frozen=True)
 class Page:
     path: str  # without suffix: PATH.html and PATH.json are written
-    template: str
+    kind: str  # "index", "region" (a desa/kelurahan's too) or "tps": what draws it (render.DRAW)
     data: dict[str, Any]
 
     @cached_property
@@ -250,7 +250,7 @@ def region_page(snapshot: Snapshot, level: str, code: str, contest: Mapping[str,
         "children": children,
         "curve": curve,
     }  # fmt: skip
-    return Page(path, "region.html", data)
+    return Page(path, "region", data)
 
 
 def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_rows: list[dict[str, Any]]) -> Page:
@@ -274,7 +274,7 @@ def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_row
                                for c in snapshot.choices_of(contest_id))],
         "children_level": "", "children": [], "curve": kecamatan_curve(tps), "tps": tps,
     }  # fmt: skip
-    return Page(path, "region.html", data)
+    return Page(path, "region", data)
 
 
 def _region_data(snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], *, name: str,
@@ -409,7 +409,7 @@ def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str,
                         "href": relative(here, region_path(tps_id[:10], widest) + ".html")}],
         "races": races, "home": relative(here, "index.html"),
     }  # fmt: skip
-    return Page(path, "tps.html", data)
+    return Page(path, "tps", data)
 
 
 def kecamatan_pages(snapshot: Snapshot, code: str, rows: list[dict[str, Any]],
@@ -465,7 +465,7 @@ def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool
                  for c in ([p["headline"]] if p["headline"] else p["races"])[:1]), None)  # fmt: skip
     data = {"provinces": provinces, "audit_href": audit_href, "signed_heads": signed_heads, "home": "index.html",
             "zone": zone}  # fmt: skip
-    return Page("index", "index.html", data)
+    return Page("index", "index", data)
 
 
 def region_pages(snapshot: Snapshot, levels: Iterable[str] = ("provinsi", "kabupaten_kota")) -> list[Page]:

@@ -126,7 +126,7 @@ def test_names_from_the_master_data_are_escaped() -> None:
     base = snapshot()
     base.regions[0]["region_name"] = "<script>alert(1)</script>"
     rows = Snapshot(base.summary, base.votes, base.regions, base.contests, base.choices, [])
-    html = to_html(Page("wilayah/16/pkwkp-16", "region.html", region_page(rows, "provinsi", "16", GOVERNOR).data),
+    html = to_html(Page("wilayah/16/pkwkp-16", "region", region_page(rows, "provinsi", "16", GOVERNOR).data),
                    "27-11-2024 13:00 WIB")  # fmt: skip
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
