@@ -87,18 +87,27 @@ class _State:
 
     def save(self, folder: Path, built_at: datetime) -> None:
         raw = {
-            "version": STATE_VERSION, "built_at": built_at.isoformat(), "dataset": self.dataset,
-            "database": self.database, "master_data": self.master_data, "audit_href": self.audit_href,
+            "version": STATE_VERSION,
+            "built_at": built_at.isoformat(),
+            "dataset": self.dataset,
+            "database": self.database,
+            "master_data": self.master_data,
+            "audit_href": self.audit_href,
             "positions": [[t, p, o] for (t, p), o in sorted(self.positions.items())],
             "digests": self.digests,
-        }  # fmt: skip
+        }
         _write(folder / STATE, orjson.dumps(raw))
 
 
 async def build_site(
-    conn: Connection, folder: Path, *, full: bool = False, audit_href: str | None = None,
-    election_key: Path | None = None, progress: Callable[[str], None] = lambda _: None,
-) -> BuildReport:  # fmt: skip
+    conn: Connection,
+    folder: Path,
+    *,
+    full: bool = False,
+    audit_href: str | None = None,
+    election_key: Path | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> BuildReport:
     """Build the site into `folder` from one snapshot: every page (`full`, or the first time), else the pages of
     what changed since the last build (steps 1 to 6 above)."""
     before = _State.load(folder)  # (a missing folder: the first build)
@@ -150,22 +159,33 @@ class _Plan:
         return self.changed is None or len(self.changed) + 2 * len(kecamatan) >= PAGES_FOR_ALL_CORES
 
 
-async def _decide(snap: SiteSnapshot, taken: _Taken, before: _State | None, *, full: bool,
-                  audit_href: str | None) -> _Plan:  # fmt: skip
+async def _decide(
+    snap: SiteSnapshot, taken: _Taken, before: _State | None, *, full: bool, audit_href: str | None
+) -> _Plan:
     """Everything again when asked, on the first build, or when the database or the master data is not the last
     build's; else the TPS changed since. A build without an audit bundle's address keeps the last one's (from the
     same database)."""
     if audit_href is None and before is not None and before.database == taken.database:
         audit_href = before.audit_href
-    if full or before is None or (before.dataset, before.database, before.master_data) != (
-        taken.dataset, taken.database, taken.master_data):  # fmt: skip
+    if (
+        full
+        or before is None
+        or (before.dataset, before.database, before.master_data) != (taken.dataset, taken.database, taken.master_data)
+    ):
         return _Plan(taken, full=True, changed=None, previous={}, audit_href=audit_href)
     changed = await snap.changed_tps(before.positions, taken.positions)
     return _Plan(taken, full=False, changed=changed, previous=before.digests, audit_href=audit_href)
 
 
-async def _draw_and_write(snap: SiteSnapshot, folder: Path, plan: _Plan, report: BuildReport,
-                          progress: Callable[[str], None], *, signed_heads: bool) -> dict[str, str]:  # fmt: skip
+async def _draw_and_write(
+    snap: SiteSnapshot,
+    folder: Path,
+    plan: _Plan,
+    report: BuildReport,
+    progress: Callable[[str], None],
+    *,
+    signed_heads: bool,
+) -> dict[str, str]:
     """Steps 3 to 5 for the pages: read the rows, make and draw the pages, write those whose numbers changed.
     Each page's digest (those not drawn: the last build's)."""
     snapshot = await _read_snapshot(snap)
@@ -198,9 +218,13 @@ def _record(folder: Path, plan: _Plan, before: _State | None, digests: dict[str,
 async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
     contests, choices = await snap.contests()
     return Snapshot(
-        summary=await snap.summary(), votes=await snap.votes(),
-        regions=await snap.regions(), contests=contests, choices=choices, curves=await snap.curves(),
-    )  # fmt: skip
+        summary=await snap.summary(),
+        votes=await snap.votes(),
+        regions=await snap.regions(),
+        contests=contests,
+        choices=choices,
+        curves=await snap.curves(),
+    )
 
 
 @dataclass(frozen=True)
@@ -211,8 +235,9 @@ class Evidence:
     history: dict[str, list[dict[str, Any]]]  # tps_id -> its records, in the order received
 
     def of(self, keep: Callable[[str], bool]) -> Evidence:
-        return Evidence({t: f for t, f in self.forms.items() if keep(t)},
-                        {t: h for t, h in self.history.items() if keep(t)})  # fmt: skip
+        return Evidence(
+            {t: f for t, f in self.forms.items() if keep(t)}, {t: h for t, h in self.history.items() if keep(t)}
+        )
 
 
 async def _read_evidence(snap: SiteSnapshot, tps_ids: list[str]) -> Evidence:
@@ -242,9 +267,13 @@ class _KecamatanBatch:
     changed: set[str] | None  # the TPS changed (None: every one)
 
     def pages(self, snapshot: Snapshot) -> list[Page]:
-        return [page for code, rows in self.rows.items()
-                for page in kecamatan_pages(snapshot, code, rows, self.evidence.forms, self.changed,
-                                            history=self.evidence.history)]  # fmt: skip
+        return [
+            page
+            for code, rows in self.rows.items()
+            for page in kecamatan_pages(
+                snapshot, code, rows, self.evidence.forms, self.changed, history=self.evidence.history
+            )
+        ]
 
 
 _Batch = list[Page] | _KecamatanBatch  # pages made already (the top, provinsi and kabupaten/kota pages), or to make
@@ -318,8 +347,9 @@ class _Processes:
         for _ in range(count):
             mine, theirs = context.Pipe()
             builders = [mine, *(pipe for _, pipe in self._processes)]
-            process = context.Process(target=drawer.serve, args=(theirs, builders), name="rekap-site-drawer",
-                                      daemon=True)  # fmt: skip
+            process = context.Process(
+                target=drawer.serve, args=(theirs, builders), name="rekap-site-drawer", daemon=True
+            )
             process.start()
             theirs.close()
             self._processes.append((process, mine))
@@ -399,18 +429,19 @@ class _Writer:
         size = -(-len(pages) // self.cores)
         self._draw([pages[i : i + size] for i in range(0, len(pages), size)], {})
 
-    def kecamatan(self, rows: dict[str, list[dict[str, Any]]], evidence: Evidence,
-                  changed: set[str] | None) -> None:  # fmt: skip
+    def kecamatan(self, rows: dict[str, list[dict[str, Any]]], evidence: Evidence, changed: set[str] | None) -> None:
         """The pages of these kecamatan and of their TPS that changed (all when `changed` is None)."""
         codes = list(rows)
         size = -(-len(codes) // self.cores)
         parts = [set(codes[i : i + size]) for i in range(0, len(codes), size)]
         batches: list[_Batch] = [
-            _KecamatanBatch({code: rows[code] for code in codes if code in part},
-                            evidence.of(lambda t, part=part: t[:6] in part),  # type: ignore[misc]
-                            None if changed is None else {t for t in changed if t[:6] in part})
+            _KecamatanBatch(
+                {code: rows[code] for code in codes if code in part},
+                evidence.of(lambda t, part=part: t[:6] in part),  # type: ignore[misc]
+                None if changed is None else {t for t in changed if t[:6] in part},
+            )
             for part in parts
-        ]  # fmt: skip
+        ]
         self._draw(batches, evidence.forms)
 
     def _draw(self, batches: list[_Batch], forms: dict[str, dict[str, SignedForm]]) -> None:

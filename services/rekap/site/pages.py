@@ -29,8 +29,12 @@ import orjson
 from rekap.domain.review import alasan, jelaskan
 
 LEVELS = ("provinsi", "kabupaten_kota", "kecamatan", "desa")
-LEVEL_NAMES = {"provinsi": "Provinsi", "kabupaten_kota": "Kabupaten/Kota", "kecamatan": "Kecamatan",
-               "desa": "Desa/Kelurahan"}  # fmt: skip
+LEVEL_NAMES = {
+    "provinsi": "Provinsi",
+    "kabupaten_kota": "Kabupaten/Kota",
+    "kecamatan": "Kecamatan",
+    "desa": "Desa/Kelurahan",
+}
 TITLED = {"provinsi": "Provinsi ", "kabupaten_kota": "", "kecamatan": "Kecamatan ", "desa": "Desa/Kelurahan "}
 CODE_DIGITS = {"provinsi": 2, "kabupaten_kota": 4, "kecamatan": 6, "desa": 10}
 CHILD = {"provinsi": "kabupaten_kota", "kabupaten_kota": "kecamatan"}  # a kecamatan's desa: from its TPS rows
@@ -42,9 +46,17 @@ OUTCOMES = {
     "rejected": "ditolak",
 }  # a record's outcome, as a TPS page says it
 SUMMARY_NUMBERS = (
-    "tps_expected", "tps_counted", "tps_quarantined", "percent_counted", "dpt", "registered", "voted",
-    "turnout_percent", "valid", "invalid",
-)  # fmt: skip
+    "tps_expected",
+    "tps_counted",
+    "tps_quarantined",
+    "percent_counted",
+    "dpt",
+    "registered",
+    "voted",
+    "turnout_percent",
+    "valid",
+    "invalid",
+)
 
 
 @dataclass(frozen=True)
@@ -170,11 +182,14 @@ class Snapshot:
         lines = []
         for choice in self._choices[contest_id]:
             row = counted.get(choice["choice"])
-            lines.append({
-                "choice": choice["choice"], "candidate_name": choice["candidate_name"],
-                "votes": row["votes"] if row else 0,
-                "percent_of_valid": number(row["percent_of_valid"]) if row else None,
-            })  # fmt: skip
+            lines.append(
+                {
+                    "choice": choice["choice"],
+                    "candidate_name": choice["candidate_name"],
+                    "votes": row["votes"] if row else 0,
+                    "percent_of_valid": number(row["percent_of_valid"]) if row else None,
+                }
+            )
         return lines
 
     def curve(self, level: str, code: str, contest_id: str) -> list[tuple[str, int]]:
@@ -213,8 +228,9 @@ def breadcrumb(snapshot: Snapshot, level: str, code: str, contest_id: str, here:
     return trail
 
 
-def region_page(snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any],
-                tps_rows: list[dict[str, Any]] | None = None) -> Page:  # fmt: skip
+def region_page(
+    snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], tps_rows: list[dict[str, Any]] | None = None
+) -> Page:
     """A region in one race: its numbers, its votes, the regions below (for a kecamatan, its desa/kelurahan,
     summed from `tps_rows`: its TPS's, in order)."""
     contest_id = contest["contest_id"]
@@ -223,33 +239,49 @@ def region_page(snapshot: Snapshot, level: str, code: str, contest: Mapping[str,
     children = []
     for child_level, child_code in snapshot.children(level, code, contest_id):
         lines = snapshot.vote_lines(child_level, child_code, contest_id)
-        children.append({
-            "code": child_code, "name": snapshot.name(child_level, child_code),
-            "href": relative(here, region_path(child_code, contest_id) + ".html"),
-            **snapshot.numbers(child_level, child_code, contest_id),
-            "votes": {line["choice"]: line["votes"] for line in lines},
-        })  # fmt: skip
+        children.append(
+            {
+                "code": child_code,
+                "name": snapshot.name(child_level, child_code),
+                "href": relative(here, region_path(child_code, contest_id) + ".html"),
+                **snapshot.numbers(child_level, child_code, contest_id),
+                "votes": {line["choice"]: line["votes"] for line in lines},
+            }
+        )
     curve = snapshot.curve(level, code, contest_id)
     if tps_rows is not None:
         mine = [row for row in tps_rows if row["contest_id"] == contest_id]
         for desa, rows in _by_desa(mine).items():
             summary, votes = tps_totals(rows)
             votes = {c["choice"]: votes.get(c["choice"], 0) for c in snapshot.choices_of(contest_id)}
-            children.append({"code": desa, "name": rows[0]["desa_name"], "votes": votes, **summary,
-                             "href": relative(here, region_path(desa, contest_id) + ".html")})  # fmt: skip
+            children.append(
+                {
+                    "code": desa,
+                    "name": rows[0]["desa_name"],
+                    "votes": votes,
+                    **summary,
+                    "href": relative(here, region_path(desa, contest_id) + ".html"),
+                }
+            )
         curve = kecamatan_curve([_tps_line(row, here) for row in mine])
     data = _region_data(snapshot, level, code, contest, name=snapshot.name(level, code), here=here)
     data |= {
         "zone": snapshot.zone(level, code, contest_id),
-        "races": [{"contest_id": c["contest_id"], "name": c["name"], "current": c["contest_id"] == contest_id,
-                   "href": relative(here, region_path(code, c["contest_id"]) + ".html")}
-                  for c in snapshot.races(level, code)],
+        "races": [
+            {
+                "contest_id": c["contest_id"],
+                "name": c["name"],
+                "current": c["contest_id"] == contest_id,
+                "href": relative(here, region_path(code, c["contest_id"]) + ".html"),
+            }
+            for c in snapshot.races(level, code)
+        ],
         "summary": snapshot.numbers(level, code, contest_id),
         "votes": snapshot.vote_lines(level, code, contest_id),
         "children_level": LEVEL_NAMES["desa" if tps_rows is not None else CHILD.get(level, "")] if children else "",
         "children": children,
         "curve": curve,
-    }  # fmt: skip
+    }
     return Page(path, "region", data)
 
 
@@ -264,27 +296,47 @@ def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_row
     data = _region_data(snapshot, "desa", code, contest, name=tps_rows[0]["desa_name"], here=here)
     data |= {
         "zone": tps_rows[0]["zone"],
-        "races": [{"contest_id": c["contest_id"], "name": c["name"], "current": c["contest_id"] == contest_id,
-                   "href": relative(here, region_path(code, c["contest_id"]) + ".html")}
-                  for c in snapshot.races("kecamatan", code[:6])],
+        "races": [
+            {
+                "contest_id": c["contest_id"],
+                "name": c["name"],
+                "current": c["contest_id"] == contest_id,
+                "href": relative(here, region_path(code, c["contest_id"]) + ".html"),
+            }
+            for c in snapshot.races("kecamatan", code[:6])
+        ],
         "summary": summary,
-        "votes": [{**line, "votes": votes.get(line["choice"], 0),
-                   "percent_of_valid": _percent(votes.get(line["choice"], 0), summary["valid"])}
-                  for line in ({"choice": c["choice"], "candidate_name": c["candidate_name"]}
-                               for c in snapshot.choices_of(contest_id))],
-        "children_level": "", "children": [], "curve": kecamatan_curve(tps), "tps": tps,
-    }  # fmt: skip
+        "votes": [
+            {
+                **line,
+                "votes": votes.get(line["choice"], 0),
+                "percent_of_valid": _percent(votes.get(line["choice"], 0), summary["valid"]),
+            }
+            for line in (
+                {"choice": c["choice"], "candidate_name": c["candidate_name"]} for c in snapshot.choices_of(contest_id)
+            )
+        ],
+        "children_level": "",
+        "children": [],
+        "curve": kecamatan_curve(tps),
+        "tps": tps,
+    }
     return Page(path, "region", data)
 
 
-def _region_data(snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], *, name: str,
-                 here: str) -> dict[str, Any]:  # fmt: skip
+def _region_data(
+    snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], *, name: str, here: str
+) -> dict[str, Any]:
     return {
-        "level": level, "level_name": LEVEL_NAMES[level], "code": code, "name": name, "title": TITLED[level] + name,
+        "level": level,
+        "level_name": LEVEL_NAMES[level],
+        "code": code,
+        "name": name,
+        "title": TITLED[level] + name,
         "contest": {"contest_id": contest["contest_id"], "name": contest["name"]},
         "breadcrumb": breadcrumb(snapshot, level, code, contest["contest_id"], here),
         "home": relative(here, "index.html"),
-    }  # fmt: skip
+    }
 
 
 def _by_desa(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -295,8 +347,14 @@ def _by_desa(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-VOTED = ("voted_dpt_male", "voted_dpt_female", "voted_moved_in_male", "voted_moved_in_female", "voted_added_male",
-         "voted_added_female")  # fmt: skip
+VOTED = (
+    "voted_dpt_male",
+    "voted_dpt_female",
+    "voted_moved_in_male",
+    "voted_moved_in_female",
+    "voted_added_male",
+    "voted_added_female",
+)
 
 
 def tps_totals(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
@@ -312,13 +370,17 @@ def tps_totals(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[
         for choice, count in (row["votes"] or {}).items():
             votes[choice] += count
     summary = {
-        "tps_expected": len(rows), "tps_counted": len(counted),
+        "tps_expected": len(rows),
+        "tps_counted": len(counted),
         "tps_quarantined": sum(row["status"] == "held" for row in rows),
         "percent_counted": _percent(len(counted), len(rows)),
-        "dpt": sum(row["dpt_male"] + row["dpt_female"] for row in rows), "registered": registered, "voted": voted,
-        "turnout_percent": _percent(voted, registered), "valid": valid,
+        "dpt": sum(row["dpt_male"] + row["dpt_female"] for row in rows),
+        "registered": registered,
+        "voted": voted,
+        "turnout_percent": _percent(voted, registered),
+        "valid": valid,
         "invalid": sum(row["invalid"] for row in counted),
-    }  # fmt: skip
+    }
     return summary, dict(votes)
 
 
@@ -331,11 +393,17 @@ def _percent(part: int, whole: int) -> float | None:
 
 def _tps_line(row: Mapping[str, Any], here: str) -> dict[str, Any]:
     return {
-        "tps_id": row["tps_id"], "name": row["tps_name"], "desa": row["desa_name"], "status": row["status"],
-        "revision": row["revision"], "valid": row["valid"], "invalid": row["invalid"], "votes": row["votes"] or {},
+        "tps_id": row["tps_id"],
+        "name": row["tps_name"],
+        "desa": row["desa_name"],
+        "status": row["status"],
+        "revision": row["revision"],
+        "valid": row["valid"],
+        "invalid": row["invalid"],
+        "votes": row["votes"] or {},
         "first_counted": row["first_counted_minute"],
         "href": relative(here, tps_path(row["tps_id"]) + ".html"),
-    }  # fmt: skip
+    }
 
 
 def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -352,14 +420,29 @@ def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 FORM_NUMBERS = (
-    "registered_male", "registered_female", "voted_dpt_male", "voted_dpt_female", "voted_moved_in_male",
-    "voted_moved_in_female", "voted_added_male", "voted_added_female", "disabled_voted_male", "disabled_voted_female",
-    "ballots_received", "ballots_used", "ballots_damaged", "ballots_unused",
-)  # fmt: skip
+    "registered_male",
+    "registered_female",
+    "voted_dpt_male",
+    "voted_dpt_female",
+    "voted_moved_in_male",
+    "voted_moved_in_female",
+    "voted_added_male",
+    "voted_added_female",
+    "disabled_voted_male",
+    "disabled_voted_female",
+    "ballots_received",
+    "ballots_used",
+    "ballots_damaged",
+    "ballots_unused",
+)
 
 
-def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str, SignedForm],
-             history: Iterable[Mapping[str, Any]] = ()) -> Page:  # fmt: skip
+def tps_page(
+    snapshot: Snapshot,
+    rows: list[dict[str, Any]],
+    forms: Mapping[str, SignedForm],
+    history: Iterable[Mapping[str, Any]] = (),
+) -> Page:
     """A TPS: per race its status, the deciding form's numbers (every section of the C.Hasil), why it is held
     (in its own numbers), revision, terminal, times, the signed form to download (`forms`: by contest), and
     every record received for it (`history`: in the order received)."""
@@ -370,51 +453,81 @@ def tps_page(snapshot: Snapshot, rows: list[dict[str, Any]], forms: Mapping[str,
     kecamatan = first["kecamatan_code"]
     received: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in history:
-        received[record["contest_id"]].append({
-            "revision": record["revision"], "outcome": OUTCOMES.get(record["outcome"], record["outcome"]),
-            "reason": alasan(record["reason"]) if record["reason"] else None, "terminal_id": record["terminal_id"],
-            "received": record["received_minute"],
-        })  # fmt: skip
+        received[record["contest_id"]].append(
+            {
+                "revision": record["revision"],
+                "outcome": OUTCOMES.get(record["outcome"], record["outcome"]),
+                "reason": alasan(record["reason"]) if record["reason"] else None,
+                "terminal_id": record["terminal_id"],
+                "received": record["received_minute"],
+            }
+        )
     races = []
     for row in sorted(rows, key=lambda r: snapshot.contest_area(r["contest_id"])):  # the widest race first
         contest_id = row["contest_id"]
         form = forms.get(contest_id)
         votes = row["votes"] or {}
         reasons = list(row["reasons"] or [])
-        races.append({
-            "contest_id": contest_id, "name": snapshot.contest_name(contest_id),
-            "status": row["status"], "revision": row["revision"], "valid": row["valid"], "invalid": row["invalid"],
-            "votes": [{"choice": c["choice"], "candidate_name": c["candidate_name"], "votes": votes.get(c["choice"])}
-                      for c in snapshot.choices_of(contest_id)],
-            "reasons": reasons, "why_held": [jelaskan(reason, row, votes) for reason in reasons],
-            "terminal_id": row["terminal_id"], "dpt": row["dpt_male"] + row["dpt_female"],
-            "form": {key: row[key] for key in FORM_NUMBERS} if row["status"] != "missing" else None,
-            "first_counted": row["first_counted_minute"], "updated": row["updated_minute"],
-            "kecamatan_href": relative(here, region_path(kecamatan, contest_id) + ".html"),
-            "form_base64": base64.b64encode(form.value).decode() if form else None,
-            "form_name": f"{tps_id}.{contest_id}.form.json",
-            "signature": form.signature if form else None, "public_key": form.public_key if form else None,
-            "history": received.get(contest_id, []),
-        })  # fmt: skip
+        races.append(
+            {
+                "contest_id": contest_id,
+                "name": snapshot.contest_name(contest_id),
+                "status": row["status"],
+                "revision": row["revision"],
+                "valid": row["valid"],
+                "invalid": row["invalid"],
+                "votes": [
+                    {"choice": c["choice"], "candidate_name": c["candidate_name"], "votes": votes.get(c["choice"])}
+                    for c in snapshot.choices_of(contest_id)
+                ],
+                "reasons": reasons,
+                "why_held": [jelaskan(reason, row, votes) for reason in reasons],
+                "terminal_id": row["terminal_id"],
+                "dpt": row["dpt_male"] + row["dpt_female"],
+                "form": {key: row[key] for key in FORM_NUMBERS} if row["status"] != "missing" else None,
+                "first_counted": row["first_counted_minute"],
+                "updated": row["updated_minute"],
+                "kecamatan_href": relative(here, region_path(kecamatan, contest_id) + ".html"),
+                "form_base64": base64.b64encode(form.value).decode() if form else None,
+                "form_name": f"{tps_id}.{contest_id}.form.json",
+                "signature": form.signature if form else None,
+                "public_key": form.public_key if form else None,
+                "history": received.get(contest_id, []),
+            }
+        )
     kabupaten = kecamatan[:4]
     widest = races[0]["contest_id"]
     data = {
-        "tps_id": tps_id, "name": first["tps_name"], "desa": first["desa_name"], "zone": first["zone"],
+        "tps_id": tps_id,
+        "name": first["tps_name"],
+        "desa": first["desa_name"],
+        "zone": first["zone"],
         "desa_code": tps_id[:10],
         "kecamatan": {"code": kecamatan, "name": snapshot.name("kecamatan", kecamatan)},
         "kabupaten_kota": {"code": kabupaten, "name": snapshot.name("kabupaten_kota", kabupaten)},
         "provinsi": {"code": kecamatan[:2], "name": snapshot.name("provinsi", kecamatan[:2])},
-        "breadcrumb": [*breadcrumb(snapshot, "desa", tps_id[:10], widest, here),
-                       {"title": TITLED["desa"] + first["desa_name"],
-                        "href": relative(here, region_path(tps_id[:10], widest) + ".html")}],
-        "races": races, "home": relative(here, "index.html"),
-    }  # fmt: skip
+        "breadcrumb": [
+            *breadcrumb(snapshot, "desa", tps_id[:10], widest, here),
+            {
+                "title": TITLED["desa"] + first["desa_name"],
+                "href": relative(here, region_path(tps_id[:10], widest) + ".html"),
+            },
+        ],
+        "races": races,
+        "home": relative(here, "index.html"),
+    }
     return Page(path, "tps", data)
 
 
-def kecamatan_pages(snapshot: Snapshot, code: str, rows: list[dict[str, Any]],
-                    forms: Mapping[str, Mapping[str, SignedForm]], changed: set[str] | None, *,
-                    history: Mapping[str, list[dict[str, Any]]] | None = None) -> list[Page]:  # fmt: skip
+def kecamatan_pages(
+    snapshot: Snapshot,
+    code: str,
+    rows: list[dict[str, Any]],
+    forms: Mapping[str, Mapping[str, SignedForm]],
+    changed: set[str] | None,
+    *,
+    history: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> list[Page]:
     """A kecamatan's page and its desa/kelurahan's pages in each race held there (from `rows`: its TPS's, in
     order), and the pages of its TPS that changed (all when `changed` is None), with their signed forms and
     the records received for each (`history`: by TPS)."""
@@ -428,8 +541,10 @@ def kecamatan_pages(snapshot: Snapshot, code: str, rows: list[dict[str, Any]],
         if changed is None or row["tps_id"] in changed:
             by_tps[row["tps_id"]].append(row)
     history = history or {}
-    return pages + [tps_page(snapshot, tps_rows, forms.get(tps_id, {}), history.get(tps_id, ()))
-                    for tps_id, tps_rows in by_tps.items()]  # fmt: skip
+    return pages + [
+        tps_page(snapshot, tps_rows, forms.get(tps_id, {}), history.get(tps_id, ()))
+        for tps_id, tps_rows in by_tps.items()
+    ]
 
 
 def signed_forms(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, SignedForm]]:
@@ -453,18 +568,34 @@ def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool
             level = "provinsi" if len(area) == CODE_DIGITS["provinsi"] else "kabupaten_kota"
             if not area.startswith(code) or not snapshot.has(level, area, contest_id):
                 continue
-            races.append({"contest_id": contest_id, "name": contest["name"],
-                          "href": region_path(area, contest_id) + ".html",
-                          **snapshot.numbers(level, area, contest_id)})  # fmt: skip
+            races.append(
+                {
+                    "contest_id": contest_id,
+                    "name": contest["name"],
+                    "href": region_path(area, contest_id) + ".html",
+                    **snapshot.numbers(level, area, contest_id),
+                }
+            )
             if area == code:  # the province's own race leads, with its votes
                 races[-1]["votes"] = snapshot.vote_lines(level, area, contest_id)
         if races:
             headline = races.pop(0) if "votes" in races[0] else None
             provinces.append({"code": code, "name": region["region_name"], "headline": headline, "races": races})
-    zone = next((snapshot.zone("provinsi", p["code"], c["contest_id"]) for p in provinces
-                 for c in ([p["headline"]] if p["headline"] else p["races"])[:1]), None)  # fmt: skip
-    data = {"provinces": provinces, "audit_href": audit_href, "signed_heads": signed_heads, "home": "index.html",
-            "zone": zone}  # fmt: skip
+    zone = next(
+        (
+            snapshot.zone("provinsi", p["code"], c["contest_id"])
+            for p in provinces
+            for c in ([p["headline"]] if p["headline"] else p["races"])[:1]
+        ),
+        None,
+    )
+    data = {
+        "provinces": provinces,
+        "audit_href": audit_href,
+        "signed_heads": signed_heads,
+        "home": "index.html",
+        "zone": zone,
+    }
     return Page("index", "index", data)
 
 

@@ -73,12 +73,15 @@ def _trail(page: dict[str, Any], here: str) -> str:
 def _votes_table(votes: list[dict[str, Any]], caption: str) -> str:
     """The votes of a race in a region: each pair's number, name, votes and share of the valid votes (`caption`:
     escaped)."""
-    rows = "".join([
-        f'<tr><td>{escape(v["choice"])}</td><td>{escape(v["candidate_name"])}</td><td class="n" data-n="{v["votes"]}">'
-        f'{angka(v["votes"])}</td>{_cell(v["percent_of_valid"], persen(v["percent_of_valid"]))}<td><div class="bar"'
-        f' aria-hidden="true"><span style="width: {v["percent_of_valid"] or 0}%"></span></div></td></tr>\n'
-        for v in votes
-    ])  # fmt: skip
+    rows = "".join(
+        [
+            f"<tr><td>{escape(v['choice'])}</td><td>{escape(v['candidate_name'])}</td>"
+            f'<td class="n" data-n="{v["votes"]}">{angka(v["votes"])}</td>'
+            f'{_cell(v["percent_of_valid"], persen(v["percent_of_valid"]))}<td><div class="bar"'
+            f' aria-hidden="true"><span style="width: {v["percent_of_valid"] or 0}%"></span></div></td></tr>\n'
+            for v in votes
+        ]
+    )
     return (
         f'<div class="scroll">\n<table>\n<caption>{caption}</caption>\n<thead><tr><th scope="col">No.</th>'
         '<th scope="col">Pasangan calon</th><th scope="col" class="n">Suara</th><th scope="col" class="n">%</th>'
@@ -128,8 +131,11 @@ def _headline(code: str, name: str, race: dict[str, Any]) -> str:
     """A province's own race on the top page: its progress and its votes (`code` and `name`: escaped)."""
     counted, expected = race["tps_counted"], race["tps_expected"]
     percent, held = race["percent_counted"], race["tps_quarantined"]
-    held_note = (f' · <span class="held"><span data-n="{held}">{angka(held)}</span> TPS ditahan untuk diperiksa'
-                 "</span>" if held else "")  # fmt: skip
+    held_note = (
+        f' · <span class="held"><span data-n="{held}">{angka(held)}</span> TPS ditahan untuk diperiksa</span>'
+        if held
+        else ""
+    )
     return (
         f'<section aria-labelledby="h{code}">\n<h2 id="h{code}"><a href="{escape(race["href"])}">'
         f'{escape(race["name"])}</a></h2>\n<p id="progres{code}"><span data-n="{counted}">{angka(counted)}</span>'
@@ -145,13 +151,15 @@ def _headline(code: str, name: str, race: dict[str, Any]) -> str:
 
 def _other_races(code: str, name: str, races: list[dict[str, Any]]) -> str:
     """The other races held in a province (its kabupaten/kota's), with their progress."""
-    rows = "".join([
-        f'<tr><th scope="row"><a href="{escape(r["href"])}">{escape(r["name"])}</a></th><td class="n"'
-        f' data-n="{r["tps_counted"]}">{angka(r["tps_counted"])}/{angka(r["tps_expected"])}</td><td class="n"'
-        f'{_sorts_by(r["percent_counted"])}>{persen(r["percent_counted"])}</td><td class="n"'
-        f' data-n="{r["tps_quarantined"]}">{angka(r["tps_quarantined"])}</td></tr>\n'
-        for r in races
-    ])  # fmt: skip
+    rows = "".join(
+        [
+            f'<tr><th scope="row"><a href="{escape(r["href"])}">{escape(r["name"])}</a></th><td class="n"'
+            f' data-n="{r["tps_counted"]}">{angka(r["tps_counted"])}/{angka(r["tps_expected"])}</td><td class="n"'
+            f'{_sorts_by(r["percent_counted"])}>{persen(r["percent_counted"])}</td><td class="n"'
+            f' data-n="{r["tps_quarantined"]}">{angka(r["tps_quarantined"])}</td></tr>\n'
+            for r in races
+        ]
+    )
     return (
         f'<h2>Pemilihan lain di Provinsi {name}</h2>\n<div class="scroll">\n<table class="sortable" id="p{code}">\n'
         f"<caption>Pemilihan bupati dan wali kota di Provinsi {name}</caption>\n"
@@ -171,8 +179,12 @@ def region_html(page: dict[str, Any]) -> tuple[str, str]:
     out = [_trail(page, title), f"<h1>{title}</h1>\n"]
     if len(page["races"]) > 1:
         out.append('<ul class="races" aria-label="Pemilihan">\n')
-        out += [f'<li><strong aria-current="page">{escape(r["name"])}</strong></li>\n' if r["current"] else
-                f'<li><a href="{escape(r["href"])}">{escape(r["name"])}</a></li>\n' for r in page["races"]]  # fmt: skip
+        out += [
+            f'<li><strong aria-current="page">{escape(r["name"])}</strong></li>\n'
+            if r["current"]
+            else f'<li><a href="{escape(r["href"])}">{escape(r["name"])}</a></li>\n'
+            for r in page["races"]
+        ]
         out.append("</ul>\n")
     out.append(
         f'<p class="muted">{contest} · kode wilayah {escape(page["code"])}</p>\n\n<h2>Progres</h2>\n<p id="progres">'
@@ -182,11 +194,18 @@ def region_html(page: dict[str, Any]) -> tuple[str, str]:
         ' aria-labelledby="progres"></progress>\n'
     )
     if s["tps_quarantined"]:  # (the chart follows on the same line, as it always has)
-        out.append(f'<p class="held"><span data-n="{s["tps_quarantined"]}">{angka(s["tps_quarantined"])}</span> TPS'
-                   " ditahan untuk diperiksa (angkanya tidak konsisten; belum dijumlahkan).</p>")  # fmt: skip
-    out += [_figure(chart(page["curve"], s["tps_expected"]), s["tps_expected"], escape(page["zone"])),
-            "\n<h2>Perolehan suara</h2>\n", _votes_table(page["votes"], "Suara sah per pasangan calon"), "\n",
-            _facts(s), "\n"]  # fmt: skip
+        out.append(
+            f'<p class="held"><span data-n="{s["tps_quarantined"]}">{angka(s["tps_quarantined"])}</span> TPS'
+            " ditahan untuk diperiksa (angkanya tidak konsisten; belum dijumlahkan).</p>"
+        )
+    out += [
+        _figure(chart(page["curve"], s["tps_expected"]), s["tps_expected"], escape(page["zone"])),
+        "\n<h2>Perolehan suara</h2>\n",
+        _votes_table(page["votes"], "Suara sah per pasangan calon"),
+        "\n",
+        _facts(s),
+        "\n",
+    ]
     choices = [v["choice"] for v in page["votes"]]
     if page["children"]:
         out.append(_children(page, choices))
@@ -209,8 +228,14 @@ def chart(curve: list[tuple[str, int]], expected: int) -> dict[str, Any] | None:
         f"{CHART_HEIGHT - counted * CHART_HEIGHT / expected:.1f}"
         for minute, counted in curve
     )
-    return {"points": points, "first": first[11:16], "last": last[11:16], "width": CHART_WIDTH,
-            "height": CHART_HEIGHT, "counted": curve[-1][1]}  # fmt: skip
+    return {
+        "points": points,
+        "first": first[11:16],
+        "last": last[11:16],
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "counted": curve[-1][1],
+    }
 
 
 def _figure(c: dict[str, Any] | None, expected: int, zone: str) -> str:
@@ -322,15 +347,22 @@ def _when(minute: str | None, zone: str) -> str:
 # The C.Hasil's sections, as the form groups them: (heading, [(line, male field, female field)]).
 FORM_SECTIONS = (
     ("I. Data pemilih", [("Pemilih terdaftar (DPT)", "registered_male", "registered_female")]),
-    ("II. Pengguna hak pilih", [
-        ("Pemilih DPT", "voted_dpt_male", "voted_dpt_female"),
-        ("Pemilih pindahan (DPTb)", "voted_moved_in_male", "voted_moved_in_female"),
-        ("Pemilih tambahan (DPK)", "voted_added_male", "voted_added_female"),
-        ("Pemilih disabilitas", "disabled_voted_male", "disabled_voted_female"),
-    ]),
-)  # fmt: skip
-BALLOTS = (("Diterima", "ballots_received"), ("Digunakan", "ballots_used"), ("Rusak/keliru coblos", "ballots_damaged"),
-           ("Tidak digunakan", "ballots_unused"))  # fmt: skip
+    (
+        "II. Pengguna hak pilih",
+        [
+            ("Pemilih DPT", "voted_dpt_male", "voted_dpt_female"),
+            ("Pemilih pindahan (DPTb)", "voted_moved_in_male", "voted_moved_in_female"),
+            ("Pemilih tambahan (DPK)", "voted_added_male", "voted_added_female"),
+            ("Pemilih disabilitas", "disabled_voted_male", "disabled_voted_female"),
+        ],
+    ),
+)
+BALLOTS = (
+    ("Diterima", "ballots_received"),
+    ("Digunakan", "ballots_used"),
+    ("Rusak/keliru coblos", "ballots_damaged"),
+    ("Tidak digunakan", "ballots_unused"),
+)
 
 
 def _form_sections(form: dict[str, Any]) -> str:
@@ -345,10 +377,13 @@ def _form_sections(form: dict[str, Any]) -> str:
         out.append(f'<tr><th scope="rowgroup" colspan="4">{heading}</th></tr>\n')
         for label, male, female in lines:
             m, f = form[male], form[female]
-            out.append(f'<tr><th scope="row">{label}</th>{_cell(m, angka(m))}{_cell(f, angka(f))}'
-                       f"{_cell(m + f, angka(m + f))}</tr>\n")  # fmt: skip
-    out.append('</tbody>\n</table>\n</div>\n<div class="scroll">\n<table>\n<caption>III. Surat suara</caption>\n'
-               '<tbody>\n')  # fmt: skip
+            out.append(
+                f'<tr><th scope="row">{label}</th>{_cell(m, angka(m))}{_cell(f, angka(f))}'
+                f"{_cell(m + f, angka(m + f))}</tr>\n"
+            )
+    out.append(
+        '</tbody>\n</table>\n</div>\n<div class="scroll">\n<table>\n<caption>III. Surat suara</caption>\n<tbody>\n'
+    )
     out += [f'<tr><th scope="row">{label}</th>{_cell(form[key], angka(form[key]))}</tr>\n' for label, key in BALLOTS]
     out.append("</tbody>\n</table>\n</div>\n")
     return "".join(out)
@@ -358,12 +393,16 @@ def _history(records: list[dict[str, Any]], zone: str) -> str:
     """Every record received for the race at this TPS, in the order received, with what became of it."""
     if not records:
         return ""
-    rows = "".join([
-        f"<tr><td>{_when(r['received'], zone)}</td><td>{escape(r['revision'] if r['revision'] is not None else '-')}"
-        f"</td><td><code>{escape(r['terminal_id'] or '-')}</code></td><td>{escape(r['outcome'])}"
-        + (f": {escape(r['reason'])}" if r["reason"] else "") + "</td></tr>\n"
-        for r in records
-    ])  # fmt: skip
+    rows = "".join(
+        [
+            f"<tr><td>{_when(r['received'], zone)}</td>"
+            f"<td>{escape(r['revision'] if r['revision'] is not None else '-')}</td>"
+            f"<td><code>{escape(r['terminal_id'] or '-')}</code></td><td>{escape(r['outcome'])}"
+            + (f": {escape(r['reason'])}" if r["reason"] else "")
+            + "</td></tr>\n"
+            for r in records
+        ]
+    )
     return (
         f'<details>\n<summary>Riwayat formulir ({len(records)} kiriman)</summary>\n<div class="scroll">\n<table>\n'
         '<caption>Setiap kiriman untuk TPS ini, menurut waktu diterima</caption>\n<thead><tr><th scope="col">Diterima'
@@ -397,8 +436,11 @@ def tps_race(race: dict[str, Any], zone: str) -> str:
         '<th scope="col">No.</th><th scope="col">Pasangan calon</th><th scope="col" class="n">Suara</th></tr></thead>\n'
         "<tbody>\n"
     )
-    out += [f"<tr><td>{escape(v['choice'])}</td><td>{escape(v['candidate_name'])}</td>"
-            f"{_cell(v['votes'], angka(v['votes']))}</tr>\n" for v in race["votes"]]  # fmt: skip
+    out += [
+        f"<tr><td>{escape(v['choice'])}</td><td>{escape(v['candidate_name'])}</td>"
+        f"{_cell(v['votes'], angka(v['votes']))}</tr>\n"
+        for v in race["votes"]
+    ]
     out.append(
         '</tbody>\n</table>\n</div>\n<dl class="facts">\n'
         f'<div><dt>Suara sah</dt><dd data-n="{race["valid"]}">{angka(race["valid"])}</dd></div>\n'
