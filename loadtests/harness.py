@@ -34,7 +34,7 @@ from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.app.logins import OWNER
 from rekap.config import DbUser, Settings
-from rekap.devstack.secrets import local_postgres_url
+from rekap.devstack.secrets import StackSecrets, local_postgres_url
 from rekap.domain.masterdata import MasterDataSet
 from rekap.publisher import Publisher
 from rekap.resources import migrations_dir
@@ -68,7 +68,7 @@ class Run:
     @property
     def admin_url(self) -> str:
         """The local stack's superuser: load tests make and drop databases."""
-        secrets = self.settings.local_secrets
+        secrets = StackSecrets.load(self.settings.stack_dir)
         if secrets is None:
             raise RuntimeError("the local stack is not set up: `rekap stack up` first")
         return local_postgres_url(self.settings.postgres_port, "postgres", secrets.postgres["postgres"], "postgres")
