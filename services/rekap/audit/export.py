@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from rekap.adapters.postgres.audit import CSV_FILES, snapshot
+from rekap.adapters.postgres.audit import CSV_FILES, StoredRecord, snapshot
 from rekap.adapters.postgres.connection import Connection
 from rekap.audit.keys import signed_head_now
 from rekap.domain.head import read_head
@@ -94,30 +94,30 @@ async def export_bundle(
     return manifest
 
 
-def record_line(row: dict[str, Any]) -> dict[str, Any]:
+def record_line(row: StoredRecord) -> dict[str, Any]:
     """A record as records.jsonl holds it: its leaf's parts first, then what is there for people."""
-    prior = None if row["prior_topic"] is None else [row["prior_topic"], row["prior_partition"], row["prior_offset"]]
+    prior = None if row.prior_topic is None else [row.prior_topic, row.prior_partition, row.prior_offset]
     return {
-        "topic": row["topic"],
-        "partition": row["partition"],
-        "offset": row["offset"],
-        "skipped": row["skipped"],
-        "key": _b64(row["record_key"]),
-        "value": _b64(row["value"]),
-        "headers": row["headers"],
-        "outcome": row["outcome"],
-        "reason": row["reason"],
-        "registry_size": row["registry_size"],
-        "judged_at_ms": row["judged_at_ms"],
-        "verified": row["verified"],
+        "topic": row.topic,
+        "partition": row.partition,
+        "offset": row.offset,
+        "skipped": row.skipped,
+        "key": _b64(row.record_key),
+        "value": _b64(row.value),
+        "headers": row.headers,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "registry_size": row.registry_size,
+        "judged_at_ms": row.judged_at_ms,
+        "verified": row.verified,
         "prior": prior,
-        "detail": row["detail"],
-        "kafka_timestamp": _time(row["kafka_timestamp"]),
-        "received_at": _time(row["recorded_at"]),
-        "tps_id": row["tps_id"],
-        "contest_id": row["contest_id"],
-        "revision": row["revision"],
-        "terminal_id": row["terminal_id"],
+        "detail": row.detail,
+        "kafka_timestamp": _time(row.kafka_timestamp),
+        "received_at": _time(row.recorded_at),
+        "tps_id": row.tps_id,
+        "contest_id": row.contest_id,
+        "revision": row.revision,
+        "terminal_id": row.terminal_id,
     }
 
 

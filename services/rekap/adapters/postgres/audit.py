@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rekap.adapters.postgres.connection import Connection
@@ -29,6 +31,35 @@ CSV_FILES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as rekap.record keeps it: its Kafka coordinates and exact bytes, its outcome and the leaf's
+    parts it was judged with, and what is there for people."""
+
+    topic: str
+    partition: int
+    offset: int
+    skipped: bool
+    record_key: bytes | None
+    value: bytes | None
+    headers: list[list[str | None]]  # [name, value], each base64 as stored
+    outcome: str
+    reason: str | None
+    registry_size: int | None
+    judged_at_ms: int | None
+    verified: bool | None
+    prior_topic: str | None
+    prior_partition: int | None
+    prior_offset: int | None
+    detail: str | None
+    kafka_timestamp: datetime | None
+    recorded_at: datetime
+    tps_id: str | None
+    contest_id: str | None
+    revision: int | None
+    terminal_id: str | None
+
+
 class AuditSnapshot:
     """The reads of one bundle, all in one read-only repeatable-read transaction (see `snapshot`)."""
 
@@ -48,12 +79,12 @@ class AuditSnapshot:
     def registry(self, size: int) -> AsyncIterator[bytes]:
         return registry_leaves(self.conn, 0, size)
 
-    async def records(self) -> AsyncIterator[dict[str, Any]]:
+    async def records(self) -> AsyncIterator[StoredRecord]:
         with boundary():
             async for row in self.conn.cursor(RECORDS, prefetch=5_000):
-                out = dict(row.items())
-                out["headers"] = json.loads(out["headers"])
-                yield out
+                values = list(row.values())
+                values[6] = json.loads(values[6])  # the headers, as text: JSON
+                yield StoredRecord(*values)
 
 
 @asynccontextmanager
