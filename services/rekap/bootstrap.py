@@ -18,8 +18,8 @@ from aiokafka.errors import KafkaError
 from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
-from rekap.adapters.postgres.connection import create_pool
-from rekap.adapters.postgres.errors import RETRIABLE, boundary, one_snapshot
+from rekap.adapters.postgres.connection import create_pool, one_snapshot
+from rekap.adapters.postgres.errors import RETRIABLE, boundary
 from rekap.adapters.postgres.masterdata import read_dataset, read_master_data
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, registry_size

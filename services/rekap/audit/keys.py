@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import one_snapshot
+from rekap.adapters.postgres.connection import Connection, one_snapshot
 from rekap.adapters.postgres.registry import election_head, election_key_leaves, log_election_key
 from rekap.domain.head import KEY_NAME, TreeHead, endorse, key_id, sign_head
 from rekap.domain.signing import SigningKey, private_key_pem, public_key_pem, read_private_key

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import boundary, one_snapshot
+from rekap.adapters.postgres.connection import Connection, one_snapshot
+from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.registry import MASTER_DATA_QUERIES, TOTALS, VOTES, registry_leaves
 
 # Every record applied, in each partition's ledger order, with what its leaf is made of.

@@ -9,6 +9,7 @@ the adapters' functions accept: such a connection, or one a pool lends.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -118,3 +119,12 @@ async def create_pool(url: str, **options: Any) -> asyncpg.Pool:
     with boundary():
         pool: asyncpg.Pool = await asyncpg.create_pool(url, connection_class=BoundConnection, **options)
     return pool
+
+
+@asynccontextmanager
+async def one_snapshot(conn: Connection) -> AsyncIterator[None]:
+    """A read-only repeatable-read transaction: every read inside sees the database at one moment (what a
+    report, the audit bundle and the public site each show)."""
+    with boundary():
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            yield

@@ -9,17 +9,13 @@ which the same call would meet again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 from asyncpg.exceptions import _base as asyncpg_base
 
 from rekap.errors import RekapError, UnavailableError
-
-if TYPE_CHECKING:  # (connection.py makes its connections with this module's boundary)
-    from rekap.adapters.postgres.connection import Connection
 
 # Server states and connection trouble that pass.
 RETRIABLE = (
@@ -98,12 +94,3 @@ def boundary() -> Iterator[None]:
         TypeError,
     ) as error:  # (ValueError covers UnicodeError: a value the driver cannot encode)
         raise translated(error) from error
-
-
-@asynccontextmanager
-async def one_snapshot(conn: Connection) -> AsyncIterator[None]:
-    """A read-only repeatable-read transaction: every read inside sees the database at one moment (what a
-    report, the audit bundle and the public site each show)."""
-    with boundary():
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            yield

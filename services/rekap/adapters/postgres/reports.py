@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import boundary, one_snapshot
+from rekap.adapters.postgres.connection import Connection, one_snapshot
+from rekap.adapters.postgres.errors import boundary
 
 SELECT_REGIONS = """
 SELECT * FROM hasil.summary

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.errors import boundary, one_snapshot
+from rekap.adapters.postgres.connection import Connection, one_snapshot
+from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.stored import stored_header_name, stored_text
 
 # When; which database (the cluster's identifier and the database's name: a folder built from another is rebuilt
