@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from rekap.domain.reasons import QuarantineReason, RejectReason
 from rekap.domain.regions import MAX_REGISTERED_PER_TPS
 from rekap.domain.revisions import MAX_REVISION_STEP
+from rekap.domain.tally import SECTION_NAMES
 
 Numbers = Mapping[str, int]  # the form's numbers by the read contract's names, and the TPS's dpt_male/female
 
@@ -85,24 +86,8 @@ def _penjelasan(n: Numbers, votes: Mapping[str, int]) -> dict[str, str]:
     }
 
 
-_NUMBERS = (
-    "valid",
-    "invalid",
-    "ballots_used",
-    "ballots_received",
-    "ballots_damaged",
-    "ballots_unused",
-    "registered_male",
-    "registered_female",
-    "dpt_male",
-    "dpt_female",
-    "voted_dpt_male",
-    "voted_dpt_female",
-    "voted_moved_in_male",
-    "voted_moved_in_female",
-    "voted_added_male",
-    "voted_added_female",
-)
+# The numbers the explanations read: a form's sections, its votes' totals, the TPS's DPT.
+_NUMBERS = (*SECTION_NAMES, "valid", "invalid", "ballots_used", "dpt_male", "dpt_female")
 
 # Each reason in a few words (a TPS's history on the site says why each record was held or not counted).
 _ALASAN: dict[str, str] = {

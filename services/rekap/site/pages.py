@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from rekap.domain.review import alasan, jelaskan
+from rekap.domain.tally import SECTION_NAMES
 
 LEVELS = ("provinsi", "kabupaten_kota", "kecamatan", "desa")
 LEVEL_NAMES = {
@@ -347,14 +348,7 @@ def _by_desa(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-VOTED = (
-    "voted_dpt_male",
-    "voted_dpt_female",
-    "voted_moved_in_male",
-    "voted_moved_in_female",
-    "voted_added_male",
-    "voted_added_female",
-)
+VOTED = tuple(name for name in SECTION_NAMES if name.startswith("voted_"))  # DPT, DPTb, DPK; both sexes
 
 
 def tps_totals(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
