@@ -11,14 +11,14 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.reports import read_recap_rows
 from rekap.errors import ConfigError
-from rekap.numbers import angka, persen
+from rekap.numbers import angka, percent, persen
 
 TURNOUT = "turnout"  # a column computed from the line (voters who voted over registered voters), not read
 CHOICES = "choices"  # where the contest's choices stand: a column for each
@@ -96,7 +96,7 @@ class Line:
     @property
     def turnout(self) -> Decimal | None:
         male, female = self.numbers.get("registered_male"), self.numbers.get("registered_female")
-        return _percent(self.numbers.get("voted"), None if male is None or female is None else male + female)
+        return percent(self.numbers.get("voted"), None if male is None or female is None else male + female)
 
     def cell(self, column: str) -> str:
         """The line's value of a column (a hasil column, TURNOUT, or a choice), written the Indonesian way."""
@@ -131,11 +131,11 @@ class Recap:
 
     @property
     def percent_counted(self) -> str:
-        return persen(_percent(self.tps_counted, self.tps_expected))
+        return persen(percent(self.tps_counted, self.tps_expected))
 
     def vote_share(self, choice: str) -> str:
         """The choice's share of the valid votes, in the region."""
-        return persen(_percent(self.total.votes.get(choice), self.total.numbers.get("valid")))
+        return persen(percent(self.total.votes.get(choice), self.total.numbers.get("valid")))
 
     def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Each section's heading and its columns (what a line's `cell` takes, and the column's heading)."""
@@ -178,13 +178,6 @@ class Recap:
         """SHA-256 of the table as CSV (UTF-8, one line per row, "\\n" after each): anyone holding the CSV
         recomputes it from the lines between the report's first and second blank lines."""
         return hashlib.sha256(self.csv_table().encode()).hexdigest()
-
-
-def _percent(part: int | None, whole: int | None) -> Decimal | None:
-    """Two decimals, halves away from zero: as PostgreSQL's round() gives the views' percentages."""
-    if part is None or not whole:
-        return None
-    return (Decimal(100 * part) / whole).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 TPS_STATUS = {"counted": "masuk", "held": "ditahan", "missing": "belum masuk"}

@@ -20,7 +20,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -28,6 +28,7 @@ import orjson
 
 from rekap.domain.review import alasan, jelaskan
 from rekap.domain.tally import SECTION_NAMES
+from rekap.numbers import percent
 
 LEVELS = ("provinsi", "kabupaten_kota", "kecamatan", "desa")
 LEVEL_NAMES = {
@@ -379,10 +380,9 @@ def tps_totals(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[
 
 
 def _percent(part: int, whole: int) -> float | None:
-    """As the views round it: two decimals, half away from zero (None of nothing)."""
-    if not whole:
-        return None
-    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    """As the views round it (see rekap.numbers.percent), as JSON holds it."""
+    share = percent(part, whole)
+    return None if share is None else float(share)
 
 
 def _tps_line(row: Mapping[str, Any], here: str) -> dict[str, Any]:
