@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from rekap.domain.masterdata import MasterData
 from rekap.domain.regions import Tps
 from rekap.domain.signing import SigningKey
+from rekap.domain.tally import SECTION_NAMES
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
 from rekap.simulation.forms import Form, consistent_form, encode, kpps_terminal_id
 
@@ -139,6 +140,7 @@ class Expected:
         return result
 
 
+# hasil.summary's columns a night's check compares: the progress, the TPS's DPT, every number of the form.
 SUMMARY_COLUMNS = (
     "valid",
     "invalid",
@@ -148,19 +150,7 @@ SUMMARY_COLUMNS = (
     "tps_quarantined",
     "dpt_male",
     "dpt_female",
-    "registered_male",
-    "registered_female",
-    "voted_dpt_male",
-    "voted_dpt_female",
-    "voted_moved_in_male",
-    "voted_moved_in_female",
-    "voted_added_male",
-    "voted_added_female",
-    "disabled_voted_male",
-    "disabled_voted_female",
-    "ballots_received",
-    "ballots_damaged",
-    "ballots_unused",
+    *SECTION_NAMES,
 )
 
 

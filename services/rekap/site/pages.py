@@ -413,22 +413,8 @@ def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return curve
 
 
-FORM_NUMBERS = (
-    "registered_male",
-    "registered_female",
-    "voted_dpt_male",
-    "voted_dpt_female",
-    "voted_moved_in_male",
-    "voted_moved_in_female",
-    "voted_added_male",
-    "voted_added_female",
-    "disabled_voted_male",
-    "disabled_voted_female",
-    "ballots_received",
-    "ballots_used",
-    "ballots_damaged",
-    "ballots_unused",
-)
+# A form's numbers as a TPS page shows them: its sections, the ballots used among the ballots' lines.
+FORM_NUMBERS = (*SECTION_NAMES[:-2], "ballots_used", *SECTION_NAMES[-2:])
 
 
 def tps_page(
