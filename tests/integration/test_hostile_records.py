@@ -20,24 +20,10 @@ from rekap.access import KafkaAccess
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
 from tests.integration.election import MASTER, register_all_terminals, sample_tps, settings_for, signed, wait_applied
+from tests.raw_names import RawName
 from tests.servers import BrokerAccess
 
 Header = tuple[str, bytes | None]
-
-
-class RawName(str):
-    """A header name that aiokafka's pure-Python batch builder writes as these exact bytes (it calls
-    `name.encode("utf-8")`): how a test sends a name that is not UTF-8, as a C or Go client can."""
-
-    raw: bytes
-
-    def __new__(cls, raw: bytes) -> RawName:
-        name = super().__new__(cls, raw.decode("latin-1"))
-        name.raw = raw
-        return name
-
-    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:  # noqa: ARG002
-        return self.raw
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from aiokafka.record import default_records, legacy_records, memory_records, uti
 
 from rekap.adapters.kafka.records import LenientRecord, TolerantBatch, TolerantRecords, lenient_records
 from rekap.logs import ExpectedWhileGroupForms
+from tests.raw_names import RawName
 
 
 def loads_global(owner: type | types.ModuleType, name: str) -> bool:
@@ -202,20 +203,6 @@ async def test_a_consumer_made_has_its_coordinator_none_until_started() -> None:
 
 
 # -- records.py's reading, against aiokafka's own ------------------------------------------------------------
-
-
-class RawName(str):
-    """A header name the pure-Python builder writes as these exact bytes (as test_hostile_records does)."""
-
-    raw: bytes
-
-    def __new__(cls, raw: bytes) -> RawName:
-        name = super().__new__(cls, raw.decode("latin-1"))
-        name.raw = raw
-        return name
-
-    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:  # noqa: ARG002
-        return self.raw
 
 
 ATTRIBUTES_AT, CRC_AT = 21, 17  # a v2 batch's attributes (int16) and CRC-32C of what follows them (uint32)
