@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -21,6 +22,9 @@ from rekap.adapters.postgres.roles import bootstrap_database
 from rekap.adapters.postgres.session import Session
 from rekap.app.broker import Acl
 from rekap.app.night import RaceCount
+from rekap.audit import export, keys
+from rekap.audit.export import Exported
+from rekap.audit.keys import KeyChange
 from rekap.config import DbUser, Settings
 from rekap.domain.contests import Contest
 from rekap.domain.masterdata import MasterData
@@ -30,6 +34,8 @@ from rekap.errors import RekapError, UnavailableError
 from rekap.publisher import Publisher, play
 from rekap.retry import until_available
 from rekap.simulation.night import Expected, Planned
+from rekap.site import build as site
+from rekap.site.build import BuildReport
 
 T = TypeVar("T")
 URL_SETTING = {"owner": "REKAP_OWNER_DATABASE_URL", "operator": "REKAP_OPERATOR_DATABASE_URL"}
@@ -51,15 +57,58 @@ async def open_connection(settings: Settings, user: DbUser = "operator") -> Boun
 
 def with_session(settings: Settings, use: Callable[[Session], Awaitable[T]], user: DbUser = "operator") -> T:
     """Run a use case on a fresh session as `user` (its ports answered by PostgreSQL), closed afterwards."""
+    return _on_connection(settings, user, lambda conn: use(Session(conn)))
+
+
+def _on_connection(settings: Settings, user: DbUser, work: Callable[[BoundConnection], Awaitable[T]]) -> T:
+    """Run a service that reads PostgreSQL itself (the site, the audit bundle, the election key) on a fresh
+    connection as `user`, closed afterwards."""
 
     async def run() -> T:
         conn = await open_connection(settings, user)
         try:
-            return await use(Session(conn))
+            return await work(conn)
         finally:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def build_site(
+    settings: Settings,
+    folder: Path,
+    *,
+    full: bool,
+    audit_href: str | None,
+    election_key: Path | None,
+    progress: Callable[[str], None],
+) -> BuildReport:
+    """The public site into `folder`, from one snapshot read as the operator (the signed forms are in
+    rekap.record); its head signed with `election_key` (None: no signed head)."""
+    return _on_connection(
+        settings,
+        "operator",
+        lambda conn: site.build_site(
+            conn, folder, full=full, audit_href=audit_href, election_key=election_key, progress=progress
+        ),
+    )
+
+
+def export_bundle(settings: Settings, folder: Path, progress: Callable[[str], None]) -> Exported:
+    """The audit bundle into `folder`, read as the operator, its head signed with the election key."""
+    return _on_connection(
+        settings,
+        "operator",
+        lambda conn: export.export_bundle(conn, folder, settings.election_key_file, progress=progress),
+    )
+
+
+def create_election_key(settings: Settings) -> KeyChange:
+    return _on_connection(settings, "operator", lambda conn: keys.create_key(conn, settings.election_key_file))
+
+
+def rotate_election_key(settings: Settings) -> KeyChange:
+    return _on_connection(settings, "operator", lambda conn: keys.rotate_key(conn, settings.election_key_file))
 
 
 async def send_form(

@@ -24,10 +24,10 @@ import pytest
 
 from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.night_check import differences
+from rekap.app.recap import NUMBERS
 from rekap.domain.decode import Decoder, RawRecord
 from rekap.domain.signing import SigningKey
 from rekap.numbers import angka, persen
-from rekap.report.recap import NUMBERS
 from rekap.simulation.night import Expected, Planned, simulated_terminals
 from tests.integration.cli import rekap
 from tests.integration.election import MASTER, SECRET, SHIPPED, TOPIC, plan_election, sample_tps, write_night

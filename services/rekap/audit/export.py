@@ -46,11 +46,24 @@ class _File:
         return {"sha256": self.sha256.hexdigest(), "bytes": self.size, "rows": rows}
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What a bundle written holds: its records and registry leaves, its files and their bytes, the moment of
+    its snapshot, and the SHA-256 of its signed head."""
+
+    records: int
+    leaves: int
+    files: int
+    size: int
+    snapshot_at: str
+    head_sha256: str
+
+
 async def export_bundle(
     conn: Connection, folder: Path, key_file: Path, *, progress: Callable[[str], None] = lambda _: None
-) -> dict[str, Any]:
+) -> Exported:
     """Write the bundle into `folder` (made if missing; files in it are replaced), its head signed with the
-    election key in `key_file`. Returns the manifest."""
+    election key in `key_file`; its manifest last."""
     (folder / "masterdata").mkdir(parents=True, exist_ok=True)
     (folder / "manifest.json").unlink(missing_ok=True)  # unfinished until written again, last
     files: dict[str, dict[str, Any]] = {}
@@ -91,7 +104,14 @@ async def export_bundle(
         "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
+    return Exported(
+        records=files["records.jsonl"]["rows"],
+        leaves=files["registry.jsonl"]["rows"],
+        files=len(files),
+        size=sum(f["bytes"] for f in files.values()),
+        snapshot_at=head.time.isoformat(),
+        head_sha256=files["head.txt"]["sha256"],
+    )
 
 
 def record_line(row: StoredRecord) -> dict[str, Any]:

@@ -7,18 +7,15 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import asyncpg
-
-from rekap.audit.export import export_bundle
-from rekap.audit.keys import KeyChange, create_key, describe_key, public_key_of, rotate_key
+from rekap.audit.keys import describe_key, public_key_of
 from rekap.audit.verify import verify_bundle
 from rekap.audit.watch import WatchError, watch
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, say_registry, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, say_registry
 from rekap.config import Settings
 from rekap.domain.signing import read_public_key
 from rekap.errors import ConfigError
+from rekap.wiring import create_election_key, export_bundle, rotate_election_key
 
 EXPORT = """rekap audit export bundle/     # every record, the registry, master data, totals, the signed head
 
@@ -122,11 +119,7 @@ def add_trust_options(command: argparse.ArgumentParser) -> None:
 
 def key_create(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no options)
     path = settings.election_key_file
-
-    async def work(conn: asyncpg.Connection) -> KeyChange:
-        return await create_key(conn, path)
-
-    change = with_connection(settings, work, user="operator")
+    change = create_election_key(settings)
     made = "its key (the file was there) registered" if change.adopted else "made (mode 600)"
     say(f"election key {path}: {made}; publish its public half, before election day:\n")
     say(describe_key(change.public_key))
@@ -136,11 +129,7 @@ def key_create(settings: Settings, args: argparse.Namespace) -> int:  # noqa: AR
 
 def key_rotate(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 (no options)
     path = settings.election_key_file
-
-    async def work(conn: asyncpg.Connection) -> KeyChange:
-        return await rotate_key(conn, path)
-
-    change = with_connection(settings, work, user="operator")
+    change = rotate_election_key(settings)
     say(
         f"election key {path}: a new one, endorsed by the last (kept as {change.retired}: destroy it when no "
         "head needs it). Publish the new public half:\n"
@@ -157,25 +146,13 @@ def key_show(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG0
 
 def export_command(settings: Settings, args: argparse.Namespace) -> int:
     started = time.monotonic()
-
-    async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        return await export_bundle(
-            conn,
-            args.folder,
-            settings.election_key_file,
-            progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True),
-        )
-
-    manifest = with_connection(settings, work, user="operator")
-    files = manifest["files"]
-    size = sum(f["bytes"] for f in files.values())
-    records, leaves = files["records.jsonl"]["rows"], files["registry.jsonl"]["rows"]
+    bundle = export_bundle(settings, args.folder, lambda text: print(f"  {text}", file=sys.stderr, flush=True))
     took = time.monotonic() - started
     say(
-        f"wrote {args.folder}: {records:,} records, {leaves:,} registry leaves, {len(files)} files, "
-        f"{size / 2**20:,.1f} MiB in {took:.1f} s (snapshot {manifest['snapshot_at']})"
+        f"wrote {args.folder}: {bundle.records:,} records, {bundle.leaves:,} registry leaves, {bundle.files} files, "
+        f"{bundle.size / 2**20:,.1f} MiB in {took:.1f} s (snapshot {bundle.snapshot_at})"
     )
-    say(f"signed head: {args.folder / 'head.txt'} (SHA-256 {files['head.txt']['sha256']})")
+    say(f"signed head: {args.folder / 'head.txt'} (SHA-256 {bundle.head_sha256})")
     return 0
 
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import os
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
-import asyncpg
-
-from rekap.config import DbUser, Settings
+from rekap.config import Settings
 from rekap.domain.head import TreeHead
 from rekap.errors import ConfigError
-from rekap.wiring import open_connection
 
 Command = Callable[[Settings, argparse.Namespace], int]
 if TYPE_CHECKING:  # generic only to the type checker
@@ -85,21 +81,6 @@ def usage_epilog(reads: Sequence[str], example: str) -> str:
     lines += [f"  and, as every command: {every}", "", "example:"]
     lines += [f"  {line}".rstrip() for line in example.splitlines()]
     return "\n".join(lines)
-
-
-def with_connection(
-    settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]], user: DbUser = "operator"
-) -> T:
-    """Run `work` on a fresh connection as `user`, closed afterwards."""
-
-    async def run() -> T:
-        conn = await open_connection(settings, user)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def add_password_options(command: argparse.ArgumentParser) -> None:

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from rekap.cli.common import SubParsers, add_command, with_connection
+from rekap.app.recap import read_recap
+from rekap.cli.common import SubParsers, add_command
 from rekap.config import Settings
 from rekap.errors import ConfigError
-from rekap.report.recap import read_recap
 from rekap.report.render import to_csv, to_html
+from rekap.wiring import with_session
 
 EXAMPLES = """rekap report 16                               # the governor race (pkwkp-16), by kabupaten/kota
 rekap report 1671 --contest pkwkk-1671 --out palembang.html
@@ -42,7 +43,7 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
     kind = args.format or (args.out.suffix.lstrip(".").lower() if args.out else "csv")
     if kind not in ("csv", "html"):
         raise ConfigError(f"--out {args.out}: say --format csv or --format html (the suffix says neither)")
-    recap = with_connection(settings, lambda conn: read_recap(conn, args.region, contest), user="reader")
+    recap = with_session(settings, lambda session: read_recap(session, args.region, contest), "reader")
     text = to_html(recap) if kind == "html" else to_csv(recap)
     if args.out is None:
         sys.stdout.write(text)

@@ -9,12 +9,10 @@ import http.server
 import time
 from pathlib import Path
 
-import asyncpg
-
-from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say, with_connection
+from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, say
 from rekap.config import Settings
 from rekap.errors import ConfigError, UnavailableError, UsageError
-from rekap.site.build import BuildReport, build_site
+from rekap.wiring import build_site
 
 BUILD = """rekap site build site/                        # the first build: every page
 rekap site build site/ --watch 30             # then every 30 s, rewriting only what changed
@@ -33,19 +31,15 @@ def build(settings: Settings, args: argparse.Namespace) -> int:
         key = None
     while True:
         started = time.monotonic()
-
-        async def work(conn: asyncpg.Connection) -> BuildReport:
-            return await build_site(
-                conn,
+        try:
+            report = build_site(
+                settings,
                 args.folder,
                 full=args.full,
                 audit_href=args.audit_href,
                 election_key=key,
                 progress=lambda text: say(f"  {text}"),
             )
-
-        try:
-            report = with_connection(settings, work)
         except UnavailableError as error:
             if args.watch is None:
                 raise

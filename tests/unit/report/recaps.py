@@ -7,10 +7,10 @@ import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rekap.app.recap import NUMBERS, Line, Recap
 from rekap.domain.regions import Level
 from rekap.masterdata.files import read_master_data_folder
 from rekap.numbers import angka
-from rekap.report.recap import NUMBERS, Line, Recap
 from rekap.resources import sumsel_master_data_dir
 
 SHIPPED = read_master_data_folder(sumsel_master_data_dir())

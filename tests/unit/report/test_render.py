@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from rekap.report.recap import Recap
+from rekap.app.recap import Recap
 from rekap.report.render import to_csv, to_html
 from rekap.site.render import angka, persen
 from tests.unit.report.recaps import kabupaten_recap, province_recap

@@ -41,7 +41,7 @@ async def differences(conn: Connection, topic: str, planned: list[Planned], expe
     """Everything in the database that differs from what the night must give; empty when exact."""
     problems = []
     summary = {
-        (r["level"], r["region_code"], r["contest_id"]): {c: r[c] for c in SUMMARY_COLUMNS}
+        (r.level, r.region_code, r.contest_id): {c: r.counts[c] for c in SUMMARY_COLUMNS}
         for r in await summary_rows(conn)
     }
     want = expected.summary()
@@ -52,7 +52,7 @@ async def differences(conn: Connection, topic: str, planned: list[Planned], expe
         for key, row in want.items()
         if summary.get(key) != row
     ][:10]
-    votes = {(r["level"], r["region_code"], r["contest_id"], r["choice"]): r["votes"] for r in await vote_rows(conn)}
+    votes = {(v.level, v.region_code, v.contest_id, v.choice): v.votes for v in await vote_rows(conn)}
     want_votes = expected.votes()
     if votes.keys() != want_votes.keys():
         problems.append(f"vote rows: {len(votes)} in the database, {len(want_votes)} expected")

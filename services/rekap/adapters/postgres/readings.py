@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import asyncpg
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.app.night import RaceCount, RegionCount
 from rekap.app.publish import RecordOutcome
+from rekap.app.recap import RegionSummary, RegionVotes
 from rekap.app.status import DecidingForm, Received
 from rekap.domain.contests import Contest
 from rekap.domain.revisions import Authority, CurrentForm
@@ -36,7 +38,7 @@ SELECT_SUMMARY = """
 SELECT * FROM hasil.summary WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
 """
 SELECT_VOTES = """
-SELECT level, region_code, region_name, contest_id, choice, candidate_name, votes FROM hasil.votes
+SELECT level, region_code, contest_id, choice, candidate_name, votes FROM hasil.votes
 WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
 """
 SELECT_DECIDING_FORM = "SELECT revision, digest, authority FROM rekap.form WHERE tps_id = $1 AND contest_id = $2"
@@ -92,16 +94,34 @@ async def tps_history(conn: Connection, tps_id: str) -> list[Received]:
 
 async def summary_rows(
     conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
-) -> list[asyncpg.Record]:
+) -> list[RegionSummary]:
     """hasil.summary, of one contest and some levels if asked (filtered by PostgreSQL)."""
-    return await conn.fetch(SELECT_SUMMARY, contest_id, levels)
+    return [region_summary(r) for r in await conn.fetch(SELECT_SUMMARY, contest_id, levels)]
 
 
 async def vote_rows(
     conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
-) -> list[asyncpg.Record]:
+) -> list[RegionVotes]:
     """hasil.votes, of one contest and some levels if asked (filtered by PostgreSQL)."""
-    return await conn.fetch(SELECT_VOTES, contest_id, levels)
+    return [RegionVotes(**r) for r in await conn.fetch(SELECT_VOTES, contest_id, levels)]
+
+
+def region_summary(row: Any) -> RegionSummary:
+    """A row of hasil.summary, typed: its counts are every whole number in it (the percentages are left out:
+    whoever shows one computes it from the counts)."""
+    return RegionSummary(
+        level=row["level"],
+        region_code=row["region_code"],
+        region_name=row["region_name"],
+        contest_id=row["contest_id"],
+        tps_expected=row["tps_expected"],
+        tps_counted=row["tps_counted"],
+        tps_quarantined=row["tps_quarantined"],
+        counts={name: value for name, value in row.items() if type(value) is int},
+        zone=row["zone"],
+        time_zone=row["time_zone"],
+        taken_at=row["taken_at"],
+    )
 
 
 async def deciding_form(conn: Connection, tps_id: str, contest_id: str) -> CurrentForm | None:
@@ -130,21 +150,21 @@ async def race_count(conn: Connection, race: Contest, levels: list[str]) -> Race
     lower levels first, each by code."""
     votes: dict[str, dict[str, int]] = {}
     candidates: dict[str, str] = {}
-    for r in await vote_rows(conn, race.contest_id, levels):
-        votes.setdefault(r["region_code"], {})[r["choice"]] = r["votes"]
-        candidates[r["choice"]] = r["candidate_name"]
+    for v in await vote_rows(conn, race.contest_id, levels):
+        votes.setdefault(v.region_code, {})[v.choice] = v.votes
+        candidates[v.choice] = v.candidate_name
     regions = [
         RegionCount(
-            r["level"],
-            r["region_code"],
-            r["region_name"],
-            votes.get(r["region_code"], {}),
-            r["tps_counted"],
-            r["tps_expected"],
-            r["tps_quarantined"],
+            r.level,
+            r.region_code,
+            r.region_name,
+            votes.get(r.region_code, {}),
+            r.tps_counted,
+            r.tps_expected,
+            r.tps_quarantined,
         )
         for r in sorted(
-            await summary_rows(conn, race.contest_id, levels), key=lambda r: (-len(r["region_code"]), r["region_code"])
+            await summary_rows(conn, race.contest_id, levels), key=lambda r: (-len(r.region_code), r.region_code)
         )
     ]
     return RaceCount(race, dict(sorted(candidates.items())), regions)

@@ -3,12 +3,13 @@ read) in one repeatable-read transaction: every number of the report is of the s
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
+import orjson
 
 from rekap.adapters.postgres.connection import Connection, one_snapshot
 from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.readings import region_summary
+from rekap.app.recap import RecapRows, RegionVotes, TpsRecap
+from rekap.domain.tally import SECTION_NAMES
 
 SELECT_REGIONS = """
 SELECT * FROM hasil.summary
@@ -16,26 +17,17 @@ WHERE contest_id = $1 AND ((level = $2 AND region_code = $3) OR (level = $4 AND 
 ORDER BY region_code
 """
 SELECT_VOTES = """
-SELECT region_code, choice, candidate_name, votes FROM hasil.votes
+SELECT level, region_code, contest_id, choice, candidate_name, votes FROM hasil.votes
 WHERE contest_id = $1 AND ((level = $2 AND region_code = $3) OR (level = $4 AND left(region_code, $5) = $3))
 ORDER BY length(choice), choice
 """
-SELECT_TPS = """
-SELECT *, votes::text AS votes_json FROM hasil.tps_status WHERE kecamatan_code = $1 AND contest_id = $2 ORDER BY tps_id
-"""
+# A TPS's numbers: its DPT, and its deciding form's (NULL when none is counted or held).
+TPS_COUNTS = ("dpt_male", "dpt_female", "valid", "invalid", "ballots_used", *SECTION_NAMES)
+SELECT_TPS = f"""
+SELECT tps_id, tps_name, desa_name, status, votes::text AS votes, {", ".join(TPS_COUNTS)}
+FROM hasil.tps_status WHERE kecamatan_code = $1 AND contest_id = $2 ORDER BY tps_id
+"""  # noqa: S608 (column names of the code's own)
 SELECT_CONTEST_NAME = "SELECT name FROM hasil.contest WHERE contest_id = $1"
-
-
-@dataclass(frozen=True)
-class RecapRows:
-    """The rows of one region's recapitulation in one contest, all of one moment: the region's and its
-    children's totals (hasil.summary), their votes (hasil.votes), a kecamatan's TPS (hasil.tps_status, with
-    `votes` parsed), and the contest's name."""
-
-    regions: list[dict[str, Any]]
-    votes: list[dict[str, Any]]
-    tps: list[dict[str, Any]]
-    contest_name: str | None
 
 
 async def read_recap_rows(conn: Connection, region_code: str, contest_id: str, level: str, child: str) -> RecapRows:
@@ -47,8 +39,18 @@ async def read_recap_rows(conn: Connection, region_code: str, contest_id: str, l
             tps = await conn.fetch(SELECT_TPS, region_code, contest_id) if child == "tps" else []
             contest_name = await conn.fetchval(SELECT_CONTEST_NAME, contest_id)
     return RecapRows(
-        [dict(r.items()) for r in regions],
-        [dict(r.items()) for r in votes],
-        [dict(r.items()) | {"votes": json.loads(r["votes_json"]) if r["votes_json"] else {}} for r in tps],
+        [region_summary(r) for r in regions],
+        [RegionVotes(**r) for r in votes],
+        [
+            TpsRecap(
+                r["tps_id"],
+                r["tps_name"],
+                r["desa_name"],
+                r["status"],
+                {name: r[name] for name in TPS_COUNTS if r[name] is not None},
+                orjson.loads(r["votes"]) if r["votes"] else {},
+            )
+            for r in tps
+        ],
         contest_name,
     )

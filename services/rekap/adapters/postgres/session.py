@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rekap.adapters.postgres import gaps, masterdata, migrations, readings, registry, review, roles, terminals
+from rekap.adapters.postgres import gaps, masterdata, migrations, readings, registry, reports, review, roles, terminals
 from rekap.adapters.postgres.connection import Connection
 from rekap.app.logins import Group, Login, MigrationState
 from rekap.app.masterdata import TableChange
 from rekap.app.publish import RecordOutcome
+from rekap.app.recap import RecapRows
 from rekap.app.review import HeldForm
 from rekap.app.status import DecidingForm, Received
 from rekap.app.terminals import Registration, TerminalRecord
@@ -34,6 +35,9 @@ class Session:
 
     async def received(self, tps_id: str) -> list[Received]:
         return await readings.tps_history(self.conn, tps_id)
+
+    async def recap_rows(self, region_code: str, contest_id: str, level: str, child: str) -> RecapRows:
+        return await reports.read_recap_rows(self.conn, region_code, contest_id, level, child)
 
     async def held_forms(self, kecamatan: str | None) -> list[HeldForm]:
         return await review.held_forms(self.conn, kecamatan)

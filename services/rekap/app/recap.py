@@ -1,7 +1,7 @@
-"""The recapitulation of one region and contest (D.Hasil), as numbers: each child region (or each TPS of a
-kecamatan) as a line with the form's sections, the region's total, the progress, the moment it is of, and
-a SHA-256 of the table; made from the rows of one snapshot (adapters/postgres/reports.py reads them), drawn
-elsewhere (render.py)."""
+"""Use case: the recapitulation of one region and contest (D.Hasil, `rekap report`), as numbers: each child
+region (or each TPS of a kecamatan) as a line with the form's sections, the region's total, the progress, the
+moment it is of, and a SHA-256 of the table; made from the rows of one snapshot of the hasil views (the port
+RecapReadings), drawn elsewhere (rekap.report.render)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from rekap.adapters.postgres.connection import Connection
-from rekap.adapters.postgres.reports import read_recap_rows
 from rekap.errors import ConfigError
 from rekap.numbers import angka, percent, persen
 
@@ -180,10 +178,68 @@ class Recap:
         return hashlib.sha256(self.csv_table().encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class RegionSummary:
+    """A row of hasil.summary: a region's totals in one contest, of the moment the snapshot was taken."""
+
+    level: str
+    region_code: str
+    region_name: str
+    contest_id: str
+    tps_expected: int
+    tps_counted: int
+    tps_quarantined: int
+    counts: dict[str, int]  # every count the view sums (valid, invalid, dpt_male, ..., tps_counted), by column
+    zone: str  # WIB, WITA, WIT
+    time_zone: str  # the region's clock (Asia/Jakarta, ...)
+    taken_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RegionVotes:
+    """A row of hasil.votes: a choice's votes in a region and contest."""
+
+    level: str
+    region_code: str
+    contest_id: str
+    choice: str
+    candidate_name: str
+    votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class TpsRecap:
+    """A row of hasil.tps_status for the recapitulation: a TPS's status in one contest and, counted, its form."""
+
+    tps_id: str
+    tps_name: str
+    desa_name: str
+    status: str  # counted, held, missing
+    counts: dict[str, int]  # the form's numbers (every section, valid, invalid, ...) and the TPS's DPT; counted
+    votes: dict[str, int]  # choice -> votes; counted
+
+
+@dataclass(frozen=True)
+class RecapRows:
+    """What one recapitulation reads, all of one moment: the region's and its children's totals, their votes,
+    a kecamatan's TPS (when the children are TPS), and the contest's name (None: a contest of no name)."""
+
+    regions: list[RegionSummary]
+    votes: list[RegionVotes]
+    tps: list[TpsRecap]
+    contest_name: str | None
+
+
+class RecapReadings(Protocol):
+    async def recap_rows(self, region_code: str, contest_id: str, level: str, child: str) -> RecapRows:
+        """The rows of `region_code` (at `level`) and of its children (at `child`: "tps" reads its TPS)."""
+        ...
+
+
 TPS_STATUS = {"counted": "masuk", "held": "ditahan", "missing": "belum masuk"}
 
 
-async def read_recap(conn: Connection, region_code: str, contest_id: str) -> Recap:
+async def read_recap(readings: RecapReadings, region_code: str, contest_id: str) -> Recap:
     """The recapitulation of a region in a contest, of one moment. Raises ConfigError for a region code of
     no level, or a region that does not hold the contest."""
     level = LEVEL_OF_CODE.get(len(region_code))
@@ -192,52 +248,52 @@ async def read_recap(conn: Connection, region_code: str, contest_id: str) -> Rec
             f"{region_code!r} is no region code: 2 digits (provinsi), 4 (kabupaten/kota) or 6 (kecamatan)"
         )
     child = CHILD_LEVEL[level]
-    rows = await read_recap_rows(conn, region_code, contest_id, level, child)
-    region = next((r for r in rows.regions if r["level"] == level), None)
+    rows = await readings.recap_rows(region_code, contest_id, level, child)
+    region = next((r for r in rows.regions if r.level == level), None)
     if region is None:
         raise ConfigError(f"no {level} {region_code} holding the contest {contest_id} (see hasil.summary)")
-    choices = list(dict.fromkeys((v["choice"], v["candidate_name"]) for v in rows.votes))
+    choices = list(dict.fromkeys((v.choice, v.candidate_name) for v in rows.votes))
     by_region: dict[str, dict[str, int]] = {}
     for v in rows.votes:
-        by_region.setdefault(v["region_code"], {})[v["choice"]] = v["votes"]
+        by_region.setdefault(v.region_code, {})[v.choice] = v.votes
     if child == "tps":
         lines = [_tps_line(r) for r in rows.tps]
     else:
-        lines = [_region_line(r, by_region.get(r["region_code"], {})) for r in rows.regions if r["level"] == child]
+        lines = [_region_line(r, by_region.get(r.region_code, {})) for r in rows.regions if r.level == child]
     return Recap(
         level=level,
         region_code=region_code,
-        region_name=region["region_name"],
+        region_name=region.region_name,
         contest_id=contest_id,
         contest_name=rows.contest_name or contest_id,
         choices=choices,
         lines=lines,
         total=_region_line(region, by_region.get(region_code, {})),
-        tps_expected=region["tps_expected"],
-        tps_counted=region["tps_counted"],
-        tps_held=region["tps_quarantined"],
-        taken_at=region["taken_at"].astimezone(ZoneInfo(region["time_zone"])),
-        zone=region["zone"],
+        tps_expected=region.tps_expected,
+        tps_counted=region.tps_counted,
+        tps_held=region.tps_quarantined,
+        taken_at=region.taken_at.astimezone(ZoneInfo(region.time_zone)),
+        zone=region.zone,
     )
 
 
-def _region_line(row: Mapping[str, Any], votes: Mapping[str, int]) -> Line:
+def _region_line(row: RegionSummary, votes: Mapping[str, int]) -> Line:
     return Line(
-        row["region_code"],
-        row["region_name"],
-        f"{angka(row['tps_counted'])}/{angka(row['tps_expected'])}",
-        {name: row[name] for name in NUMBERS},
+        row.region_code,
+        row.region_name,
+        f"{angka(row.tps_counted)}/{angka(row.tps_expected)}",
+        {name: row.counts[name] for name in NUMBERS},
         votes,
     )
 
 
-def _tps_line(row: Mapping[str, Any]) -> Line:
-    counted = row["status"] == "counted"
-    numbers = {name: row[name] if counted else None for name in NUMBERS if name in row}
-    numbers["dpt_male"], numbers["dpt_female"] = row["dpt_male"], row["dpt_female"]
+def _tps_line(row: TpsRecap) -> Line:
+    counted = row.status == "counted"
+    numbers: dict[str, int | None] = {name: row.counts.get(name) if counted else None for name in NUMBERS}
+    numbers["dpt_male"], numbers["dpt_female"] = row.counts["dpt_male"], row.counts["dpt_female"]
     if counted:
         numbers["voted"] = sum(
-            row[f"voted_{kind}_{sex}"] for kind in ("dpt", "moved_in", "added") for sex in ("male", "female")
+            row.counts[f"voted_{kind}_{sex}"] for kind in ("dpt", "moved_in", "added") for sex in ("male", "female")
         )
-    votes = row["votes"] if counted else {}
-    return Line(row["tps_id"], f"{row['tps_name']}, {row['desa_name']}", TPS_STATUS[row["status"]], numbers, votes)
+    votes = row.votes if counted else {}
+    return Line(row.tps_id, f"{row.tps_name}, {row.desa_name}", TPS_STATUS[row.status], numbers, votes)
