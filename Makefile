@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos load-drain load-steady load-national load-peer
+.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos chaos-cluster load-drain load-steady load-national load-peer
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -48,6 +48,12 @@ fuzz: $(STAMP)  ## 120,000 hostile records decoded and written into a real Postg
 chaos: $(STAMP)  ## 200,000 records at 1,500/s while tabulators, PostgreSQL and the broker are killed, scaled, frozen
 	$(BIN)/rekap stack up
 	$(BIN)/python -m loadtests.chaos
+
+# A stack of its own, in the deployment's shape (three brokers, a primary and its standby), beside the demo's.
+CLUSTER = REKAP_HOME=.rekap/cluster REKAP_KAFKA_PORT=19192 REKAP_KAFKA_CONTROLLER_PORT=19193 REKAP_POSTGRES_PORT=15532
+chaos-cluster: $(STAMP)  ## 200,000 records at 1,500/s into 3 brokers + a standby while machines are lost
+	$(CLUSTER) $(BIN)/rekap stack up --brokers 3 --standby
+	$(CLUSTER) $(BIN)/python -m loadtests.chaos_cluster
 
 # The load tests run against the local stack (started here if it is not up).
 load-drain: $(STAMP)  ## a night's backlog drained, with and without signatures, by 1 and 2 tabulators

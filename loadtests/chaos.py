@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,20 +80,21 @@ class Chaos:
         return [t for t in self.tabulators if t.running]
 
     async def kill_postgres(self) -> None:
-        assert self.stack.postgres is not None
-        pid = self.stack.postgres.pid()
+        primary = self.stack.primary
+        assert primary is not None
+        pid = primary.pid()
         assert pid is not None
         os.kill(pid, signal.SIGQUIT)  # immediate shutdown: no checkpoint, crash recovery at the next start
         await asyncio.sleep(5)
-        await asyncio.to_thread(self.stack.postgres.start)
+        await asyncio.to_thread(primary.start)
 
     async def kill_broker(self) -> None:
-        assert self.stack.kafka is not None
-        pid = self.stack.kafka.process.pid()
+        broker = self.stack.kafka[0]
+        pid = broker.process.pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         await asyncio.sleep(5)
-        await asyncio.to_thread(self.stack.kafka.start)
+        await asyncio.to_thread(broker.start)
 
 
 async def play(chaos: Chaos, span: float) -> None:
@@ -127,14 +129,19 @@ async def play(chaos: Chaos, span: float) -> None:
     print(f"  {chaos.now():6.1f} s  the frozen tabulator thawed", flush=True)
 
 
-async def watch(chaos: Chaos, conn_url: str, stop: asyncio.Event) -> None:
-    """How far the count is, every 0.2 s (through PostgreSQL restarts), and when each fault is recovered."""
+async def watch(
+    chaos: Chaos, conn_url: str, stop: asyncio.Event, samples: list[tuple[float, int]] | None = None
+) -> None:
+    """How far the count is, every 0.2 s (through PostgreSQL restarts and failovers), and when each fault is
+    recovered; each reading kept in `samples` (seconds, records counted) if given."""
     conn: asyncpg.Connection | None = None
     while not stop.is_set():
         try:
             if conn is None:
                 conn = await asyncpg.connect(conn_url, timeout=2)
             chaos.applied = sum((await check.applied(conn, chaos.run.topic)).values())
+            if samples is not None:
+                samples.append((chaos.now(), chaos.applied))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             conn = None
         for fault in chaos.faults:
@@ -144,16 +151,31 @@ async def watch(chaos: Chaos, conn_url: str, stop: asyncio.Event) -> None:
                 fault.moved_at = chaos.now()
         await asyncio.sleep(0.2)
     if conn is not None:
-        await conn.close()
+        with contextlib.suppress(Exception):
+            await conn.close()
 
 
-async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], list[str]]:
-    settings = stack_settings()
-    stack = LocalStack.from_settings(settings)
-    if stack.kafka is None or stack.postgres is None:
-        raise SystemExit(
-            "chaos kills and restarts the local stack's servers: unset REKAP_KAFKA_BOOTSTRAP and DATABASE_URL"
-        )
+@dataclass(frozen=True)
+class Night:
+    """A night played under faults: records published (each acknowledged), when publishing ended, when all
+    were counted, and what the oracle check found wrong (nothing, when all is well)."""
+
+    sent: int
+    publishing_s: float
+    total_s: float
+    problems: list[str]
+
+
+async def night_under_faults(
+    stack: LocalStack,
+    records: int,
+    rate: int,
+    play: Callable[[Chaos, float], Coroutine[Any, Any, None]],
+    samples: list[tuple[float, int]] | None = None,
+) -> tuple[Chaos, Night]:
+    """A database and topic of its own, a tabulator, `records` published at `rate` a second while `play` runs
+    its faults; then until every record is counted, and the oracle check."""
+    settings = stack.settings
     dataset = read_master_data_folder(sumsel_master_data_dir())
     run = Run(settings)
     print(f"preparing {run.name} ...", flush=True)
@@ -165,11 +187,10 @@ async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], lis
     chaos = Chaos(run, env, stack)
     chaos.spawn()
     await asyncio.sleep(4)
-    span = records / rate
     stop = asyncio.Event()
     chaos.started = time.monotonic()
-    watcher = asyncio.create_task(watch(chaos, run.url, stop))
-    faults = asyncio.create_task(play(chaos, span))
+    watcher = asyncio.create_task(watch(chaos, run.url, stop, samples))
+    faults = asyncio.create_task(play(chaos, records / rate))
     sent = []
     try:
         async with Publisher(settings.kafka("terminals"), run.topic) as publisher:
@@ -182,7 +203,7 @@ async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], lis
                 chaos.produced = index + per_tick
                 next_tick += tick
                 await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
-            sent = await asyncio.gather(*futures)
+            sent = await asyncio.gather(*futures)  # each acknowledged as the topic's acks=all wants
         publishing_s = chaos.now()
         await faults
         ends: dict[int, int] = {}
@@ -207,17 +228,28 @@ async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], lis
     if rows_count != len(planned):
         problems.append(f"{rows_count} outcome rows for {len(planned)} records")
     await run.drop()
+    return chaos, Night(len(sent), publishing_s, total_s, problems)
+
+
+async def main_async(records: int, rate: int) -> tuple[list[dict[str, Any]], list[str]]:
+    stack = LocalStack.from_settings(stack_settings())
+    if not stack.kafka or not stack.postgres:
+        raise SystemExit(
+            "chaos kills and restarts the local stack's servers: unset REKAP_KAFKA_BOOTSTRAP and DATABASE_URL"
+        )
+    chaos, night = await night_under_faults(stack, records, rate, play)
     rows: list[dict[str, Any]] = [
         {"at s": f"{f.at:.1f}", "fault": f.name, "published by then": f"{f.produced:,}",
          "count moved on after s": f"{f.moved_at - f.at:.1f}" if f.moved_at is not None else "-",
          "all before it counted after s": f"{f.recovered_at - f.at:.1f}" if f.recovered_at is not None else "never"}
         for f in chaos.faults
     ]  # fmt: skip
-    rows.append({"at s": f"{total_s:.1f}", "fault": f"end: {len(sent):,} records published in {publishing_s:.0f} s, "
-                 f"all counted after {total_s:.0f} s ({len(sent) / total_s:,.0f} records/s overall)",
-                 "published by then": f"{len(sent):,}", "count moved on after s": "",
-                 "all before it counted after s": "oracle OK" if not problems else "oracle FAILED"})  # fmt: skip
-    return rows, problems
+    rows.append({"at s": f"{night.total_s:.1f}", "fault": f"end: {night.sent:,} records published in "
+                 f"{night.publishing_s:.0f} s, all counted after {night.total_s:.0f} s "
+                 f"({night.sent / night.total_s:,.0f} records/s overall)",
+                 "published by then": f"{night.sent:,}", "count moved on after s": "",
+                 "all before it counted after s": "oracle OK" if not night.problems else "oracle FAILED"})  # fmt: skip
+    return rows, night.problems
 
 
 async def count_rows(run: Run) -> int:

@@ -34,7 +34,7 @@ from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.app.logins import OWNER
 from rekap.config import DbUser, Settings
-from rekap.devstack.secrets import StackSecrets, local_postgres_url
+from rekap.devstack.secrets import StackSecrets, stack_postgres_url
 from rekap.domain.masterdata import MasterDataSet
 from rekap.publisher import Publisher
 from rekap.resources import migrations_dir
@@ -71,7 +71,10 @@ class Run:
         secrets = StackSecrets.load(self.settings.stack_dir)
         if secrets is None:
             raise RuntimeError("the local stack is not set up: `rekap stack up` first")
-        return local_postgres_url(self.settings.postgres_port, "postgres", secrets.postgres["postgres"], "postgres")
+        password = secrets.postgres["postgres"]
+        return stack_postgres_url(
+            self.settings.stack_dir, self.settings.postgres_port, "postgres", password, "postgres"
+        )
 
     @property
     def url(self) -> str:
@@ -124,7 +127,7 @@ class Run:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REKAP_") and k != "DATABASE_URL"}
         env.update(
             DATABASE_URL=self.url_as("tabulator"),
-            REKAP_KAFKA_BOOTSTRAP=self.settings.bootstrap_servers,
+            REKAP_KAFKA_BOOTSTRAP=self.settings.kafka("tabulator").bootstrap_servers,  # every broker of a cluster
             REKAP_KAFKA_USERNAME=str(self.settings.kafka("tabulator").username),
             REKAP_KAFKA_PASSWORD=str(self.settings.kafka("tabulator").password),
             REKAP_TALLY_TOPIC=self.topic,

@@ -174,22 +174,23 @@ def process_cpu(process: psutil.Process) -> float:
 
 @dataclass
 class Stack:
-    """The local stack's PostgreSQL and broker processes, to read their CPU time."""
+    """The local stack's PostgreSQL servers (a primary and its standby, if it has one) and brokers (one, or a
+    cluster's three), to read their CPU time."""
 
-    postgres: psutil.Process
-    broker: psutil.Process
+    postgres: list[psutil.Process]
+    brokers: list[psutil.Process]
 
     @classmethod
     def find(cls, settings: Settings) -> Stack:
         stack = LocalStack.from_settings(settings)
-        postgres = stack.postgres.pid() if stack.postgres is not None else None
-        broker = stack.kafka.process.pid() if stack.kafka is not None else None
-        if postgres is None or broker is None:
+        postgres = [server.pid() for name, server in stack.postgres.items() if name in stack.shape.postgres]
+        brokers = [node.process.pid() for node in stack.kafka]
+        if not postgres or not brokers or None in postgres or None in brokers:
             raise SystemExit("the local stack is not running (or not local): `.venv/bin/rekap stack up` first")
-        return cls(psutil.Process(postgres), psutil.Process(broker))
+        return cls([psutil.Process(pid) for pid in postgres if pid], [psutil.Process(pid) for pid in brokers if pid])
 
     def cpu(self) -> tuple[float, float]:
-        return postgres_cpu(self.postgres), process_cpu(self.broker)
+        return sum(map(postgres_cpu, self.postgres)), sum(map(process_cpu, self.brokers))
 
 
 # -- the Quix peer's virtualenv ------------------------------------------------------------------

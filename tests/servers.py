@@ -25,10 +25,8 @@ KAFKA_PASSWORDS = {role: secrets.token_urlsafe(18) for role in KafkaRole}
 def login_url(url: str, user: DbUser) -> str:
     """The same server and database, as the test run's login of `user` (see PASSWORDS)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{quote(LOCAL_LOGINS[user], safe='')}:{quote(PASSWORDS[user], safe='')}@{host}"
+    hosts = parts.netloc.rpartition("@")[2]  # one host:port, or a primary's and its standby's
+    netloc = f"{quote(LOCAL_LOGINS[user], safe='')}:{quote(PASSWORDS[user], safe='')}@{hosts}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 

@@ -87,12 +87,14 @@ def checked_postgres_url(url: str, variable: str) -> str:
     """The URL if PostgreSQL's clients can read it; else a ConfigError naming the variable (not its value:
     it may hold a password)."""
     parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (reading it checks it)
-    except ValueError:
-        raise ConfigError(
-            f"{variable}: its port is not a number (postgresql://user:password@host:port/database)"
-        ) from None
+    # One host, or several (a primary and its standbys: postgresql://u:p@a:5432,b:5432/db), each with its port.
+    for host in parts.netloc.rpartition("@")[2].split(","):
+        try:
+            urlsplit(f"//{host}").port  # noqa: B018 (reading it checks it)
+        except ValueError:
+            raise ConfigError(
+                f"{variable}: its port is not a number (postgresql://user:password@host:port/database)"
+            ) from None
     if parts.scheme not in ("postgresql", "postgres") or (not parts.hostname and "host=" not in parts.query):
         raise ConfigError(f"{variable} is not a PostgreSQL URL: postgresql://user:password@host:port/database")
     return url
@@ -103,10 +105,8 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    hosts = parts.netloc.rpartition("@")[2]  # one host:port, or several (a primary and its standby)
+    netloc = f"{parts.username}:***@{hosts}" if parts.username else f"***@{hosts}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 

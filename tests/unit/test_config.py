@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rekap.access import redact_url, with_database
+from rekap.access import checked_postgres_url, redact_url, with_database
 from rekap.bootstrap import session_settings
 from rekap.config import Settings
 from rekap.devstack.secrets import StackSecrets, stack_settings
@@ -125,6 +125,11 @@ def test_a_wrong_setting_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
         ("postgresql://u:pw@h:1/d", "postgresql://u:***@h:1/d"),
         ("postgresql://u@h/d", "postgresql://u@h/d"),
         ("postgresql://:pw@h/d?sslmode=require", "postgresql://***@h/d?sslmode=require"),
+        (
+            "postgresql://u:p%40w@a:1,b:2/d?target_session_attrs=read-write",
+            "postgresql://u:***@a:1,b:2/d?target_session_attrs=read-write",
+        ),
+        ("postgresql://u:pw@Primary.Example:1/d", "postgresql://u:***@Primary.Example:1/d"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
@@ -149,3 +154,20 @@ def test_the_tabulator_sessions_carry_timeouts_and_keepalives() -> None:
         + int(server["tcp_keepalives_interval"]) * int(server["tcp_keepalives_count"])
         <= 90
     ), "a vanished client is noticed within about a minute and a half"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:p@a:5432,b:5433/rekap?target_session_attrs=read-write",
+        "postgresql://u:p@a,b/rekap",
+        "postgresql://u:p@[::1]:5432,b:5433/rekap",
+    ],
+)
+def test_a_url_naming_a_primary_and_its_standby_is_taken(url: str) -> None:
+    assert checked_postgres_url(url, "DATABASE_URL") == url
+
+
+def test_each_host_s_port_is_checked() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL: its port is not a number"):
+        checked_postgres_url("postgresql://u:p@a:5432,b:nope/rekap", "DATABASE_URL")

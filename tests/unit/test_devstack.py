@@ -9,6 +9,8 @@ import pytest
 
 from rekap.devstack.kafka import LocalKafka, java_major_version, new_cluster_id
 from rekap.devstack.process import DetachedProcess
+from rekap.devstack.secrets import StackServers
+from rekap.devstack.shape import StackShape, broker_ports
 from rekap.errors import StackError
 
 
@@ -69,3 +71,72 @@ def test_a_stale_pidfile_is_not_a_running_process(tmp_path: Path) -> None:
     assert process.pid() is None
     assert process.stop() is False
     assert not process.pidfile.exists()
+
+
+def cluster_node(tmp_path: Path, node_id: int) -> LocalKafka:
+    voters = ((1, 19093), (2, 19103), (3, 19113))
+    return LocalKafka(version="4.3.1", cache_dir=tmp_path / "cache", state_dir=tmp_path / f"kafka-{node_id}",
+                      port=19082 + 10 * node_id, controller_port=voters[node_id - 1][1], broker_password="b",
+                      admin_password="a", node_id=node_id, voters=voters)  # fmt: skip
+
+
+def config_of(kafka: LocalKafka) -> dict[str, str]:
+    kafka.state_dir.mkdir(parents=True, exist_ok=True)
+    kafka._write_config()
+    text = kafka.config_file.read_text().replace("\\\n", "")
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def test_a_cluster_node_names_the_quorum_and_keeps_three_copies_two_in_sync(tmp_path: Path) -> None:
+    config = config_of(cluster_node(tmp_path, 2))
+    assert config["node.id"] == "2"
+    assert config["controller.quorum.voters"] == "1@127.0.0.1:19093,2@127.0.0.1:19103,3@127.0.0.1:19113"
+    assert "controller.quorum.bootstrap.servers" not in config
+    assert config["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19102,CONTROLLER://127.0.0.1:19103"
+    assert (config["default.replication.factor"], config["min.insync.replicas"]) == ("3", "2")
+    assert config["offsets.topic.replication.factor"] == "3", "the group's offsets survive a broker too"
+    assert config["unclean.leader.election.enable"] == "false", "no replica that fell behind becomes leader"
+    assert cluster_node(tmp_path, 2).name == "kafka-2"
+
+
+def test_a_node_alone_is_its_own_quorum(tmp_path: Path) -> None:
+    config = config_of(broker(tmp_path))
+    assert config["controller.quorum.bootstrap.servers"] == "127.0.0.1:19093"
+    assert "controller.quorum.voters" not in config
+    assert broker(tmp_path).name == "kafka"
+
+
+def test_a_cluster_node_without_data_is_not_formatted_as_a_cluster_of_its_own(tmp_path: Path) -> None:
+    node = cluster_node(tmp_path, 3)
+    (node.libs_dir).mkdir(parents=True)
+    (node.libs_dir / ".complete").write_text("4.3.1\n")
+    with pytest.raises(StackError, match="cluster's id"):
+        node.start()
+
+
+def test_the_shape_of_a_stack_and_its_failover(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="1 broker, or a cluster of 3"):
+        StackShape.wanted(2, standby=False)
+    shape = StackShape.wanted(3, standby=True)
+    assert (shape.primary, shape.standby) == ("postgres", "postgres-2")
+    shape.save(tmp_path)
+    assert StackShape.load(tmp_path) == shape
+    promoted = shape.promoted()
+    assert (promoted.primary, promoted.standby, promoted.spare) == ("postgres-2", None, "postgres")
+    again = promoted.with_standby()
+    assert (again.primary, again.standby) == ("postgres-2", "postgres")
+    with pytest.raises(StackError, match="no standby"):
+        StackShape.wanted(1, standby=False).promoted()
+    assert broker_ports(9092, 9093, 3) == [(9092, 9093), (9102, 9103), (9112, 9113)]
+
+
+def test_the_stack_s_urls_name_every_broker_and_both_servers_primary_first(tmp_path: Path) -> None:
+    servers = StackServers(tmp_path, 5432, 9092, 9093)
+    assert servers.bootstrap_servers == "127.0.0.1:9092"
+    assert servers.postgres_url("tabulator") == "postgresql://tabulator@127.0.0.1:5432/rekap"
+    StackShape.wanted(3, standby=True).promoted().save(tmp_path)
+    assert servers.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9102,127.0.0.1:9112"
+    assert servers.postgres_url("tabulator") == (
+        "postgresql://tabulator@127.0.0.1:5433,127.0.0.1:5432/rekap?target_session_attrs=read-write"
+    )
+    assert servers.postgres_url("reader").endswith("/rekap?target_session_attrs=prefer-standby")

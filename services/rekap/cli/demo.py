@@ -75,8 +75,10 @@ def register(commands: SubParsers) -> None:
         "start afresh, load master data, count a simulated election night",
         reads=(*LOCAL_STACK, "metrics_address"),
         example="rekap demo   # what `make demo` runs: the whole province, about a minute\n"
-        "rekap demo --tps 300 --duration 10",
+        "rekap demo --tps 300 --duration 10\n"
+        "rekap demo --brokers 3 --standby   # on a cluster of three brokers and a PostgreSQL with its standby",
     )
+    stack.add_shape_options(sub)
     sub.add_argument("--duration", type=float, default=30.0, help="seconds the evening is compressed into")
     sub.add_argument("--tps", type=int, default=0, help="how many TPS; default all 13,206")
     simulate.add_synthetic_into(sub)

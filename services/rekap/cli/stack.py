@@ -8,19 +8,50 @@ import asyncio
 from rekap.cli.common import LOCAL_STACK, SubParsers, add_command, say
 from rekap.config import Settings
 from rekap.devstack.check import check_stack
-from rekap.devstack.secrets import LOCAL_LOGINS, StackSecrets, local_postgres_url
+from rekap.devstack.secrets import LOCAL_LOGINS, StackSecrets, stack_settings
+from rekap.devstack.shape import StackShape
 from rekap.devstack.stack import LocalStack
 from rekap.errors import ConfigError, StackError
 
 
+def add_shape_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--brokers",
+        type=int,
+        choices=(1, 3),
+        help="a new stack's Kafka: 1 broker (the default) or a cluster of 3 (each topic on 3, 2 in sync)",
+    )
+    command.add_argument(
+        "--standby",
+        action="store_true",
+        help="a new stack's PostgreSQL with a synchronous streaming standby (a commit is on two disks)",
+    )
+
+
 def up(settings: Settings, args: argparse.Namespace) -> int:
-    statuses = LocalStack.from_settings(settings).up(say, tabulator=getattr(args, "tabulator", False))
+    wanted = None
+    if args.brokers is not None or args.standby:
+        made = StackShape.load(settings.stack_dir)
+        brokers = args.brokers if args.brokers is not None else (made.brokers if made else 1)
+        wanted = StackShape.wanted(brokers, args.standby or bool(made and made.replicated))
+    stack = LocalStack.from_settings(settings, wanted)
+    statuses = stack.up(say, tabulator=getattr(args, "tabulator", False))
     say()
     for status in statuses:
         say(status.line())
     say(f"\nData in {settings.stack_dir}; stop with `rekap stack down`.")
     if settings.uses_local_postgres:
         say('KPU\'s read-only login: `rekap stack url` prints its URL (psql "$(rekap stack url)").')
+    return 0
+
+
+def promote(settings: Settings, _: argparse.Namespace) -> int:
+    LocalStack.from_settings(settings).promote(say)
+    return 0
+
+
+def standby(settings: Settings, _: argparse.Namespace) -> int:
+    LocalStack.from_settings(settings).make_standby_again(say)
     return 0
 
 
@@ -61,8 +92,7 @@ def url(settings: Settings, args: argparse.Namespace) -> int:
     secrets = StackSecrets.load(settings.stack_dir)
     if secrets is None:
         raise StackError(f"No local stack in {settings.stack_dir} (no secrets.json): start it with `rekap stack up`.")
-    login = LOCAL_LOGINS[args.login]
-    say(local_postgres_url(settings.postgres_port, login, secrets.postgres[login]))
+    say(stack_settings(settings).dsn_for(args.login))
     return 0
 
 
@@ -80,10 +110,28 @@ def register(commands: SubParsers) -> None:
         "start the local broker and database (fetching them once), and the tabulator if it ran before",
         reads=LOCAL_STACK,
         example="rekap stack up\nrekap stack up --tabulator   # and a tabulator (the master data loaded first)\n"
+        "rekap stack up --brokers 3 --standby   # no single server's loss loses a vote (docs/operators.md)\n"
         "REKAP_HOME=/srv/b REKAP_KAFKA_PORT=19092 rekap stack up   # a second stack",
     )
     starting.add_argument("--tabulator", action="store_true", help="also start a tabulator in the background")
+    add_shape_options(starting)
     add_command(actions, "down", down, "stop them, keeping their data", reads=(), example="rekap stack down")
+    add_command(
+        actions,
+        "promote",
+        promote,
+        "failover: stop the PostgreSQL primary, promote the standby",
+        reads=LOCAL_STACK,
+        example="rekap stack promote   # the tabulators' URL names both servers: they find the new primary",
+    )
+    add_command(
+        actions,
+        "standby",
+        standby,
+        "after a failover: make the lost server a standby of the new primary",
+        reads=LOCAL_STACK,
+        example="rekap stack standby   # its old data deleted, copied again from the primary (pg_basebackup)",
+    )
     add_command(
         actions,
         "status",

@@ -1,7 +1,9 @@
-"""A real single-node Apache Kafka broker (KRaft), assembled from Maven Central jars, run on loopback.
+"""A real Apache Kafka broker (KRaft), assembled from Maven Central jars, run on loopback: one node alone,
+or one node of a cluster of three (each a broker and a controller: the controllers' quorum survives the
+loss of one, and so does every topic, replicated three times with two in sync).
 
-The jars are fetched once with Maven into a cache; the broker is formatted once and keeps its data
-between stops (docs/operators.md, "The local stack", says why it is built this way).
+The jars are fetched once with Maven into a cache; each node is formatted once and keeps its data between
+stops (docs/operators.md, "The local stack", says why it is built this way).
 """
 
 from __future__ import annotations
@@ -56,14 +58,14 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 """
 
-# One combined broker + controller, sized for a 2-core machine.
+# One combined broker + controller, sized for a 2-core machine (each node of a cluster is one).
 # Every connection authenticates: clients with SCRAM-SHA-512 (users in the cluster's metadata; the broker's
 # own and the admin's are written at format time, the others by `rekap kafka user set`), the broker to its
 # controller with PLAIN (a static user: the controller must check it before any metadata exists). Every
 # request is authorised by ACLs; `broker` and `admin` are super users, nobody else is anything by default.
 SERVER_PROPERTIES = """process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
+node.id={node_id}
+{quorum}
 listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 inter.broker.listener.name=SASL_PLAINTEXT
@@ -84,13 +86,8 @@ log.dirs={data_dir}
 log.retention.ms=-1
 log.retention.bytes=-1
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+{replication}offsets.topic.num.partitions=1
 transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.cleaner.dedupe.buffer.size=2097152
 num.network.threads=1
@@ -98,13 +95,37 @@ num.io.threads=2
 background.threads=2
 """
 
+# Alone, a node's topics have one copy. In a cluster every topic has three, and a write is acknowledged once
+# two hold it (acks=all): a node lost, even with its disk, loses no acknowledged record; a replica that fell
+# behind never becomes leader (unclean election off), so nothing acknowledged is truncated away. A node that
+# stops answering is fenced after 6 s and dropped from the in-sync replicas after 10 s (Kafka's defaults: 9
+# and 30 s), so that writes wait for it that long at most (measured: loadtests/chaos_cluster.py).
+ALONE = """offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+"""
+IN_A_CLUSTER = """default.replication.factor=3
+min.insync.replicas=2
+unclean.leader.election.enable=false
+replica.lag.time.max.ms=10000
+broker.session.timeout.ms=6000
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+"""
+
 JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true")
 
 
 @dataclass(frozen=True)
 class LocalKafka:
-    """One local broker: its jars (shared cache), its state folder (config, data, logs, pid), and the
-    passwords of its own principal and of the admin (set when it is formatted)."""
+    """One local node: its jars (shared cache), its state folder (config, data, logs, pid), and the
+    passwords of its own principal and of the admin (set when it is formatted). Alone (`voters` empty) it is
+    its own quorum; in a cluster `voters` names every node's controller, node id -> controller port."""
 
     version: str
     cache_dir: Path
@@ -113,6 +134,12 @@ class LocalKafka:
     controller_port: int
     broker_password: str = field(repr=False)
     admin_password: str = field(repr=False)
+    node_id: int = 1
+    voters: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return "kafka" if not self.voters else f"kafka-{self.node_id}"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -133,7 +160,7 @@ class LocalKafka:
     @property
     def process(self) -> DetachedProcess:
         return DetachedProcess(
-            name="kafka",
+            name=self.name,
             pidfile=self.state_dir / "broker.pid",
             logfile=self.state_dir / "logs" / "broker.log",
             marker=str(self.config_file),
@@ -189,11 +216,12 @@ class LocalKafka:
     def is_formatted(self) -> bool:
         return (self.data_dir / "meta.properties").exists()
 
-    def format(self) -> None:
-        """Write the config and format the log folder with a new cluster id (first start only)."""
+    def format(self, cluster_id: str | None = None) -> None:
+        """Write the config and format the log folder (first start only): with a new cluster id, or with the
+        cluster's (every node of a cluster is formatted with the same)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
-        cluster_id = new_cluster_id()
+        cluster_id = cluster_id or new_cluster_id()
         users = [
             f"SCRAM-SHA-512=[name={name},password={password}]"
             for name, password in (("broker", self.broker_password), ("admin", self.admin_password))
@@ -204,7 +232,7 @@ class LocalKafka:
             self._classpath(),
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
+            *([] if self.voters else ["--standalone"]),  # a cluster's quorum is named in its config
             "-t",
             cluster_id,
             "-c",
@@ -228,7 +256,15 @@ class LocalKafka:
 
     def _write_config(self) -> None:
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+        if self.voters:
+            voters = ",".join(f"{node}@127.0.0.1:{port}" for node, port in self.voters)
+            quorum = f"controller.quorum.voters={voters}"
+        else:
+            quorum = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
         config = SERVER_PROPERTIES.format(
+            node_id=self.node_id,
+            quorum=quorum,
+            replication=IN_A_CLUSTER if self.voters else ALONE,
             port=self.port,
             controller_port=self.controller_port,
             data_dir=self.data_dir,
@@ -256,15 +292,24 @@ class LocalKafka:
 
     # -- running -------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 120.0) -> int:
-        """Start the broker (formatting it first if new) and wait until it answers. Returns the pid."""
-        running = self.process.pid()
-        if running is not None:
-            return running
+    def start(self, timeout: float = 120.0, cluster_id: str | None = None) -> int:
+        """Start the broker (formatting it first if new: a node of a cluster with the cluster's id, as one whose
+        disk was lost rejoins empty) and wait until it answers. Returns the pid. (A node of a cluster answers
+        once a majority of the controllers do: a cluster's nodes start together, see start_nodes.)"""
         self.fetch_jars()
         if not self.is_formatted():
-            self.format()
+            if self.voters and cluster_id is None:
+                raise StackError(f"{self.name} has no data: give the cluster's id to format it (cluster_id_of).")
+            self.format(cluster_id)
+        return self.wait_started(self.launch(), timeout)
+
+    def launch(self) -> Launched:
+        """Start the formatted node's process, without waiting for it."""
+        running = self.process.pid()
+        if running is not None:
+            return Launched(running, None, 0)
         self._check_ports_unchanged()
+        self._write_config()  # this Rekap's settings, on a node formatted by an older one too
         log = self.process.logfile
         offset = log.stat().st_size if log.exists() else 0
         broker = self.process.start(
@@ -279,6 +324,13 @@ class LocalKafka:
                 str(self.config_file),
             ],
         )
+        return Launched(broker.pid, broker, offset)
+
+    def wait_started(self, launched: Launched, timeout: float = 120.0) -> int:
+        """Until the node launched says it started and answers. Returns the pid."""
+        broker, log, offset = launched.popen, self.process.logfile, launched.log_offset
+        if broker is None:  # it ran already
+            return launched.pid
 
         def started() -> bool:
             if broker.poll() is not None:
@@ -296,11 +348,54 @@ class LocalKafka:
         return broker.pid
 
     def stop(self) -> bool:
-        # A controlled shutdown of a single node takes a few seconds; its log stays consistent.
+        # A controlled shutdown of a single node takes a few seconds; its log stays consistent. (In a cluster,
+        # the last nodes to stop wait for a quorum that is gone: stop them together, see stop_nodes.)
         return self.process.stop(timeout=60.0)
 
     def _classpath(self) -> str:
         return f"{self.libs_dir}/*"
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A node's process just started (popen None: it was running already), and where its log stood."""
+
+    pid: int
+    popen: subprocess.Popen[bytes] | None
+    log_offset: int
+
+
+def start_nodes(nodes: list[LocalKafka], timeout: float = 120.0) -> list[int]:
+    """Start every node of a cluster (formatting the new ones with one cluster id), then wait for each: a node
+    answers only once a majority of the controllers run. Returns their pids."""
+    if not nodes:
+        return []
+    nodes[0].fetch_jars()
+    formatted = [n for n in nodes if n.is_formatted()]
+    cluster_id = cluster_id_of(formatted[0]) if formatted else new_cluster_id()
+    for node in nodes:
+        if not node.is_formatted():
+            node.format(cluster_id)
+    launched = [node.launch() for node in nodes]
+    return [node.wait_started(started, timeout) for node, started in zip(nodes, launched, strict=True)]
+
+
+def stop_nodes(nodes: list[LocalKafka]) -> list[str]:
+    """Stop every node, together (one stopping alone waits for the others' controllers). Returns the names of
+    those that ran."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (only the stack's down needs it)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        stopped = list(pool.map(lambda node: node.stop(), nodes))
+    return [node.name for node, was in zip(nodes, stopped, strict=True) if was]
+
+
+def cluster_id_of(node: LocalKafka) -> str:
+    """The id of the cluster a formatted node belongs to (its meta.properties)."""
+    for line in (node.data_dir / "meta.properties").read_text().splitlines():
+        if line.startswith("cluster.id="):
+            return line.removeprefix("cluster.id=")
+    raise StackError(f"{node.data_dir / 'meta.properties'} names no cluster id: `rekap stack reset` starts over.")
 
 
 def new_cluster_id() -> str:

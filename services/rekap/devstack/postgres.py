@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import signal
 import stat
 import subprocess
 import tempfile
@@ -104,6 +105,52 @@ class LocalPostgres:
             raise StackError(f"PostgreSQL said it started but is not running. See {self.logfile}.")
         return pid
 
+    def clone_from(self, primary: LocalPostgres, login: str, password: str, name: str) -> None:
+        """Make this (new, stopped) cluster a streaming standby of the running `primary`: its data copied by
+        pg_basebackup as `login` (a REPLICATION login), the WAL written meanwhile streamed along, and the
+        settings to follow the primary as `name` written (standby.signal, primary_conninfo). Start it after."""
+        if self.is_initialised():
+            raise StackError(f"{self.data_dir} holds a cluster already: a standby is made into an empty folder.")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        owner = _server_user()
+        if owner is not None:
+            _hand_over(self.state_dir, owner)
+        conninfo = f"host=127.0.0.1 port={primary.port} user={login} application_name={name}"
+        # The password in the environment of pg_basebackup (never on its command line); -R writes it into the
+        # standby's postgresql.auto.conf, in its data folder (mode 700, the server user's).
+        self._run(
+            "pg_basebackup",
+            "-D",
+            str(self.data_dir),
+            "-d",
+            conninfo,
+            "-X",
+            "stream",
+            "-R",
+            "--checkpoint=fast",
+            *([] if self.durable else ["--no-sync"]),
+            env={"PGPASSWORD": password},
+        )
+
+    def promote(self, timeout: float = 60.0) -> None:
+        """This standby becomes a primary (it stops following, and accepts writes)."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", str(int(timeout)), "promote")
+
+    def is_standby(self) -> bool:
+        """Whether its data folder says it follows a primary (standby.signal: until it is promoted)."""
+        return (self.data_dir / "standby.signal").exists()
+
+    def fence(self, timeout: float = 10.0) -> None:
+        """Stop it now, for good (a failover's old primary must take no write again): a fast shutdown, or
+        SIGKILL if it has not stopped within `timeout`."""
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(int(timeout)), "stop")
+        except StackError:
+            os.kill(pid, signal.SIGKILL)
+
     def stop(self) -> bool:
         """Fast shutdown: open sessions are ended, committed data is kept. True if it was running."""
         if self.pid() is None:
@@ -131,13 +178,14 @@ class LocalPostgres:
                 "--no-instructions",
             )
 
-    def _run(self, program: str, *args: str) -> str:
+    def _run(self, program: str, *args: str, env: dict[str, str] | None = None) -> str:
         owner = _server_user()
         result = subprocess.run(
             [str(_bin_dir() / program), *args],
             capture_output=True,
             text=True,
             check=False,
+            env={**os.environ, **env} if env else None,
             user=owner.pw_uid if owner else None,
             group=owner.pw_gid if owner else None,
             cwd="/",  # the server user may not be allowed into our working folder

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from rekap.access import KafkaAccess
 from rekap.config import DbUser, KafkaPrincipal, Settings
+from rekap.devstack.shape import StackShape, broker_ports, postgres_port
 from rekap.errors import StackError
 
 FILENAME = "secrets.json"
@@ -21,6 +22,7 @@ LOCAL_DATABASE = "rekap"
 POSTGRES_SUPERUSER = "postgres"
 # The local stack's database logins, by what they are for (the owner is the role of that name).
 LOCAL_LOGINS = {"owner": "rekap_owner", "tabulator": "tabulator", "operator": "operator", "reader": "kpu"}
+REPLICATION_LOGIN = "replicator"  # a standby streams the primary's WAL as it (REPLICATION, nothing else)
 # `broker` is the broker's own principal; the others are Settings.kafka's.
 KAFKA_PRINCIPALS = ("broker", "admin", "tabulator", "terminals")
 
@@ -38,7 +40,10 @@ class StackSecrets:
     @classmethod
     def new(cls) -> StackSecrets:
         return cls(
-            postgres={login: secrets.token_urlsafe(18) for login in [POSTGRES_SUPERUSER, *LOCAL_LOGINS.values()]},
+            postgres={
+                login: secrets.token_urlsafe(18)
+                for login in [POSTGRES_SUPERUSER, *LOCAL_LOGINS.values(), REPLICATION_LOGIN]
+            },
             kafka={principal: secrets.token_urlsafe(18) for principal in KAFKA_PRINCIPALS},
             simulation=secrets.token_bytes(32),
         )
@@ -75,25 +80,67 @@ class StackSecrets:
 
 
 def local_postgres_url(
-    port: int, user: str = POSTGRES_SUPERUSER, password: str | None = None, database: str = LOCAL_DATABASE
+    port: int | list[int],
+    user: str = POSTGRES_SUPERUSER,
+    password: str | None = None,
+    database: str = LOCAL_DATABASE,
+    *,
+    target: str | None = None,
 ) -> str:
+    """A loopback URL; with several ports (a primary and its standby), `target` says which one a session takes
+    (libpq's and asyncpg's target_session_attrs: read-write for the primary, prefer-standby for readers)."""
     credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
-    return f"postgresql://{credentials}@127.0.0.1:{port}/{database}"
+    hosts = ",".join(f"127.0.0.1:{p}" for p in ([port] if isinstance(port, int) else port))
+    query = f"?target_session_attrs={target}" if target else ""
+    return f"postgresql://{credentials}@{hosts}/{database}{query}"
+
+
+def stack_postgres_url(
+    stack_dir: Path,
+    first_port: int,
+    login: str,
+    password: str | None,
+    database: str = LOCAL_DATABASE,
+    *,
+    reader: bool = False,
+) -> str:
+    """A login's URL on the local stack's PostgreSQL: alone, the server's; with a standby, both servers',
+    the session taking the primary (a reader preferring the standby)."""
+    shape = StackShape.load(stack_dir) or StackShape()
+    # The primary first: a session is made there at once (a standby is tried, and left, only when it is down).
+    servers = [*shape.postgres, *(s for s in shape.known_postgres if s not in shape.postgres)]
+    if len(servers) == 1:
+        return local_postgres_url(first_port, login, password, database)
+    ports = [postgres_port(first_port, server) for server in servers]
+    return local_postgres_url(ports, login, password, database, target="prefer-standby" if reader else "read-write")
 
 
 @dataclass(frozen=True)
 class StackServers:
-    """The local stack's broker and PostgreSQL, and its logins: the passwords read each time (`stack reset`
-    makes new ones; before the first `stack up` there are none)."""
+    """The local stack's brokers and PostgreSQL servers, and its logins: the shape and the passwords read each
+    time (`stack reset` makes new ones; before the first `stack up` there are none)."""
 
     stack_dir: Path
     postgres_port: int
-    bootstrap_servers: str
+    kafka_port: int
+    kafka_controller_port: int
+
+    def shape(self) -> StackShape:
+        return StackShape.load(self.stack_dir) or StackShape()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        ports = broker_ports(self.kafka_port, self.kafka_controller_port, self.shape().brokers)
+        return ",".join(f"127.0.0.1:{port}" for port, _ in ports)
 
     def postgres_url(self, user: DbUser) -> str:
+        """Alone: the server's. With a standby: both servers', the session taking the primary (KPU's reader
+        prefers the standby, keeping the primary for the tabulators); after a failover the same URL finds the
+        promoted one."""
         login = LOCAL_LOGINS[user]
         secrets = StackSecrets.load(self.stack_dir)
-        return local_postgres_url(self.postgres_port, login, secrets.postgres.get(login) if secrets else None)
+        password = secrets.postgres.get(login) if secrets else None
+        return stack_postgres_url(self.stack_dir, self.postgres_port, login, password, reader=user == "reader")
 
     def kafka(self, principal: KafkaPrincipal) -> KafkaAccess:
         secrets = StackSecrets.load(self.stack_dir)
@@ -105,5 +152,5 @@ def stack_settings(settings: Settings | None = None) -> Settings:
     server."""
     settings = settings if settings is not None else Settings()
     return settings.with_local_servers(
-        StackServers(settings.stack_dir, settings.postgres_port, settings.bootstrap_servers)
+        StackServers(settings.stack_dir, settings.postgres_port, settings.kafka_port, settings.kafka_controller_port)
     )

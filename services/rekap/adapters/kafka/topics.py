@@ -1,7 +1,11 @@
 """Topic administration: the topics Rekap needs exist, with the partitions it asks for, and keep
 every record forever: an election's records must never expire or be compacted away before (or after)
 they are counted. A batch may be up to 1 MiB (the broker's default), which fits the contract's 64 KiB
-forms with their headers, batched as any client batches them, and every dead-letter copy."""
+forms with their headers, batched as any client batches them, and every dead-letter copy.
+
+On a cluster of three brokers or more, each topic is made with three replicas and `min.insync.replicas=2`:
+with producers' acks=all, a record acknowledged is on two brokers' disks at least, and a broker lost (its
+disk too) loses none. On fewer brokers, as many replicas as there are brokers."""
 
 from __future__ import annotations
 
@@ -25,20 +29,25 @@ TOPIC_CONFIG = {
 }
 
 
-async def ensure_topics(access: KafkaAccess, topics: dict[str, int], replication_factor: int = 1) -> list[str]:
-    """Create each topic (name -> partitions) that does not exist yet. Returns the names created.
-    Only the admin may create topics: anyone else gets a RekapError naming the missing ones."""
+REPLICAS = 3  # on a cluster: each partition on three brokers,
+IN_SYNC = 2  # a write acknowledged once two hold it
+
+
+async def ensure_topics(access: KafkaAccess, topics: dict[str, int]) -> list[str]:
+    """Create each topic (name -> partitions) that does not exist yet, replicated as the cluster allows (see
+    above: start every broker first). Returns the names created. Only the admin may create topics: anyone else
+    gets a RekapError naming the missing ones."""
     async with _admin(access) as admin:
         existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(
-                name=name, num_partitions=partitions, replication_factor=replication_factor, topic_configs=TOPIC_CONFIG
-            )
-            for name, partitions in topics.items()
-            if name not in existing
-        ]
-        if not wanted:
+        if not (missing := [name for name in topics if name not in existing]):
             return []
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replicas = min(REPLICAS, brokers)
+        config = TOPIC_CONFIG | {"min.insync.replicas": str(IN_SYNC if replicas >= REPLICAS else 1)}
+        wanted = [
+            NewTopic(name=name, num_partitions=topics[name], replication_factor=replicas, topic_configs=config)
+            for name in missing
+        ]
         response = await admin.create_topics(wanted)
         created = []
         for name, code, message in response.topic_errors:
