@@ -32,13 +32,13 @@ from multiprocessing.connection import Connection as PipeEnd
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.site import Positions, SiteSnapshot, site_snapshot
+from rekap.app.site_rows import HistoryRow, TpsRow
 from rekap.audit.publish import Published, publish_head
 from rekap.site.pages import Page, SignedForm, Snapshot, index_page, kecamatan_pages, region_pages, signed_forms
 from rekap.site.render import assets, to_html
@@ -151,7 +151,7 @@ class _Plan:
     def kecamatan(self, snapshot: Snapshot) -> list[str]:
         """The kecamatan whose pages are drawn: every one, or those of the TPS that changed."""
         if self.changed is None:
-            return sorted(r["region_code"] for r in snapshot.regions if r["level"] == "kecamatan")
+            return sorted(r.region_code for r in snapshot.regions if r.level == "kecamatan")
         return sorted({tps_id[:6] for tps_id in self.changed})
 
     def on_all_cores(self, kecamatan: list[str]) -> bool:
@@ -232,7 +232,7 @@ class Evidence:
     """What a TPS page shows besides its rows: each race's signed form, and every record received."""
 
     forms: dict[str, dict[str, SignedForm]]  # tps_id -> contest -> form
-    history: dict[str, list[dict[str, Any]]]  # tps_id -> its records, in the order received
+    history: dict[str, list[HistoryRow]]  # tps_id -> its records, in the order received
 
     def of(self, keep: Callable[[str], bool]) -> Evidence:
         return Evidence(
@@ -246,15 +246,15 @@ async def _read_evidence(snap: SiteSnapshot, tps_ids: list[str]) -> Evidence:
 
 async def _read_kecamatan(
     snap: SiteSnapshot, kecamatan: list[str], changed: Evidence | None
-) -> tuple[dict[str, list[dict[str, Any]]], Evidence]:
+) -> tuple[dict[str, list[TpsRow]], Evidence]:
     """The rows of these kecamatan's TPS (by kecamatan), and the evidence of their TPS: that of `changed`
     (an incremental build's), or all read now (a full build's)."""
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows: dict[str, list[TpsRow]] = defaultdict(list)
     async for row in snap.tps(kecamatan):
-        rows[row["kecamatan_code"]].append(row)
+        rows[row.kecamatan_code].append(row)
     if changed is not None:
         return rows, changed.of(lambda tps_id: tps_id[:6] in rows)
-    tps_ids = [t for code in rows for t in dict.fromkeys(r["tps_id"] for r in rows[code])]
+    tps_ids = [t for code in rows for t in dict.fromkeys(r.tps_id for r in rows[code])]
     return rows, await _read_evidence(snap, tps_ids)
 
 
@@ -262,7 +262,7 @@ async def _read_kecamatan(
 class _KecamatanBatch:
     """Kecamatan to make the pages of: theirs, their desa/kelurahan's, and those of their TPS that changed."""
 
-    rows: dict[str, list[dict[str, Any]]]  # kecamatan -> its TPS rows
+    rows: dict[str, list[TpsRow]]  # kecamatan -> its TPS rows
     evidence: Evidence
     changed: set[str] | None  # the TPS changed (None: every one)
 
@@ -429,7 +429,7 @@ class _Writer:
         size = -(-len(pages) // self.cores)
         self._draw([pages[i : i + size] for i in range(0, len(pages), size)], {})
 
-    def kecamatan(self, rows: dict[str, list[dict[str, Any]]], evidence: Evidence, changed: set[str] | None) -> None:
+    def kecamatan(self, rows: dict[str, list[TpsRow]], evidence: Evidence, changed: set[str] | None) -> None:
         """The pages of these kecamatan and of their TPS that changed (all when `changed` is None)."""
         codes = list(rows)
         size = -(-len(codes) // self.cores)

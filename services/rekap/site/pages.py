@@ -26,6 +26,18 @@ from typing import Any
 
 import orjson
 
+from rekap.app.site_rows import (
+    FORM_NUMBERS,
+    ChoiceRow,
+    ContestRow,
+    CurveRow,
+    FormRow,
+    HistoryRow,
+    RegionRow,
+    SummaryRow,
+    TpsRow,
+    VoteRow,
+)
 from rekap.domain.review import alasan, jelaskan
 from rekap.domain.tally import SECTION_NAMES
 from rekap.numbers import percent
@@ -47,18 +59,6 @@ OUTCOMES = {
     "stale": "revisi lama (diabaikan)",
     "rejected": "ditolak",
 }  # a record's outcome, as a TPS page says it
-SUMMARY_NUMBERS = (
-    "tps_expected",
-    "tps_counted",
-    "tps_quarantined",
-    "percent_counted",
-    "dpt",
-    "registered",
-    "voted",
-    "turnout_percent",
-    "valid",
-    "invalid",
-)
 
 
 @dataclass(frozen=True)
@@ -91,28 +91,28 @@ class SignedForm:
 class Snapshot:
     """The rows of one snapshot that every build reads whole (a few per region and race)."""
 
-    summary: list[dict[str, Any]]
-    votes: list[dict[str, Any]]
-    regions: list[dict[str, Any]]
-    contests: list[dict[str, Any]]
-    choices: list[dict[str, Any]]
-    curves: list[dict[str, Any]]
-    _by_key: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, repr=False)
-    _votes: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = field(init=False, repr=False)
+    summary: list[SummaryRow]
+    votes: list[VoteRow]
+    regions: list[RegionRow]
+    contests: list[ContestRow]
+    choices: list[ChoiceRow]
+    curves: list[CurveRow]
+    _by_key: dict[tuple[str, str, str], SummaryRow] = field(init=False, repr=False)
+    _votes: dict[tuple[str, str, str], dict[str, VoteRow]] = field(init=False, repr=False)
     _names: dict[tuple[str, str], str] = field(init=False, repr=False)
-    _choices: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
+    _choices: dict[str, list[ChoiceRow]] = field(init=False, repr=False)
     _curves: dict[tuple[str, str, str], list[tuple[str, int]]] = field(init=False, repr=False)
-    _contests: dict[str, dict[str, Any]] = field(init=False, repr=False)
-    _by_area: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
+    _contests: dict[str, ContestRow] = field(init=False, repr=False)
+    _by_area: dict[str, list[ContestRow]] = field(init=False, repr=False)
     _children: dict[tuple[str, str, str], list[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Indexes, so that each page costs what it shows, not what the whole country holds.
-        self._contests = {c["contest_id"]: c for c in self.contests}
+        self._contests = {c.contest_id: c for c in self.contests}
         self._by_area = defaultdict(list)
         for contest in self.contests:
-            self._by_area[contest["region_code"]].append(contest)
-        self._by_key = {(r["level"], r["region_code"], r["contest_id"]): r for r in self.summary}
+            self._by_area[contest.region_code].append(contest)
+        self._by_key = {(r.level, r.region_code, r.contest_id): r for r in self.summary}
         self._children = defaultdict(list)  # (child level, parent code, race) -> codes, in order
         for level, code, contest_id in sorted(self._by_key):
             parent = next((p for p, c in CHILD.items() if c == level), None)
@@ -120,20 +120,20 @@ class Snapshot:
                 self._children[(level, code[: CODE_DIGITS[parent]], contest_id)].append(code)
         self._votes = defaultdict(dict)
         for v in self.votes:
-            self._votes[(v["level"], v["region_code"], v["contest_id"])][v["choice"]] = v
-        self._names = {(r["level"], r["region_code"]): r["region_name"] for r in self.regions}
+            self._votes[(v.level, v.region_code, v.contest_id)][v.choice] = v
+        self._names = {(r.level, r.region_code): r.region_name for r in self.regions}
         self._choices = defaultdict(list)
-        for c in self.choices:
-            self._choices[c["contest_id"]].append(c)
+        for choice in self.choices:
+            self._choices[choice.contest_id].append(choice)
         self._curves = defaultdict(list)
         for c in self.curves:
-            key = (c["level"], c["region_code"], c["contest_id"])
-            self._curves[key].append((c["minute_local"].isoformat(timespec="minutes"), c["tps_counted_so_far"]))
+            key = (c.level, c.region_code, c.contest_id)
+            self._curves[key].append((c.minute_local.isoformat(timespec="minutes"), c.tps_counted_so_far))
 
-    def races(self, level: str, code: str) -> list[dict[str, Any]]:
+    def races(self, level: str, code: str) -> list[ContestRow]:
         """The races whose area holds this region (a kabupaten/kota's: its province's and its own)."""
         inside = [c for digits in (2, 4, 6) if digits <= len(code) for c in self._by_area.get(code[:digits], ())]
-        return [c for c in inside if self.has(level, code, c["contest_id"])]
+        return [c for c in inside if self.has(level, code, c.contest_id)]
 
     def children(self, level: str, code: str, contest_id: str) -> list[tuple[str, str]]:
         """(level, code) of the regions one level down that hold this race, by code."""
@@ -147,49 +147,60 @@ class Snapshot:
         race held here (None if none is: a region without TPS)."""
         if level == "desa":  # a desa has a page in every race held at its kecamatan
             return self.page_race("kecamatan", code[:6], contest_id)
-        races = [c["contest_id"] for c in self.races(level, code)]
+        races = [c.contest_id for c in self.races(level, code)]
         return contest_id if contest_id in races else next(iter(races), None)
 
     def has(self, level: str, code: str, contest_id: str) -> bool:
         """Whether the race is held in this region (it has TPS expected there)."""
         return (level, code, contest_id) in self._by_key
 
-    def choices_of(self, contest_id: str) -> list[dict[str, Any]]:
+    def choices_of(self, contest_id: str) -> list[ChoiceRow]:
         return self._choices[contest_id]
 
     def contest_name(self, contest_id: str) -> str:
-        return str(self._contests[contest_id]["name"])
+        return self._contests[contest_id].name
 
     def contest_area(self, contest_id: str) -> str:
         """The code of the region the race is held in (2 digits: a province's)."""
-        return str(self._contests[contest_id]["region_code"])
+        return self._contests[contest_id].region_code
 
     def name(self, level: str, code: str) -> str:
         return self._names.get((level, code), code)
 
     def numbers(self, level: str, code: str, contest_id: str) -> dict[str, Any]:
         row = self._by_key[(level, code, contest_id)]
-        return {key: number(row[key]) for key in SUMMARY_NUMBERS}
+        return {
+            "tps_expected": row.tps_expected,
+            "tps_counted": row.tps_counted,
+            "tps_quarantined": row.tps_quarantined,
+            "percent_counted": number(row.percent_counted),
+            "dpt": row.dpt,
+            "registered": row.registered,
+            "voted": row.voted,
+            "turnout_percent": number(row.turnout_percent),
+            "valid": row.valid,
+            "invalid": row.invalid,
+        }
 
     def zone(self, level: str, code: str, contest_id: str) -> str:
-        return str(self._by_key[(level, code, contest_id)]["zone"])
+        return self._by_key[(level, code, contest_id)].zone
 
     def time_zones(self) -> dict[str, str]:
         """Each zone's name as the pages say it (WIB, WITA, WIT) -> its time zone, as the database holds them."""
-        return {str(row["zone"]): str(row["time_zone"]) for row in self.summary}
+        return {row.zone: row.time_zone for row in self.summary}
 
     def vote_lines(self, level: str, code: str, contest_id: str) -> list[dict[str, Any]]:
         """Every choice of the race, with its votes here (0 before any) and share of the valid votes."""
         counted = self._votes.get((level, code, contest_id), {})
         lines = []
         for choice in self._choices[contest_id]:
-            row = counted.get(choice["choice"])
+            row = counted.get(choice.choice)
             lines.append(
                 {
-                    "choice": choice["choice"],
-                    "candidate_name": choice["candidate_name"],
-                    "votes": row["votes"] if row else 0,
-                    "percent_of_valid": number(row["percent_of_valid"]) if row else None,
+                    "choice": choice.choice,
+                    "candidate_name": choice.candidate_name,
+                    "votes": row.votes if row else 0,
+                    "percent_of_valid": number(row.percent_of_valid) if row else None,
                 }
             )
         return lines
@@ -198,9 +209,9 @@ class Snapshot:
         return self._curves.get((level, code, contest_id), [])
 
 
-def number(value: object) -> Any:
+def number(value: Decimal | None) -> float | None:
     """A view's number as JSON has it (numeric columns come as Decimal)."""
-    return float(value) if isinstance(value, Decimal) else value
+    return None if value is None else float(value)
 
 
 def region_path(code: str, contest_id: str) -> str:
@@ -231,11 +242,11 @@ def breadcrumb(snapshot: Snapshot, level: str, code: str, contest_id: str, here:
 
 
 def region_page(
-    snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], tps_rows: list[dict[str, Any]] | None = None
+    snapshot: Snapshot, level: str, code: str, contest: ContestRow, tps_rows: list[TpsRow] | None = None
 ) -> Page:
     """A region in one race: its numbers, its votes, the regions below (for a kecamatan, its desa/kelurahan,
     summed from `tps_rows`: its TPS's, in order)."""
-    contest_id = contest["contest_id"]
+    contest_id = contest.contest_id
     path = region_path(code, contest_id)
     here = path + ".html"
     children = []
@@ -252,14 +263,14 @@ def region_page(
         )
     curve = snapshot.curve(level, code, contest_id)
     if tps_rows is not None:
-        mine = [row for row in tps_rows if row["contest_id"] == contest_id]
+        mine = [row for row in tps_rows if row.contest_id == contest_id]
         for desa, rows in _by_desa(mine).items():
             summary, votes = tps_totals(rows)
-            votes = {c["choice"]: votes.get(c["choice"], 0) for c in snapshot.choices_of(contest_id)}
+            votes = {c.choice: votes.get(c.choice, 0) for c in snapshot.choices_of(contest_id)}
             children.append(
                 {
                     "code": desa,
-                    "name": rows[0]["desa_name"],
+                    "name": rows[0].desa_name,
                     "votes": votes,
                     **summary,
                     "href": relative(here, region_path(desa, contest_id) + ".html"),
@@ -271,10 +282,10 @@ def region_page(
         "zone": snapshot.zone(level, code, contest_id),
         "races": [
             {
-                "contest_id": c["contest_id"],
-                "name": c["name"],
-                "current": c["contest_id"] == contest_id,
-                "href": relative(here, region_path(code, c["contest_id"]) + ".html"),
+                "contest_id": c.contest_id,
+                "name": c.name,
+                "current": c.contest_id == contest_id,
+                "href": relative(here, region_path(code, c.contest_id) + ".html"),
             }
             for c in snapshot.races(level, code)
         ],
@@ -287,23 +298,23 @@ def region_page(
     return Page(path, "region", data)
 
 
-def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_rows: list[dict[str, Any]]) -> Page:
+def desa_page(snapshot: Snapshot, code: str, contest: ContestRow, tps_rows: list[TpsRow]) -> Page:
     """A desa/kelurahan in one race: its numbers and votes summed from its TPS (`tps_rows`, in order), and each
     TPS's line."""
-    contest_id = contest["contest_id"]
+    contest_id = contest.contest_id
     path = region_path(code, contest_id)
     here = path + ".html"
     summary, votes = tps_totals(tps_rows)
     tps = [_tps_line(row, here) for row in tps_rows]
-    data = _region_data(snapshot, "desa", code, contest, name=tps_rows[0]["desa_name"], here=here)
+    data = _region_data(snapshot, "desa", code, contest, name=tps_rows[0].desa_name, here=here)
     data |= {
-        "zone": tps_rows[0]["zone"],
+        "zone": tps_rows[0].zone,
         "races": [
             {
-                "contest_id": c["contest_id"],
-                "name": c["name"],
-                "current": c["contest_id"] == contest_id,
-                "href": relative(here, region_path(code, c["contest_id"]) + ".html"),
+                "contest_id": c.contest_id,
+                "name": c.name,
+                "current": c.contest_id == contest_id,
+                "href": relative(here, region_path(code, c.contest_id) + ".html"),
             }
             for c in snapshot.races("kecamatan", code[:6])
         ],
@@ -315,7 +326,7 @@ def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_row
                 "percent_of_valid": _percent(votes.get(line["choice"], 0), summary["valid"]),
             }
             for line in (
-                {"choice": c["choice"], "candidate_name": c["candidate_name"]} for c in snapshot.choices_of(contest_id)
+                {"choice": c.choice, "candidate_name": c.candidate_name} for c in snapshot.choices_of(contest_id)
             )
         ],
         "children_level": "",
@@ -327,7 +338,7 @@ def desa_page(snapshot: Snapshot, code: str, contest: Mapping[str, Any], tps_row
 
 
 def _region_data(
-    snapshot: Snapshot, level: str, code: str, contest: Mapping[str, Any], *, name: str, here: str
+    snapshot: Snapshot, level: str, code: str, contest: ContestRow, *, name: str, here: str
 ) -> dict[str, Any]:
     return {
         "level": level,
@@ -335,46 +346,47 @@ def _region_data(
         "code": code,
         "name": name,
         "title": TITLED[level] + name,
-        "contest": {"contest_id": contest["contest_id"], "name": contest["name"]},
-        "breadcrumb": breadcrumb(snapshot, level, code, contest["contest_id"], here),
+        "contest": {"contest_id": contest.contest_id, "name": contest.name},
+        "breadcrumb": breadcrumb(snapshot, level, code, contest.contest_id, here),
         "home": relative(here, "index.html"),
     }
 
 
-def _by_desa(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _by_desa(rows: Iterable[TpsRow]) -> dict[str, list[TpsRow]]:
     """TPS rows by their desa/kelurahan (the first 10 digits of a TPS's code), in order."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    out: dict[str, list[TpsRow]] = defaultdict(list)
     for row in rows:
-        out[row["tps_id"][:10]].append(row)
+        out[row.tps_id[:10]].append(row)
     return out
 
 
 VOTED = tuple(name for name in SECTION_NAMES if name.startswith("voted_"))  # DPT, DPTb, DPK; both sexes
 
 
-def tps_totals(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+def tps_totals(rows: Iterable[TpsRow]) -> tuple[dict[str, Any], dict[str, int]]:
     """A few TPS's numbers summed as hasil.summary sums a region's (the counted forms', the DPT of every TPS),
     and their votes by choice."""
     rows = list(rows)
-    counted = [row for row in rows if row["status"] == "counted"]
-    registered = sum(row["registered_male"] + row["registered_female"] for row in counted)
-    voted = sum(row[key] for row in counted for key in VOTED)
-    valid = sum(row["valid"] for row in counted)
+    counted = [row for row in rows if row.status == "counted"]
+    forms = [row.numbers for row in counted if row.numbers is not None]  # (every counted TPS has its form)
+    registered = sum(n["registered_male"] + n["registered_female"] for n in forms)
+    voted = sum(n[key] for n in forms for key in VOTED)
+    valid = sum(row.valid or 0 for row in counted)
     votes: dict[str, int] = defaultdict(int)
     for row in counted:
-        for choice, count in (row["votes"] or {}).items():
+        for choice, count in (row.votes or {}).items():
             votes[choice] += count
     summary = {
         "tps_expected": len(rows),
         "tps_counted": len(counted),
-        "tps_quarantined": sum(row["status"] == "held" for row in rows),
+        "tps_quarantined": sum(row.status == "held" for row in rows),
         "percent_counted": _percent(len(counted), len(rows)),
-        "dpt": sum(row["dpt_male"] + row["dpt_female"] for row in rows),
+        "dpt": sum(row.dpt_male + row.dpt_female for row in rows),
         "registered": registered,
         "voted": voted,
         "turnout_percent": _percent(voted, registered),
         "valid": valid,
-        "invalid": sum(row["invalid"] for row in counted),
+        "invalid": sum(row.invalid or 0 for row in counted),
     }
     return summary, dict(votes)
 
@@ -385,18 +397,18 @@ def _percent(part: int, whole: int) -> float | None:
     return None if share is None else float(share)
 
 
-def _tps_line(row: Mapping[str, Any], here: str) -> dict[str, Any]:
+def _tps_line(row: TpsRow, here: str) -> dict[str, Any]:
     return {
-        "tps_id": row["tps_id"],
-        "name": row["tps_name"],
-        "desa": row["desa_name"],
-        "status": row["status"],
-        "revision": row["revision"],
-        "valid": row["valid"],
-        "invalid": row["invalid"],
-        "votes": row["votes"] or {},
-        "first_counted": row["first_counted_minute"],
-        "href": relative(here, tps_path(row["tps_id"]) + ".html"),
+        "tps_id": row.tps_id,
+        "name": row.tps_name,
+        "desa": row.desa_name,
+        "status": row.status,
+        "revision": row.revision,
+        "valid": row.valid,
+        "invalid": row.invalid,
+        "votes": row.votes or {},
+        "first_counted": row.first_counted_minute,
+        "href": relative(here, tps_path(row.tps_id) + ".html"),
     }
 
 
@@ -413,60 +425,53 @@ def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return curve
 
 
-# A form's numbers as a TPS page shows them: its sections, the ballots used among the ballots' lines.
-FORM_NUMBERS = (*SECTION_NAMES[:-2], "ballots_used", *SECTION_NAMES[-2:])
-
-
 def tps_page(
-    snapshot: Snapshot,
-    rows: list[dict[str, Any]],
-    forms: Mapping[str, SignedForm],
-    history: Iterable[Mapping[str, Any]] = (),
+    snapshot: Snapshot, rows: list[TpsRow], forms: Mapping[str, SignedForm], history: Iterable[HistoryRow] = ()
 ) -> Page:
     """A TPS: per race its status, the deciding form's numbers (every section of the C.Hasil), why it is held
     (in its own numbers), revision, terminal, times, the signed form to download (`forms`: by contest), and
     every record received for it (`history`: in the order received)."""
     first = rows[0]
-    tps_id = first["tps_id"]
+    tps_id = first.tps_id
     path = tps_path(tps_id)
     here = path + ".html"
-    kecamatan = first["kecamatan_code"]
-    received: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    kecamatan = first.kecamatan_code
+    received: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for record in history:
-        received[record["contest_id"]].append(
+        received[record.contest_id].append(
             {
-                "revision": record["revision"],
-                "outcome": OUTCOMES.get(record["outcome"], record["outcome"]),
-                "reason": alasan(record["reason"]) if record["reason"] else None,
-                "terminal_id": record["terminal_id"],
-                "received": record["received_minute"],
+                "revision": record.revision,
+                "outcome": OUTCOMES.get(record.outcome, record.outcome),
+                "reason": alasan(record.reason) if record.reason else None,
+                "terminal_id": record.terminal_id,
+                "received": record.received_minute,
             }
         )
-    races = []
-    for row in sorted(rows, key=lambda r: snapshot.contest_area(r["contest_id"])):  # the widest race first
-        contest_id = row["contest_id"]
+    races: list[dict[str, Any]] = []
+    for row in sorted(rows, key=lambda r: snapshot.contest_area(r.contest_id)):  # the widest race first
+        contest_id = row.contest_id
         form = forms.get(contest_id)
-        votes = row["votes"] or {}
-        reasons = list(row["reasons"] or [])
+        votes = row.votes or {}
+        reasons = list(row.reasons or [])
         races.append(
             {
                 "contest_id": contest_id,
                 "name": snapshot.contest_name(contest_id),
-                "status": row["status"],
-                "revision": row["revision"],
-                "valid": row["valid"],
-                "invalid": row["invalid"],
+                "status": row.status,
+                "revision": row.revision,
+                "valid": row.valid,
+                "invalid": row.invalid,
                 "votes": [
-                    {"choice": c["choice"], "candidate_name": c["candidate_name"], "votes": votes.get(c["choice"])}
+                    {"choice": c.choice, "candidate_name": c.candidate_name, "votes": votes.get(c.choice)}
                     for c in snapshot.choices_of(contest_id)
                 ],
                 "reasons": reasons,
-                "why_held": [jelaskan(reason, row, votes) for reason in reasons],
-                "terminal_id": row["terminal_id"],
-                "dpt": row["dpt_male"] + row["dpt_female"],
-                "form": {key: row[key] for key in FORM_NUMBERS} if row["status"] != "missing" else None,
-                "first_counted": row["first_counted_minute"],
-                "updated": row["updated_minute"],
+                "why_held": [jelaskan(reason, _explained(row), votes) for reason in reasons],
+                "terminal_id": row.terminal_id,
+                "dpt": row.dpt_male + row.dpt_female,
+                "form": _form(row),
+                "first_counted": row.first_counted_minute,
+                "updated": row.updated_minute,
                 "kecamatan_href": relative(here, region_path(kecamatan, contest_id) + ".html"),
                 "form_base64": base64.b64encode(form.value).decode() if form else None,
                 "form_name": f"{tps_id}.{contest_id}.form.json",
@@ -479,9 +484,9 @@ def tps_page(
     widest = races[0]["contest_id"]
     data = {
         "tps_id": tps_id,
-        "name": first["tps_name"],
-        "desa": first["desa_name"],
-        "zone": first["zone"],
+        "name": first.tps_name,
+        "desa": first.desa_name,
+        "zone": first.zone,
         "desa_code": tps_id[:10],
         "kecamatan": {"code": kecamatan, "name": snapshot.name("kecamatan", kecamatan)},
         "kabupaten_kota": {"code": kabupaten, "name": snapshot.name("kabupaten_kota", kabupaten)},
@@ -489,7 +494,7 @@ def tps_page(
         "breadcrumb": [
             *breadcrumb(snapshot, "desa", tps_id[:10], widest, here),
             {
-                "title": TITLED["desa"] + first["desa_name"],
+                "title": TITLED["desa"] + first.desa_name,
                 "href": relative(here, region_path(tps_id[:10], widest) + ".html"),
             },
         ],
@@ -499,14 +504,28 @@ def tps_page(
     return Page(path, "tps", data)
 
 
+def _form(row: TpsRow) -> dict[str, int] | None:
+    """The deciding form's numbers as a TPS page shows them (none without a form)."""
+    if row.status == "missing" or row.numbers is None:
+        return None
+    return {key: row.numbers[key] for key in FORM_NUMBERS}
+
+
+def _explained(row: TpsRow) -> dict[str, int]:
+    """What explaining why a form is held reads (rekap.domain.review): the form's numbers, its totals and the
+    TPS's DPT (those it has)."""
+    totals = {"valid": row.valid, "invalid": row.invalid, "dpt_male": row.dpt_male, "dpt_female": row.dpt_female}
+    return (row.numbers or {}) | {key: value for key, value in totals.items() if value is not None}
+
+
 def kecamatan_pages(
     snapshot: Snapshot,
     code: str,
-    rows: list[dict[str, Any]],
+    rows: list[TpsRow],
     forms: Mapping[str, Mapping[str, SignedForm]],
     changed: set[str] | None,
     *,
-    history: Mapping[str, list[dict[str, Any]]] | None = None,
+    history: Mapping[str, list[HistoryRow]] | None = None,
 ) -> list[Page]:
     """A kecamatan's page and its desa/kelurahan's pages in each race held there (from `rows`: its TPS's, in
     order), and the pages of its TPS that changed (all when `changed` is None), with their signed forms and
@@ -514,12 +533,12 @@ def kecamatan_pages(
     pages = []
     for contest in snapshot.races("kecamatan", code):
         pages.append(region_page(snapshot, "kecamatan", code, contest, rows))
-        mine = [row for row in rows if row["contest_id"] == contest["contest_id"]]
+        mine = [row for row in rows if row.contest_id == contest.contest_id]
         pages += [desa_page(snapshot, desa, contest, desa_rows) for desa, desa_rows in _by_desa(mine).items()]
-    by_tps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_tps: dict[str, list[TpsRow]] = defaultdict(list)
     for row in rows:
-        if changed is None or row["tps_id"] in changed:
-            by_tps[row["tps_id"]].append(row)
+        if changed is None or row.tps_id in changed:
+            by_tps[row.tps_id].append(row)
     history = history or {}
     return pages + [
         tps_page(snapshot, tps_rows, forms.get(tps_id, {}), history.get(tps_id, ()))
@@ -527,11 +546,11 @@ def kecamatan_pages(
     ]
 
 
-def signed_forms(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, SignedForm]]:
+def signed_forms(rows: Iterable[FormRow]) -> dict[str, dict[str, SignedForm]]:
     """tps_id -> contest -> its signed form, from the snapshot's form rows."""
     out: dict[str, dict[str, SignedForm]] = defaultdict(dict)
     for row in rows:
-        out[row["tps_id"]][row["contest_id"]] = SignedForm(row["value"], row["signature"], row["public_key"])
+        out[row.tps_id][row.contest_id] = SignedForm(row.value, row.signature, row.public_key)
     return out
 
 
@@ -539,19 +558,19 @@ def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool
     """The top page: each province's headline race (its own: candidates, votes, shares, progress), then the
     other races held in it (the kabupaten/kota's, by code) with their progress, and where to check it all
     (the audit bundle; the signed heads, when the site publishes them)."""
-    provinces = []
-    for region in sorted((r for r in snapshot.regions if r["level"] == "provinsi"), key=lambda r: r["region_code"]):
-        code = region["region_code"]
+    provinces: list[dict[str, Any]] = []
+    for region in sorted((r for r in snapshot.regions if r.level == "provinsi"), key=lambda r: r.region_code):
+        code = region.region_code
         races = []
-        for contest in sorted(snapshot.contests, key=lambda c: (len(c["region_code"]), c["region_code"])):
-            area, contest_id = contest["region_code"], contest["contest_id"]
+        for contest in sorted(snapshot.contests, key=lambda c: (len(c.region_code), c.region_code)):
+            area, contest_id = contest.region_code, contest.contest_id
             level = "provinsi" if len(area) == CODE_DIGITS["provinsi"] else "kabupaten_kota"
             if not area.startswith(code) or not snapshot.has(level, area, contest_id):
                 continue
             races.append(
                 {
                     "contest_id": contest_id,
-                    "name": contest["name"],
+                    "name": contest.name,
                     "href": region_path(area, contest_id) + ".html",
                     **snapshot.numbers(level, area, contest_id),
                 }
@@ -560,7 +579,7 @@ def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool
                 races[-1]["votes"] = snapshot.vote_lines(level, area, contest_id)
         if races:
             headline = races.pop(0) if "votes" in races[0] else None
-            provinces.append({"code": code, "name": region["region_name"], "headline": headline, "races": races})
+            provinces.append({"code": code, "name": region.region_name, "headline": headline, "races": races})
     zone = next(
         (
             snapshot.zone("provinsi", p["code"], c["contest_id"])
@@ -582,8 +601,8 @@ def index_page(snapshot: Snapshot, audit_href: str | None, *, signed_heads: bool
 def region_pages(snapshot: Snapshot, levels: Iterable[str] = ("provinsi", "kabupaten_kota")) -> list[Page]:
     """Every region of these levels in every race that holds it."""
     return [
-        region_page(snapshot, region["level"], region["region_code"], contest)
+        region_page(snapshot, region.level, region.region_code, contest)
         for region in snapshot.regions
-        if region["level"] in levels
-        for contest in snapshot.races(region["level"], region["region_code"])
+        if region.level in levels
+        for contest in snapshot.races(region.level, region.region_code)
     ]

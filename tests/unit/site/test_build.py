@@ -4,14 +4,16 @@ process given its drawing state explicitly, an error in one raised in the builde
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from rekap.app.site_rows import HistoryRow
 from rekap.site.build import BuildReport, _Drawer, _write_new, _Writer, _WrittenAt
 from rekap.site.pages import index_page, region_pages
-from tests.unit.site.test_pages import snapshot
+from tests.unit.site.test_pages import snapshot, tps_row
 
 TAKEN_AT = datetime(2024, 11, 27, 9, 30, tzinfo=UTC)
 
@@ -55,3 +57,9 @@ def test_an_error_while_drawing_in_a_process_is_raised_in_the_builder(tmp_path: 
         writer.pages([index_page(rows, None), *region_pages(rows)])
     assert any("in a drawing process" in note for note in raised.value.__notes__), "where it was raised"
     assert multiprocessing.active_children() == []
+
+
+def test_the_rows_handed_to_a_drawing_process_come_back_the_same() -> None:
+    rows = [tps_row("pkwkp-16", "held", reasons=["votes_sum_ne_valid"]), tps_row("pkwkk-1601", "missing")]
+    history = [HistoryRow("1601011001001", None, None, "rejected", "bad_signature", None, None)]
+    assert pickle.loads(pickle.dumps((rows, history))) == (rows, history)

@@ -4,11 +4,12 @@ numbers, and how they are written (Indonesian numbers, the chart)."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from rekap.app.site_rows import ChoiceRow, ContestRow, HistoryRow, RegionRow, SummaryRow, TpsRow, VoteRow
 from rekap.site.pages import (
-    FORM_NUMBERS,
     Page,
     SignedForm,
     Snapshot,
@@ -22,31 +23,30 @@ from rekap.site.pages import (
 )
 from rekap.site.render import angka, chart, persen, to_html
 
-GOVERNOR = {"contest_id": "pkwkp-16", "kind": "pkwkp", "region_code": "16", "name": "Gubernur"}
-REGENT = {"contest_id": "pkwkk-1601", "kind": "pkwkk", "region_code": "1601", "name": "Bupati OKU"}
+GOVERNOR = ContestRow(contest_id="pkwkp-16", kind="pkwkp", region_code="16", name="Gubernur")
+REGENT = ContestRow(contest_id="pkwkk-1601", kind="pkwkk", region_code="1601", name="Bupati OKU")
 
 
-def summary(level: str, code: str, contest: str, counted: int, expected: int) -> dict[str, Any]:
+def summary(level: str, code: str, contest: str, counted: int, expected: int) -> SummaryRow:
     percent = Decimal(100 * counted / expected).quantize(Decimal("0.01"))
-    return {
-        "level": level, "region_code": code, "contest_id": contest, "valid": counted * 300, "invalid": counted * 10,
-        "tps_expected": expected, "tps_counted": counted, "tps_quarantined": 0, "percent_counted": percent,
-        "dpt": expected * 400, "registered": counted * 400, "voted": counted * 310, "turnout_percent": Decimal("77.50"),
-        "zone": "WIB", "region_name": code,
-    }  # fmt: skip
+    return SummaryRow(
+        level=level, region_code=code, region_name=code, contest_id=contest, valid=counted * 300,
+        invalid=counted * 10, tps_expected=expected, tps_counted=counted, tps_quarantined=0, percent_counted=percent,
+        dpt=expected * 400, registered=counted * 400, voted=counted * 310, turnout_percent=Decimal("77.50"),
+        zone="WIB", time_zone="Asia/Jakarta",
+    )  # fmt: skip
 
 
 def snapshot() -> Snapshot:
     rows = [summary("provinsi", "16", "pkwkp-16", 3, 4), summary("kabupaten_kota", "1601", "pkwkp-16", 3, 4),
             summary("kecamatan", "160101", "pkwkp-16", 3, 4), summary("provinsi", "16", "pkwkk-1601", 1, 4),
             summary("kabupaten_kota", "1601", "pkwkk-1601", 1, 4), summary("kecamatan", "160101", "pkwkk-1601", 1, 4)]  # fmt: skip
-    regions = [{"level": "provinsi", "region_code": "16", "region_name": "Sumatera Selatan"},
-               {"level": "kabupaten_kota", "region_code": "1601", "region_name": "Kabupaten Ogan Komering Ulu"},
-               {"level": "kecamatan", "region_code": "160101", "region_name": "Pengandonan"}]  # fmt: skip
-    votes = [{"level": "provinsi", "region_code": "16", "contest_id": "pkwkp-16", "choice": "1", "candidate_name": "A",
-              "votes": 600, "percent_of_valid": Decimal("66.67")}]  # fmt: skip
-    choices = [{"contest_id": "pkwkp-16", "choice": "1", "candidate_name": "A"},
-               {"contest_id": "pkwkp-16", "choice": "2", "candidate_name": "B"}]  # fmt: skip
+    regions = [RegionRow("provinsi", "16", "Sumatera Selatan"),
+               RegionRow("kabupaten_kota", "1601", "Kabupaten Ogan Komering Ulu"),
+               RegionRow("kecamatan", "160101", "Pengandonan")]  # fmt: skip
+    votes = [VoteRow("provinsi", "16", "pkwkp-16", choice="1", candidate_name="A", votes=600,
+                     percent_of_valid=Decimal("66.67"))]  # fmt: skip
+    choices = [ChoiceRow("pkwkp-16", "1", "A"), ChoiceRow("pkwkp-16", "2", "B")]
     return Snapshot(rows, votes, regions, [GOVERNOR, REGENT], choices, [])
 
 
@@ -95,7 +95,7 @@ def test_a_digest_moves_with_the_numbers_only() -> None:
     again = region_page(snapshot(), "provinsi", "16", GOVERNOR)
     assert page.digest == again.digest
     changed = snapshot()
-    changed.summary[0]["valid"] += 1
+    changed.summary[0] = replace(changed.summary[0], valid=changed.summary[0].valid + 1)
     assert region_page(Snapshot(changed.summary, changed.votes, changed.regions, changed.contests,
                                 changed.choices, []), "provinsi", "16", GOVERNOR).digest != page.digest  # fmt: skip
 
@@ -124,7 +124,7 @@ def test_a_kecamatan_s_curve_counts_its_tps_by_the_minute_they_were_first_counte
 
 def test_names_from_the_master_data_are_escaped() -> None:
     base = snapshot()
-    base.regions[0]["region_name"] = "<script>alert(1)</script>"
+    base.regions[0] = replace(base.regions[0], region_name="<script>alert(1)</script>")
     rows = Snapshot(base.summary, base.votes, base.regions, base.contests, base.choices, [])
     html = to_html(Page("wilayah/16/pkwkp-16", "region", region_page(rows, "provinsi", "16", GOVERNOR).data),
                    "27-11-2024 13:00 WIB")  # fmt: skip
@@ -132,16 +132,17 @@ def test_names_from_the_master_data_are_escaped() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def tps_row(contest: str, status: str, **values: Any) -> dict[str, Any]:
+def tps_row(contest: str, status: str, **values: Any) -> TpsRow:
     counted = status != "missing"
-    return {
-        "tps_id": "1601011001001", "tps_name": "TPS 001", "desa_name": "Desa <b>Baru</b>", "zone": "WIB",
-        "kecamatan_code": "160101", "contest_id": contest, "status": status, "revision": 2 if counted else None,
-        "valid": 300 if counted else None, "invalid": 4 if counted else None,
-        "votes": {"1": 200, "2": 100} if counted else None, "reasons": [], "terminal_id": "T-1" if counted else None,
-        "dpt_male": 150, "dpt_female": 160, "first_counted_minute": "2024-11-27T13:05" if counted else None,
-        "updated_minute": "2024-11-27T13:40" if counted else None,
-    } | dict.fromkeys(FORM_NUMBERS, None) | (FORM if counted else {}) | values  # fmt: skip
+    row = TpsRow(
+        kecamatan_code="160101", desa_name="Desa <b>Baru</b>", tps_id="1601011001001", tps_name="TPS 001",
+        contest_id=contest, status=status, revision=2 if counted else None, valid=300 if counted else None,
+        invalid=4 if counted else None, votes={"1": 200, "2": 100} if counted else None, reasons=[],
+        dpt_male=150, dpt_female=160, terminal_id="T-1" if counted else None, zone="WIB",
+        first_counted_minute="2024-11-27T13:05" if counted else None,
+        updated_minute="2024-11-27T13:40" if counted else None, numbers=dict(FORM) if counted else None,
+    )  # fmt: skip
+    return replace(row, **values)
 
 
 FORM = {"registered_male": 150, "registered_female": 160, "voted_dpt_male": 140, "voted_dpt_female": 150,
@@ -154,8 +155,7 @@ def test_a_tps_page_escapes_what_terminals_and_master_data_say_and_says_what_is_
     rows = [tps_row("pkwkp-16", "held", reasons=["arithmetic <x>"], terminal_id="T-<1>"),
             tps_row("pkwkk-1601", "missing")]  # fmt: skip
     form = SignedForm(b'{"a":1}', "<img src=x onerror=alert(1)>", "AAAA")
-    history = [{"contest_id": "pkwkp-16", "revision": 1, "outcome": "rejected", "reason": "bad_signature",
-                "terminal_id": "T-<2>", "received_minute": "2024-11-27T13:01"}]  # fmt: skip
+    history = [HistoryRow("1601011001001", "pkwkp-16", 1, "rejected", "bad_signature", "T-<2>", "2024-11-27T13:01")]
     page = tps_page(snapshot(), rows, {"pkwkp-16": form}, history)
     html = to_html(page, "27-11-2024 13:00 WIB")
     assert "<b>" not in html
@@ -176,11 +176,9 @@ def test_a_tps_page_escapes_what_terminals_and_master_data_say_and_says_what_is_
 def test_a_tps_page_links_every_level_and_shows_the_whole_form_its_history_and_why_it_is_held() -> None:
     held = tps_row("pkwkp-16", "held", reasons=["votes_sum_ne_valid"], valid=299)
     history = [
-        {"contest_id": "pkwkp-16", "revision": 1, "outcome": "accepted", "reason": None, "terminal_id": "T-1",
-         "received_minute": "2024-11-27T13:05"},
-        {"contest_id": "pkwkp-16", "revision": 2, "outcome": "quarantined", "reason": "votes_sum_ne_valid",
-         "terminal_id": "T-1", "received_minute": "2024-11-27T13:40"},
-    ]  # fmt: skip
+        HistoryRow("1601011001001", "pkwkp-16", 1, "accepted", None, "T-1", "2024-11-27T13:05"),
+        HistoryRow("1601011001001", "pkwkp-16", 2, "quarantined", "votes_sum_ne_valid", "T-1", "2024-11-27T13:40"),
+    ]
     page = tps_page(snapshot(), [held, tps_row("pkwkk-1601", "counted")], {}, history)
     assert page.data["breadcrumb"] == [
         {"title": "Provinsi Sumatera Selatan", "href": "../../wilayah/16/pkwkp-16.html"},

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from rekap.app.site_rows import HistoryRow
 from rekap.site.pages import Page, index_page, kecamatan_pages, region_pages
 from rekap.site.render import to_html
 from tests.unit.site.test_pages import snapshot, tps_row
@@ -31,8 +32,9 @@ def hostile(value: Any, key: str | None = None) -> Any:
 def every_kind() -> list[Page]:
     rows = [tps_row("pkwkp-16", "held", reasons=["votes_sum_ne_valid"], valid=299), tps_row("pkwkk-1601", "counted"),
             tps_row("pkwkp-16", "missing", tps_id="1601011001002", tps_name="TPS 002")]  # fmt: skip
-    history = {"1601011001001": [{"contest_id": "pkwkp-16", "revision": 1, "outcome": "accepted", "reason": None,
-                                  "terminal_id": "T-1", "received_minute": "2024-11-27T13:05"}]}  # fmt: skip
+    history = {
+        "1601011001001": [HistoryRow("1601011001001", "pkwkp-16", 1, "accepted", None, "T-1", "2024-11-27T13:05")]
+    }
     pages = [index_page(snapshot(), "audit/", signed_heads=True), *region_pages(snapshot())]
     pages += kecamatan_pages(snapshot(), "160101", rows, {}, None, history=history)
     return pages

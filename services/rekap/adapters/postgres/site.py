@@ -14,6 +14,18 @@ import orjson
 from rekap.adapters.postgres.connection import Connection, one_snapshot
 from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.stored import stored_header_name, stored_text
+from rekap.app.site_rows import (
+    FORM_NUMBERS,
+    ChoiceRow,
+    ContestRow,
+    CurveRow,
+    FormRow,
+    HistoryRow,
+    RegionRow,
+    SummaryRow,
+    TpsRow,
+    VoteRow,
+)
 
 # When; which database (the cluster's identifier and the database's name: a folder built from another is rebuilt
 # whole); and the master data by its content (every name, DPT, race and candidate a page shows: any change to
@@ -119,49 +131,67 @@ class SiteSnapshot:
         rows = await self._fetch(CHANGED_TPS, [k[0] for k in keys], [k[1] for k in keys], starts)
         return {r["tps_id"] for r in rows}
 
-    async def summary(self) -> list[dict[str, Any]]:
-        return [dict(r.items()) for r in await self._fetch(SUMMARY)]
+    async def summary(self) -> list[SummaryRow]:
+        return [SummaryRow(**r) for r in await self._fetch(SUMMARY)]
 
-    async def votes(self) -> list[dict[str, Any]]:
-        return [dict(r.items()) for r in await self._fetch(VOTES)]
+    async def votes(self) -> list[VoteRow]:
+        return [VoteRow(**r) for r in await self._fetch(VOTES)]
 
-    async def regions(self) -> list[dict[str, Any]]:
-        return [dict(r.items()) for r in await self._fetch(REGIONS)]
+    async def regions(self) -> list[RegionRow]:
+        return [RegionRow(**r) for r in await self._fetch(REGIONS)]
 
-    async def contests(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        contests = [dict(r.items()) for r in await self._fetch(CONTESTS)]
-        return contests, [dict(r.items()) for r in await self._fetch(CHOICES)]
+    async def contests(self) -> tuple[list[ContestRow], list[ChoiceRow]]:
+        contests = [ContestRow(**r) for r in await self._fetch(CONTESTS)]
+        return contests, [ChoiceRow(**r) for r in await self._fetch(CHOICES)]
 
-    async def curves(self) -> list[dict[str, Any]]:
-        return [dict(r.items()) for r in await self._fetch(CURVES)]
+    async def curves(self) -> list[CurveRow]:
+        return [CurveRow(**r) for r in await self._fetch(CURVES)]
 
-    async def tps(self, kecamatan: Sequence[str] | None) -> AsyncIterator[dict[str, Any]]:
-        """Every TPS and contest of these kecamatan (all if None), in TPS order; `votes` parsed."""
+    async def tps(self, kecamatan: Sequence[str] | None) -> AsyncIterator[TpsRow]:
+        """Every TPS and contest of these kecamatan (all if None), in TPS order."""
         with boundary():
             async for row in self._conn.cursor(TPS, None if kecamatan is None else list(kecamatan), prefetch=10_000):
-                out = dict(row.items())
-                out["votes"] = orjson.loads(out["votes"]) if out["votes"] else None
-                yield out
+                missing = row["status"] == "missing"  # no form: none of its numbers
+                yield TpsRow(
+                    kecamatan_code=row["kecamatan_code"],
+                    desa_name=row["desa_name"],
+                    tps_id=row["tps_id"],
+                    tps_name=row["tps_name"],
+                    contest_id=row["contest_id"],
+                    status=row["status"],
+                    revision=row["revision"],
+                    valid=row["valid"],
+                    invalid=row["invalid"],
+                    votes=orjson.loads(row["votes"]) if row["votes"] else None,
+                    reasons=row["reasons"],
+                    dpt_male=row["dpt_male"],
+                    dpt_female=row["dpt_female"],
+                    terminal_id=row["terminal_id"],
+                    zone=row["zone"],
+                    first_counted_minute=row["first_counted_minute"],
+                    updated_minute=row["updated_minute"],
+                    numbers=None if missing else {name: row[name] for name in FORM_NUMBERS},
+                )
 
-    async def forms(self, tps_ids: Sequence[str] | None) -> AsyncIterator[dict[str, Any]]:
+    async def forms(self, tps_ids: Sequence[str] | None) -> AsyncIterator[FormRow]:
         """The deciding forms of these TPS (all if None): exact bytes, signature, the terminal's public key."""
         with boundary():
             ids = None if tps_ids is None else list(tps_ids)
             async for row in self._conn.cursor(FORMS, ids, stored_header_name("signature"), prefetch=5_000):
-                yield {
-                    "tps_id": row["tps_id"],
-                    "contest_id": row["contest_id"],
-                    "value": bytes(row["value"]),
-                    "signature": stored_text(row["signature"]),
-                    "public_key": (row["public_key"] or "").replace("\n", ""),
-                }
+                yield FormRow(
+                    tps_id=row["tps_id"],
+                    contest_id=row["contest_id"],
+                    value=bytes(row["value"]),
+                    signature=stored_text(row["signature"]),
+                    public_key=(row["public_key"] or "").replace("\n", ""),
+                )
 
-    async def history(self, tps_ids: Sequence[str] | None) -> dict[str, list[dict[str, Any]]]:
+    async def history(self, tps_ids: Sequence[str] | None) -> dict[str, list[HistoryRow]]:
         """Every record received about these TPS (all if None), by TPS, in the order received."""
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: dict[str, list[HistoryRow]] = {}
         with boundary():
             async for row in self._conn.cursor(HISTORY, None if tps_ids is None else list(tps_ids), prefetch=10_000):
-                out.setdefault(row["tps_id"], []).append(dict(row.items()))
+                out.setdefault(row["tps_id"], []).append(HistoryRow(**row))
         return out
 
     async def _fetch(self, query: str, *args: object) -> list[Any]:
