@@ -173,10 +173,11 @@ def identity_problems(dashboard: Dashboard) -> list[str]:
 
 
 def provisioning_problems(dashboard_file: Path) -> list[str]:
-    """The provider's folder is where compose mounts the folder holding this dashboard."""
+    """The provider's folder is where compose mounts the folder holding this dashboard (Grafana's service is
+    in deploy/docker-compose.grafana.yml; its paths are relative to docker-compose.yml, the first file)."""
     provider = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "rekap.yml").read_text())
     folders = {p["options"]["path"] for p in provider["providers"]}
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((DEPLOY / "docker-compose.grafana.yml").read_text())
     mounts = dict(str(m).split(":")[:2] for m in compose["services"]["grafana"]["volumes"])
     source = "./" + str(dashboard_file.parent.relative_to(REPO))
     if mounts.get(source) not in folders:
