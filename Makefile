@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos chaos-cluster load-drain load-steady load-national load-peer
+.PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos chaos-cluster load-drain load-steady \
+	load-national load-peer compose-images chaos-compose
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -72,3 +73,10 @@ load-national: $(STAMP)  ## ~870,000 tallies (Pilkada 2024's size) drained by 1 
 load-peer: $(STAMP)  ## one ~375,000-record backlog: a ceiling, a Quix Streams peer (own venv) and Rekap's tabulators
 	$(BIN)/rekap stack up
 	$(BIN)/python -m loadtests.peer
+
+# Containers (docs/containers.md): docker-compose.yml with Podman, every image built here (as root).
+compose-images:  ## Podman set up, the base image made with debootstrap, every image of docker-compose.yml built
+	sh deploy/podman/setup.sh
+
+chaos-compose: $(STAMP)  ## docker-compose.yml run for real, a night played into it while brokers, PostgreSQL and a tabulator fail
+	$(BIN)/python -m loadtests.compose_chaos

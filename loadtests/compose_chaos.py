@@ -2,7 +2,7 @@
 into it from this host through deploy/docker-compose.ports.yml, faults injected in the containers while it
 plays, then the oracle check.
 
-    .venv/bin/python -m loadtests.compose_chaos                      # make chaos-compose
+    .venv/bin/python -m loadtests.compose_chaos          # make chaos-compose: 200,000 records at 1,500/s
     .venv/bin/python -m loadtests.compose_chaos --records 20000 --rate 200 --keep
 
 Needs the images (`make compose-images`, as root) and deletes the compose project `rekap`'s containers and
@@ -38,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaTimeoutError
 
 from loadtests.harness import SECRET, write_results
 from loadtests.steady import waves
@@ -50,7 +52,7 @@ from rekap.adapters.postgres.terminals import register_terminals
 from rekap.masterdata.files import read_master_data_folder
 from rekap.publisher import Publisher
 from rekap.resources import sumsel_master_data_dir
-from rekap.simulation.night import simulated_terminals
+from rekap.simulation.night import Planned, simulated_terminals
 
 ROOT = Path(__file__).parents[1]
 PROJECT = "rekap"
@@ -122,6 +124,7 @@ class Fault:
     applied: int  # records counted by then
     ended_at: float | None = None  # the fault over (restarted, reconnected, promoted, rejoined)
     applied_at_end: int | None = None
+    produced_at_end: int | None = None
     moved_at: float | None = None  # the count went past where it stood at the fault
     recovered_at: float | None = None  # every record published before the fault counted
     note: str = ""
@@ -134,6 +137,9 @@ class Chaos:
     produced: int = 0
     applied: int = 0
     faults: list[Fault] = field(default_factory=list)
+    max_lag: int = 0  # records published and not yet counted, at worst
+    refused: int = 0  # times the producer refused a record (its queue full for 40 s) and it was sent again
+    cpu: list[float] = field(default_factory=list)  # the machine's busy %, every 0.2 s while publishing
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -142,8 +148,8 @@ class Chaos:
         fault = Fault(name, self.now(), self.produced, self.applied)
         self.faults.append(fault)
         print(f"  {fault.at:6.1f} s  {name} (published {self.produced:,}, counted {self.applied:,})", flush=True)
-        fault.note = await action()
-        fault.ended_at, fault.applied_at_end = self.now(), self.applied
+        fault.note = " ".join((await action()).split())
+        fault.ended_at, fault.applied_at_end, fault.produced_at_end = self.now(), self.applied, self.produced
         print(f"  {fault.ended_at:6.1f} s  over: {fault.note}", flush=True)
 
     async def partitions(self) -> list[dict[str, Any]]:
@@ -234,6 +240,8 @@ async def watch(chaos: Chaos, url: str, stop: asyncio.Event) -> None:
                 with contextlib.suppress(Exception):
                     conn.terminate()
             conn = None
+        chaos.max_lag = max(chaos.max_lag, chaos.produced - chaos.applied)
+        chaos.cpu.append(psutil.cpu_percent())
         for fault in chaos.faults:
             if fault.recovered_at is None and chaos.applied >= fault.produced:
                 fault.recovered_at = chaos.now()
@@ -267,7 +275,9 @@ async def prepare(compose: Compose) -> Any:
     return dataset
 
 
-async def night(compose: Compose, records: int, rate: int, dataset: Any) -> tuple[list[dict[str, Any]], list[str]]:
+async def night(
+    compose: Compose, records: int, rate: int, dataset: Any
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     planned, expected = waves(dataset, records, sign=True)
     superuser = compose.url("postgres", "POSTGRES_SUPERUSER_PASSWORD")
     chaos = Chaos(compose)
@@ -283,8 +293,7 @@ async def night(compose: Compose, records: int, rate: int, dataset: Any) -> tupl
             next_tick = time.monotonic()
             futures = []
             for index in range(0, len(planned), per_tick):
-                futures += [await publisher.enqueue(p.key.decode(), p.value, p.headers)
-                            for p in planned[index : index + per_tick]]  # fmt: skip
+                futures += [await enqueue(publisher, p, chaos) for p in planned[index : index + per_tick]]
                 chaos.produced = min(len(planned), index + per_tick)
                 next_tick += tick
                 await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
@@ -312,7 +321,26 @@ async def night(compose: Compose, records: int, rate: int, dataset: Any) -> tupl
         await conn.close()
     if rows_count != len(planned):
         problems.append(f"{rows_count} outcome rows for {len(planned)} records")
-    return table(chaos, len(sent), publishing_s, total_s, problems), problems
+    cpu = sorted(chaos.cpu) or [0.0]
+    mean, median, p90 = sum(cpu) / len(cpu), cpu[len(cpu) // 2], cpu[int(len(cpu) * 0.9)]
+    figures = [
+        f"At worst {chaos.max_lag:,} records published and not yet counted. The machine's CPU (both cores: every",
+        f"container and the publisher) was {mean:.0f} % busy on average while the night played, {median:.0f} % at",
+        f"the median, {p90:.0f} % at the 90th percentile. The producer refused a record (its queue for a",
+        f"partition full for 40 s) {chaos.refused} times; each was sent again.",
+    ]
+    return table(chaos, len(sent), publishing_s, total_s, problems), problems, figures
+
+
+async def enqueue(publisher: Publisher, planned: Planned, chaos: Chaos) -> Any:
+    """Queue a record; while the producer's queue for its partition stays full (a leader cut off: requests
+    in flight to it time out after 40 s), it refuses the record, which a terminal then sends again."""
+    while True:
+        try:
+            return await publisher.enqueue(planned.key.decode(), planned.value, planned.headers)
+        except KafkaTimeoutError:
+            chaos.refused += 1
+            print(f"  {chaos.now():6.1f} s  the producer's queue is full: the record is sent again", flush=True)
 
 
 def table(chaos: Chaos, sent: int, publishing_s: float, total_s: float, problems: list[str]) -> list[dict[str, Any]]:
@@ -320,9 +348,11 @@ def table(chaos: Chaos, sent: int, publishing_s: float, total_s: float, problems
     for f in chaos.faults:
         lasted = (f.ended_at or f.at) - f.at
         during = (f.applied_at_end or f.applied) - f.applied
+        published = (f.produced_at_end or f.produced) - f.produced
         rows.append({
             "at s": f"{f.at:.1f}", "fault": f.name, "published by then": f"{f.produced:,}",
             "lasted s": f"{lasted:.1f}", "counted/s during it": f"{during / lasted:,.0f}" if lasted > 0 else "-",
+            "published/s during it": f"{published / lasted:,.0f}" if lasted > 0 else "-",
             "count moved on after s": f"{f.moved_at - f.at:.1f}" if f.moved_at is not None else "-",
             "all before it counted after s": f"{f.recovered_at - f.at:.1f}" if f.recovered_at is not None else "never",
             "what happened": f.note,
@@ -331,6 +361,7 @@ def table(chaos: Chaos, sent: int, publishing_s: float, total_s: float, problems
     rows.append({"at s": f"{total_s:.1f}", "fault": f"end: {sent:,} records published in {publishing_s:.0f} s, "
                  f"all counted after {total_s:.0f} s ({sent / total_s:,.0f} records/s overall)",
                  "published by then": f"{sent:,}", "lasted s": "", "counted/s during it": "",
+                 "published/s during it": "",
                  "count moved on after s": "", "all before it counted after s": "",
                  "what happened": verdict})  # fmt: skip
     return rows
@@ -338,8 +369,8 @@ def table(chaos: Chaos, sent: int, publishing_s: float, total_s: float, problems
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=60_000)
-    parser.add_argument("--rate", type=int, default=400, help="records published per second")
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=1500, help="records published per second")
     parser.add_argument("--keep", action="store_true", help="leave the containers running at the end")
     args = parser.parse_args()
     compose = Compose()
@@ -350,7 +381,7 @@ def main() -> int:
     print(f"compose up in {time.monotonic() - started:.0f} s; playing {args.records:,} records at {args.rate}/s",
           flush=True)  # fmt: skip
     try:
-        rows, problems = asyncio.run(night(compose, args.records, args.rate, dataset))
+        rows, problems, figures = asyncio.run(night(compose, args.records, args.rate, dataset))
     finally:
         if not args.keep:
             compose.compose("down", "--volumes")
@@ -359,6 +390,8 @@ def main() -> int:
         "machine with the publisher; 3 brokers (replication 3, min ISR 2), PostgreSQL primary + synchronous standby,",
         "2 tabulators, signatures signed and verified. 'lasted s': from the fault to its end (restarted, rejoined",
         "with full ISRs, reconnected, promoted); 'counted/s during it': records counted over that time.",
+        "",
+        *figures,
     ]
     write_results("compose-chaos", "Chaos in containers: faults under a steady stream (Podman)",
                   "python -m loadtests.compose_chaos " + " ".join(sys.argv[1:]), rows, notes)  # fmt: skip

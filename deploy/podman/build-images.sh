@@ -2,7 +2,8 @@
 # Builds every image docker-compose.yml names, one after the other (they share a 2-core machine), each on
 # REKAP_BASE_IMAGE (default debian:bookworm; localhost/debian:bookworm where no registry is reachable,
 # see setup.sh). Nothing is pulled from a registry when the base is local: apt, PyPI and Maven Central only.
-# Prints each image's build time and size. ONLY="rekap rekap-kafka" builds those alone.
+# Prints each image's build time and size. ONLY="rekap rekap-kafka" builds those alone; NO_CACHE=1 builds
+# every step again (to measure).
 # A machine whose HTTPS goes through an intercepting proxy trusts its CA in /usr/local/share/ca-certificates:
 # that folder (CA_DIR) is mounted read-only into every build step, and apt's ca-certificates then adds its
 # certificates to the image's bundle (pip, Java and Maven trust them too). Set CA_DIR= to mount nothing.
@@ -25,6 +26,7 @@ rekap-nginx bookworm deploy/nginx deploy/nginx/Containerfile -"
 echo "$IMAGES" | while read -r name tag context file arg; do
     case " ${ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
     set -- --build-arg "BASE=$BASE"
+    [ -z "${NO_CACHE:-}" ] || set -- "$@" --no-cache
     CA_DIR="${CA_DIR-/usr/local/share/ca-certificates}"
     if [ -n "$CA_DIR" ] && ls "$CA_DIR"/*.crt >/dev/null 2>&1; then
         set -- "$@" --volume "$CA_DIR:/usr/local/share/ca-certificates:ro"

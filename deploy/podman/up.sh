@@ -3,6 +3,8 @@
 # bookworm's podman-compose (1.0.3) does not wait for, and whose health checks Podman only runs on demand
 # here (no systemd): the brokers and PostgreSQL, until each answers; `init`, until it has succeeded; then
 # the rest. Run from anywhere; the project is `rekap` (containers rekap_<service>_1).
+# podman-compose 1.0.3 starts a service's dependencies even with --no-deps: the last stage runs `init`
+# once more (it is idempotent) and finds the servers running.
 #
 #   deploy/podman/up.sh [servers|init|rest|all]   (default all; each stage assumes the ones before it)
 #   COMPOSE_FILES="docker-compose.yml deploy/docker-compose.ports.yml" also publishes Kafka and PostgreSQL.
