@@ -8,8 +8,8 @@ plays, then the oracle check.
 Needs the images (`make compose-images`, as root) and deletes the compose project `rekap`'s containers and
 volumes first: every run starts from nothing. The shape is the deployment's: three brokers (KRaft, every
 topic on 3 with min.insync.replicas 2), PostgreSQL primary + synchronous standby, two tabulators
-(`deploy.replicas: 2`, an override this module writes), signatures on. The topics are made here at
-replication 3 before `init` runs (until `rekap kafka setup` makes them so by itself on a 3-broker cluster).
+(`deploy.replicas: 2`, an override this module writes), signatures on. `init` makes the topics (`rekap kafka
+setup`, once the three brokers answer); the run stops unless they are on 3 brokers with min.insync.replicas 2.
 
 The faults, in order, spread over the publishing (each over before the next):
 the leader of a busy partition SIGKILLed (`podman kill`), started again 5 s later · a broker stopped, its
@@ -40,12 +40,12 @@ from typing import Any
 import asyncpg
 import psutil
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaTimeoutError
 
 from loadtests.harness import SECRET, write_results
 from loadtests.steady import waves
 from rekap.access import KafkaAccess
-from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres import night_check as check
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.terminals import register_terminals
@@ -57,7 +57,7 @@ from rekap.simulation.night import Planned, simulated_terminals
 ROOT = Path(__file__).parents[1]
 PROJECT = "rekap"
 NETWORK = f"{PROJECT}_default"
-TOPIC, DEAD_LETTERS, PARTITIONS = "tallies", "tallies.dead-letters", 6
+TOPIC, DEAD_LETTERS = "tallies", "tallies.dead-letters"
 BROKERS = {1: "kafka-1", 2: "kafka-2", 3: "kafka-3"}
 BOOTSTRAP = "127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292"  # deploy/docker-compose.ports.yml
 PASSWORDS = [
@@ -253,15 +253,37 @@ async def watch(chaos: Chaos, url: str, stop: asyncio.Event) -> None:
 
 
 def start(compose: Compose) -> None:
-    """From nothing: the servers, the topics at replication 3, `init`; master data and terminals; the rest."""
+    """From nothing: the servers, `init` (the topics: checked to be on 3 brokers, min ISR 2)."""
     print("removing the project's containers and volumes, starting the brokers and PostgreSQL ...", flush=True)
     compose.compose("down", "--volumes")
     for service in ("kafka-1", "kafka-2", "kafka-3", "postgres-1", "postgres-2"):
         podman("volume", "rm", "--force", f"{PROJECT}_{service}-data", check=False)
     compose.up("servers")
-    admin = compose.kafka("admin", "KAFKA_ADMIN_PASSWORD")
-    asyncio.run(ensure_topics(admin, {TOPIC: PARTITIONS, DEAD_LETTERS: PARTITIONS}, replication_factor=3))
     compose.up("init")
+    problems = asyncio.run(replication_problems(compose.kafka("admin", "KAFKA_ADMIN_PASSWORD")))
+    if problems:
+        raise SystemExit("the topics `init` made are not the deployment's: " + "; ".join(problems))
+
+
+async def replication_problems(admin: KafkaAccess) -> list[str]:
+    """What keeps a topic's partitions from being on three brokers with two in sync for every write."""
+    client = AIOKafkaAdminClient(**admin.options(), request_timeout_ms=10000)
+    await client.start()
+    try:
+        described = await client.describe_topics([TOPIC, DEAD_LETTERS])
+        configs = await client.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in (TOPIC, DEAD_LETTERS)]
+        )
+    finally:
+        await client.close()
+    problems = [f"{topic['topic']} partition {p['partition']} has {len(p['replicas'])} replicas"
+                for topic in described for p in topic["partitions"] if len(p["replicas"]) != 3]  # fmt: skip
+    for response in configs:
+        for _, _, _, name, entries in response.resources:
+            isr = {entry[0]: entry[1] for entry in entries}.get("min.insync.replicas")
+            if isr != "2":
+                problems.append(f"{name} has min.insync.replicas={isr}")
+    return problems
 
 
 async def prepare(compose: Compose) -> Any:
