@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from rekap.access import KafkaAccess
+from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.replication import (
@@ -29,7 +30,7 @@ from rekap.adapters.postgres.replication import (
 )
 from rekap.bootstrap import tabulator_service
 from rekap.config import KAFKA_VERSION
-from rekap.devstack.kafka import LocalKafka, start_nodes, stop_nodes
+from rekap.devstack.kafka import LocalKafka, cluster_id_of, start_nodes, stop_nodes
 from rekap.devstack.postgres import LocalPostgres
 from rekap.devstack.process import free_port
 from rekap.devstack.secrets import local_postgres_url
@@ -165,6 +166,33 @@ async def test_a_cluster_losing_a_partition_leader_loses_no_record(
         return (await leader_of(kafka.admin, topic, 0))[1] == [1, 2, 3]
 
     await until(caught_up)
+
+
+async def test_a_broker_that_lost_its_disk_rejoins_and_the_cluster_still_knows_its_users(
+    cluster: list[LocalKafka],
+) -> None:
+    """Formatted anew and started, it takes its old place in the controllers' quorum (not as the voter whose
+    log it lost); then the whole cluster, stopped and started twice, still has its users and its topics."""
+    kafka = BrokerAccess(admin_of(cluster))
+    await asyncio.to_thread(kafka.set_users)
+    topic = f"disk-{secrets.token_hex(6)}"
+    await kafka.new_topic(topic)
+    lost = cluster[2]
+    pid = lost.process.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(lost.data_dir)  # its disk, gone
+    await asyncio.to_thread(lost.start, cluster_id=cluster_id_of(cluster[0]))
+
+    async def caught_up() -> bool:
+        return (await leader_of(kafka.admin, topic, 0))[1] == [1, 2, 3]
+
+    await until(caught_up)
+    for _ in range(2):
+        await asyncio.to_thread(stop_nodes, cluster)
+        await asyncio.to_thread(start_nodes, cluster)
+        await until(caught_up)  # the admin logs in, and every partition is on three brokers again
+        assert await ensure_topics(kafka.terminals, {topic: 3}) == [], "the terminals' login still works"
 
 
 @pytest.fixture

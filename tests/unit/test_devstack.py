@@ -90,13 +90,23 @@ def config_of(kafka: LocalKafka) -> dict[str, str]:
 def test_a_cluster_node_names_the_quorum_and_keeps_three_copies_two_in_sync(tmp_path: Path) -> None:
     config = config_of(cluster_node(tmp_path, 2))
     assert config["node.id"] == "2"
-    assert config["controller.quorum.voters"] == "1@127.0.0.1:19093,2@127.0.0.1:19103,3@127.0.0.1:19113"
-    assert "controller.quorum.bootstrap.servers" not in config
+    # A dynamic quorum (KIP-853): a node that lost its disk replaces its old self instead of voting as it.
+    assert config["controller.quorum.bootstrap.servers"] == "127.0.0.1:19093,127.0.0.1:19103,127.0.0.1:19113"
+    assert config["controller.quorum.auto.join.enable"] == "true"
+    assert "controller.quorum.voters" not in config
     assert config["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19102,CONTROLLER://127.0.0.1:19103"
     assert (config["default.replication.factor"], config["min.insync.replicas"]) == ("3", "2")
     assert config["offsets.topic.replication.factor"] == "3", "the group's offsets survive a broker too"
     assert config["unclean.leader.election.enable"] == "false", "no replica that fell behind becomes leader"
     assert cluster_node(tmp_path, 2).name == "kafka-2"
+
+
+def test_a_cluster_node_made_with_a_fixed_quorum_is_refused(tmp_path: Path) -> None:
+    node = cluster_node(tmp_path, 1)
+    config_of(node)
+    node.config_file.write_text(node.config_file.read_text() + "controller.quorum.voters=1@127.0.0.1:19093\n")
+    with pytest.raises(StackError, match="fixed quorum"):
+        node._check_ports_unchanged()
 
 
 def test_a_node_alone_is_its_own_quorum(tmp_path: Path) -> None:

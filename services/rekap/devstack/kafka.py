@@ -125,7 +125,12 @@ JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"
 class LocalKafka:
     """One local node: its jars (shared cache), its state folder (config, data, logs, pid), and the
     passwords of its own principal and of the admin (set when it is formatted). Alone (`voters` empty) it is
-    its own quorum; in a cluster `voters` names every node's controller, node id -> controller port."""
+    its own quorum; in a cluster `voters` names every node's controller, node id -> controller port.
+
+    A cluster's quorum is dynamic (KRaft's KIP-853): formatted with every controller's node id, address and
+    metadata folder's directory id; a node whose disk was lost is formatted anew without them and, starting,
+    replaces its old self in the quorum by itself (controller.quorum.auto.join.enable), so that a controller
+    with an empty metadata log never votes as the one that had the log."""
 
     version: str
     cache_dir: Path
@@ -216,9 +221,11 @@ class LocalKafka:
     def is_formatted(self) -> bool:
         return (self.data_dir / "meta.properties").exists()
 
-    def format(self, cluster_id: str | None = None) -> None:
+    def format(self, cluster_id: str | None = None, controllers: str | None = None) -> None:
         """Write the config and format the log folder (first start only): with a new cluster id, or with the
-        cluster's (every node of a cluster is formatted with the same)."""
+        cluster's (every node of a cluster is formatted with the same). A new cluster's nodes are formatted
+        with `controllers` (id@host:port:directory-id, every one); a node of a running cluster without them
+        (it joins the quorum once it runs)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         cluster_id = cluster_id or new_cluster_id()
@@ -232,7 +239,7 @@ class LocalKafka:
             self._classpath(),
             "kafka.tools.StorageTool",
             "format",
-            *([] if self.voters else ["--standalone"]),  # a cluster's quorum is named in its config
+            *(_quorum_arguments(self.voters, controllers)),
             "-t",
             cluster_id,
             "-c",
@@ -257,8 +264,8 @@ class LocalKafka:
     def _write_config(self) -> None:
         (self.state_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         if self.voters:
-            voters = ",".join(f"{node}@127.0.0.1:{port}" for node, port in self.voters)
-            quorum = f"controller.quorum.voters={voters}"
+            controllers = ",".join(f"127.0.0.1:{port}" for _, port in self.voters)
+            quorum = f"controller.quorum.bootstrap.servers={controllers}\ncontroller.quorum.auto.join.enable=true"
         else:
             quorum = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
         config = SERVER_PROPERTIES.format(
@@ -280,6 +287,11 @@ class LocalKafka:
         if "sasl.enabled.mechanisms" not in config:
             raise StackError(
                 f"The local broker in {self.state_dir} was made by an older Rekap, without authentication: "
+                "`rekap stack reset` starts over with empty data."
+            )
+        if "controller.quorum.voters=" in config:
+            raise StackError(
+                f"The local broker in {self.state_dir} was made by an older Rekap, with a fixed quorum: "
                 "`rekap stack reset` starts over with empty data."
             )
         expected = f"listeners=SASL_PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
@@ -373,9 +385,14 @@ def start_nodes(nodes: list[LocalKafka], timeout: float = 120.0) -> list[int]:
     nodes[0].fetch_jars()
     formatted = [n for n in nodes if n.is_formatted()]
     cluster_id = cluster_id_of(formatted[0]) if formatted else new_cluster_id()
+    # A new cluster: every controller named, each with the directory id its metadata folder is formatted
+    # with. A node without data in a cluster that has some: formatted to join (its disk was lost).
+    controllers = None
+    if not formatted and nodes[0].voters:
+        controllers = ",".join(f"{n}@127.0.0.1:{port}:{new_cluster_id()}" for n, port in nodes[0].voters)
     for node in nodes:
         if not node.is_formatted():
-            node.format(cluster_id)
+            node.format(cluster_id, controllers)
     launched = [node.launch() for node in nodes]
     return [node.wait_started(started, timeout) for node, started in zip(nodes, launched, strict=True)]
 
@@ -388,6 +405,14 @@ def stop_nodes(nodes: list[LocalKafka]) -> list[str]:
     with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
         stopped = list(pool.map(lambda node: node.stop(), nodes))
     return [node.name for node, was in zip(nodes, stopped, strict=True) if was]
+
+
+def _quorum_arguments(voters: tuple[tuple[int, int], ...], controllers: str | None) -> list[str]:
+    """StorageTool's quorum arguments: alone, its own quorum; a new cluster's node, every controller; a node
+    joining a running cluster, none."""
+    if not voters:
+        return ["--standalone"]
+    return ["--initial-controllers", controllers] if controllers else ["--no-initial-controllers"]
 
 
 def cluster_id_of(node: LocalKafka) -> str:
