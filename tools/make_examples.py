@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,13 @@ VALID = f"""{{
 }}
 """
 DELETE = object()  # a field the example leaves out
+# The photos of the form's sheets (tally v1's optional `photos`): the digests and sizes of stand-in bytes, as the
+# photos themselves travel apart from the form.
+PHOTOS = [
+    {"sha256": hashlib.sha256(f"C.Hasil {TPS} pkwkp-16, sheet {sheet}".encode()).hexdigest(), "bytes": size,
+     "media_type": "image/jpeg", "sheet": sheet}
+    for sheet, size in ((1, 734_512), (2, 698_007))
+]  # fmt: skip
 
 
 def changed(**fields: Any) -> bytes:
@@ -122,6 +130,8 @@ RECORDS: list[tuple[str, str, str, str | None, str, str | None, str, bytes]] = [
      "300 / 274 registered, the master data says 300 / 273", changed(voters__registered__female=274)),
     ("submitted_in_future.json", TPS, TERMINAL, None, "quarantined", "submitted_in_future", "",
      changed(submitted_at="2099-11-27T14:05:31+07:00")),
+    ("valid_with_photos.json", TPS, TERMINAL, None, "accepted", None, "the contract's example with its sheets' photos",
+     changed(submission_id="a3e5b7c9-1d2f-4a6b-8c0e-2f4a6b8c0d1e", photos=PHOTOS)),
     ("revision_jump.json", TPS, TERMINAL, None, "quarantined", "revision_jump",
      "no revision before it: 150 is more than 100 above 0", changed(revision=150)),
 ]  # fmt: skip

@@ -44,7 +44,13 @@ MAX_VALUE_BYTES = 65_536
 COUNT_MAX = 9_999
 REVISION_MAX = 2_147_483_647
 REGISTERED_MAX = 600
-MAX_QUOTES = 2 * (32 + 100 + 6)  # every key and string of a form with the most choices, each in two quotes
+# Every key and string of a form with the most choices and photos, each in two quotes: 32 keys and 6 strings
+# besides the choices; "photos", then 4 keys and 2 strings a photo.
+MAX_QUOTES = 2 * (32 + 100 + 6) + 2 + 8 * 2 * (4 + 2)
+MAX_PHOTOS = 8
+MAX_PHOTO_BYTES = 2 * 1024 * 1024
+PHOTO_FIELDS = {"sha256", "bytes", "media_type", "sheet"}
+MEDIA_TYPES = {"image/jpeg", "image/png"}
 MAX_SHOWN = 200
 NEWLINE = b"\n"
 LEVELS = (("kecamatan", 6), ("kabupaten_kota", 4), ("provinsi", 2))
@@ -452,7 +458,7 @@ def parse_form(value: bytes) -> dict:
         form = json.loads(value.decode("utf-8"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise Bad(f"not JSON: {error}") from None
-    exactly(form, FORM_FIELDS)
+    exactly(form, FORM_FIELDS | {"photos"} if isinstance(form, dict) and "photos" in form else FORM_FIELDS)
     strings = ("schema", "submission_id", "terminal_id", "tps_id", "contest_id", "submitted_at")
     if not all(isinstance(form[k], str) for k in strings) or form["schema"] != "tally/v1":
         raise Bad("not a tally/v1 form")
@@ -476,10 +482,40 @@ def parse_form(value: bytes) -> dict:
         raise Bad("votes do not name choices")
     if not all(is_count(n) for n in [*ballots.values(), *votes.values(), form["valid"], form["invalid"]]):
         raise Bad("a count is not a whole number from 0 to 9999")
+    photos(form)
     form["_numbers"] = (*numbers, ballots["received"], ballots["used"], ballots["damaged"], ballots["unused"],
                         form["valid"], form["invalid"], tuple(sorted(votes.items())))  # fmt: skip
     form["_submitted_us"] = (moment - EPOCH) // timedelta(microseconds=1)
     return form
+
+
+def photos(form: dict) -> None:
+    """The optional photos of a form, as tally v1 allows them (absent, or 1 to 8 of them, one per sheet)."""
+    if "photos" not in form:
+        return
+    photos = form["photos"]
+    if not isinstance(photos, list) or not 1 <= len(photos) <= MAX_PHOTOS:
+        raise Bad("photos is not a list of 1 to 8 photos")
+    for photo in photos:
+        exactly(photo, PHOTO_FIELDS)
+        if not isinstance(photo["sha256"], str) or not HEX64.fullmatch(photo["sha256"]):
+            raise Bad("a photo's sha256 is not 64 lowercase hexadecimal digits")
+        if type(photo["bytes"]) is not int or not 1 <= photo["bytes"] <= MAX_PHOTO_BYTES:
+            raise Bad("a photo's size is not a whole number of bytes from 1 to 2 MiB")
+        if not isinstance(photo["media_type"], str) or photo["media_type"] not in MEDIA_TYPES:
+            raise Bad("a photo is not image/jpeg or image/png")
+        if type(photo["sheet"]) is not int or not 1 <= photo["sheet"] <= MAX_PHOTOS:
+            raise Bad("a photo's sheet is not a whole number from 1 to 8")
+    if len({p["sheet"] for p in photos}) != len(photos) or len({p["sha256"] for p in photos}) != len(photos):
+        raise Bad("two photos of one sheet, or with one sha256")
+
+
+def quotes(form: dict) -> int:
+    """The quote characters of the form's JSON, each key and string written once."""
+    written = 2 * (32 + len(form["votes"]) + 6)
+    if "photos" in form:
+        written += 2 + len(form["photos"]) * 2 * (4 + 2)
+    return written
 
 
 def header(headers: list[tuple[bytes, bytes | None]], name: bytes) -> bytes | None:
@@ -556,7 +592,7 @@ def judge(  # noqa: PLR0911 (a return per reason, in the decoder's order)
         form = parse_form(value)
     except Bad:
         return "rejected", "schema_violation"
-    if value.count(b'"') != 2 * (32 + len(form["votes"]) + 6):
+    if value.count(b'"') != quotes(form):
         return "rejected", "duplicate_key"
     tps_id, contest = form["tps_id"], form["contest_id"]
     if key != tps_id.encode():

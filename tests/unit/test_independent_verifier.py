@@ -12,12 +12,14 @@ import random
 import pytest
 from loadtests.fuzz import Fuzzed, Generator, IndependentJudge
 
-from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord
+from rekap.domain.decode import Authentic, Decoded, Decoder, RawRecord, Rejected
+from rekap.domain.reasons import RejectReason
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
 from rekap.resources import sumsel_master_data_dir
 from rekap.simulation.forms import Form, consistent_form, encode
 from rekap.simulation.night import simulated_terminals
+from tests.unit.contract.test_photos import AS_FLOAT, INVALID, SAME_DIGEST, VALID, photo
 
 SECRET = b"independent verifier differential"
 DATASET = read_master_data_folder(sumsel_master_data_dir())
@@ -117,3 +119,28 @@ def test_every_way_of_writing_a_time_or_an_id_is_judged_alike(
         form[field] = text
         _, differ = differences(judges, signed(form), n)
         assert differ == [], text
+
+
+def test_every_photos_valid_or_not_is_judged_alike(judges: tuple[Decoder, IndependentJudge]) -> None:
+    """Tally v1's optional photos: each valid and malformed list of tests/unit/contract/test_photos.py, and one
+    with a key repeated inside a photo."""
+    rng = random.Random(5)
+    tps = DATASET.tps[7]
+    contest = DATASET.master_data().contests_at(tps.tps_id)[0]
+    for n, photos in enumerate([*VALID, *INVALID.values(), SAME_DIGEST, AS_FLOAT]):
+        form = consistent_form(tps, contest, rng)
+        form["photos"] = photos
+        decoded, differ = differences(judges, signed(form), n)
+        assert differ == [], photos
+        assert isinstance(decoded, Authentic) is (n < len(VALID))
+    form = consistent_form(tps, contest, rng)
+    form["photos"] = [photo(1)]
+    value = encode(form).replace(b'"sheet":1', b'"sheet":2,"sheet":1', 1)
+    assert value != encode(form)
+    fuzzed = signed(form)
+    key = SigningKey.derived(SECRET, str(form["terminal_id"]))
+    repeated = Fuzzed("crafted", RawRecord(fuzzed.record.key, value, (("signature", key.sign(value)),)), True)
+    decoded, differ = differences(judges, repeated, 999)
+    assert differ == []
+    assert isinstance(decoded, Rejected)
+    assert decoded.reason is RejectReason.DUPLICATE_KEY

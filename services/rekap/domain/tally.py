@@ -11,11 +11,14 @@ import re
 import struct
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.config import JsonDict
 
 SCHEMA_ID = "tally/v1"
 MAX_COUNT = 9_999
 MAX_REVISION = 2_147_483_647  # stored as a PostgreSQL integer
+MAX_PHOTOS = 8  # photos of a form's sheets, one per sheet: a C.Hasil has fewer sheets than that
+MAX_PHOTO_BYTES = 2 * 1024 * 1024  # 2 MiB, what a sheet's photo needs once its metadata is stripped
 
 # Times and ids exactly as RFC 3339 and RFC 9562 write them: a parser in any language reads the same
 # instant and the same id (pydantic alone would also take "1700000000", "2024-11-27 10:00" or a UUID in
@@ -68,13 +71,55 @@ class Ballots(_Part):
     unused: Count
 
 
+class Photo(_Part):
+    """A photo of one sheet of the form: which sheet, and the SHA-256 and size of the image's exact bytes.
+
+    The photo itself travels apart (keyed by its digest); the form, and so its signature, binds the numbers to
+    these bytes.
+    """
+
+    sha256: Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")]
+    size: Annotated[int, Field(alias="bytes", ge=1, le=MAX_PHOTO_BYTES)]
+    media_type: Literal["image/jpeg", "image/png"]
+    sheet: Annotated[int, Field(ge=1, le=MAX_PHOTOS)]
+
+
+def _one_per_sheet_and_digest(photos: tuple[Photo, ...]) -> tuple[Photo, ...]:
+    if len({p.sheet for p in photos}) != len(photos):
+        raise ValueError("two photos of the same sheet")
+    if len({p.sha256 for p in photos}) != len(photos):
+        raise ValueError("two photos with the same sha256")
+    return photos
+
+
+# What JSON Schema can say of "one photo per sheet": at most one item for each sheet number. (No two with the
+# same sha256 it cannot say: docs/contract.md lists it as the one rule the schema leaves to the code.)
+_PHOTOS_SCHEMA: dict[str, object] = {
+    "uniqueItems": True,
+    "allOf": [
+        {"contains": {"properties": {"sheet": {"const": sheet}}}, "minContains": 0, "maxContains": 1}
+        for sheet in range(1, MAX_PHOTOS + 1)
+    ],
+}
+Photos = Annotated[
+    tuple[Photo, ...],
+    Field(min_length=1, max_length=MAX_PHOTOS, json_schema_extra=_PHOTOS_SCHEMA),
+    AfterValidator(_one_per_sheet_and_digest),
+]
+
+
+def _schema_of_tally(schema: JsonDict) -> None:
+    schema["$id"] = "https://rekap.example/schemas/tally-v1.schema.json"
+    properties = schema["properties"]
+    photos = properties.get("photos") if isinstance(properties, dict) else None
+    if isinstance(photos, dict):
+        del photos["default"]  # absent means no photos; [] itself is not allowed
+
+
 class TallyV1(_Part):
     """One form: the result of one contest at one TPS, in one revision."""
 
-    model_config = ConfigDict(
-        title="Rekap tally v1",
-        json_schema_extra={"$id": "https://rekap.example/schemas/tally-v1.schema.json"},
-    )
+    model_config = ConfigDict(title="Rekap tally v1", json_schema_extra=_schema_of_tally)
 
     schema_: Literal["tally/v1"] = Field(alias="schema")
     submission_id: Annotated[str, Field(pattern=UUID_TEXT, json_schema_extra={"format": "uuid"})]
@@ -90,6 +135,8 @@ class TallyV1(_Part):
     votes: Annotated[dict[ChoiceKey, Count], Field(min_length=1, json_schema_extra={"additionalProperties": False})]
     valid: Count
     invalid: Count
+    # Optional, added to v1 after it was published: absent (never null, never []) when the form has no photos.
+    photos: Photos = ()
 
     def sections(self) -> tuple[int, ...]:
         """The form's numbers beyond valid, invalid and ballots used, in SECTION_NAMES order: what the
@@ -164,9 +211,12 @@ NO_SECTIONS = (0,) * len(SECTION_NAMES)
 
 
 def _keys_of(model: type[BaseModel]) -> int:
-    """How many object keys a model's JSON holds, its nested models' included (a dict field counts 1)."""
+    """How many object keys a model's JSON holds, its nested models' included (a dict field counts 1), the
+    optional ones (photos) left out."""
     keys = 0
     for field in model.model_fields.values():
+        if not field.is_required():
+            continue
         keys += 1
         nested = field.annotation
         if isinstance(nested, type) and issubclass(nested, BaseModel):
@@ -181,12 +231,17 @@ STRING_VALUES = 6
 # Every key and every string value is written between two quotes, and none of them may hold one (each
 # is pattern-checked), so a valid form has exactly this many quote characters unless a JSON object
 # repeats a key. One count of the raw bytes bounds the work before parsing and finds a repeated key.
-MAX_QUOTES = 2 * (FIXED_KEYS + MAX_CHOICES + STRING_VALUES)
+# With photos, the key "photos", then for each photo its 4 keys and 2 strings (sha256, media_type).
+PHOTO_QUOTES = 2 * (_keys_of(Photo) + 2)
+MAX_QUOTES = 2 * (FIXED_KEYS + MAX_CHOICES + STRING_VALUES) + 2 + MAX_PHOTOS * PHOTO_QUOTES
 
 
 def quotes_of(tally: TallyV1) -> int:
     """The quote characters of this form's JSON, each key and string written once."""
-    return 2 * (FIXED_KEYS + len(tally.votes) + STRING_VALUES)
+    quotes = 2 * (FIXED_KEYS + len(tally.votes) + STRING_VALUES)
+    if tally.photos:
+        quotes += 2 + len(tally.photos) * PHOTO_QUOTES
+    return quotes
 
 
 def json_schema() -> dict[str, object]:

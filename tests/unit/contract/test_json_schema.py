@@ -38,6 +38,7 @@ def with_(path: str, value: object) -> dict[str, Any]:
     return changed(example(), path, value)
 
 
+PHOTO = {"sha256": "0" * 64, "bytes": 1, "media_type": "image/png", "sheet": 1}
 CORPUS = [
     (example(), True),
     (with_("votes", {"1": 0, "kolom_kosong": 0}), True),
@@ -62,6 +63,15 @@ CORPUS = [
     (with_("submission_id", "6f1c2d0e"), False),
     (with_("submitted_at", "2024-11-27T14:05:31"), False),
     (with_("submitted_at", "yesterday"), False),
+    # The optional photos (more in test_photos.py).
+    (with_("photos", [PHOTO]), True),
+    (with_("photos", [{"sha256": "0" * 64, "bytes": 1, "media_type": "image/png", "sheet": 1, "x": 0}]), False),
+    (with_("photos", [{"sha256": "A" * 64, "bytes": 1, "media_type": "image/png", "sheet": 1}]), False),
+    (with_("photos", [{"sha256": "0" * 64, "bytes": 0, "media_type": "image/png", "sheet": 1}]), False),
+    (with_("photos", [{"sha256": "0" * 64, "bytes": 1, "media_type": "image/png", "sheet": True}]), False),
+    (with_("photos", [PHOTO, {**PHOTO, "sha256": "1" * 64}]), False),  # two of sheet 1
+    (with_("photos", []), False),
+    (with_("photos", None), False),
 ]
 
 

@@ -123,7 +123,7 @@ def test_arbitrary_json_never_raises(world: World, document: Any, headers: Any) 
 
 
 @FIXTURE_OK
-@given(seed=seeds, path=st.sampled_from(["votes", "voters", "ballots", "voters.voted", "revision", "valid"]),
+@given(seed=seeds, path=st.sampled_from(["votes", "voters", "ballots", "voters.voted", "revision", "valid", "photos"]),
        replacement=json_values)  # fmt: skip
 def test_any_value_in_any_field_never_raises(world: World, seed: int, path: str, replacement: Any) -> None:
     form = changed(valid_form(world, TPS_A, GOVERNOR, seed), path, replacement)
