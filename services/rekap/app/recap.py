@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from rekap.app.site_rows import VoteRow
 from rekap.errors import ConfigError
 from rekap.numbers import angka, percent, persen
 
@@ -196,18 +197,6 @@ class RegionSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class RegionVotes:
-    """A row of hasil.votes: a choice's votes in a region and contest."""
-
-    level: str
-    region_code: str
-    contest_id: str
-    choice: str
-    candidate_name: str
-    votes: int
-
-
-@dataclass(frozen=True, slots=True)
 class TpsRecap:
     """A row of hasil.tps_status for the recapitulation: a TPS's status in one contest and, counted, its form."""
 
@@ -225,7 +214,7 @@ class RecapRows:
     a kecamatan's TPS (when the children are TPS), and the contest's name (None: a contest of no name)."""
 
     regions: list[RegionSummary]
-    votes: list[RegionVotes]
+    votes: list[VoteRow]
     tps: list[TpsRecap]
     contest_name: str | None
 

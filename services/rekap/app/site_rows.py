@@ -1,5 +1,6 @@
 """The rows of one snapshot the public site is built from, as the site's reads (adapters/postgres/site.py) hand
-them out and its pages (rekap.site) read them: one frozen dataclass per read, a field per column."""
+them out and its pages (rekap.site) read them: one frozen dataclass per read, a field per column. VoteRow is
+also what the recapitulation (app/recap.py) and the night's check read of hasil.votes."""
 
 from __future__ import annotations
 

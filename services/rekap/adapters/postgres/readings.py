@@ -12,7 +12,8 @@ import asyncpg
 from rekap.adapters.postgres.connection import Connection
 from rekap.app.night import RaceCount, RegionCount
 from rekap.app.publish import RecordOutcome
-from rekap.app.recap import RegionSummary, RegionVotes
+from rekap.app.recap import RegionSummary
+from rekap.app.site_rows import VoteRow
 from rekap.app.status import DecidingForm, Received
 from rekap.domain.contests import Contest
 from rekap.domain.revisions import Authority, CurrentForm
@@ -38,7 +39,7 @@ SELECT_SUMMARY = """
 SELECT * FROM hasil.summary WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
 """
 SELECT_VOTES = """
-SELECT level, region_code, contest_id, choice, candidate_name, votes FROM hasil.votes
+SELECT level, region_code, contest_id, choice, candidate_name, votes, percent_of_valid FROM hasil.votes
 WHERE ($1::text IS NULL OR contest_id = $1) AND ($2::text[] IS NULL OR level = ANY($2))
 """
 SELECT_DECIDING_FORM = "SELECT revision, digest, authority FROM rekap.form WHERE tps_id = $1 AND contest_id = $2"
@@ -99,11 +100,9 @@ async def summary_rows(
     return [region_summary(r) for r in await conn.fetch(SELECT_SUMMARY, contest_id, levels)]
 
 
-async def vote_rows(
-    conn: Connection, contest_id: str | None = None, levels: list[str] | None = None
-) -> list[RegionVotes]:
+async def vote_rows(conn: Connection, contest_id: str | None = None, levels: list[str] | None = None) -> list[VoteRow]:
     """hasil.votes, of one contest and some levels if asked (filtered by PostgreSQL)."""
-    return [RegionVotes(**r) for r in await conn.fetch(SELECT_VOTES, contest_id, levels)]
+    return [VoteRow(**r) for r in await conn.fetch(SELECT_VOTES, contest_id, levels)]
 
 
 def region_summary(row: Any) -> RegionSummary:

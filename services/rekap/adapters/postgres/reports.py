@@ -8,7 +8,8 @@ import orjson
 from rekap.adapters.postgres.connection import Connection, one_snapshot
 from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.readings import region_summary
-from rekap.app.recap import RecapRows, RegionVotes, TpsRecap
+from rekap.app.recap import RecapRows, TpsRecap
+from rekap.app.site_rows import VoteRow
 from rekap.domain.tally import SECTION_NAMES
 
 SELECT_REGIONS = """
@@ -17,7 +18,7 @@ WHERE contest_id = $1 AND ((level = $2 AND region_code = $3) OR (level = $4 AND 
 ORDER BY region_code
 """
 SELECT_VOTES = """
-SELECT level, region_code, contest_id, choice, candidate_name, votes FROM hasil.votes
+SELECT level, region_code, contest_id, choice, candidate_name, votes, percent_of_valid FROM hasil.votes
 WHERE contest_id = $1 AND ((level = $2 AND region_code = $3) OR (level = $4 AND left(region_code, $5) = $3))
 ORDER BY length(choice), choice
 """
@@ -40,7 +41,7 @@ async def read_recap_rows(conn: Connection, region_code: str, contest_id: str, l
             contest_name = await conn.fetchval(SELECT_CONTEST_NAME, contest_id)
     return RecapRows(
         [region_summary(r) for r in regions],
-        [RegionVotes(**r) for r in votes],
+        [VoteRow(**r) for r in votes],
         [
             TpsRecap(
                 r["tps_id"],
