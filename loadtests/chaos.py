@@ -50,6 +50,13 @@ class Fault:
     recovered_at: float | None = None  # every record published before the fault counted
     moved_at: float | None = None  # the count went past where it stood at the fault
 
+    def observe(self, applied: int, now: float) -> None:
+        """The count stands at `applied` at `now`: when it first moved on, and first caught up with the fault."""
+        if self.recovered_at is None and applied >= self.produced:
+            self.recovered_at = now
+        if self.moved_at is None and applied > self.applied:
+            self.moved_at = now
+
 
 @dataclass
 class Chaos:
@@ -145,10 +152,7 @@ async def watch(
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             conn = None
         for fault in chaos.faults:
-            if fault.recovered_at is None and chaos.applied >= fault.produced:
-                fault.recovered_at = chaos.now()
-            if fault.moved_at is None and chaos.applied > fault.applied:
-                fault.moved_at = chaos.now()
+            fault.observe(chaos.applied, chaos.now())
         await asyncio.sleep(0.2)
     if conn is not None:
         with contextlib.suppress(Exception):

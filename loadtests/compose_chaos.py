@@ -43,6 +43,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaTimeoutError
 
+from loadtests.chaos import Fault as LocalFault
 from loadtests.harness import SECRET, write_results
 from loadtests.steady import waves
 from rekap.access import KafkaAccess
@@ -117,16 +118,13 @@ def podman(*args: str, check: bool = True) -> str:
 
 
 @dataclass
-class Fault:
-    name: str
-    at: float  # seconds since publishing began
-    produced: int  # records published by then
-    applied: int  # records counted by then
+class Fault(LocalFault):
+    """A fault as the local chaos test records it, and when it was over, and how far publishing and the count
+    were then."""
+
     ended_at: float | None = None  # the fault over (restarted, reconnected, promoted, rejoined)
     applied_at_end: int | None = None
     produced_at_end: int | None = None
-    moved_at: float | None = None  # the count went past where it stood at the fault
-    recovered_at: float | None = None  # every record published before the fault counted
     note: str = ""
 
 
@@ -243,10 +241,7 @@ async def watch(chaos: Chaos, url: str, stop: asyncio.Event) -> None:
         chaos.max_lag = max(chaos.max_lag, chaos.produced - chaos.applied)
         chaos.cpu.append(psutil.cpu_percent())
         for fault in chaos.faults:
-            if fault.recovered_at is None and chaos.applied >= fault.produced:
-                fault.recovered_at = chaos.now()
-            if fault.moved_at is None and chaos.applied > fault.applied:
-                fault.moved_at = chaos.now()
+            fault.observe(chaos.applied, chaos.now())
         await asyncio.sleep(0.2)
     if conn is not None:
         await conn.close()
