@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from rekap.access import KafkaAccess, KafkaRole, Resources, with_database
+from rekap.access import KafkaAccess, KafkaRole, Resources, Topic, with_database
 from rekap.adapters.kafka.security import grant_acls, set_user, wait_until_accepted
 from rekap.adapters.kafka.topics import ensure_topics
-from rekap.config import DbUser
+from rekap.config import PHOTO_RECORD_BYTES, DbUser
 from rekap.devstack.provision import provision_database as devstack_provision
 from rekap.devstack.secrets import LOCAL_LOGINS
 
@@ -65,7 +65,14 @@ class BrokerAccess:
 
     async def new_topic(self, name: str, partitions: int = 3) -> None:
         """A topic, its dead-letter topic, and the ACLs of both roles on them (and on `{name}-tabulators`)."""
-        await ensure_topics(self.admin, {name: partitions, f"{name}.dead-letters": partitions})
+        await ensure_topics(
+            self.admin,
+            [
+                Topic(name, partitions),
+                Topic(f"{name}.dead-letters", partitions),
+                Topic(f"{name}.photos", partitions, PHOTO_RECORD_BYTES),
+            ],
+        )
         for role in KafkaRole:
             await asyncio.to_thread(grant_acls, self.admin, role.value, role, resources(name))
 
@@ -74,4 +81,4 @@ def resources(topic: str) -> Resources:
     """The names the tests' settings give a tally topic's companions (see election.settings_for)."""
     if topic == "tallies":
         return Resources("tallies", "tallies.dead-letters", "rekap-tabulator")
-    return Resources(topic, f"{topic}.dead-letters", f"{topic}-tabulators")
+    return Resources(topic, f"{topic}.dead-letters", f"{topic}-tabulators", f"{topic}.photos", f"{topic}-photos")

@@ -785,6 +785,7 @@ def verify(folder: Path, keys: list[bytes], anchors: list[Head], say: Findings) 
             wanted[key].add(size)
     forms: dict[tuple[str, int, int], tuple] = {}  # coordinates -> (form key, judged, outcome, reason, prior, line)
     numbers: dict[tuple[str, int, int], tuple] = {}
+    named_photos: dict[tuple[str, int, int], list] = {}  # a deciding form's photos: sheet, sha256, bytes, type
     last = None
     for number, line in lines(folder / "records.jsonl", "records.jsonl", say):
         where = f"records.jsonl:{number}"
@@ -836,6 +837,8 @@ def verify(folder: Path, keys: list[bytes], anchors: list[Head], say: Findings) 
                               row["prior"], where, older)  # fmt: skip
         if row["outcome"] in ("accepted", "quarantined"):
             numbers[coordinates] = (form["valid"], form["invalid"], form["ballots"]["used"], form["votes"])
+            named_photos[coordinates] = [(str(p["sheet"]), p["sha256"], str(p["bytes"]), p["media_type"])
+                                         for p in form.get("photos", [])]  # fmt: skip
     # 6. Each ledger against the head and the anchors.
     for key, (size, next_offset, root) in head.ledgers.items():
         tree = trees.setdefault(key, [Tree(), 0, {}])
@@ -927,6 +930,8 @@ def verify(folder: Path, keys: list[bytes], anchors: list[Head], say: Findings) 
         digest.update(("V " + " ".join([*key, str(votes[key])]) + "\n").encode())
     if digest.hexdigest() != head.totals:
         say("head.txt: the totals it names are not what the records add up to")
+    # 9. The photos the deciding forms name: photos.csv lists each; with the photo files, each is its digest's.
+    counts["photos"], counts["photo files"] = check_photos(folder, manifest, deciding, named_photos, say)
     for what, text in (
         ("unstorable", "records PostgreSQL refused to store, taken as written"),
         ("skipped", "offsets Kafka gave no record for (transaction markers), as the tabulator found"),
@@ -934,6 +939,52 @@ def verify(folder: Path, keys: list[bytes], anchors: list[Head], say: Findings) 
         if counts[what]:
             say.notes.append(f"{counts[what]:,} {text}")
     return counts
+
+
+PHOTO_COLUMNS = ("tps_id", "contest_id", "revision", "sheet", "sha256", "bytes", "media_type", "status")
+PHOTO_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+
+
+def check_photos(folder: Path, manifest: dict, deciding: dict, named_photos: dict, say: Findings) -> tuple[int, int]:
+    """photos.csv against the photos the deciding forms name; with `photo_files` in the manifest, every photo
+    listed as received is in photos/AB/SHA256.EXT, and is the bytes of that SHA-256, and no other file is.
+    Returns (photos named, photo files checked)."""
+    named = {}
+    for (tps_id, contest), (_, revision, coordinates, _, _, _) in deciding.items():
+        for sheet, sha256, size, media_type in named_photos.get(coordinates, []):
+            named[(tps_id, contest, sheet)] = (str(revision), sha256, size, media_type)
+    if "photos.csv" not in manifest["files"]:
+        if named:
+            say(f"photos.csv: missing, and the deciding forms name {len(named)} photos")
+        return len(named), 0
+    stated, received = {}, {}
+    for _, row in csv_rows(folder / "photos.csv", "photos.csv", PHOTO_COLUMNS, say):
+        stated[(row[0], row[1], row[3])] = (row[2], row[4], row[5], row[6])
+        if row[7] == "received":
+            received[row[4]] = row[6]
+    for key in sorted(stated.keys() | named.keys()):
+        if stated.get(key) != named.get(key):
+            say(f"photos.csv {'/'.join(key)}: the bundle says {stated.get(key)}, the deciding form names "
+                f"{named.get(key)}")  # fmt: skip
+    if "photo_files" not in manifest:
+        say.notes.append(f"{len(named)} photos named; their files are not in this bundle")
+        return len(named), 0
+    checked, expected = 0, {}
+    for sha256, media_type in received.items():
+        expected[f"{sha256[:2]}/{sha256}.{PHOTO_EXTENSIONS.get(media_type, 'unknown')}"] = sha256
+    for name, sha256 in sorted(expected.items()):
+        path = folder / "photos" / name
+        if not path.is_file():
+            say(f"photos/{name}: photos.csv says it is in, the bundle has no such file")
+        elif sha256_file(path) != sha256:
+            say(f"photos/{name}: its SHA-256 is not the one the form names")
+        else:
+            checked += 1
+    if (folder / "photos").is_dir():
+        for path in sorted((folder / "photos").rglob("*")):
+            if path.is_file() and str(path.relative_to(folder / "photos")) not in expected:
+                say(f"photos/{path.relative_to(folder / 'photos')}: not a photo a deciding form names")
+    return len(named), checked
 
 
 def compare(folder: Path, name: str, width: int, columns: tuple[str, ...], *, recounted: dict, say: Findings) -> None:
@@ -1037,7 +1088,8 @@ def main() -> int:
     if counts is not None:
         print(
             f"{counts['records']:,} records judged again, {counts['registry']:,} registry leaves; "
-            f"{counts['counted']:,} TPS-races counted, {counts['held']:,} held; {counts['anchors']} anchor(s)"
+            f"{counts['counted']:,} TPS-races counted, {counts['held']:,} held; {counts['photos']:,} photos named, "
+            f"{counts['photo files']:,} photo files checked; {counts['anchors']} anchor(s)"
         )
     if say.problems:
         print(f"NOT VERIFIED: {len(say.problems)} discrepancies")

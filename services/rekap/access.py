@@ -31,6 +31,20 @@ class Resources:
     tally_topic: str
     dead_letter_topic: str
     group_id: str
+    photo_topic: str = "photos"
+    photo_group_id: str = "rekap-photos"
+
+
+DEFAULT_RECORD_BYTES = 1_048_588  # Kafka's own default: a batch of 1 MiB and its overhead
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic Rekap makes: its name, partitions, and the largest batch it takes."""
+
+    name: str
+    partitions: int
+    max_message_bytes: int = DEFAULT_RECORD_BYTES
 
 
 @dataclass(frozen=True)

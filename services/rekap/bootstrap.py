@@ -17,17 +17,22 @@ from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
+from rekap.adapters.kafka.photos import PhotoConsumer
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
+from rekap.adapters.photos.folder import FolderStore
 from rekap.adapters.postgres.connection import create_pool, one_snapshot
 from rekap.adapters.postgres.errors import RETRIABLE, boundary
 from rekap.adapters.postgres.masterdata import read_dataset, read_master_data
+from rekap.adapters.postgres.photos import PoolPhotoIndex
 from rekap.adapters.postgres.tabulation import TabulationStore, init_connection
 from rekap.adapters.postgres.terminals import read_terminals, registry_size
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
 from rekap.errors import ConfigError
+from rekap.photos.metrics import PhotoMetrics
+from rekap.photos.service import PhotoService
 from rekap.retry import retriable_rekap_error, until_available
-from rekap.tabulator.metrics import MetricsServer, TabulatorMetrics
+from rekap.tabulator.metrics import MetricsServer, Observed, TabulatorMetrics
 from rekap.tabulator.service import Tabulator
 
 log = structlog.get_logger(__name__)
@@ -86,13 +91,11 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
             known = new.registry_size
             return new
 
-        topics = {
-            settings.tally_topic: settings.topic_partitions,
-            settings.dead_letter_topic: settings.topic_partitions,
-        }
+        topics = [topic for topic in settings.topics() if topic.name != settings.photo_topic]  # (see photo service)
         kafka = settings.kafka("tabulator")
         await _until_available("Kafka", lambda: ensure_topics(kafka, topics), stop)
-        for problem in await _until_available("Kafka", lambda: retention_problems(kafka, list(topics)), stop):
+        names = [topic.name for topic in topics]
+        for problem in await _until_available("Kafka", lambda: retention_problems(kafka, names), stop):
             log.warning("topic_may_lose_records", problem=problem)
         producer = AIOKafkaProducer(
             **kafka.options(),
@@ -140,7 +143,40 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
         yield tabulator
 
 
-def metrics_server(metrics: TabulatorMetrics, address: str) -> MetricsServer:
+@asynccontextmanager
+async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterator[PhotoService]:
+    """The photo consumer, as the tabulator's Kafka user and database login (it may do no more than the
+    tabulator): its store, its index, its consumer."""
+    async with AsyncExitStack() as stack:
+        metrics = PhotoMetrics()
+        if settings.photo_metrics_address:
+            server = metrics_server(metrics, settings.photo_metrics_address, "REKAP_PHOTO_METRICS_ADDRESS")
+            server.start()
+            stack.callback(server.stop)
+        pool: asyncpg.Pool = await _until_available(
+            "PostgreSQL",
+            lambda: create_pool(
+                settings.dsn, min_size=1, max_size=2, timeout=10, server_settings=session_settings(settings)
+            ),
+            stop,
+        )
+        stack.push_async_callback(pool.close)
+        kafka = settings.kafka("tabulator")
+        consumer = PhotoConsumer(kafka, settings.photo_topic, settings.photo_group_id)
+        await _until_available("Kafka", consumer.start, stop)
+        stack.push_async_callback(consumer.stop)
+        log.info(
+            "photo_consumer_started",
+            topic=settings.photo_topic,
+            group=settings.photo_group_id,
+            store=str(settings.photo_folder),
+            postgres=settings.dsn_for_display,
+        )
+        store = FolderStore(settings.photo_folder)
+        yield PhotoService(source=consumer, index=PoolPhotoIndex(pool), store=store, metrics=metrics)
+
+
+def metrics_server(metrics: Observed, address: str, variable: str = "REKAP_METRICS_ADDRESS") -> MetricsServer:
     """/metrics on `address` (host:port), or a ConfigError saying why not (the port taken, say)."""
     host, _, port = address.rpartition(":")
     try:
@@ -148,8 +184,8 @@ def metrics_server(metrics: TabulatorMetrics, address: str) -> MetricsServer:
     except (OSError, ValueError, OverflowError) as error:
         why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ConfigError(
-            f"REKAP_METRICS_ADDRESS={address}: cannot listen there ({why}): another tabulator on "
-            "this machine holds it? Give each its own port, or port 0 (any free one)."
+            f"{variable}={address}: cannot listen there ({why}): another service on this machine holds it? "
+            "Give each its own port, or port 0 (any free one)."
         ) from None
 
 

@@ -9,11 +9,13 @@ from typing import Literal, Protocol
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rekap.access import KafkaAccess, checked_postgres_url, redact_url
+from rekap.access import KafkaAccess, Resources, Topic, checked_postgres_url, redact_url
 from rekap.errors import ConfigError
 
 # The Kafka release the local broker runs (and docker-compose.yml pins): one place to change it.
 KAFKA_VERSION = "4.3.1"
+# A photo of up to 2 MiB (tally contract v1, MAX_PHOTO_BYTES), its key and the batch's overhead.
+PHOTO_RECORD_BYTES = 2 * 1024 * 1024 + 64 * 1024
 DbUser = Literal["owner", "operator", "tabulator", "reader"]
 KafkaPrincipal = Literal["admin", "tabulator", "terminals"]
 
@@ -75,6 +77,17 @@ class Settings(BaseSettings):
     dead_letter_topic: str = Field(default="tallies.dead-letters", description="Where rejected records are copied.")
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics, when Rekap creates them.")
     group_id: str = Field(default="rekap-tabulator", description="The tabulators' Kafka consumer group.")
+    photo_topic: str = Field(default="photos", description="Topic the terminals publish the forms' photos to.")
+    photo_group_id: str = Field(default="rekap-photos", description="The photo consumers' Kafka consumer group.")
+    photo_metrics_address: str = Field(
+        default="127.0.0.1:8001",
+        description="host:port of the photo consumer's /metrics, /healthz and /readyz; empty turns them off.",
+    )
+    photo_dir: Path | None = Field(
+        default=None,
+        description="Folder where `photos run` keeps every photo received, by digest (private: the site publishes "
+        "the counted forms' photos from it). Unset: HOME/photos.",
+    )
     verify_signatures: bool = Field(
         default=True, description="Verify each form's Ed25519 signature (off only for trusted internal topics)."
     )
@@ -127,6 +140,22 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Downloads that never change (the broker's jars)."""
         return self.home.resolve() / "cache"
+
+    @property
+    def photo_folder(self) -> Path:
+        return self.photo_dir if self.photo_dir is not None else self.home.resolve() / "photos"
+
+    def topics(self) -> list[Topic]:
+        """Every topic Rekap makes: the forms', their dead letters', the photos' (records up to 2 MiB)."""
+        return [
+            Topic(self.tally_topic, self.topic_partitions),
+            Topic(self.dead_letter_topic, self.topic_partitions),
+            Topic(self.photo_topic, self.topic_partitions, PHOTO_RECORD_BYTES),
+        ]
+
+    def resources(self) -> Resources:
+        """The names the Kafka users' ACLs are about."""
+        return Resources(self.tally_topic, self.dead_letter_topic, self.group_id, self.photo_topic, self.photo_group_id)
 
     @property
     def election_key_file(self) -> Path:

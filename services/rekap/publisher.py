@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from rekap.access import KafkaAccess
+from rekap.adapters.kafka.producing import TerminalProducer
 from rekap.domain.signing import SigningKey, signed_headers
 from rekap.errors import RekapError, UnavailableError
 from rekap.simulation.night import Planned
@@ -19,25 +18,9 @@ from rekap.simulation.night import Planned
 Headers = Sequence[tuple[str, bytes]]
 
 
-class Publisher:
+class Publisher(TerminalProducer):
     def __init__(self, access: KafkaAccess, topic: str, *, client_id: str = "rekap-publisher") -> None:
-        self.topic = topic
-        self._producer = AIOKafkaProducer(
-            **access.options(), acks="all", enable_idempotence=True, linger_ms=5, client_id=client_id
-        )
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self._producer.start()
-        except KafkaError as error:
-            await self._producer.stop()
-            raise UnavailableError(f"Kafka did not answer: {error!r}") from error
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self._producer.stop()
+        super().__init__(access, topic, client_id=client_id)
 
     async def enqueue(self, tps_id: str | None, value: bytes, headers: Headers) -> Any:
         """Queue a record (keyed by its TPS; None: no key); returns a future of its RecordMetadata."""

@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from rekap.access import KafkaAccess, KafkaRole, Resources, redact_url
+from rekap.access import KafkaAccess, KafkaRole, Resources, Topic, redact_url
+from rekap.adapters.kafka.photos import PhotoPublisher
 from rekap.adapters.kafka.topics import ensure_topics, log_start
+from rekap.adapters.photos.folder import FolderStore
 from rekap.adapters.postgres import night_check, readings
 from rekap.adapters.postgres.connection import BoundConnection, connect
 from rekap.adapters.postgres.masterdata import read_master_data
@@ -22,10 +24,11 @@ from rekap.adapters.postgres.roles import bootstrap_database
 from rekap.adapters.postgres.session import Session
 from rekap.app.broker import Acl
 from rekap.app.night import RaceCount
+from rekap.app.photos import PhotoStore
 from rekap.audit import export, keys
 from rekap.audit.export import Exported
 from rekap.audit.keys import KeyChange
-from rekap.config import DbUser, Settings
+from rekap.config import PHOTO_RECORD_BYTES, DbUser, Settings
 from rekap.domain.contests import Contest
 from rekap.domain.masterdata import MasterData
 from rekap.domain.signing import SigningKey
@@ -33,7 +36,7 @@ from rekap.domain.terminals import Terminal
 from rekap.errors import RekapError, UnavailableError
 from rekap.publisher import Publisher, play
 from rekap.retry import until_available
-from rekap.simulation.night import Expected, Planned
+from rekap.simulation.night import Expected, Planned, PlannedPhoto
 from rekap.site import build as site
 from rekap.site.build import BuildReport
 
@@ -74,6 +77,11 @@ def _on_connection(settings: Settings, user: DbUser, work: Callable[[BoundConnec
     return asyncio.run(run())
 
 
+def photo_store(settings: Settings) -> PhotoStore:
+    """Where the photo consumer keeps the forms' photos."""
+    return FolderStore(settings.photo_folder)
+
+
 def build_site(
     settings: Settings,
     folder: Path,
@@ -89,17 +97,27 @@ def build_site(
         settings,
         "operator",
         lambda conn: site.build_site(
-            conn, folder, full=full, audit_href=audit_href, election_key=election_key, progress=progress
+            conn,
+            folder,
+            full=full,
+            audit_href=audit_href,
+            election_key=election_key,
+            progress=progress,
+            photos=photo_store(settings),
         ),
     )
 
 
-def export_bundle(settings: Settings, folder: Path, progress: Callable[[str], None]) -> Exported:
-    """The audit bundle into `folder`, read as the operator, its head signed with the election key."""
+def export_bundle(
+    settings: Settings, folder: Path, progress: Callable[[str], None], *, with_photos: bool = False
+) -> Exported:
+    """The audit bundle into `folder`, read as the operator, its head signed with the election key; with the
+    photos the deciding forms name, from the photo store (`with_photos`)."""
+    photos = photo_store(settings) if with_photos else None
     return _on_connection(
         settings,
         "operator",
-        lambda conn: export.export_bundle(conn, folder, settings.election_key_file, progress=progress),
+        lambda conn: export.export_bundle(conn, folder, settings.election_key_file, progress=progress, photos=photos),
     )
 
 
@@ -119,13 +137,29 @@ async def send_form(
     terminals = settings.kafka("terminals")
 
     async def attempt() -> tuple[int, int]:
-        await ensure_topics(terminals, {settings.tally_topic: settings.topic_partitions})
+        await ensure_topics(terminals, [Topic(settings.tally_topic, settings.topic_partitions)])
         async with Publisher(terminals, settings.tally_topic) as publisher:
             metadata = await publisher.publish(tps_id, value, key)
         return metadata.partition, metadata.offset
 
     # Sent again after a failure, the form may reach the topic twice: the second is judged a duplicate.
     # The command says an outage in its one line: neither aiokafka's errors nor each retry are shown.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within, quiet=True)
+
+
+async def send_photos(
+    settings: Settings, photos: Sequence[tuple[str, bytes]], *, within: float
+) -> list[tuple[int, int]]:
+    """Send photos as a terminal, keyed by their digests, retrying while the broker does not answer: each one's
+    (partition, offset). Sent twice, a photo is stored once."""
+    terminals = settings.kafka("terminals")
+
+    async def attempt() -> list[tuple[int, int]]:
+        await ensure_topics(terminals, [Topic(settings.photo_topic, settings.topic_partitions, PHOTO_RECORD_BYTES)])
+        async with PhotoPublisher(terminals, settings.photo_topic) as publisher:
+            return await publisher.publish(photos)
+
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return await until_available(f"Kafka at {terminals.bootstrap_servers}", attempt, within=within, quiet=True)
 
@@ -153,7 +187,7 @@ class KafkaAdmin:
     def __init__(self, settings: Settings) -> None:
         self._access = settings.kafka("admin")
 
-    async def ensure_topics(self, topics: dict[str, int]) -> list[str]:
+    async def ensure_topics(self, topics: Sequence[Topic]) -> list[str]:
         return await ensure_topics(self._access, topics)
 
     def set_user(self, user: str, password: str, role: KafkaRole, names: Resources) -> None:
@@ -204,13 +238,19 @@ class NightOnServers:
 
     async def send(self, planned: list[Planned], duration_s: float, sent: Callable[[int], None]) -> dict[int, int]:
         access = self._settings.kafka("terminals")
-        await ensure_topics(access, {self._topic: self._settings.topic_partitions})
+        await ensure_topics(access, [Topic(self._topic, self._settings.topic_partitions)])
         async with Publisher(access, self._topic) as publisher:
             ends, _ = await play(publisher, planned, duration_s, sent)
         return ends
 
     async def wait_counted(self, ends: dict[int, int], timeout_s: float, counted: Callable[[int], None]) -> None:
         await night_check.wait_applied(self._conn, self._topic, ends, timeout=timeout_s, progress=counted)
+
+    async def send_photos(self, photos: list[PlannedPhoto]) -> None:
+        await send_photos(self._settings, [(photo.sha256, photo.data) for photo in photos], within=30.0)
+
+    async def wait_photos(self, digests: list[str], timeout_s: float) -> None:
+        await night_check.wait_photos(self._conn, digests, timeout=timeout_s)
 
     async def race_count(self, race: Contest, levels: list[str]) -> RaceCount:
         return await readings.race_count(self._conn, race, levels)

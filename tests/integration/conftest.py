@@ -46,6 +46,10 @@ def tabulator_env(kafka: BrokerAccess, election_database_url: str, topic: str, t
         REKAP_TALLY_TOPIC=topic,
         REKAP_DEAD_LETTER_TOPIC=f"{topic}.dead-letters",
         REKAP_GROUP_ID=f"{topic}-tabulators",
+        REKAP_PHOTO_TOPIC=f"{topic}.photos",
+        REKAP_PHOTO_GROUP_ID=f"{topic}-photos",
+        REKAP_PHOTO_DIR=str(tmp_path / "photos"),
+        REKAP_PHOTO_METRICS_ADDRESS="127.0.0.1:0",
         REKAP_BATCH_MAX_RECORDS="300",
         REKAP_SESSION_TIMEOUT_MS="6000",  # a killed tabulator's partitions move on sooner
         REKAP_LOG_LEVEL="INFO",

@@ -104,10 +104,13 @@ def settings_for(kafka: BrokerAccess, database_url: str, topic: str) -> Settings
         tally_topic=topic,
         dead_letter_topic=f"{topic}.dead-letters",
         group_id=f"{topic}-tabulators",
+        photo_topic=f"{topic}.photos",
+        photo_group_id=f"{topic}-photos",
         batch_max_records=500,
         terminal_refresh_s=0.5,
         topic_partitions=3,
         metrics_address="127.0.0.1:0",
+        photo_metrics_address="127.0.0.1:0",
     )
 
 

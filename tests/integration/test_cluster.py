@@ -18,7 +18,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from rekap.access import KafkaAccess
+from rekap.access import KafkaAccess, Topic
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.masterdata import load_master_data
@@ -192,7 +192,7 @@ async def test_a_broker_that_lost_its_disk_rejoins_and_the_cluster_still_knows_i
         await asyncio.to_thread(stop_nodes, cluster)
         await asyncio.to_thread(start_nodes, cluster)
         await until(caught_up)  # the admin logs in, and every partition is on three brokers again
-        assert await ensure_topics(kafka.terminals, {topic: 3}) == [], "the terminals' login still works"
+        assert await ensure_topics(kafka.terminals, [Topic(topic, 3)]) == [], "the terminals' login still works"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from rekap.access import KafkaAccess
+from rekap.access import KafkaAccess, Topic
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.bootstrap import tabulator_service
 from rekap.simulation.forms import consistent_form
@@ -41,7 +41,7 @@ async def test_deleted_records_hold_their_partition_until_the_gap_is_accepted(
     settings = settings_for(kafka, election_database_url, topic)
     # The premise, whole, before any tabulator exists (one that starts first may fetch records 0-3 ahead,
     # in the background, before they vanish): the topics as Rekap makes them, the records, the deletion.
-    await ensure_topics(kafka.admin, {topic: settings.topic_partitions, settings.dead_letter_topic: 3})
+    await ensure_topics(kafka.admin, [Topic(topic, settings.topic_partitions), Topic(settings.dead_letter_topic, 3)])
     await send_forms(kafka.terminals, topic, [0] * 10 + [1] * 5)
     admin = AIOKafkaAdminClient(**kafka.admin.options())
     await admin.start()

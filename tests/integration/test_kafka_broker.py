@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from rekap.access import Topic
 from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.domain.positions import Fetched, PartitionPositions
@@ -57,8 +58,8 @@ async def test_keyed_records_come_back_in_order_per_key(kafka: BrokerAccess, top
 async def test_ensure_topics_creates_once(kafka: BrokerAccess, topic: str) -> None:
     # `topic` exists already; a second call creates only what is missing.
     other = f"{topic}-dead-letters"
-    assert await ensure_topics(kafka.admin, {topic: 3, other: 1}) == [other]
-    assert await ensure_topics(kafka.admin, {topic: 3, other: 1}) == []
+    assert await ensure_topics(kafka.admin, [Topic(topic, 3), Topic(other, 1)]) == [other]
+    assert await ensure_topics(kafka.admin, [Topic(topic, 3), Topic(other, 1)]) == []
 
 
 async def test_records_fetched_before_their_partition_is_sought_again_are_not_applied(

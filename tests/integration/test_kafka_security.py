@@ -20,7 +20,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from rekap.access import KafkaAccess, KafkaRole
+from rekap.access import KafkaAccess, KafkaRole, Topic
 from rekap.adapters.kafka.security import acl_bindings, acls_of, remove_user, set_user
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.errors import RekapError
@@ -115,7 +115,7 @@ async def test_a_terminals_user_may_write_the_tally_topic_and_nothing_else(kafka
     await refused(send(terminals, f"{topic}.dead-letters"))
     await refused(delete_records(terminals, topic))
     await not_allowed_to_delete_topics(delete_topic(terminals, f"{topic}.dead-letters"))
-    await not_allowed_to_create_topics(ensure_topics(terminals, {f"{topic}-mine": 1}))
+    await not_allowed_to_create_topics(ensure_topics(terminals, [Topic(f"{topic}-mine", 1)]))
 
 
 async def test_the_tabulator_user_reads_and_dead_letters_but_cannot_forge_or_administer(
@@ -129,7 +129,7 @@ async def test_the_tabulator_user_reads_and_dead_letters_but_cannot_forge_or_adm
     await refused(send(tabulator, topic))  # a stolen tabulator config publishes no forms
     await refused(delete_records(tabulator, topic))
     await not_allowed_to_delete_topics(delete_topic(tabulator, f"{topic}.dead-letters"))
-    await not_allowed_to_create_topics(ensure_topics(tabulator, {f"{topic}-mine": 1}))
+    await not_allowed_to_create_topics(ensure_topics(tabulator, [Topic(f"{topic}-mine", 1)]))
 
 
 async def test_only_the_admin_deletes_records_and_topics(kafka: BrokerAccess, topic: str) -> None:

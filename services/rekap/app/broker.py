@@ -3,10 +3,11 @@ principal: the topics, and each user with exactly the ACLs of its role."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rekap.access import KafkaRole, Resources
+from rekap.access import KafkaRole, Resources, Topic
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Acl:
 
 
 class BrokerAdmin(Protocol):
-    async def ensure_topics(self, topics: dict[str, int]) -> list[str]: ...
+    async def ensure_topics(self, topics: Sequence[Topic]) -> list[str]: ...
 
     def set_user(self, user: str, password: str, role: KafkaRole, names: Resources) -> None: ...
 
@@ -26,8 +27,8 @@ class BrokerAdmin(Protocol):
     def remove_user(self, user: str) -> None: ...
 
 
-async def set_up_topics(admin: BrokerAdmin, topics: dict[str, int]) -> list[str]:
-    """Create the topics that are missing (name -> partitions); returns those created."""
+async def set_up_topics(admin: BrokerAdmin, topics: Sequence[Topic]) -> list[str]:
+    """Create the topics that are missing; returns the names of those created."""
     return await admin.ensure_topics(topics)
 
 

@@ -15,7 +15,7 @@ from rekap.domain.contests import Contest, ContestKind
 from rekap.domain.masterdata import MasterData
 from rekap.domain.terminals import Terminal
 from rekap.errors import ConfigError, RekapError
-from rekap.simulation.night import Expected, Mix, Planned, plan_night, simulated_terminals
+from rekap.simulation.night import Expected, Mix, Planned, PlannedPhoto, plan_night, simulated_terminals
 
 Progress = Callable[[int], None]  # how many so far
 
@@ -30,6 +30,7 @@ class NightPlan:
     timeout_s: float  # to wait for the count
     check: bool  # compare the database with what was sent, at the end
     terminal_refresh_s: float  # how soon a running tabulator sees new terminals
+    photos: str | None = None  # the TPS whose forms name a photo, by the start of their id ("": all); None: none
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class NightPorts(Protocol):
 
     async def wait_counted(self, ends: dict[int, int], timeout_s: float, counted: Progress) -> None: ...
 
+    async def send_photos(self, photos: list[PlannedPhoto]) -> None: ...
+
+    async def wait_photos(self, digests: list[str], timeout_s: float) -> None: ...
+
     async def race_count(self, race: Contest, levels: list[str]) -> RaceCount: ...
 
     async def outcome_counts(self) -> Counter[tuple[str, str | None]]: ...
@@ -110,7 +115,12 @@ async def play_night(ports: NightPorts, plan: NightPlan, progress: NightProgress
         progress.say(f"Waiting {plan.terminal_refresh_s + 1:.0f} s for running tabulators to see them ...")
         await asyncio.sleep(plan.terminal_refresh_s + 1)
     # 3. The night, sent at its times, then counted.
-    planned, expected = plan_night(master, tps_list, mix=plan.mix, seed=plan.seed, secret=plan.secret)
+    planned, expected = plan_night(
+        master, tps_list, mix=plan.mix, seed=plan.seed, secret=plan.secret, photos=plan.photos
+    )
+    if expected.photos:
+        progress.say(f"Sending {len(expected.photos):,} photos of C.Hasil sheets (every misread form has one) ...")
+        await ports.send_photos(sorted(expected.photos.values(), key=lambda photo: photo.at))
     progress.say(
         f"Election night: {len(planned):,} records from {len(tps_list):,} TPS, "
         f"the evening compressed into {plan.duration_s:.0f} s."
@@ -125,6 +135,11 @@ async def play_night(ports: NightPorts, plan: NightPlan, progress: NightProgress
             "(`rekap tabulator run`) on the same topic and database?"
         ) from None
     seconds = time.monotonic() - started
+    if expected.photos:
+        try:
+            await ports.wait_photos(list(expected.photos), plan.timeout_s)
+        except TimeoutError as error:
+            raise RekapError(f"{error}. Is the photo consumer running (`rekap photos run`)?") from None
     # 4. The headline race's count, what became of every record, and the check.
     count = await ports.race_count(headline_race(master.contests.values()), ["kabupaten_kota", "provinsi"])
     outcomes = await ports.outcome_counts()

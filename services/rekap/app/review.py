@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from rekap.app.photos import FormPhoto
 from rekap.app.regions import Regions, require_region
 from rekap.domain.regions import Level
 from rekap.domain.review import explain
@@ -26,6 +27,7 @@ class HeldForm:
     zone: str  # and its name: WIB
     numbers: dict[str, int]
     votes: dict[str, int]
+    photos: list[FormPhoto] = field(default_factory=list)  # the photos of the C.Hasil it names: the paper
 
     def explained(self) -> list[tuple[str, str]]:
         """Each reason, and what is wrong with this form's own numbers."""

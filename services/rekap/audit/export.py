@@ -18,7 +18,9 @@ import orjson
 
 from rekap.adapters.postgres.audit import CSV_FILES, StoredRecord, snapshot
 from rekap.adapters.postgres.connection import Connection
+from rekap.app.photos import PhotoStore, stored_name
 from rekap.audit.keys import signed_head_now
+from rekap.audit.verify import PHOTO_FILES
 from rekap.domain.head import read_head
 from rekap.domain.revisions import MAX_REVISION_STEP
 
@@ -57,13 +59,20 @@ class Exported:
     size: int
     snapshot_at: str
     head_sha256: str
+    photos: int = 0  # photo files written (under photos/)
 
 
 async def export_bundle(
-    conn: Connection, folder: Path, key_file: Path, *, progress: Callable[[str], None] = lambda _: None
+    conn: Connection,
+    folder: Path,
+    key_file: Path,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    photos: PhotoStore | None = None,
 ) -> Exported:
     """Write the bundle into `folder` (made if missing; files in it are replaced), its head signed with the
-    election key in `key_file`; its manifest last."""
+    election key in `key_file`; its manifest last. With `photos` (where they are kept), every photo a deciding
+    form names that is in, under photos/ (by digest: each file's name says its SHA-256)."""
     (folder / "masterdata").mkdir(parents=True, exist_ok=True)
     (folder / "manifest.json").unlink(missing_ok=True)  # unfinished until written again, last
     files: dict[str, dict[str, Any]] = {}
@@ -95,6 +104,14 @@ async def export_bundle(
                 await reads.copy_csv(query, sink)
                 files[name] = out.described(max(out.lines - 1, 0))
         dataset = await reads.dataset()
+        received = await reads.received_photos() if photos is not None else []
+    copied = 0
+    if photos is not None:
+        for sha256, media_type in received:
+            copied += await photos.copy_to(
+                stored_name(sha256, media_type), folder / PHOTO_FILES / stored_name(sha256, media_type)
+            )
+        progress(f"photos: {copied:,} of {len(received):,} copied")
     manifest = {
         "format": FORMAT,
         "dataset": dataset,
@@ -102,6 +119,7 @@ async def export_bundle(
         "max_clock_skew_s": MAX_CLOCK_SKEW_S,
         "max_revision_step": MAX_REVISION_STEP,
         "files": files,
+        **({"photo_files": copied} if photos is not None else {}),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return Exported(
@@ -111,6 +129,7 @@ async def export_bundle(
         size=sum(f["bytes"] for f in files.values()),
         snapshot_at=head.time.isoformat(),
         head_sha256=files["head.txt"]["sha256"],
+        photos=copied,
     )
 
 

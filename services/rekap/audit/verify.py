@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rekap.app.photos import stored_name
 from rekap.domain.decode import Authentic, Decoder, RawRecord, Rejected
 from rekap.domain.head import (
     MASTERDATA_FILES,
@@ -43,6 +44,8 @@ from rekap.errors import RekapError
 from rekap.masterdata.files import MasterDataError, read_master_data_folder
 
 FORMAT = "rekap-audit-bundle/2"
+PHOTO_COLUMNS = ("tps_id", "contest_id", "revision", "sheet", "sha256", "bytes", "media_type", "status")
+PHOTO_FILES = "photos"
 MAX_CLOCK_SKEW_S = 300
 LEVELS = (Level.KECAMATAN, Level.KABUPATEN_KOTA, Level.PROVINSI)
 # Reasons a verifier may see otherwise within their group: a record that is not a form is not one, whichever
@@ -68,6 +71,8 @@ class Verdict:
     held: int = 0
     registry: int = 0
     anchors: int = 0
+    photos_named: int = 0  # photos the deciding forms name (photos.csv lists each)
+    photo_files: int = 0  # photo files whose bytes are the digest the form names (a bundle with --photos)
     head_sha256: str = ""
     totals: dict[tuple[str, ...], tuple[int, ...]] = field(default_factory=dict)  # recounted, per totals.csv key
     votes: dict[tuple[str, ...], int] = field(default_factory=dict)  # recounted, per votes.csv key
@@ -133,9 +138,14 @@ class _Recount:
         self.forms: dict[Coordinates, _Form] = {}
         self.chains: dict[FormKey, list[_Form]] = defaultdict(list)
         self.numbers: dict[Coordinates, tuple[int, int, int, dict[str, int]]] = {}  # of forms that decided
+        self.photos: dict[Coordinates, list[tuple[str, str, str, str]]] = {}  # sheet, sha256, bytes, media type
         self.taken: Counter[str] = Counter()
         self.anchors: list[tuple[str, SignedHead]] = []
         self._first = 0  # problems said first
+
+    def problem_each(self, items: list[str], text: Any) -> None:
+        for item in items:
+            self.problem(text(item))
 
     def problem(self, text: str, *, first: bool = False) -> None:
         """A discrepancy; `first`: one about the head or an anchor, said before the others (what they mean)."""
@@ -169,6 +179,7 @@ class _Recount:
         self._ledgers(head)
         deciding = self._chains()
         self._totals(head, master, deciding)
+        self._photos(deciding)
         self._say_what_was_taken()
         return self.verdict
 
@@ -393,6 +404,8 @@ class _Recount:
         if entry.outcome in DECIDING:
             self.chains[form.key].append(form)
             self.numbers[coordinates] = (tally.valid, tally.invalid, tally.ballots.used, dict(tally.votes))
+            if tally.photos:
+                self.photos[coordinates] = [(str(p.sheet), p.sha256, str(p.size), p.media_type) for p in tally.photos]
 
     def _differs(self, older_master: bool, text: str) -> None:
         if older_master:
@@ -538,6 +551,56 @@ class _Recount:
         )
         if digest != head.totals:
             self.problem(f"head.txt: names totals {head.totals.hex()}; the records add up to totals {digest.hex()}")
+
+    # 9. The photos: photos.csv lists exactly the photos the deciding forms name (the forms' signatures bind the
+    # digests); with photo files, each one listed as received is there and is the bytes its digest names.
+    def _photos(self, deciding: dict[FormKey, _Form]) -> None:
+        named: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}
+        for key, form in deciding.items():
+            for sheet, sha256, size, media_type in self.photos.get(form.coordinates, []):
+                named[(*key, sheet)] = (str(form.form.revision), sha256, size, media_type)
+        self.verdict.photos_named = len(named)
+        if "photos.csv" not in self.manifest["files"]:
+            if named:
+                self.problem(f"photos.csv: missing, and the deciding forms name {len(named):,} photos")
+            return
+        stated: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}
+        received: dict[str, str] = {}
+        for _, row in _csv_rows(self.folder / "photos.csv", PHOTO_COLUMNS, self.problem):
+            stated[(row["tps_id"], row["contest_id"], row["sheet"])] = (
+                row["revision"],
+                row["sha256"],
+                row["bytes"],
+                row["media_type"],
+            )
+            if row["status"] == "received":
+                received[row["sha256"]] = row["media_type"]
+        for place in sorted(stated.keys() | named.keys()):
+            if stated.get(place) != named.get(place):
+                self.problem(
+                    f"photos.csv {'/'.join(place)}: the bundle says {stated.get(place)}, the deciding form names "
+                    f"{named.get(place)}"
+                )
+        if "photo_files" in self.manifest:
+            self._photo_files(received)
+        else:
+            self.verdict.notes.append(f"{len(named):,} photos named; their files are not in this bundle (--photos)")
+
+    def _photo_files(self, received: dict[str, str]) -> None:
+        folder = self.folder / PHOTO_FILES
+        expected = {stored_name(sha256, media_type): sha256 for sha256, media_type in received.items()}
+        for name, sha256 in sorted(expected.items()):
+            path = folder / name
+            if not path.is_file():
+                self.problem(f"{PHOTO_FILES}/{name}: photos.csv says it is in, the bundle has no such file")
+            elif (digest := _sha256(path)) != sha256:
+                self.problem(f"{PHOTO_FILES}/{name}: its SHA-256 is {digest}: not the photo the form names")
+            else:
+                self.verdict.photo_files += 1
+        if folder.is_dir():
+            extra = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+            extra = [name for name in extra if name not in expected]
+            self.problem_each(extra[:20], lambda name: f"{PHOTO_FILES}/{name}: not a photo a deciding form names")
 
     def _compare(
         self, name: str, keys: tuple[str, ...], columns: tuple[str, ...], recounted: dict[Any, tuple[int, ...]]

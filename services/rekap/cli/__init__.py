@@ -26,6 +26,7 @@ COMMANDS = (
     "masterdata",
     "terminal",
     "tabulator",
+    "photos",
     "publish",
     "simulate",
     "review",

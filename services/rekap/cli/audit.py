@@ -71,9 +71,19 @@ def register(commands: SubParsers) -> None:
         example=KEY_SHOW,
     )
     export = add_command(
-        actions, "export", export_command, "write the audit bundle into a folder", reads=key_reads, example=EXPORT
+        actions,
+        "export",
+        export_command,
+        "write the audit bundle into a folder",
+        reads=(*key_reads, "photo_dir"),
+        example=EXPORT,
     )
     export.add_argument("folder", type=Path)
+    export.add_argument(
+        "--photos",
+        action="store_true",
+        help="also write every photo the deciding forms name that is in (photos/, by digest; from REKAP_PHOTO_DIR)",
+    )
     verify = add_command(
         actions,
         "verify",
@@ -146,12 +156,16 @@ def key_show(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG0
 
 def export_command(settings: Settings, args: argparse.Namespace) -> int:
     started = time.monotonic()
-    bundle = export_bundle(settings, args.folder, lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    bundle = export_bundle(
+        settings, args.folder, lambda text: print(f"  {text}", file=sys.stderr, flush=True), with_photos=args.photos
+    )
     took = time.monotonic() - started
     say(
         f"wrote {args.folder}: {bundle.records:,} records, {bundle.leaves:,} registry leaves, {bundle.files} files, "
         f"{bundle.size / 2**20:,.1f} MiB in {took:.1f} s (snapshot {bundle.snapshot_at})"
     )
+    if args.photos:
+        say(f"photos: {bundle.photos:,} files in {args.folder / 'photos'}, each named by its SHA-256")
     say(f"signed head: {args.folder / 'head.txt'} (SHA-256 {bundle.head_sha256})")
     return 0
 
@@ -169,7 +183,8 @@ def verify_command(settings: Settings, args: argparse.Namespace) -> int:  # noqa
         say(f"note: {note}")
     say(
         f"{verdict.records:,} records judged again, {verdict.registry:,} registry leaves; {verdict.counted:,} "
-        f"TPS-races counted, {verdict.held:,} held; {verdict.anchors} anchor(s); head SHA-256 {verdict.head_sha256}; "
+        f"TPS-races counted, {verdict.held:,} held; {verdict.photos_named:,} photos named, {verdict.photo_files:,} "
+        f"photo files checked; {verdict.anchors} anchor(s); head SHA-256 {verdict.head_sha256}; "
         f"{time.monotonic() - started:.1f} s"
     )
     if verdict.agrees:

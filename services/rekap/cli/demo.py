@@ -15,6 +15,10 @@ from rekap.devstack.stack import LocalStack
 from rekap.resources import sumsel_master_data_dir
 from rekap.wiring import NightOnServers, with_session
 
+# The demo draws a photo of the C.Hasil for every form of one kecamatan (Ilir Barat Dua, in Palembang) and for
+# every misread one: a few hundred, a few seconds (the load test sends one for every form of the province).
+PHOTOGRAPHED = "167101"
+
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     simulate.refuse_a_real_election(settings, args.synthetic_into)
@@ -32,8 +36,8 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     secret = simulate.simulation_secret(settings)
 
     with_session(settings, lambda session: register_simulated_terminals(NightOnServers(session, settings), secret))
-    pid = local.tabulator.start()
-    say(f"tabulator running, pid {pid}, log {local.tabulator.process.logfile}")
+    for line in local.start_services():
+        say(line)
     say(f"\n== 5. election night: every TPS, both contests, {args.duration:.0f} s of evening")
     night = argparse.Namespace(
         tps=args.tps,
@@ -43,12 +47,13 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
         timeout=300.0,
         check=True,
         synthetic_into=args.synthetic_into,
+        photos=PHOTOGRAPHED,
     )
     status = simulate.simulate(settings, night)
     site = settings.home / "site"
     say(f"\n== 6. the public results site, static, in {site}, with the audit bundle it links and its signed head")
     shutil.rmtree(site, ignore_errors=True)
-    audit.export_command(settings, argparse.Namespace(folder=site / "audit" / "bundle"))
+    audit.export_command(settings, argparse.Namespace(folder=site / "audit" / "bundle", photos=True))
     website.build(settings, argparse.Namespace(folder=site, full=True, audit_href="audit/bundle/", watch=None))
     say("\nThe stack and the tabulator keep running. Look around:")
     say(f"  .venv/bin/rekap site serve {site}   the public site at http://127.0.0.1:8080/ (or open index.html)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from rekap.access import KafkaRole, Resources
+from rekap.access import KafkaRole
 from rekap.app import broker
 from rekap.cli.common import KAFKA, TOPICS, SubParsers, add_command, add_password_options, read_password, say
 from rekap.config import Settings
@@ -13,17 +13,17 @@ from rekap.wiring import KafkaAdmin
 
 
 def setup(settings: Settings, _: argparse.Namespace) -> int:
-    topics = {settings.tally_topic: settings.topic_partitions, settings.dead_letter_topic: settings.topic_partitions}
+    topics = settings.topics()
     created = asyncio.run(broker.set_up_topics(KafkaAdmin(settings), topics))
-    for name in topics:
-        say(f"{'created' if name in created else 'exists '}  {name}")
+    for topic in topics:
+        say(f"{'created' if topic.name in created else 'exists '}  {topic.name}")
     return 0
 
 
 def user_set(settings: Settings, args: argparse.Namespace) -> int:
     role = KafkaRole(args.role)
     password = read_password(args, args.name)
-    names = Resources(settings.tally_topic, settings.dead_letter_topic, settings.group_id)
+    names = settings.resources()
     acls = broker.set_user(KafkaAdmin(settings), args.name, password, role, names)
     say(f"user {args.name} set, with the {role} ACLs:")
     for acl in acls:

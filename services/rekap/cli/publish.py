@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 
@@ -22,16 +23,19 @@ from rekap.cli.common import (
 )
 from rekap.config import Settings
 from rekap.domain.decode import MAX_VALUE_BYTES, RawRecord, why_invalid
+from rekap.domain.photos import inspect_bytes, media_type_of
 from rekap.domain.regions import Level
 from rekap.domain.signing import SigningKey, read_private_key, signed_headers
 from rekap.domain.tally import TallyV1
 from rekap.errors import ConfigError, RekapError, UnavailableError
-from rekap.wiring import send_form, with_session
+from rekap.wiring import send_form, send_photos, with_session
 
 PUBLISH = """rekap publish form.json --key kpps-1671011001001.key --wait
+rekap publish form.json --key kpps-1671011001001.key --photo lembar-1.jpg lembar-2.jpg
 
 Before sending, the form is judged as a tabulator would judge it now, against the database (the operator's
-login): a form that would not be counted is not sent, and one line says why (--force sends it anyway).
+login): a form that would not be counted is not sent, and one line says why (--force sends it anyway). So is
+a photo the form does not name, or one the photo consumer would refuse. The photos go first, then the form.
 Exit status: 0 sent (with --wait: accepted, or a duplicate of what counts), 1 not sent, 3 held for review,
 4 rejected, 5 stale (a later revision decides), 6 no outcome within --wait's seconds."""
 # What --wait's exit status says (0 also: a duplicate of what counts, the numbers sent are counted).
@@ -60,9 +64,17 @@ def publish(settings: Settings, args: argparse.Namespace) -> int:
     tabulator's outcome and say it."""
     value, key = _read_form(args.form, args.key)
     tally = _tally(args.form, value, refuse=not args.force)
+    photos = _photos(args.photo, tally, refuse=not args.force)
     if tally is not None and not args.force:
         _foresee(settings, RawRecord(tally.tps_id.encode(), value, signed_headers(value, key)), tally)
     tps_id = tally.tps_id if tally is not None else _tps_id_in(value)
+    if photos:
+        sent = asyncio.run(send_photos(settings, photos, within=args.timeout))
+        for (sha256, data), (partition, offset) in zip(photos, sent, strict=True):
+            where = f"{settings.photo_topic}, partition {partition}, offset {offset}"
+            say(f"sent photo {sha256} ({len(data):,} bytes) to {where}")
+    if tally is not None and (unsent := len({p.sha256 for p in tally.photos} - {sha256 for sha256, _ in photos})):
+        say(f"the form names {unsent} photo(s) not sent now: send them later with --photo (the form again with them)")
     partition, offset = asyncio.run(send_form(settings, tps_id, value, key, within=args.timeout))
     what = (
         f"{tally.tps_id} {tally.contest_id} revision {tally.revision}"
@@ -85,6 +97,34 @@ def _read_form(form: Path, key_file: Path) -> tuple[bytes, SigningKey]:
     except (OSError, ValueError) as error:
         raise ConfigError(f"{key_file}: {error}: no form was sent") from None
     return value, key
+
+
+def _photos(files: list[Path], tally: TallyV1 | None, *, refuse: bool) -> list[tuple[str, bytes]]:
+    """Each photo file's digest and bytes; with `refuse`, one the form does not name (by digest, size and media
+    type), or one the photo consumer would refuse, is a FormRefusedError: nothing is sent."""
+    photos = []
+    named = {p.sha256: p for p in tally.photos} if tally is not None else {}
+    for file in files:
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            raise ConfigError(f"{file}: {error.strerror}: nothing was sent") from None
+        sha256 = hashlib.sha256(data).hexdigest()
+        photos.append((sha256, data))
+        if not refuse:
+            continue
+        photo = named.get(sha256)
+        if photo is None or photo.size != len(data) or photo.media_type != media_type_of(data):
+            raise FormRefusedError(
+                f"{file} (sha256 {sha256}, {len(data):,} bytes, {media_type_of(data) or 'not JPEG/PNG'}) is not a "
+                "photo the form names: nothing sent (--force sends it anyway)"
+            )
+        verdict = inspect_bytes(data, sha256)
+        if verdict.reason is not None:
+            raise FormRefusedError(
+                f"{file} would be refused ({verdict.reason}: {verdict.detail}): nothing sent (--force sends it anyway)"
+            )
+    return photos
 
 
 def _tally(form: Path, value: bytes, *, refuse: bool) -> TallyV1 | None:
@@ -171,11 +211,20 @@ def register(commands: SubParsers) -> None:
         "publish",
         publish,
         "sign a form (JSON file) and send it, as a terminal does",
-        reads=(*KAFKA, *OPERATOR_DB, "tally_topic", "topic_partitions"),
+        reads=(*KAFKA, *OPERATOR_DB, "tally_topic", "photo_topic", "topic_partitions"),
         example=PUBLISH,
     )
     pub.add_argument("form", type=Path, help="the form, tally/v1 JSON; its exact bytes are signed")
     pub.add_argument("--key", type=Path, required=True, help="the terminal's private key (PEM)")
+    pub.add_argument(
+        "--photo",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="photos of the form's sheets (JPEG or PNG), each one the form names by its sha256; sent first",
+    )
     pub.add_argument(
         "--force",
         action="store_true",

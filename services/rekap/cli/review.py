@@ -9,7 +9,7 @@ from rekap.app.review import held_for_review
 from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, local_time, say
 from rekap.config import Settings
 from rekap.domain.regions import Level
-from rekap.wiring import with_session
+from rekap.wiring import photo_store, with_session
 
 EXAMPLES = """rekap review list                      # every held form of the province, oldest first
 rekap review list --kecamatan 167101   # one PPK's queue"""
@@ -29,14 +29,25 @@ def register(commands: SubParsers) -> None:
     listing.add_argument("--kecamatan", metavar="CODE", help="only this kecamatan's (6 digits)")
 
 
+PHOTO_WORDS = {
+    "missing": "not received yet",
+    "refused": "received and refused (see rekap.photo)",
+    "mismatch": "received, not the media type the form names",
+}
+
+
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
     kecamatan = region_code(args.kecamatan, Level.KECAMATAN) if args.kecamatan is not None else None
     held = with_session(settings, lambda session: held_for_review(session, kecamatan))
+    store = photo_store(settings)
     for form in held:
         when = local_time(form.received_at, form.time_zone, form.zone)
         say(f"{when}  TPS {form.tps_id}  {form.contest_id}  revision {form.revision}  from {form.terminal_id}")
         for reason, why in form.explained():
             say(f"    {reason}: {why}")
+        for photo in form.photos:
+            where = store.location(photo.name) if photo.published else PHOTO_WORDS.get(photo.photo_status, "")
+            say(f"    photo of sheet {photo.sheet}: {where}")
     if held:
         say("\nTo correct one: the PPK operator of its kecamatan (a terminal with scope kecamatan:CODE) sends the")
         say("form with the right numbers: `rekap publish FORM.json --key ppk-CODE.key` (any revision: the PPK's")

@@ -68,6 +68,7 @@ def simulate(settings: Settings, args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         check=args.check,
         terminal_refresh_s=settings.terminal_refresh_s,
+        photos=args.photos,
     )
     with _Bars() as bars:
         result = with_session(settings, lambda session: play_night(NightOnServers(session, settings), plan, bars))
@@ -160,7 +161,15 @@ def register(commands: SubParsers) -> None:
         "simulate",
         simulate,
         "play an election night against the running tabulator",
-        reads=(*KAFKA, *OPERATOR_DB, "owner_database_url", "tally_topic", "topic_partitions", "terminal_refresh_s"),
+        reads=(
+            *KAFKA,
+            *OPERATOR_DB,
+            "owner_database_url",
+            "tally_topic",
+            "photo_topic",
+            "topic_partitions",
+            "terminal_refresh_s",
+        ),
         example="rekap simulate --tps 500 --duration 20 --mix stress   # on the local stack\n"
         "rekap simulate --synthetic-into rekap_rehearsal   # any other database: name it",
     )
@@ -173,6 +182,12 @@ def register(commands: SubParsers) -> None:
         help="night: a realistic share of mishaps; stress: half the TPS meet one",
     )
     sim.add_argument("--seed", type=int, default=2024)
+    sim.add_argument(
+        "--photos",
+        metavar="TPS_PREFIX",
+        help="draw a photo of the C.Hasil sheet for each form of the TPS whose id starts so (16: the province, "
+        "1671011: one kecamatan) and of every misread form; needs a photo consumer (`rekap photos run`)",
+    )
     sim.add_argument("--timeout", type=float, default=300.0, help="how long to wait for the count to finish")
     sim.add_argument(
         "--no-check",

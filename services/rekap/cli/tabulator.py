@@ -7,6 +7,9 @@ import argparse
 import asyncio
 import gc
 import signal
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 import structlog
 
@@ -28,12 +31,21 @@ from rekap.wiring import with_broker_and_session
 log = structlog.get_logger(__name__)
 
 
-async def serve(settings: Settings) -> None:
+class Service(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+ServiceFactory = Callable[[Settings, asyncio.Event], AbstractAsyncContextManager[Service]]
+
+
+async def serve(settings: Settings, service: ServiceFactory = tabulator_service) -> None:
+    """Run a service (the tabulator, the photo consumer) until SIGTERM or SIGINT, then let it finish what it
+    holds, for REKAP_SHUTDOWN_TIMEOUT_S at most."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with tabulator_service(settings, stop) as tabulator:
+    async with service(settings, stop) as tabulator:
         running = asyncio.create_task(tabulator.run(stop))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from rekap.access import Topic
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.connection import connect as postgres_connect
 from rekap.config import Settings
@@ -44,7 +45,7 @@ async def check_stack(settings: Settings) -> CheckResult:
 
 async def _kafka_round_trip(settings: Settings) -> tuple[int, float]:
     admin = settings.kafka("admin")
-    await ensure_topics(admin, {CHECK_TOPIC: 1})
+    await ensure_topics(admin, [Topic(CHECK_TOPIC, 1)])
     payload = uuid.uuid4().bytes
     loop = asyncio.get_running_loop()
     producer = AIOKafkaProducer(**admin.options(), acks="all")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from rekap.access import KafkaRole, Resources
+from rekap.access import KafkaRole
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres.connection import connect as postgres_connect
 from rekap.adapters.postgres.migrations import Migration, load_migrations, migrate
@@ -49,9 +49,8 @@ async def provision_kafka(settings: Settings, secrets: StackSecrets) -> list[str
     from rekap.adapters.kafka.security import set_user, wait_until_accepted  # noqa: PLC0415
 
     admin = settings.kafka("admin")
-    topics = {settings.tally_topic: settings.topic_partitions, settings.dead_letter_topic: settings.topic_partitions}
-    created = await ensure_topics(admin, topics)
-    names = Resources(settings.tally_topic, settings.dead_letter_topic, settings.group_id)
+    created = await ensure_topics(admin, settings.topics())
+    names = settings.resources()
     for role in KafkaRole:
         await asyncio.to_thread(set_user, admin, role.value, secrets.kafka[role.value], role, names)
     for role in KafkaRole:

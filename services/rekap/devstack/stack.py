@@ -17,7 +17,7 @@ from rekap.devstack.process import require_free_port
 from rekap.devstack.provision import provision_kafka, provision_postgres
 from rekap.devstack.secrets import LOCAL_DATABASE, REPLICATION_LOGIN, StackSecrets
 from rekap.devstack.shape import STANDBY_NAME, StackShape, broker_ports, postgres_port
-from rekap.devstack.tabulator import LocalTabulator
+from rekap.devstack.tabulator import PHOTOS_COMMAND, LocalTabulator
 from rekap.errors import RekapError, StackError
 
 Say = Callable[[str], None]
@@ -84,6 +84,21 @@ class LocalStack:
         return cls(settings, shape, kafka, postgres, tabulator, secrets)
 
     @property
+    def photos(self) -> LocalTabulator:
+        """The photo consumer, started and stopped with the tabulator."""
+        return LocalTabulator(self.tabulator.state_dir, self.tabulator.shutdown_timeout_s, "photos", PHOTOS_COMMAND)
+
+    def start_services(self) -> list[str]:
+        """Start the tabulator and the photo consumer, those not running; one line about each started."""
+        started = []
+        for service in (self.tabulator, self.photos):
+            if service.process.pid() is None:
+                pid = service.start()
+                name = "Photo consumer" if service.name == "photos" else service.name.capitalize()
+                started.append(f"{name} started, pid {pid}, log {service.process.logfile}")
+        return started
+
+    @property
     def primary(self) -> LocalPostgres | None:
         return self.postgres.get(self.shape.primary)
 
@@ -100,9 +115,9 @@ class LocalStack:
         if self.kafka:
             created = asyncio.run(provision_kafka(self.settings, self.secrets))
             say(f"  Kafka: {len(created)} topic(s) created; users tabulator and terminals set with their ACLs")
-        if (tabulator or self.tabulator.wanted) and self.tabulator.process.pid() is None:
-            pid = self.tabulator.start()
-            say(f"Tabulator started, pid {pid}, log {self.tabulator.process.logfile}")
+        if tabulator or self.tabulator.wanted:
+            for line in self.start_services():
+                say(line)
         return self.status()
 
     def _start_kafka(self, say: Say) -> None:
@@ -206,6 +221,8 @@ class LocalStack:
             return f"unknown: {error}"
 
     def down(self, say: Say) -> None:
+        if self.photos.stop():
+            say("Photo consumer stopped.")
         if self.tabulator.stop():
             say("Tabulator stopped.")
         stopped = stop_nodes(self.kafka)
@@ -252,6 +269,11 @@ class LocalStack:
             statuses.append(ServiceStatus("tabulator", "stopped", "`rekap stack up` starts it again"))
         else:
             statuses.append(ServiceStatus("tabulator", "off", "none started (`rekap stack up --tabulator`)"))
+        photos = self.photos.process.pid()
+        if photos is not None:
+            statuses.append(ServiceStatus("photos", "running", f"log {self.photos.process.logfile}", photos))
+        elif self.tabulator.wanted:
+            statuses.append(ServiceStatus("photos", "stopped", "`rekap stack up` starts it again"))
         return statuses
 
 

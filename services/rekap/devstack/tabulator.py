@@ -1,5 +1,5 @@
-"""The tabulator as a background process of the local stack (the demo, or `stack up --tabulator`, starts it;
-`stack down` stops it; the next `stack up` starts it again)."""
+"""The tabulator, and beside it the photo consumer, as background processes of the local stack (the demo, or
+`stack up --tabulator`, starts them; `stack down` stops them; the next `stack up` starts them again)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,23 @@ from rekap.devstack.process import DetachedProcess, wait_until
 from rekap.errors import StackError
 
 COMMAND = (sys.executable, "-m", "rekap", "tabulator", "run")
+PHOTOS_COMMAND = (sys.executable, "-m", "rekap", "photos", "run")
 
 
 @dataclass(frozen=True)
 class LocalTabulator:
     state_dir: Path
     shutdown_timeout_s: float = 30.0
+    name: str = "tabulator"
+    command: tuple[str, ...] = COMMAND
 
     @property
     def process(self) -> DetachedProcess:
         return DetachedProcess(
-            name="tabulator",
-            pidfile=self.state_dir / "tabulator.pid",
-            logfile=self.state_dir / "tabulator.log",
-            marker=" ".join(COMMAND),
+            name=self.name,
+            pidfile=self.state_dir / f"{self.name}.pid",
+            logfile=self.state_dir / f"{self.name}.log",
+            marker=" ".join(self.command),
         )
 
     @property
@@ -40,10 +43,10 @@ class LocalTabulator:
             return running
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "wanted").touch()
-        child = self.process.start(COMMAND, env={**os.environ, **(env or {})})
+        child = self.process.start(self.command, env={**os.environ, **(env or {})})
         if wait_until(lambda: child.poll() is not None, 3.0):
             raise StackError(
-                f"The tabulator exited at once. Last lines of {self.process.logfile}:\n" + self.process.log_tail()
+                f"The {self.name} exited at once. Last lines of {self.process.logfile}:\n" + self.process.log_tail()
             )
         return child.pid
 

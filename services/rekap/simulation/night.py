@@ -15,6 +15,7 @@ from rekap.domain.signing import SigningKey
 from rekap.domain.tally import SECTION_NAMES
 from rekap.domain.terminals import Scope, ScopeKind, Terminal
 from rekap.simulation.forms import Form, consistent_form, encode, kpps_terminal_id
+from rekap.simulation.sheets import draw_sheet, photo_entry
 
 
 def ppk_terminal_id(kecamatan: str) -> str:
@@ -90,12 +91,22 @@ class Planned:
     at: float = 0.0
 
 
+@dataclass(frozen=True)
+class PlannedPhoto:
+    """A photo of a form's sheet, sent with the first form that names it (at `at`): stored, once."""
+
+    sha256: str
+    data: bytes
+    at: float
+
+
 @dataclass
 class Expected:
     """The forms that must decide, per (TPS, contest): the highest authentic revision, its first content."""
 
     master: MasterData
     deciding: dict[tuple[str, str], tuple[int, Form, bool]] = field(default_factory=dict)  # revision, form, held
+    photos: dict[str, PlannedPhoto] = field(default_factory=dict)  # by digest: every photo a form sent names
 
     def saw(self, form: Form, *, held: bool) -> None:
         key = (form["tps_id"], form["contest_id"])
@@ -216,6 +227,7 @@ class _Night:
     secret: bytes
     expected: Expected
     sign: bool = True
+    photographed: str | None = None  # photos for the TPS whose id starts so ("": all), and every misread; None: none
     planned: list[Planned] = field(default_factory=list)
 
     def add(
@@ -228,7 +240,15 @@ class _Night:
         key: str | None = None,
         value: bytes | None = None,
         held: bool = False,
+        paper: Form | None = None,
     ) -> None:
+        """`paper`: what the C.Hasil says where the form was misread (the photo shows it)."""
+        if self.photographed is not None and (paper is not None or form["tps_id"].startswith(self.photographed)):
+            data = draw_sheet(paper or form)
+            form = dict(form, photos=[photo_entry(data)])
+            sha256 = form["photos"][0]["sha256"]
+            if sha256 not in self.expected.photos:
+                self.expected.photos[sha256] = PlannedPhoto(sha256, data, at)
         body = encode(form) if value is None else value
         headers = [("content-type", b"application/json")]
         if self.sign:
@@ -246,13 +266,16 @@ def plan_night(
     seed: int = 2024,
     secret: bytes,
     sign: bool = True,
+    photos: str | None = None,
 ) -> tuple[list[Planned], Expected]:
     """Both contests of every TPS, each meeting one scenario of the mix; records in publishing order.
-    sign=False leaves the signatures out, for tabulators that do not verify them (then forged=0)."""
+    sign=False leaves the signatures out, for tabulators that do not verify them (then forged=0). `photos`: the
+    TPS whose forms name a photo of their sheet (by the start of their id, "" for all; every misread form has
+    one too), drawn here (Expected.photos); None: no photos."""
     if not sign and mix.forged:
         raise ValueError("without signatures nothing can be forged: use a mix with forged=0")
     rng = random.Random(seed)  # noqa: S311 (a reproducible night, not secrets)
-    night = _Night(master, secret, Expected(master), sign)
+    night = _Night(master, secret, Expected(master), sign, photos)
     names, weights = zip(*mix.scenarios(), strict=True)
     for index, tps in enumerate(tps_list):
         for contest in master.contests_at(tps.tps_id):
@@ -300,10 +323,10 @@ def _play(night: _Night, turn: _Turn, rng: random.Random) -> None:
         add(form, "accepted", at)
         add(corrected(form, rng, 1), "rejected", later[0], "revision_conflict")
     elif scenario == "misread_fixed":
-        add(misread(form, 1), "quarantined", at, "votes_sum_ne_valid", held=True)
+        add(misread(form, 1), "quarantined", at, "votes_sum_ne_valid", held=True, paper=form)
         add(dict(corrected(form, rng, 2), terminal_id=ppk_terminal_id(tps.kecamatan)), "accepted", later[0])
     elif scenario == "misread_held":
-        add(misread(form, 1), "quarantined", at, "votes_sum_ne_valid", held=True)
+        add(misread(form, 1), "quarantined", at, "votes_sum_ne_valid", held=True, paper=form)
     elif scenario == "forged":
         add(form, "rejected", at, "bad_signature", key="an-attacker")
         add(form, "accepted", later[0])

@@ -11,7 +11,8 @@ steps, each a function or class below:
    kecamatan, desa/kelurahan and TPS pages of what changed) and draw each page whose numbers changed. When there
    are many, a process per core makes and draws them from the rows while the next are read (`_Processes`).
 5. Write each page drawn (HTML and JSON, each file replaced whole, never half-written; the signed forms and the
-   history are in the TPS pages), and, with an election key, the signed head of this snapshot.
+   history are in the TPS pages), the photos the forms name that are in (and their thumbnails, under foto/), and,
+   with an election key, the signed head of this snapshot.
 6. Record (`_record`) what was built (`.rekap-site.json`): the database, the master data, the positions, what was
    published (the audit bundle's address: a later build without one keeps it) and each page's digest; after a full
    build, the pages of regions and TPS gone are removed.
@@ -38,9 +39,19 @@ import orjson
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.site import Positions, SiteSnapshot, site_snapshot
+from rekap.app.photos import FormPhoto, PhotoStore
 from rekap.app.site_rows import HistoryRow, TpsRow
 from rekap.audit.publish import Published, publish_head
-from rekap.site.pages import Page, SignedForm, Snapshot, index_page, kecamatan_pages, region_pages, signed_forms
+from rekap.site.pages import (
+    PHOTO_FOLDER,
+    Page,
+    SignedForm,
+    Snapshot,
+    index_page,
+    kecamatan_pages,
+    region_pages,
+    signed_forms,
+)
 from rekap.site.render import assets, to_html
 
 STATE = ".rekap-site.json"
@@ -107,15 +118,17 @@ async def build_site(
     audit_href: str | None = None,
     election_key: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    photos: PhotoStore | None = None,
 ) -> BuildReport:
     """Build the site into `folder` from one snapshot: every page (`full`, or the first time), else the pages of
-    what changed since the last build (steps 1 to 6 above)."""
+    what changed since the last build (steps 1 to 6 above). `photos`: where the forms' photos are kept (None: the
+    pages say which are in, and no photo file is copied)."""
     before = _State.load(folder)  # (a missing folder: the first build)
     async with site_snapshot(conn) as snap:
         plan = await _decide(snap, await _take_snapshot(snap), before, full=full, audit_href=audit_href)
         report = BuildReport(plan.full, plan.taken.at, tps_changed=-1 if plan.changed is None else len(plan.changed))
         signed_heads = election_key is not None or (folder / "audit" / "head.txt").exists()
-        digests = await _draw_and_write(snap, folder, plan, report, progress, signed_heads=signed_heads)
+        digests = await _draw_and_write(snap, folder, plan, report, progress, signed_heads=signed_heads, photos=photos)
         if election_key is not None:  # the signed head of this snapshot, with the proofs that it extends the last
             report.head = await publish_head(conn, folder, election_key)
     _record(folder, plan, before, digests, report)
@@ -185,6 +198,7 @@ async def _draw_and_write(
     progress: Callable[[str], None],
     *,
     signed_heads: bool,
+    photos: PhotoStore | None,
 ) -> dict[str, str]:
     """Steps 3 to 5 for the pages: read the rows, make and draw the pages, write those whose numbers changed.
     Each page's digest (those not drawn: the last build's)."""
@@ -202,6 +216,7 @@ async def _draw_and_write(
         writer.pages([index_page(snapshot, plan.audit_href, signed_heads=signed_heads), *region_pages(snapshot)])
         for start in range(0, len(kecamatan), KECAMATAN_PER_READ):
             rows, evidence = await _read_kecamatan(snap, kecamatan[start : start + KECAMATAN_PER_READ], changed_forms)
+            await _publish_photos(photos, folder, evidence)
             writer.kecamatan(rows, evidence, plan.changed)
     return writer.digests
 
@@ -229,19 +244,38 @@ async def _read_snapshot(snap: SiteSnapshot) -> Snapshot:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a TPS page shows besides its rows: each race's signed form, and every record received."""
+    """What a TPS page shows besides its rows: each race's signed form and the photos it names, and every record
+    received."""
 
     forms: dict[str, dict[str, SignedForm]]  # tps_id -> contest -> form
     history: dict[str, list[HistoryRow]]  # tps_id -> its records, in the order received
+    photos: dict[str, list[FormPhoto]] = field(default_factory=dict)  # tps_id -> the photos its forms name
 
     def of(self, keep: Callable[[str], bool]) -> Evidence:
         return Evidence(
-            {t: f for t, f in self.forms.items() if keep(t)}, {t: h for t, h in self.history.items() if keep(t)}
+            {t: f for t, f in self.forms.items() if keep(t)},
+            {t: h for t, h in self.history.items() if keep(t)},
+            {t: p for t, p in self.photos.items() if keep(t)},
         )
 
 
 async def _read_evidence(snap: SiteSnapshot, tps_ids: list[str]) -> Evidence:
-    return Evidence(signed_forms([form async for form in snap.forms(tps_ids)]), await snap.history(tps_ids))
+    photos: dict[str, list[FormPhoto]] = defaultdict(list)
+    for photo in await snap.photos(tps_ids):
+        photos[photo.tps_id].append(photo)
+    return Evidence(signed_forms([form async for form in snap.forms(tps_ids)]), await snap.history(tps_ids), photos)
+
+
+async def _publish_photos(store: PhotoStore | None, folder: Path, evidence: Evidence) -> None:
+    """Step 5 for the photos: each photo the forms of these TPS name that is in, and its thumbnail, copied into
+    the site (by digest, as the store keeps it: a photo already there is not copied again)."""
+    if store is None:
+        return
+    for photos in evidence.photos.values():
+        for photo in photos:
+            if photo.published:
+                await store.copy_to(photo.name, folder / PHOTO_FOLDER / photo.name)
+                await store.copy_to(photo.thumbnail, folder / PHOTO_FOLDER / photo.thumbnail)
 
 
 async def _read_kecamatan(
@@ -271,7 +305,13 @@ class _KecamatanBatch:
             page
             for code, rows in self.rows.items()
             for page in kecamatan_pages(
-                snapshot, code, rows, self.evidence.forms, self.changed, history=self.evidence.history
+                snapshot,
+                code,
+                rows,
+                self.evidence.forms,
+                self.changed,
+                history=self.evidence.history,
+                photos=self.evidence.photos,
             )
         ]
 

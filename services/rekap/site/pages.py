@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from rekap.app.photos import FormPhoto
 from rekap.app.site_rows import (
     FORM_NUMBERS,
     ChoiceRow,
@@ -38,11 +39,13 @@ from rekap.app.site_rows import (
     TpsRow,
     VoteRow,
 )
+from rekap.domain.photos import THUMBNAIL_SIZE
 from rekap.domain.review import alasan, jelaskan
 from rekap.domain.tally import SECTION_NAMES
 from rekap.numbers import percent
 
 LEVELS = ("provinsi", "kabupaten_kota", "kecamatan", "desa")
+PHOTO_FOLDER = "foto"  # the photos of the C.Hasil the counted and held forms name, by digest
 LEVEL_NAMES = {
     "provinsi": "Provinsi",
     "kabupaten_kota": "Kabupaten/Kota",
@@ -426,15 +429,23 @@ def kecamatan_curve(tps_lines: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 def tps_page(
-    snapshot: Snapshot, rows: list[TpsRow], forms: Mapping[str, SignedForm], history: Iterable[HistoryRow] = ()
+    snapshot: Snapshot,
+    rows: list[TpsRow],
+    forms: Mapping[str, SignedForm],
+    history: Iterable[HistoryRow] = (),
+    photos: Iterable[FormPhoto] = (),
 ) -> Page:
     """A TPS: per race its status, the deciding form's numbers (every section of the C.Hasil), why it is held
-    (in its own numbers), revision, terminal, times, the signed form to download (`forms`: by contest), and
-    every record received for it (`history`: in the order received)."""
+    (in its own numbers), revision, terminal, times, the photos of the C.Hasil the form names (`photos`), the
+    signed form to download (`forms`: by contest), and every record received for it (`history`: in the order
+    received)."""
     first = rows[0]
     tps_id = first.tps_id
     path = tps_path(tps_id)
     here = path + ".html"
+    pictures: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for photo in photos:
+        pictures[photo.contest_id].append(_photo(photo, here))
     kecamatan = first.kecamatan_code
     received: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for record in history:
@@ -478,6 +489,7 @@ def tps_page(
                 "signature": form.signature if form else None,
                 "public_key": form.public_key if form else None,
                 "history": received.get(contest_id, []),
+                "photos": pictures.get(contest_id, []) if row.status != "missing" else [],
             }
         )
     kabupaten = kecamatan[:4]
@@ -504,6 +516,29 @@ def tps_page(
     return Page(path, "tps", data)
 
 
+def _photo(photo: FormPhoto, here: str) -> dict[str, Any]:
+    """A photo a form names, as a TPS page shows it: the sheet, its digest, whether it is in, where."""
+    shown = photo.published
+    return {
+        "sheet": photo.sheet,
+        "sha256": photo.sha256,
+        "bytes": photo.bytes,
+        "media_type": photo.media_type,
+        "status": photo.photo_status,
+        "href": relative(here, f"{PHOTO_FOLDER}/{photo.name}") if shown else None,
+        "thumbnail": relative(here, f"{PHOTO_FOLDER}/{photo.thumbnail}") if shown else None,
+        "thumbnail_size": _thumbnail_size(photo.width, photo.height) if shown else None,
+    }
+
+
+def _thumbnail_size(width: int | None, height: int | None) -> tuple[int, int] | None:
+    """The thumbnail's size (as Pillow's thumbnail() makes it: within THUMBNAIL_SIZE, the aspect kept)."""
+    if not width or not height:
+        return None
+    scale = min(THUMBNAIL_SIZE[0] / width, THUMBNAIL_SIZE[1] / height, 1.0)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _form(row: TpsRow) -> dict[str, int] | None:
     """The deciding form's numbers as a TPS page shows them (none without a form)."""
     if row.status == "missing" or row.numbers is None:
@@ -526,6 +561,7 @@ def kecamatan_pages(
     changed: set[str] | None,
     *,
     history: Mapping[str, list[HistoryRow]] | None = None,
+    photos: Mapping[str, list[FormPhoto]] | None = None,
 ) -> list[Page]:
     """A kecamatan's page and its desa/kelurahan's pages in each race held there (from `rows`: its TPS's, in
     order), and the pages of its TPS that changed (all when `changed` is None), with their signed forms and
@@ -539,9 +575,9 @@ def kecamatan_pages(
     for row in rows:
         if changed is None or row.tps_id in changed:
             by_tps[row.tps_id].append(row)
-    history = history or {}
+    history, photos = history or {}, photos or {}
     return pages + [
-        tps_page(snapshot, tps_rows, forms.get(tps_id, {}), history.get(tps_id, ()))
+        tps_page(snapshot, tps_rows, forms.get(tps_id, {}), history.get(tps_id, ()), photos.get(tps_id, ()))
         for tps_id, tps_rows in by_tps.items()
     ]
 

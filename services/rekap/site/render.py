@@ -389,6 +389,41 @@ def _form_sections(form: dict[str, Any]) -> str:
     return "".join(out)
 
 
+PHOTO_STATUS = {
+    "missing": "foto belum diterima",
+    "refused": "foto ditolak (melanggar aturan foto), tidak ditampilkan",
+    "mismatch": "foto yang diterima bukan jenis berkas yang disebut formulir, tidak ditampilkan",
+}
+
+
+def _photos(photos: list[dict[str, Any]]) -> str:
+    """The photos of the C.Hasil the form names: each a small image opening the full one, with its digest (the
+    form's signature binds the numbers to it), or why it is not shown."""
+    if not photos:
+        return ""
+    out = ['<h3>Foto formulir C.Hasil</h3>\n<ul class="photos">\n']
+    for photo in photos:
+        sheet, digest = escape(photo["sheet"]), escape(photo["sha256"])
+        if photo["href"] is None:
+            why = escape(PHOTO_STATUS.get(photo["status"], photo["status"]))
+            out.append(f'<li><p>Lembar {sheet}: <span class="held">{why}</span></p>\n')
+        else:
+            size = photo["thumbnail_size"]
+            sized = f' width="{size[0]}" height="{size[1]}"' if size else ""
+            out.append(
+                f'<li><figure><a href="{escape(photo["href"])}"><img src="{escape(photo["thumbnail"])}"{sized} '
+                f'alt="Foto C.Hasil lembar {sheet}" loading="lazy"></a>\n'
+                f'<figcaption>Lembar {sheet} · <a href="{escape(photo["href"])}">foto asli</a> '
+                f"({angka(photo['bytes'])} byte)</figcaption></figure>\n"
+            )
+        out.append(f'<p class="muted">SHA-256 <code class="sig">{digest}</code></p></li>\n')
+    out.append(
+        '</ul>\n<p class="muted">Foto asli itu tepat byte yang disebut formulir bertanda tangan (di bawah): '
+        "SHA-256 berkasnya harus sama dengan <code>sha256</code> di formulir, misalnya <code>sha256sum</code>.</p>\n"
+    )
+    return "".join(out)
+
+
 def _history(records: list[dict[str, Any]], zone: str) -> str:
     """Every record received for the race at this TPS, in the order received, with what became of it."""
     if not records:
@@ -450,6 +485,7 @@ def tps_race(race: dict[str, Any], zone: str) -> str:
         f"<div><dt>Terakhir berubah</dt><dd>{_when(race['updated'], zone)}</dd></div>\n"
         "</dl>\n"
     )
+    out.append(_photos(race["photos"]))
     if race["form_base64"]:
         out.append(
             f'<p><a href="data:application/json;base64,{escape(race["form_base64"])}" '

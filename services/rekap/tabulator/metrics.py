@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, make_wsgi_app
@@ -199,10 +199,17 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class Observed(Protocol):
+    """What a service's endpoints show: its metrics, and its health."""
+
+    registry: CollectorRegistry
+    health: Health
+
+
 class MetricsServer:
     """/metrics, /healthz and /readyz on a thread of their own, so a busy loop never delays a scrape."""
 
-    def __init__(self, metrics: TabulatorMetrics, host: str, port: int) -> None:
+    def __init__(self, metrics: Observed, host: str, port: int) -> None:
         self._metrics = metrics
         self._server: WSGIServer = make_server(
             host, port, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler

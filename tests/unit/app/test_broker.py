@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rekap.access import KafkaRole, Resources
+from collections.abc import Sequence
+
+from rekap.access import KafkaRole, Resources, Topic
 from rekap.app import broker
 from rekap.app.broker import Acl
 
@@ -13,8 +15,8 @@ class Admin:
     def __init__(self) -> None:
         self.users: dict[str, KafkaRole] = {}
 
-    async def ensure_topics(self, topics: dict[str, int]) -> list[str]:
-        return [name for name in topics if name != "tallies"]  # the tally topic exists already
+    async def ensure_topics(self, topics: Sequence[Topic]) -> list[str]:
+        return [topic.name for topic in topics if topic.name != "tallies"]  # the tally topic exists already
 
     def set_user(self, user: str, password: str, role: KafkaRole, names: Resources) -> None:
         assert password
@@ -30,7 +32,9 @@ class Admin:
 
 async def test_topics_and_users() -> None:
     admin = Admin()
-    assert await broker.set_up_topics(admin, {"tallies": 6, "tallies.dead-letters": 6}) == ["tallies.dead-letters"]
+    assert await broker.set_up_topics(admin, [Topic("tallies", 6), Topic("tallies.dead-letters", 6)]) == [
+        "tallies.dead-letters"
+    ]
     assert broker.set_user(admin, "vendor-a", "pw", KafkaRole.TERMINALS, NAMES) == [Acl("write", "topic", "tallies")]
     broker.remove_user(admin, "vendor-a")
     assert admin.users == {}

@@ -41,6 +41,9 @@ def test_it_names_the_topics_the_payload_schema_and_the_key_the_code_uses() -> N
     settings = Settings()
     assert doc["channels"]["tallies"]["address"] == settings.tally_topic
     assert doc["channels"]["deadLetters"]["address"] == settings.dead_letter_topic
+    assert doc["channels"]["photos"]["address"] == settings.photo_topic
+    photos = doc["channels"]["photos"]["bindings"]["kafka"]["topicConfiguration"]
+    assert photos["max.message.bytes"] == next(t for t in settings.topics() if t.name == "photos").max_message_bytes
     tally = doc["components"]["messages"]["tally"]
     assert (DOCUMENT.parent / tally["payload"]["schema"]["$ref"]).resolve() == ROOT / "schemas" / "tally-v1.schema.json"
     assert tally["bindings"]["kafka"]["key"]["pattern"] == "^[0-9]{13}$"

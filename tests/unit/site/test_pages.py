@@ -8,6 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from rekap.app.photos import FormPhoto
 from rekap.app.site_rows import ChoiceRow, ContestRow, HistoryRow, RegionRow, SummaryRow, TpsRow, VoteRow
 from rekap.site.pages import (
     Page,
@@ -223,3 +224,35 @@ def test_a_kecamatan_page_lists_its_desa_and_a_desa_page_its_tps_summed_from_the
     assert '<td class="n" data-n="200">200</td><td class="n" data-n="100">100</td>' in html
     assert '<a href="../../tps/160101/1601011001002.html">TPS 002</a></th><td>belum masuk</td>' in html
     assert not any(path.startswith("tps/") for path in pages), "no TPS changed: no TPS page"
+
+
+def form_photo(contest: str, sheet: int, status: str, sha256: str) -> FormPhoto:
+    return FormPhoto("1601011001001", contest, 2, "counted", sheet, sha256, 123_456, "image/jpeg", status,
+                     "identifying_metadata" if status == "refused" else None, 1200, 1600)  # fmt: skip
+
+
+def test_a_tps_page_shows_each_photo_the_form_names_beside_its_numbers_or_why_not() -> None:
+    rows = [tps_row("pkwkp-16", "counted"), tps_row("pkwkk-1601", "held", reasons=["votes_sum_ne_valid"])]
+    photos = [form_photo("pkwkp-16", 1, "received", "ab" * 32), form_photo("pkwkp-16", 2, "missing", "cd" * 32),
+              form_photo("pkwkk-1601", 1, "refused", "ef" * 32)]  # fmt: skip
+    page = tps_page(snapshot(), rows, {}, (), photos)
+    governor = next(r for r in page.data["races"] if r["contest_id"] == "pkwkp-16")
+    shown = governor["photos"][0]
+    assert shown["href"] == f"../../foto/ab/{'ab' * 32}.jpg"
+    assert shown["thumbnail"] == f"../../foto/ab/{'ab' * 32}.kecil.jpg"
+    assert shown["thumbnail_size"] == (240, 320)
+    html = to_html(page, "27-11-2024 13:00 WIB")
+    governor_html = html[html.index('id="r-pkwkp-16"') : html.index('id="r-pkwkk-1601"')]
+    assert f'<img src="../../foto/ab/{"ab" * 32}.kecil.jpg" width="240" height="320"' in governor_html
+    assert 'Lembar 2: <span class="held">foto belum diterima</span>' in governor_html
+    assert "cd" * 32 in governor_html, "the digest of a photo not received is said, to look for"
+    regent_html = html[html.index('id="r-pkwkk-1601"') :]
+    assert "foto ditolak" in regent_html, "a held form's photo is shown too, or why not"
+    assert "<img" not in regent_html, "a refused photo is never shown"
+    assert html.index("IV. Suara sah") < html.index("Foto formulir C.Hasil"), "the numbers, then the paper"
+
+
+def test_a_tps_without_a_form_shows_no_photo_and_a_form_without_photos_no_heading() -> None:
+    page = tps_page(snapshot(), [tps_row("pkwkp-16", "missing"), tps_row("pkwkk-1601", "counted")], {}, ())
+    assert [r["photos"] for r in page.data["races"]] == [[], []]
+    assert "Foto formulir" not in to_html(page, "27-11-2024 13:00 WIB")

@@ -9,7 +9,7 @@ import pytest
 from rekap.app.site_rows import HistoryRow
 from rekap.site.pages import Page, index_page, kecamatan_pages, region_pages
 from rekap.site.render import to_html
-from tests.unit.site.test_pages import snapshot, tps_row
+from tests.unit.site.test_pages import form_photo, snapshot, tps_row
 
 HOSTILE = "<x-bad a='1' b=\"2\">&amp;"
 ESCAPED = "&lt;x-bad a=&#39;1&#39; b=&#34;2&#34;&gt;&amp;amp;"
@@ -36,7 +36,9 @@ def every_kind() -> list[Page]:
         "1601011001001": [HistoryRow("1601011001001", "pkwkp-16", 1, "accepted", None, "T-1", "2024-11-27T13:05")]
     }
     pages = [index_page(snapshot(), "audit/", signed_heads=True), *region_pages(snapshot())]
-    pages += kecamatan_pages(snapshot(), "160101", rows, {}, None, history=history)
+    photos = {"1601011001001": [form_photo("pkwkp-16", 1, "received", "ab" * 32),
+                                form_photo("pkwkp-16", 2, "missing", "cd" * 32)]}  # fmt: skip
+    pages += kecamatan_pages(snapshot(), "160101", rows, {}, None, history=history, photos=photos)
     return pages
 
 

@@ -4,9 +4,11 @@ aiokafka, which carries the records, has no API for ACLs or SCRAM credentials; t
 through confluent-kafka (librdkafka) instead. The broker denies whatever no ACL allows
 (allow.everyone.if.no.acl.found=false); the admin is a super user in the broker's configuration.
 
-  terminals  write the tally topic. Nothing else: not read it, not the dead letters, no topic admin.
+  terminals  write the tally topic and the photo topic. Nothing else: not read them, not the dead letters,
+             no topic admin.
   tabulator  read the tally topic with its consumer group, write the dead-letter topic, read both
-             topics' configuration (it checks their retention).
+             topics' configuration (it checks their retention); read the photo topic with the photo
+             consumers' group (`rekap photos run` runs as the tabulator's user).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ TIMEOUT_S = 15.0
 def _rules(role: KafkaRole, names: Resources) -> Iterator[tuple[ResourceType, str, AclOperation]]:
     topic, group = ResourceType.TOPIC, ResourceType.GROUP
     if role is KafkaRole.TERMINALS:
-        yield from ((topic, names.tally_topic, op) for op in (AclOperation.WRITE, AclOperation.DESCRIBE))
+        for name in (names.tally_topic, names.photo_topic):
+            yield from ((topic, name, op) for op in (AclOperation.WRITE, AclOperation.DESCRIBE))
         return
     yield from (
         (topic, names.tally_topic, op)
@@ -55,6 +58,8 @@ def _rules(role: KafkaRole, names: Resources) -> Iterator[tuple[ResourceType, st
         for op in (AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS)
     )
     yield from ((group, names.group_id, op) for op in (AclOperation.READ, AclOperation.DESCRIBE))
+    yield from ((topic, names.photo_topic, op) for op in (AclOperation.READ, AclOperation.DESCRIBE))
+    yield from ((group, names.photo_group_id, op) for op in (AclOperation.READ, AclOperation.DESCRIBE))
 
 
 def acl_bindings(user: str, role: KafkaRole, names: Resources) -> list[AclBinding]:

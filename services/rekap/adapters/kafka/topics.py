@@ -1,7 +1,8 @@
 """Topic administration: the topics Rekap needs exist, with the partitions it asks for, and keep
 every record forever: an election's records must never expire or be compacted away before (or after)
 they are counted. A batch may be up to 1 MiB (the broker's default), which fits the contract's 64 KiB
-forms with their headers, batched as any client batches them, and every dead-letter copy.
+forms with their headers, batched as any client batches them, and every dead-letter copy; on the photos'
+topic, up to 2 MiB and a little (a photo of a sheet is at most 2 MiB).
 
 On a cluster of three brokers or more, each topic is made with three replicas and `min.insync.replicas=2`:
 with producers' acks=all, a record acknowledged is on two brokers' disks at least, and a broker lost (its
@@ -9,7 +10,7 @@ disk too) loses none. On fewer brokers, as many replicas as there are brokers.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,15 +18,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
-from rekap.access import KafkaAccess
+from rekap.access import KafkaAccess, Topic
 from rekap.errors import RekapError, UnavailableError
 
-# Created with these; an existing topic that differs is reported (see retention_problems), not changed.
+# Created with these (and each topic's max.message.bytes); an existing topic that differs is reported (see
+# retention_problems), not changed.
 TOPIC_CONFIG = {
     "cleanup.policy": "delete",
     "retention.ms": "-1",
     "retention.bytes": "-1",
-    "max.message.bytes": "1048588",
 }
 
 
@@ -33,20 +34,25 @@ REPLICAS = 3  # on a cluster: each partition on three brokers,
 IN_SYNC = 2  # a write acknowledged once two hold it
 
 
-async def ensure_topics(access: KafkaAccess, topics: dict[str, int]) -> list[str]:
-    """Create each topic (name -> partitions) that does not exist yet, replicated as the cluster allows (see
-    above: start every broker first). Returns the names created. Only the admin may create topics: anyone else
-    gets a RekapError naming the missing ones."""
+async def ensure_topics(access: KafkaAccess, topics: Sequence[Topic]) -> list[str]:
+    """Create each topic that does not exist yet, replicated as the cluster allows (see above: start every
+    broker first). Returns the names created. Only the admin may create topics: anyone else gets a RekapError
+    naming the missing ones."""
     async with _admin(access) as admin:
         existing = set(await admin.list_topics())
-        if not (missing := [name for name in topics if name not in existing]):
+        if not (missing := [topic for topic in topics if topic.name not in existing]):
             return []
         brokers = len((await admin.describe_cluster())["brokers"])
         replicas = min(REPLICAS, brokers)
         config = TOPIC_CONFIG | {"min.insync.replicas": str(IN_SYNC if replicas >= REPLICAS else 1)}
         wanted = [
-            NewTopic(name=name, num_partitions=topics[name], replication_factor=replicas, topic_configs=config)
-            for name in missing
+            NewTopic(
+                name=topic.name,
+                num_partitions=topic.partitions,
+                replication_factor=replicas,
+                topic_configs=config | {"max.message.bytes": str(topic.max_message_bytes)},
+            )
+            for topic in missing
         ]
         response = await admin.create_topics(wanted)
         created = []

@@ -23,11 +23,20 @@ SELECT topic, partition, "offset", skipped, record_key, value, headers::text AS 
 FROM rekap.record ORDER BY topic, partition, "offset"
 """
 DATASET = "SELECT name FROM rekap.dataset"
+# Every photo the deciding forms name, and whether it is in (docs/audit-bundle.md, photos.csv).
+PHOTOS = """
+SELECT tps_id, contest_id, revision, sheet, sha256, bytes, media_type, photo_status AS status FROM hasil.form_photo
+ORDER BY tps_id, contest_id, sheet
+"""
+RECEIVED_PHOTOS = """
+SELECT DISTINCT sha256, media_type FROM hasil.form_photo WHERE photo_status = 'received' ORDER BY sha256
+"""
 
 CSV_FILES = {
     **{f"masterdata/{name}": query for name, query in MASTER_DATA_QUERIES.items()},
     "totals.csv": TOTALS,
     "votes.csv": VOTES,
+    "photos.csv": PHOTOS,
 }
 
 
@@ -75,6 +84,12 @@ class AuditSnapshot:
         """The query's rows as CSV with a header row, as PostgreSQL writes it."""
         with boundary():
             await self.conn.copy_from_query(query, output=sink, format="csv", header=True)
+
+    async def received_photos(self) -> list[tuple[str, str]]:
+        """(sha256, media type) of every photo a deciding form names that is in."""
+        with boundary():
+            rows = await self.conn.fetch(RECEIVED_PHOTOS)
+        return [(row["sha256"], row["media_type"]) for row in rows]
 
     def registry(self, size: int) -> AsyncIterator[bytes]:
         return registry_leaves(self.conn, 0, size)

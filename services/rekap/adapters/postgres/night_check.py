@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from rekap.adapters.postgres.connection import Connection
+from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.readings import outcome_counts, stored_offsets, summary_rows, vote_rows
 from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Planned
 
@@ -63,4 +64,29 @@ async def differences(conn: Connection, topic: str, planned: list[Planned], expe
     sent = Counter((p.outcome, p.reason) for p in planned)
     if outcomes != sent:
         problems.append(f"outcomes: database {dict(outcomes)}, sent {dict(sent)}")
+    if expected.photos:
+        stored = await stored_photos(conn, list(expected.photos))
+        problems += [f"photo {sha256} is not stored" for sha256 in sorted(set(expected.photos) - stored)][:10]
     return problems
+
+
+async def stored_photos(conn: Connection, digests: list[str]) -> set[str]:
+    with boundary():
+        rows = await conn.fetch(STORED_PHOTOS, digests)
+    return {row["sha256"] for row in rows}
+
+
+STORED_PHOTOS = "SELECT sha256 FROM rekap.photo WHERE status = 'stored' AND sha256 = ANY($1::text[])"
+
+
+async def wait_photos(conn: Connection, digests: list[str], *, timeout: float) -> None:
+    """Until every one of these photos is indexed (stored or refused)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with boundary():
+            indexed = await conn.fetchval("SELECT count(*) FROM rekap.photo WHERE sha256 = ANY($1::text[])", digests)
+        if indexed >= len(digests):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{indexed:,} of {len(digests):,} photos indexed within {timeout:.0f} s")
+        await asyncio.sleep(0.2)

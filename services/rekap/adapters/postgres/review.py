@@ -6,6 +6,8 @@ import json
 
 from rekap.adapters.postgres.connection import Connection
 from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.photos import form_photos
+from rekap.app.photos import FormPhoto
 from rekap.app.review import HeldForm
 
 SELECT_HELD = """
@@ -27,6 +29,9 @@ ORDER BY r.recorded_at, f.tps_id, f.contest_id
 async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
     with boundary():
         rows = await conn.fetch(SELECT_HELD, kecamatan)
+    photos: dict[tuple[str, str], list[FormPhoto]] = {}
+    for photo in await form_photos(conn, sorted({r["tps_id"] for r in rows})) if rows else []:
+        photos.setdefault((photo.tps_id, photo.contest_id), []).append(photo)
     fixed = (
         "tps_id",
         "contest_id",
@@ -52,6 +57,7 @@ async def held_forms(conn: Connection, kecamatan: str | None) -> list[HeldForm]:
             r["zone"],
             {k: v for k, v in r.items() if k not in fixed},
             json.loads(r["votes"]),
+            photos.get((r["tps_id"], r["contest_id"]), []),
         )
         for r in rows
     ]

@@ -13,7 +13,9 @@ import orjson
 
 from rekap.adapters.postgres.connection import Connection, one_snapshot
 from rekap.adapters.postgres.errors import boundary
+from rekap.adapters.postgres.photos import form_photos
 from rekap.adapters.postgres.stored import stored_header_name, stored_text
+from rekap.app.photos import FormPhoto
 from rekap.app.site_rows import (
     FORM_NUMBERS,
     ChoiceRow,
@@ -46,7 +48,12 @@ SELECT now() AS taken_at, (SELECT name FROM rekap.dataset) AS dataset,
            (SELECT string_agg(concat_ws(',', provinsi_code, zone, time_zone), ';' ORDER BY provinsi_code)
             FROM rekap.provinsi_zone))) AS master_data
 """
-POSITIONS = "SELECT topic, partition, next_offset FROM rekap.partition_offset"
+# How far each partition of the tally topic is applied, and of the photo topic indexed (the next offset).
+POSITIONS = """
+SELECT topic, partition, next_offset FROM rekap.partition_offset
+UNION ALL
+SELECT topic, partition, max("offset") + 1 FROM rekap.photo_record GROUP BY topic, partition
+"""
 SUMMARY = """
 SELECT level, region_code, region_name, contest_id, valid, invalid, tps_expected, tps_counted, tps_quarantined,
        percent_counted, dpt, registered, voted, turnout_percent, zone, time_zone
@@ -98,12 +105,20 @@ FROM hasil.history h
 WHERE $1::text[] IS NULL OR h.tps_id = ANY($1)
 ORDER BY h.tps_id, h.received_at, h.partition, h."offset"
 """
-# The TPS of the records applied from some offsets on (per topic and partition): what changed since then.
+# The TPS of the records applied from some offsets on (per topic and partition): what changed since then; and
+# the TPS whose deciding form names a photo indexed since (from the start of a photo partition new since).
 CHANGED_TPS = """
-SELECT DISTINCT r.tps_id
+SELECT r.tps_id
 FROM unnest($1::text[], $2::integer[], $3::bigint[]) AS since(topic, partition, next_offset)
 JOIN rekap.record r ON r.topic = since.topic AND r.partition = since.partition AND r."offset" >= since.next_offset
 WHERE r.tps_id IS NOT NULL
+UNION
+SELECT f.tps_id
+FROM rekap.photo_record pr
+LEFT JOIN unnest($1::text[], $2::integer[], $3::bigint[]) AS since(topic, partition, next_offset)
+       ON since.topic = pr.topic AND since.partition = pr.partition
+JOIN rekap.form f ON f.photos @> jsonb_build_array(jsonb_build_object('sha256', pr.sha256))
+WHERE pr."offset" >= coalesce(since.next_offset, 0) AND pr.sha256 IS NOT NULL
 """
 
 Positions = dict[tuple[str, int], int]  # (topic, partition) -> the next offset to apply
@@ -185,6 +200,10 @@ class SiteSnapshot:
                     signature=stored_text(row["signature"]),
                     public_key=(row["public_key"] or "").replace("\n", ""),
                 )
+
+    async def photos(self, tps_ids: Sequence[str] | None) -> list[FormPhoto]:
+        """The photos the deciding forms of these TPS name (all if None), with whether each is in."""
+        return await form_photos(self._conn, tps_ids)
 
     async def history(self, tps_ids: Sequence[str] | None) -> dict[str, list[HistoryRow]]:
         """Every record received about these TPS (all if None), by TPS, in the order received."""

@@ -21,7 +21,7 @@ from rekap.domain.decode import Authentic
 from rekap.domain.ledger import Anchored, LedgerStart
 from rekap.domain.merkle import Frontier
 from rekap.domain.revisions import Authority
-from rekap.domain.tally import SECTION_NAMES
+from rekap.domain.tally import SECTION_NAMES, TallyV1
 from rekap.errors import RekapError
 
 # The fence: only the consumer that knows where a partition stands may move it (0012: one round trip for
@@ -93,11 +93,13 @@ FORM_TYPES = {
     "authority": "smallint",
     **dict.fromkeys(SECTION_NAMES, "integer"),
     "first_counted_at": "timestamptz",
+    "photos": "text",  # JSON: a list in a jsonb[] would be read as a dimension of the array
 }
 FORM_COLUMNS = tuple(FORM_TYPES)
 _SET_FORM = {
     "reasons": "string_to_array(u.reasons, ',')",
     "first_counted_at": "coalesce(f.first_counted_at, u.first_counted_at)",  # the first time only
+    "photos": "u.photos::jsonb",
 }
 _FORM_SET = ", ".join(f'"{c}" = ' + _SET_FORM.get(c, f'u."{c}"') for c in FORM_COLUMNS[2:])
 # A deciding form only ever moves forward (authority, then revision): the batch judged it under its
@@ -312,7 +314,7 @@ async def _write(conn: Connection, changes: BatchChanges, anchored: Anchored, ex
     now = datetime.now(UTC)  # when a form counted for the first time was
     for key, new in sorted(changes.forms.items()):
         if key in existing:
-            rows.append(_form_row(key, new, now, reasons=",".join(new.judgement.problems)))
+            rows.append(_form_row(key, new, now, reasons=",".join(new.judgement.problems), as_text=True))
         else:
             new_rows.append(_form_row(key, new, now))
     if new_rows:
@@ -323,23 +325,26 @@ async def _write(conn: Connection, changes: BatchChanges, anchored: Anchored, ex
                 raise
             raise FormRaceError(f"a deciding form was inserted by another batch meanwhile: {raced}") from raced
     if rows:
-        written = int((await conn.execute(UPDATE_FORMS, *_columns(rows, len(FORM_COLUMNS)))).split()[-1])
+        written = int((await conn.execute(UPDATE_FORMS, *as_columns(rows, len(FORM_COLUMNS)))).split()[-1])
         if written != len(rows):
             raise FormRaceError(f"{len(rows) - written} deciding form(s) were overtaken meanwhile")
     totals = sorted(changes.totals.items())
     if totals:
         sums = [(*key, c.valid, c.invalid, c.ballots_used, c.tps_counted, c.tps_quarantined) for key, c in totals]
         votes = [(*key, choice, n) for key, c in totals for choice, n in sorted(c.votes.items()) if n != 0]
-        await conn.execute(ADD_TOTALS, *_columns(sums, 8), *_columns(votes, 5))
+        await conn.execute(ADD_TOTALS, *as_columns(sums, 8), *as_columns(votes, 5))
 
 
-def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
+def as_columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
     """Rows as columns (the arrays unnest takes), `width` empty ones when there are no rows."""
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None) -> tuple[object, ...]:
-    """A form's columns (FORM_COLUMNS); its reasons a list (COPY) unless given (text, for unnest)."""
+def _form_row(
+    key: FormKey, new: NewForm, now: datetime, reasons: object = None, *, as_text: bool = False
+) -> tuple[object, ...]:
+    """A form's columns (FORM_COLUMNS); its reasons a list (COPY) unless given (text, for unnest), its photos a
+    list (COPY) or JSON text (`as_text`, for unnest)."""
     decoded = new.judgement.decoded
     assert isinstance(decoded, Authentic)
     tally, state, record = decoded.tally, new.state, new.record
@@ -361,7 +366,17 @@ def _form_row(key: FormKey, new: NewForm, now: datetime, reasons: object = None)
         int(state.authority),
         *tally.sections(),
         None if state.quarantined else now,
+        _photos(tally, as_text=as_text) if tally.photos else None,
     )
+
+
+def _photos(tally: TallyV1, *, as_text: bool) -> object:
+    """The photos a form names, as rekap.form keeps them (by sheet)."""
+    photos = [
+        {"sheet": p.sheet, "sha256": p.sha256, "bytes": p.size, "media_type": p.media_type}
+        for p in sorted(tally.photos, key=lambda p: p.sheet)
+    ]
+    return orjson.dumps(photos).decode() if as_text else photos
 
 
 def _record_row(outcome: RecordOutcome, skipped: int, leaf: bytes, ledger: bytes | None) -> tuple[object, ...]:

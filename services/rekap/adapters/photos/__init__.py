@@ -1,0 +1,1 @@
+"""Where the photos of the forms are kept: a folder laid out by digest."""
