@@ -4,17 +4,22 @@ keeps the expected totals, from what it sent), published, waited for, and checke
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 
 import asyncpg
 
 from rekap.access import KafkaAccess
+from rekap.adapters.photos.folder import FolderStore
 from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres import night_check as check
 from rekap.adapters.postgres.direct import write_directly
+from rekap.adapters.postgres.photos import record_photos
 from rekap.adapters.postgres.terminals import register_terminals, registry_size
+from rekap.app.photos import PhotoRecord, keep
 from rekap.config import Settings
 from rekap.domain.decode import Decoder
+from rekap.domain.photos import inspect
 from rekap.domain.regions import Tps
 from rekap.domain.signing import SigningKey
 from rekap.masterdata.files import read_master_data_folder
@@ -36,8 +41,24 @@ def sample_tps(count: int) -> list[Tps]:
     return SHIPPED.tps[::step][:count]
 
 
-def plan_election(tps_list: list[Tps], seed: int = 2024) -> tuple[list[Planned], Expected]:
-    return plan_night(MASTER, tps_list, mix=STRESS, seed=seed, secret=SECRET)
+def plan_election(tps_list: list[Tps], seed: int = 2024, photos: str | None = None) -> tuple[list[Planned], Expected]:
+    return plan_night(MASTER, tps_list, mix=STRESS, seed=seed, secret=SECRET, photos=photos)
+
+
+async def index_photos(url: str, photos: list[bytes], store: FolderStore) -> None:
+    """The photos stored and indexed as the photo consumer does (without Kafka: record coordinates made up)."""
+    inspected = [inspect(hashlib.sha256(data).hexdigest().encode(), data) for data in photos]
+    for verdict, data in zip(inspected, photos, strict=True):
+        await keep(store, verdict, data)
+    rows = [
+        PhotoRecord("photos", 0, offset, None, verdict.sha256.encode() if verdict.sha256 else None, verdict, "stored")
+        for offset, verdict in enumerate(inspected)
+    ]
+    conn = await pg.connect(login_url(url, "tabulator"))
+    try:
+        await record_photos(conn, rows)
+    finally:
+        await conn.close()
 
 
 async def register_all_terminals(conn: asyncpg.Connection, tps_list: list[Tps]) -> None:

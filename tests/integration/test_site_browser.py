@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -21,10 +22,11 @@ import asyncpg
 import nacl.signing
 import pytest
 
+from rekap.adapters.photos.folder import FolderStore
 from rekap.site.build import build_site
 from rekap.site.render import angka, persen
 from tests.conftest import jar_cache
-from tests.integration.election import plan_election, registered_decoder, sample_tps, write_night
+from tests.integration.election import index_photos, plan_election, registered_decoder, sample_tps, write_night
 from tests.programs import debian_program
 from tests.servers import login_url
 
@@ -59,13 +61,16 @@ def axe() -> Path:
 async def site(election_database_url: str, tmp_path: Path) -> dict[str, Any]:
     """A night of 60 TPS counted, the site built from it; what the views say, for the checks."""
     tps_list = sample_tps(60)
-    planned, _ = plan_election(tps_list, seed=5)
+    planned, expected = plan_election(tps_list, seed=5, photos="")  # every form names a photo of its sheet
+    store = FolderStore(tmp_path / "photos")
+    received = sorted(expected.photos)[1:]  # the first one never arrives
+    await index_photos(election_database_url, [expected.photos[sha256].data for sha256 in received], store)
     conn = await asyncpg.connect(election_database_url)
     try:
         await write_night(election_database_url, planned, await registered_decoder(election_database_url, tps_list))
         operator = await asyncpg.connect(login_url(election_database_url, "operator"))
         try:
-            await build_site(operator, tmp_path / "site")
+            await build_site(operator, tmp_path / "site", photos=store)
         finally:
             await operator.close()
         summary = await conn.fetchrow(
@@ -76,7 +81,8 @@ async def site(election_database_url: str, tmp_path: Path) -> dict[str, Any]:
         keys = {r["terminal_id"]: bytes(r["public_key"]) for r in await conn.fetch("SELECT * FROM rekap.terminal")}
     finally:
         await conn.close()
-    return {"folder": tmp_path / "site", "summary": summary, "votes": votes, "keys": keys}
+    return {"folder": tmp_path / "site", "summary": summary, "votes": votes, "keys": keys,
+            "missing_photo": min(expected.photos)}  # fmt: skip
 
 
 @pytest.fixture
@@ -149,6 +155,16 @@ async def test_a_click_through_from_the_province_to_a_verified_form(
     terminal = json.loads(value)["terminal_id"]
     nacl.signing.VerifyKey(site["keys"][terminal]).verify(value, signature)  # raises unless it verifies
     assert base64.b64decode(await section.locator("code.key").inner_text()) == site["keys"][terminal]
+
+    named = json.loads(value)["photos"][0]["sha256"]  # the photo the signed form names
+    thumbnail = section.locator("ul.photos img")
+    assert await thumbnail.evaluate("img => img.complete && img.naturalWidth > 0"), "the thumbnail loads"
+    assert await section.locator("ul.photos code").first.inner_text() == named
+    async with page.expect_download() as download:
+        await section.locator("ul.photos figcaption a").evaluate("a => a.setAttribute('download', '')")
+        await section.locator("ul.photos figcaption a").click()
+    photo = Path(await (await download.value).path()).read_bytes()  # noqa: ASYNC240 (a small file, once)
+    assert hashlib.sha256(photo).hexdigest() == named, "the full photo is the one the signature binds"
     assert outside == [], "no request leaves the site"
 
 
@@ -165,9 +181,17 @@ async def test_axe_finds_no_serious_accessibility_violation(
     folder = site["folder"]
     kecamatan = next(folder.glob("wilayah/??????/pkwkp-16.html")).relative_to(folder)
     tps = next(folder.glob("tps/*/*.html")).relative_to(folder)
+    without_photo = next(p for p in folder.glob("tps/*/*.html") if site["missing_photo"] in p.read_text())
+    assert "foto belum diterima" in without_photo.read_text()
     page = await browser.new_page()
     found = {}
-    for path in ("index.html", "wilayah/16/pkwkp-16.html", str(kecamatan), str(tps)):
+    for path in (
+        "index.html",
+        "wilayah/16/pkwkp-16.html",
+        str(kecamatan),
+        str(tps),
+        str(without_photo.relative_to(folder)),
+    ):
         await page.goto(f"{served}/{path}")
         await page.add_script_tag(path=str(axe))
         result = await page.evaluate("async () => (await axe.run(document)).violations")

@@ -416,7 +416,7 @@ def _photos(photos: list[dict[str, Any]]) -> str:
                 f'<figcaption>Lembar {sheet} · <a href="{escape(photo["href"])}">foto asli</a> '
                 f"({angka(photo['bytes'])} byte)</figcaption></figure>\n"
             )
-        out.append(f'<p class="muted">SHA-256 <code class="sig">{digest}</code></p></li>\n')
+        out.append(f'<p class="muted">SHA-256 <code class="digest">{digest}</code></p></li>\n')
     out.append(
         '</ul>\n<p class="muted">Foto asli itu tepat byte yang disebut formulir bertanda tangan (di bawah): '
         "SHA-256 berkasnya harus sama dengan <code>sha256</code> di formulir, misalnya <code>sha256sum</code>.</p>\n"
