@@ -16,10 +16,11 @@ RUN PIP_CERT=/etc/ssl/certs/ca-certificates.crt /build/bin/python -m build --whe
 FROM ${BASE}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         python3 python3-venv ca-certificates && apt-get clean && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --no-create-home rekap && mkdir /site /var/lib/rekap \
-    && chown rekap:rekap /site /var/lib/rekap && chmod 700 /var/lib/rekap  # the site's volume; the election key's
+    && useradd --system --uid 10001 --no-create-home rekap && mkdir /site /var/lib/rekap /var/lib/rekap-photos \
+    && chown rekap:rekap /site /var/lib/rekap /var/lib/rekap-photos && chmod 700 /var/lib/rekap /var/lib/rekap-photos
+# (the volumes: the site's, the election key's, the photos')
 COPY --from=build /dist/*.whl /tmp/
-RUN python3 -m venv /opt/rekap && PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/rekap/bin/pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
+RUN python3 -m venv /opt/rekap && PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/rekap/bin/pip install --no-cache-dir "$(echo /tmp/*.whl)[s3]" && rm /tmp/*.whl
 USER rekap
 ENV PATH=/opt/rekap/bin:$PATH REKAP_LOG_FORMAT=json PYTHONUNBUFFERED=1
 EXPOSE 8000

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck check down clean bench-decode fuzz chaos chaos-cluster load-drain load-steady \
-	load-national load-peer compose-images chaos-compose
+	load-national load-peer load-photos compose-images chaos-compose
 
 demo: $(STAMP)  ## start the stack and play the whole demo
 	$(BIN)/rekap demo
@@ -69,6 +69,10 @@ load-steady: $(STAMP)  ## produce-to-visible latency and lag at 1k, 2k, 5k, 10k 
 load-national: $(STAMP)  ## ~870,000 tallies (Pilkada 2024's size) drained by 1 and 2 tabulators
 	$(BIN)/rekap stack up
 	$(BIN)/python -m loadtests.drain --national --no-verify --tabulators 1 2
+
+load-photos: $(STAMP)  ## a night with a photo of every form: the tally drain with and without the photo consumer beside it
+	$(BIN)/rekap stack up
+	$(BIN)/python -m loadtests.photos --repeat 2
 
 load-peer: $(STAMP)  ## one ~375,000-record backlog: a ceiling, a Quix Streams peer (own venv) and Rekap's tabulators
 	$(BIN)/rekap stack up

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import psutil
 
-from rekap.access import KafkaRole, Resources, with_database
+from rekap.access import KafkaRole, Resources, Topic, with_database
 from rekap.adapters.kafka.security import grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres import night_check as check
@@ -33,7 +33,7 @@ from rekap.adapters.postgres.masterdata import load_master_data
 from rekap.adapters.postgres.migrations import load_migrations, migrate
 from rekap.adapters.postgres.terminals import register_terminals
 from rekap.app.logins import OWNER
-from rekap.config import DbUser, Settings
+from rekap.config import PHOTO_RECORD_BYTES, DbUser, Settings
 from rekap.devstack.secrets import StackSecrets, stack_postgres_url
 from rekap.domain.masterdata import MasterDataSet
 from rekap.publisher import Publisher
@@ -92,11 +92,20 @@ class Run:
     def group(self) -> str:
         return self.group_name or f"{self.topic}-tabulators"
 
+    @property
+    def photo_topic(self) -> str:
+        return f"{self.topic}.photos"
+
+    @property
+    def photo_group(self) -> str:
+        return f"{self.topic}-photos"
+
     async def prepare(self, dataset: MasterDataSet) -> None:
         await self.prepare_database(dataset)
         admin = self.settings.kafka("admin")
-        await ensure_topics(admin, {self.topic: PARTITIONS, f"{self.topic}.dead-letters": PARTITIONS})
-        names = Resources(self.topic, f"{self.topic}.dead-letters", self.group)
+        await ensure_topics(admin, [Topic(self.topic, PARTITIONS), Topic(f"{self.topic}.dead-letters", PARTITIONS),
+                                    Topic(self.photo_topic, PARTITIONS, PHOTO_RECORD_BYTES)])  # fmt: skip
+        names = Resources(self.topic, f"{self.topic}.dead-letters", self.group, self.photo_topic, self.photo_group)
         for role in KafkaRole:
             await asyncio.to_thread(grant_acls, admin, role.value, role, names)
 
@@ -137,6 +146,9 @@ class Run:
             REKAP_BATCH_MAX_RECORDS=str(batch),
             REKAP_TOPIC_PARTITIONS=str(PARTITIONS),
             REKAP_METRICS_ADDRESS="127.0.0.1:0",
+            REKAP_PHOTO_TOPIC=self.photo_topic,
+            REKAP_PHOTO_GROUP_ID=self.photo_group,
+            REKAP_PHOTO_METRICS_ADDRESS="127.0.0.1:0",
         )
         return env
 

@@ -84,7 +84,7 @@ from loadtests.harness import (
     write_results,
 )
 from loadtests.national import national_dataset
-from rekap.access import KafkaRole, Resources
+from rekap.access import KafkaRole, Resources, Topic
 from rekap.adapters.kafka.security import acls_of, grant_acls
 from rekap.adapters.kafka.topics import ensure_topics
 from rekap.adapters.postgres import night_check as check
@@ -633,7 +633,7 @@ async def main() -> int:
         await template.prepare_database(dataset)
         admin = settings.kafka("admin")
         print(f"topic {topic}, {PARTITIONS} partitions ...", flush=True)
-        await ensure_topics(admin, {topic: PARTITIONS, f"{topic}.dead-letters": PARTITIONS})
+        await ensure_topics(admin, [Topic(topic, PARTITIONS), Topic(f"{topic}.dead-letters", PARTITIONS)])
         names = Resources(topic, f"{topic}.dead-letters", f"{topic}-terminals")
         await asyncio.to_thread(grant_acls, admin, "terminals", KafkaRole.TERMINALS, names)
         ends, _ = await produce(settings, topic, planned)

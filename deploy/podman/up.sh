@@ -39,7 +39,7 @@ if [ "$STAGE" = init ] || [ "$STAGE" = all ]; then
     echo "up.sh: init done"
 fi
 if [ "$STAGE" = rest ] || [ "$STAGE" = all ]; then
-    compose "$@" up -d --no-deps tabulator site-builder site prometheus alertmanager postgres-exporter
-    for c in tabulator site prometheus alertmanager postgres-exporter; do healthy "rekap_${c}_1" 120; done
+    compose "$@" up -d --no-deps tabulator photos site-builder site prometheus alertmanager postgres-exporter
+    for c in tabulator photos site prometheus alertmanager postgres-exporter; do healthy "rekap_${c}_1" 120; done
 fi
 rm -f "$LOG"

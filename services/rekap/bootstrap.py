@@ -19,7 +19,7 @@ from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
 from rekap.adapters.kafka.photos import PhotoConsumer
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
-from rekap.adapters.photos.folder import FolderStore
+from rekap.adapters.photos import photo_store
 from rekap.adapters.postgres.connection import create_pool, one_snapshot
 from rekap.adapters.postgres.errors import RETRIABLE, boundary
 from rekap.adapters.postgres.masterdata import read_dataset, read_master_data
@@ -149,10 +149,12 @@ async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterato
     tabulator): its store, its index, its consumer."""
     async with AsyncExitStack() as stack:
         metrics = PhotoMetrics()
+        listening = None
         if settings.photo_metrics_address:
             server = metrics_server(metrics, settings.photo_metrics_address, "REKAP_PHOTO_METRICS_ADDRESS")
             server.start()
             stack.callback(server.stop)
+            listening = f"{settings.photo_metrics_address.rpartition(':')[0]}:{server.port}"
         pool: asyncpg.Pool = await _until_available(
             "PostgreSQL",
             lambda: create_pool(
@@ -161,6 +163,7 @@ async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterato
             stop,
         )
         stack.push_async_callback(pool.close)
+        store = photo_store(settings)
         kafka = settings.kafka("tabulator")
         consumer = PhotoConsumer(kafka, settings.photo_topic, settings.photo_group_id)
         await _until_available("Kafka", consumer.start, stop)
@@ -169,11 +172,13 @@ async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterato
             "photo_consumer_started",
             topic=settings.photo_topic,
             group=settings.photo_group_id,
-            store=str(settings.photo_folder),
+            store=store.location(""),
+            metrics=listening,
             postgres=settings.dsn_for_display,
         )
-        store = FolderStore(settings.photo_folder)
-        yield PhotoService(source=consumer, index=PoolPhotoIndex(pool), store=store, metrics=metrics)
+        service = PhotoService(source=consumer, index=PoolPhotoIndex(pool), store=store, metrics=metrics)
+        service.metrics_address = listening
+        yield service
 
 
 def metrics_server(metrics: Observed, address: str, variable: str = "REKAP_METRICS_ADDRESS") -> MetricsServer:

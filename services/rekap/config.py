@@ -79,6 +79,25 @@ class Settings(BaseSettings):
     group_id: str = Field(default="rekap-tabulator", description="The tabulators' Kafka consumer group.")
     photo_topic: str = Field(default="photos", description="Topic the terminals publish the forms' photos to.")
     photo_group_id: str = Field(default="rekap-photos", description="The photo consumers' Kafka consumer group.")
+    photo_s3_url: str | None = Field(
+        default=None,
+        description="s3://BUCKET/PREFIX: keep the photos in this S3-compatible object store, not REKAP_PHOTO_DIR.",
+    )
+    photo_s3_endpoint: str | None = Field(
+        default=None, description="The object store's address (http://host:port); unset: AWS S3's."
+    )
+    photo_s3_access_key: str | None = Field(
+        default=None, description="Its access key; unset: boto3's own (the environment, ~/.aws, an instance role)."
+    )
+    photo_s3_secret_key: SecretStr | None = Field(default=None, description="The secret of REKAP_PHOTO_S3_ACCESS_KEY.")
+    photo_s3_region: str = Field(default="us-east-1", description="The object store's region.")
+    photo_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the photo consumer's CPU priority is than the tabulator's (Unix nice): where "
+        "they share cores, decoding photos waits for counting. 0: the same.",
+    )
     photo_metrics_address: str = Field(
         default="127.0.0.1:8001",
         description="host:port of the photo consumer's /metrics, /healthz and /readyz; empty turns them off.",

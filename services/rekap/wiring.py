@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from rekap.access import KafkaAccess, KafkaRole, Resources, Topic, redact_url
 from rekap.adapters.kafka.photos import PhotoPublisher
 from rekap.adapters.kafka.topics import ensure_topics, log_start
-from rekap.adapters.photos.folder import FolderStore
+from rekap.adapters.photos import photo_store
 from rekap.adapters.postgres import night_check, readings
 from rekap.adapters.postgres.connection import BoundConnection, connect
 from rekap.adapters.postgres.masterdata import read_master_data
@@ -24,7 +24,6 @@ from rekap.adapters.postgres.roles import bootstrap_database
 from rekap.adapters.postgres.session import Session
 from rekap.app.broker import Acl
 from rekap.app.night import RaceCount
-from rekap.app.photos import PhotoStore
 from rekap.audit import export, keys
 from rekap.audit.export import Exported
 from rekap.audit.keys import KeyChange
@@ -77,9 +76,9 @@ def _on_connection(settings: Settings, user: DbUser, work: Callable[[BoundConnec
     return asyncio.run(run())
 
 
-def photo_store(settings: Settings) -> PhotoStore:
-    """Where the photo consumer keeps the forms' photos."""
-    return FolderStore(settings.photo_folder)
+def photo_locations(settings: Settings) -> Callable[[str], str]:
+    """Where the photo store keeps a photo of this name (a path, or an s3:// URL)."""
+    return photo_store(settings).location
 
 
 def build_site(

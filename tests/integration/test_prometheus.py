@@ -30,7 +30,7 @@ from rekap.access import KafkaAccess
 from rekap.adapters.postgres import connection as pg
 from rekap.adapters.postgres.roles import set_login
 from rekap.app.logins import Group
-from rekap.bootstrap import tabulator_service
+from rekap.bootstrap import photo_service, tabulator_service
 from rekap.config import KAFKA_VERSION
 from rekap.devstack.process import free_port, wait_until
 from tests.conftest import jar_cache
@@ -260,11 +260,14 @@ async def test_prometheus_sees_what_the_database_holds(
         planned, _ = plan_election(tps, seed=9)
         await register_all_terminals(conn, tps)
         stop = asyncio.Event()
-        async with tabulator_service(settings_for(broker, election_database_url, topic), stop) as tabulator:
+        settings = settings_for(broker, election_database_url, topic)
+        async with tabulator_service(settings, stop) as tabulator, photo_service(settings, stop) as photos:
             running = asyncio.create_task(tabulator.run(stop))
+            photos_running = asyncio.create_task(photos.run(stop))
             assert tabulator.metrics_address is not None
+            assert photos.metrics_address is not None
             targets = {"rekap-tabulator": tabulator.metrics_address, "kafka": f"127.0.0.1:{broker_metrics}",
-                       "postgres": f"127.0.0.1:{exporter}"}  # fmt: skip
+                       "postgres": f"127.0.0.1:{exporter}", "rekap-photos": photos.metrics_address}  # fmt: skip
             prometheus = await asyncio.to_thread(Prometheus, tmp_path, targets)
             prometheus_factory.append(prometheus)
 
@@ -297,6 +300,7 @@ async def test_prometheus_sees_what_the_database_holds(
             rules = json.loads(await asyncio.to_thread(prometheus.get, "/api/v1/rules"))
             stop.set()
             await running
+            await photos_running
         in_database = await conn.fetchval(
             "SELECT count(*) FROM rekap.record WHERE topic = $1 AND outcome = 'accepted'", topic
         )
@@ -320,5 +324,7 @@ async def test_prometheus_sees_what_the_database_holds(
     assert [r["name"] for r in evaluated if r["state"] == "firing"] == [], "a healthy night fires no alert"
     assert float(health["max(kafka_server_broker_state)"][0]["value"][1]) == 3, "the broker runs"
     assert float(health["max(pg_up)"][0]["value"][1]) == 1, "the monitor login connects"
-    assert float(health["count(up == 1)"][0]["value"][1]) == 3, "the tabulator, the broker and the exporter"
+    assert float(health["count(up == 1)"][0]["value"][1]) == 4, (
+        "the tabulator, the photo consumer, the broker and the exporter"
+    )
     assert float(accepted["data"]["result"][0]["value"][1]) == in_database

@@ -125,22 +125,26 @@ def test_db_commands_say_when_postgres_is_not_there(stack_env: dict[str, str]) -
 
 
 def test_a_tabulator_the_stack_ran_is_listed_when_stopped_and_started_again(stack_env: dict[str, str]) -> None:
-    """After `stack down` then `stack up` no tabulator ran, and `stack status` dropped its line (exit 0)."""
-    env = {**stack_env, "REKAP_METRICS_ADDRESS": "127.0.0.1:0"}
+    """After `stack down` then `stack up` no tabulator ran, and `stack status` dropped its line (exit 0); the
+    photo consumer is started, stopped and listed with it."""
+    env = {**stack_env, "REKAP_METRICS_ADDRESS": "127.0.0.1:0", "REKAP_PHOTO_METRICS_ADDRESS": "127.0.0.1:0"}
     assert rekap(env, "stack", "up").returncode == 0
     assert "tabulator  off" in rekap(env, "stack", "status").stdout
     assert rekap(env, "masterdata", "load").returncode == 0
     started = rekap(env, "stack", "up", "--tabulator")
     assert started.returncode == 0, started.stderr
     assert "Tabulator started" in started.stdout
+    assert "Photo consumer started" in started.stdout
     assert rekap(env, "stack", "down").returncode == 0
     status = rekap(env, "stack", "status")
     assert status.returncode == 3
-    assert status.stdout.count("stopped") == 3
+    assert status.stdout.count("stopped") == 4
     assert "tabulator  stopped" in status.stdout
+    assert "photos     stopped" in status.stdout
     again = rekap(env, "stack", "up")
     assert again.returncode == 0, again.stderr
     assert "Tabulator started" in again.stdout
     running = rekap(env, "stack", "status")
     assert running.returncode == 0
     assert "tabulator  running" in running.stdout
+    assert "photos     running" in running.stdout

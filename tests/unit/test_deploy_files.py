@@ -21,7 +21,7 @@ from tests.programs import debian_program
 REPO = Path(__file__).resolve().parents[2]
 BROKERS = ["kafka-1", "kafka-2", "kafka-3"]
 DATABASES = ["postgres-1", "postgres-2"]
-SERVERS = {*BROKERS, *DATABASES, "tabulator", "prometheus", "alertmanager", "postgres-exporter"}
+SERVERS = {*BROKERS, *DATABASES, "tabulator", "photos", "prometheus", "alertmanager", "postgres-exporter"}
 LONG_RUNNING = SERVERS | {"site-builder", "site"}
 ONE_SHOT = {"init"}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rekap.cli import build_parser
 from rekap.config import Settings
+from rekap.photos.metrics import PhotoMetrics
 from rekap.tabulator.metrics import TabulatorMetrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +107,8 @@ def test_every_command_line_the_documents_show_is_one_the_cli_takes() -> None:
 def test_every_metric_is_a_row_of_the_metrics_table_and_every_row_a_metric() -> None:
     """As /metrics names them: a counter with _total, an info with _info; labels in braces are the row's own."""
     suffix = {"counter": "_total", "info": "_info", "histogram": "", "gauge": ""}
-    exported = {family.name + suffix[family.type] for family in TabulatorMetrics().registry.collect()}
+    families = [*TabulatorMetrics().registry.collect(), *PhotoMetrics().registry.collect()]
+    exported = {family.name + suffix[family.type] for family in families}
     documented = {name for key in table_keys(MONITORING, "## Health and metrics")
                   for name in re.findall(r"`(rekap_\w+)", key)}  # fmt: skip
     assert {"not in docs/monitoring.md": exported - documented, "not exported": documented - exported} == {

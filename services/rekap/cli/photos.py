@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 from rekap.bootstrap import photo_service
 from rekap.cli.common import KAFKA, SubParsers, add_command
@@ -15,6 +16,9 @@ REKAP_KAFKA_USERNAME=tabulator REKAP_KAFKA_PASSWORD=... REKAP_PHOTO_DIR=/srv/rek
 
 
 def run(settings: Settings, _: argparse.Namespace) -> int:
+    # Photos never slow the count: where the photo consumer shares cores with a tabulator (or PostgreSQL), the
+    # scheduler gives them the CPU first, and the photos catch up when the count is idle.
+    os.nice(settings.photo_nice)
     asyncio.run(serve(settings, photo_service))
     return 0
 
@@ -34,6 +38,7 @@ def register(commands: SubParsers) -> None:
             "photo_group_id",
             "photo_dir",
             "photo_metrics_address",
+            "photo_nice",
             "shutdown_timeout_s",
         ),
         example=RUN,

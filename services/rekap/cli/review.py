@@ -9,7 +9,7 @@ from rekap.app.review import held_for_review
 from rekap.cli.common import OPERATOR_DB, SubParsers, add_command, local_time, say
 from rekap.config import Settings
 from rekap.domain.regions import Level
-from rekap.wiring import photo_store, with_session
+from rekap.wiring import photo_locations, with_session
 
 EXAMPLES = """rekap review list                      # every held form of the province, oldest first
 rekap review list --kecamatan 167101   # one PPK's queue"""
@@ -39,14 +39,14 @@ PHOTO_WORDS = {
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
     kecamatan = region_code(args.kecamatan, Level.KECAMATAN) if args.kecamatan is not None else None
     held = with_session(settings, lambda session: held_for_review(session, kecamatan))
-    store = photo_store(settings)
+    locate = photo_locations(settings)
     for form in held:
         when = local_time(form.received_at, form.time_zone, form.zone)
         say(f"{when}  TPS {form.tps_id}  {form.contest_id}  revision {form.revision}  from {form.terminal_id}")
         for reason, why in form.explained():
             say(f"    {reason}: {why}")
         for photo in form.photos:
-            where = store.location(photo.name) if photo.published else PHOTO_WORDS.get(photo.photo_status, "")
+            where = locate(photo.name) if photo.published else PHOTO_WORDS.get(photo.photo_status, "")
             say(f"    photo of sheet {photo.sheet}: {where}")
     if held:
         say("\nTo correct one: the PPK operator of its kecamatan (a terminal with scope kecamatan:CODE) sends the")

@@ -50,6 +50,7 @@ class PhotoService:
         self._index = index
         self._store = store
         self.metrics = metrics or PhotoMetrics()
+        self.metrics_address: str | None = None  # where /metrics listens, when it does
         self.outcomes: Counter[tuple[str, str | None]] = Counter()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -61,7 +62,7 @@ class PhotoService:
         4. index: the photos and every record's outcome, in one transaction (retried while PostgreSQL is away);
         5. commit: the offsets to Kafka; then the counts."""
         log.info("photos_started", topic=self._source.topic)
-        self.metrics.health.kafka = True
+        self.metrics.health.kafka = self.metrics.health.postgres = True  # both answered as it started
         while not stop.is_set():
             consumed = await self._source.fetch()  # 1. fetch
             if not consumed:

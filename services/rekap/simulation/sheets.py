@@ -50,20 +50,19 @@ def _fonts() -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, ...]:
 
 
 @cache
-def _template(contest_id: str, choices: int, tps_id: str) -> Image.Image:
-    """The printed form, empty: the same for every TPS of a race but for its heading."""
+def _template(contest_id: str, labels: tuple[str, ...]) -> Image.Image:
+    """The printed form, empty: the same for every TPS of a race."""
     small, _, heading = _fonts()
-    rows = 12 + choices + 2
-    image = Image.new("RGB", (WIDTH, TOP + rows * ROW + 60), (PAPER, PAPER, PAPER - 8))
+    image = Image.new("RGB", (WIDTH, TOP + len(labels) * ROW + 60), (PAPER, PAPER, PAPER - 8))
     draw = ImageDraw.Draw(image)
     race = "GUBERNUR DAN WAKIL GUBERNUR" if contest_id.startswith("pkwkp") else "BUPATI/WALIKOTA DAN WAKILNYA"
     draw.text((30, 24), "MODEL C.HASIL-KWK", font=heading, fill=PRINT)
-    draw.text((30, 58), f"PEMILIHAN {race} 2024", font=small, fill=PRINT)
-    draw.text((30, 84), f"TPS {tps_id[-3:]}   kode {tps_id}   ({contest_id})", font=small, fill=PRINT)
-    for index in range(rows):
+    draw.text((30, 58), f"PEMILIHAN {race} 2024 ({contest_id})", font=small, fill=PRINT)
+    for index, label in enumerate(labels):
         y = TOP + index * ROW
         draw.rectangle((24, y, WIDTH - 24, y + ROW), outline=PRINT, width=1)
         draw.line((WIDTH - 200, y, WIDTH - 200, y + ROW), fill=PRINT, width=1)
+        draw.text((34, y + 13), label, font=small, fill=PRINT)
     return image
 
 
@@ -71,13 +70,14 @@ def draw_sheet(paper: Form) -> bytes:
     """The sheet of `paper` (a form's dict: the numbers the KPPS wrote), as JPEG bytes."""
     small, hand, _ = _fonts()
     rows = _rows(paper)
-    image = _template(paper["contest_id"], len(paper["votes"]), paper["tps_id"]).copy()
+    tps_id = paper["tps_id"]
+    image = _template(paper["contest_id"], tuple(label for label, _ in rows)).copy()
     draw = ImageDraw.Draw(image)
-    seed = hashlib.sha256(json.dumps(rows).encode() + paper["tps_id"].encode()).digest()
+    draw.text((30, 84), f"TPS {tps_id[-3:]}   kode {tps_id}", font=small, fill=PRINT)
+    seed = hashlib.sha256(json.dumps(rows).encode() + tps_id.encode()).digest()
     wobble = random.Random(seed)  # noqa: S311 (a hand's wobble, not a secret)
-    for index, (label, number) in enumerate(rows):
+    for index, (_, number) in enumerate(rows):
         y = TOP + index * ROW
-        draw.text((34, y + 13), label, font=small, fill=PRINT)
         x = WIDTH - 180 + wobble.randint(-8, 18)
         draw.text((x, y + 6 + wobble.randint(-4, 4)), str(number), font=hand, fill=INK)
     out = io.BytesIO()
