@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import os
 
-from rekap.bootstrap import photo_service
 from rekap.cli.common import KAFKA, SubParsers, add_command
-from rekap.cli.tabulator import serve
 from rekap.config import Settings
 
 RUN = """DATABASE_URL=postgresql://tabulator:...@db.example/rekap REKAP_KAFKA_BOOTSTRAP=kafka.example:9092 \\
@@ -17,8 +15,12 @@ REKAP_KAFKA_USERNAME=tabulator REKAP_KAFKA_PASSWORD=... REKAP_PHOTO_DIR=/srv/rek
 
 def run(settings: Settings, _: argparse.Namespace) -> int:
     # Photos never slow the count: where the photo consumer shares cores with a tabulator (or PostgreSQL), the
-    # scheduler gives them the CPU first, and the photos catch up when the count is idle.
+    # scheduler gives them the CPU first, and the photos catch up when the count is idle. First, before the
+    # service's libraries are imported (a second of CPU, when a tabulator may be starting too).
     os.nice(settings.photo_nice)
+    from rekap.bootstrap import photo_service  # noqa: PLC0415 (after the nice: see above)
+    from rekap.cli.tabulator import serve  # noqa: PLC0415
+
     asyncio.run(serve(settings, photo_service))
     return 0
 
