@@ -55,7 +55,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     shutil.rmtree(site, ignore_errors=True)
     audit.export_command(settings, argparse.Namespace(folder=site / "audit" / "bundle", photos=True))
     website.build(settings, argparse.Namespace(folder=site, full=True, audit_href="audit/bundle/", watch=None))
-    say("\nThe stack and the tabulator keep running. Look around:")
+    say("\nThe stack, the tabulator and the photo consumer keep running. Look around:")
     say(f"  .venv/bin/rekap site serve {site}   the public site at http://127.0.0.1:8080/ (or open index.html)")
     say(f"  {site}/tps/167101/1671011001001.html   a TPS page: the numbers, and the photo of the C.Hasil beside them")
     say("  .venv/bin/rekap review list            the forms held for review, each with its photo: a misread form's")
