@@ -397,7 +397,7 @@ class Bench:
         print(f"[{contender.key}] database {run.name}, consumer group {run.group} ...", flush=True)
         await copy_database(run, self.template)
         admin = self.settings.kafka("admin")
-        names = Resources(self.topic, self.dead_letters, run.group)
+        names = Resources(self.topic, self.dead_letters, run.group, f"{self.topic}.photos", f"{run.group}-photos")
         await asyncio.to_thread(grant_acls, admin, "tabulator", KafkaRole.TABULATOR, names)
         try:
             return await self._measure(contender, run)
@@ -634,7 +634,7 @@ async def main() -> int:
         admin = settings.kafka("admin")
         print(f"topic {topic}, {PARTITIONS} partitions ...", flush=True)
         await ensure_topics(admin, [Topic(topic, PARTITIONS), Topic(f"{topic}.dead-letters", PARTITIONS)])
-        names = Resources(topic, f"{topic}.dead-letters", f"{topic}-terminals")
+        names = Resources(topic, f"{topic}.dead-letters", f"{topic}-terminals", f"{topic}.photos", f"{topic}-photos")
         await asyncio.to_thread(grant_acls, admin, "terminals", KafkaRole.TERMINALS, names)
         ends, _ = await produce(settings, topic, planned)
         bench = Bench(settings, stack, base, template.name, planned, expected, sum(ends.values()), quix_python)

@@ -80,5 +80,5 @@ class BrokerAccess:
 def resources(topic: str) -> Resources:
     """The names the tests' settings give a tally topic's companions (see election.settings_for)."""
     if topic == "tallies":
-        return Resources("tallies", "tallies.dead-letters", "rekap-tabulator")
+        return Resources("tallies", "tallies.dead-letters", "rekap-tabulator", "photos", "rekap-photos")
     return Resources(topic, f"{topic}.dead-letters", f"{topic}-tabulators", f"{topic}.photos", f"{topic}-photos")

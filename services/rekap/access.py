@@ -31,8 +31,8 @@ class Resources:
     tally_topic: str
     dead_letter_topic: str
     group_id: str
-    photo_topic: str = "photos"
-    photo_group_id: str = "rekap-photos"
+    photo_topic: str
+    photo_group_id: str
 
 
 DEFAULT_RECORD_BYTES = 1_048_588  # Kafka's own default: a batch of 1 MiB and its overhead

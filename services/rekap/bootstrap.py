@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from rekap.adapters.kafka.consumer import ConsumerOptions, TallyConsumer
 from rekap.adapters.kafka.deadletters import DeadLetters
-from rekap.adapters.kafka.photos import PhotoConsumer
+from rekap.adapters.kafka.photos import PHOTO_FETCH_BYTES
 from rekap.adapters.kafka.topics import ensure_topics, retention_problems
 from rekap.adapters.photos import photo_store
 from rekap.adapters.postgres.connection import create_pool, one_snapshot
@@ -53,12 +53,7 @@ async def tabulator_service(settings: Settings, stop: asyncio.Event) -> AsyncIte
     async with AsyncExitStack() as stack:
         # 0. The metrics address first: a port another process holds is said at once, before anything joins.
         metrics = TabulatorMetrics()
-        listening = None
-        if settings.metrics_address:
-            server = metrics_server(metrics, settings.metrics_address)
-            server.start()
-            stack.callback(server.stop)
-            listening = f"{settings.metrics_address.rpartition(':')[0]}:{server.port}"
+        listening = _serve_metrics(stack, metrics, settings.metrics_address, "REKAP_METRICS_ADDRESS")
         pool: asyncpg.Pool = await _until_available(
             "PostgreSQL",
             lambda: create_pool(
@@ -149,12 +144,7 @@ async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterato
     tabulator): its store, its index, its consumer."""
     async with AsyncExitStack() as stack:
         metrics = PhotoMetrics()
-        listening = None
-        if settings.photo_metrics_address:
-            server = metrics_server(metrics, settings.photo_metrics_address, "REKAP_PHOTO_METRICS_ADDRESS")
-            server.start()
-            stack.callback(server.stop)
-            listening = f"{settings.photo_metrics_address.rpartition(':')[0]}:{server.port}"
+        listening = _serve_metrics(stack, metrics, settings.photo_metrics_address, "REKAP_PHOTO_METRICS_ADDRESS")
         pool: asyncpg.Pool = await _until_available(
             "PostgreSQL",
             lambda: create_pool(
@@ -165,9 +155,11 @@ async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterato
         stack.push_async_callback(pool.close)
         store = photo_store(settings)
         kafka = settings.kafka("tabulator")
-        consumer = PhotoConsumer(kafka, settings.photo_topic, settings.photo_group_id)
+        options = ConsumerOptions(settings.photo_group_id, max_records=32, fetch_bytes=PHOTO_FETCH_BYTES)
+        consumer = TallyConsumer(kafka, settings.photo_topic, options)
         await _until_available("Kafka", consumer.start, stop)
         stack.push_async_callback(consumer.stop)
+        consumer.subscribe(assigned=_nothing, revoked=_nothing)  # each partition from the group's committed offset
         log.info(
             "photo_consumer_started",
             topic=settings.photo_topic,
@@ -181,7 +173,23 @@ async def photo_service(settings: Settings, stop: asyncio.Event) -> AsyncIterato
         yield service
 
 
-def metrics_server(metrics: Observed, address: str, variable: str = "REKAP_METRICS_ADDRESS") -> MetricsServer:
+def _serve_metrics(stack: AsyncExitStack, metrics: Observed, address: str, variable: str) -> str | None:
+    """/metrics, /healthz and /readyz on `address` (set by `variable`), stopped with the stack: where they listen
+    (host:port, the port the system gave for port 0); None when the address is empty (turned off)."""
+    if not address:
+        return None
+    server = metrics_server(metrics, address, variable)
+    server.start()
+    stack.callback(server.stop)
+    return f"{address.rpartition(':')[0]}:{server.port}"
+
+
+async def _nothing(partitions: list[int]) -> None:
+    """A rebalance the photo consumer need not act on: it reads where the group committed, and what it holds
+    it indexes harmlessly twice."""
+
+
+def metrics_server(metrics: Observed, address: str, variable: str) -> MetricsServer:
     """/metrics on `address` (host:port), or a ConfigError saying why not (the port taken, say)."""
     host, _, port = address.rpartition(":")
     try:

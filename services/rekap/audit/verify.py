@@ -143,10 +143,6 @@ class _Recount:
         self.anchors: list[tuple[str, SignedHead]] = []
         self._first = 0  # problems said first
 
-    def problem_each(self, items: list[str], text: Any) -> None:
-        for item in items:
-            self.problem(text(item))
-
     def problem(self, text: str, *, first: bool = False) -> None:
         """A discrepancy; `first`: one about the head or an anchor, said before the others (what they mean)."""
         if first:
@@ -600,7 +596,8 @@ class _Recount:
         if folder.is_dir():
             extra = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
             extra = [name for name in extra if name not in expected]
-            self.problem_each(extra[:20], lambda name: f"{PHOTO_FILES}/{name}: not a photo a deciding form names")
+            for name in extra[:20]:
+                self.problem(f"{PHOTO_FILES}/{name}: not a photo a deciding form names")
 
     def _compare(
         self, name: str, keys: tuple[str, ...], columns: tuple[str, ...], recounted: dict[Any, tuple[int, ...]]

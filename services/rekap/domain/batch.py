@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from rekap.domain.decode import Authentic, Decoded, Decoder, Headers, RawRecord, Rejected
 from rekap.domain.ledger import Basis, Coordinates, Entry, record_digest
@@ -37,6 +38,11 @@ class ConsumedRecord:
     @property
     def coordinates(self) -> Coordinates:
         return (self.topic, self.partition, self.offset)
+
+    @property
+    def kafka_time(self) -> datetime | None:
+        """When Kafka says the record was made (its timestamp), if it says."""
+        return None if self.timestamp_ms is None else datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
 
 
 # A record, what its decoder made of it, against what (the ledger keeps it), and the digest of its exact

@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
@@ -51,7 +50,6 @@ class PhotoService:
         self._store = store
         self.metrics = metrics or PhotoMetrics()
         self.metrics_address: str | None = None  # where /metrics listens, when it does
-        self.outcomes: Counter[tuple[str, str | None]] = Counter()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set (the batch in hand is finished first). Each turn:
@@ -92,7 +90,7 @@ class PhotoService:
                 if outcome == "stored" and verdict.sha256 is not None:
                     known[verdict.sha256] = "stored"  # the same photo twice in a batch: the second a duplicate
                 coordinates = (record.topic, record.partition, record.offset)
-                rows.append(PhotoRecord(*coordinates, _time(record), record.key, verdict, outcome))
+                rows.append(PhotoRecord(*coordinates, record.kafka_time, record.key, verdict, outcome))
             await self._index.record(rows)
             return rows
 
@@ -108,7 +106,6 @@ class PhotoService:
 
     def _count(self, rows: list[PhotoRecord], seconds: float) -> None:
         for row in rows:
-            self.outcomes[(row.outcome, row.reason)] += 1
             self.metrics.records.labels(row.outcome, row.reason or "").inc()
             if row.outcome == "stored":
                 self.metrics.stored_bytes.inc(row.inspected.size)
@@ -127,7 +124,3 @@ class PhotoService:
 
 def _inspect_all(consumed: list[ConsumedRecord]) -> list[Inspected]:
     return [inspect(record.key, record.value) for record in consumed]
-
-
-def _time(record: ConsumedRecord) -> datetime | None:
-    return datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None

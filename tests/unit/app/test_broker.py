@@ -8,7 +8,7 @@ from rekap.access import KafkaRole, Resources, Topic
 from rekap.app import broker
 from rekap.app.broker import Acl
 
-NAMES = Resources("tallies", "tallies.dead-letters", "rekap-tabulators")
+NAMES = Resources("tallies", "tallies.dead-letters", "rekap-tabulators", "photos", "rekap-photos")
 
 
 class Admin:

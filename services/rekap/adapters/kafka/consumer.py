@@ -31,6 +31,7 @@ class ConsumerOptions:
     session_timeout_ms: int = 10_000  # how soon the group gives a silent member's partitions to others
     fetch_timeout_ms: int = 500
     group_instance_id: str | None = None  # static membership: a restarted member gets its partitions back
+    fetch_bytes: int = 1_048_576  # per partition and fetch (aiokafka's default); a larger record still comes whole
 
 
 class TallyConsumer:
@@ -48,6 +49,7 @@ class TallyConsumer:
             session_timeout_ms=options.session_timeout_ms,
             heartbeat_interval_ms=options.session_timeout_ms // 3,
             group_instance_id=options.group_instance_id,
+            max_partition_fetch_bytes=options.fetch_bytes,
         )
 
     async def start(self) -> None:

@@ -11,6 +11,9 @@ from rekap.adapters.postgres.errors import boundary
 from rekap.adapters.postgres.readings import outcome_counts, stored_offsets, summary_rows, vote_rows
 from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Planned
 
+STORED_PHOTOS = "SELECT sha256 FROM rekap.photo WHERE status = 'stored' AND sha256 = ANY($1::text[])"
+INDEXED_PHOTOS = "SELECT count(*) FROM rekap.photo WHERE sha256 = ANY($1::text[])"
+
 
 async def applied(conn: Connection, topic: str) -> dict[int, int]:
     """partition -> how far the tabulators applied it (the next offset to read)."""
@@ -76,15 +79,12 @@ async def stored_photos(conn: Connection, digests: list[str]) -> set[str]:
     return {row["sha256"] for row in rows}
 
 
-STORED_PHOTOS = "SELECT sha256 FROM rekap.photo WHERE status = 'stored' AND sha256 = ANY($1::text[])"
-
-
 async def wait_photos(conn: Connection, digests: list[str], *, timeout: float) -> None:
     """Until every one of these photos is indexed (stored or refused)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         with boundary():
-            indexed = await conn.fetchval("SELECT count(*) FROM rekap.photo WHERE sha256 = ANY($1::text[])", digests)
+            indexed = await conn.fetchval(INDEXED_PHOTOS, digests)
         if indexed >= len(digests):
             return
         if asyncio.get_running_loop().time() > deadline:

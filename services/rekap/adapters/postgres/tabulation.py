@@ -383,7 +383,6 @@ def _record_row(outcome: RecordOutcome, skipped: int, leaf: bytes, ledger: bytes
     """A record's row (RECORD_COLUMNS): what it is, what became of it, and its ledger leaf's parts."""
     record, judgement, basis, prior = outcome.record, outcome.judgement, outcome.basis, outcome.prior
     tally = judgement.decoded.tally
-    timestamp = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms is not None else None
     return (
         record.topic,
         record.partition,
@@ -395,7 +394,7 @@ def _record_row(outcome: RecordOutcome, skipped: int, leaf: bytes, ledger: bytes
         tally.contest_id if tally else None,
         tally.revision if tally else None,
         tally.terminal_id if tally else None,
-        timestamp,
+        record.kafka_time,
         record.key,
         record.value,
         stored_headers(record.headers),
