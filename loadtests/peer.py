@@ -53,6 +53,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Literal
 
@@ -98,14 +99,13 @@ from rekap.simulation.night import SUMMARY_COLUMNS, Expected, Mix, Planned, plan
 
 QUIX_VERSION = "3.28.1"
 # Quix pins pydantic <2.14, pydantic-settings <2.16 and confluent-kafka <2.13, below Rekap's: its own venv.
-QUIX_REQUIREMENTS = (f"quixstreams[postgresql]=={QUIX_VERSION}",)
+QUIX_REQUIREMENTS = (f"quixstreams=={QUIX_VERSION}", f"asyncpg=={version('asyncpg')}")
 SERVICES = Path(__file__).resolve().parent.parent / "services"
 POLL_S = 0.25
 PROGRESS_S = 5.0
 STALL_S = 180.0  # no progress that long: the contender failed
 BUSY_PERCENT = 15.0  # the machine's CPU use (of both cores) under which a contender starts
 SETTLE_S = 30.0  # how long to wait for that before it starts anyway (the table then says so)
-BATCH = 4000  # REKAP_BATCH_MAX_RECORDS: its default, as drain.py
 NOTE = """Chart: peer.png. Medians of the runs. Time from the processes' start until every record is processed
 (Rekap: applied in PostgreSQL; Quix: committed by its consumer group, which it does after its sink's transactions;
 ceiling: decoded). CPU-seconds per 100k records: the contender's processes / every process of the local PostgreSQL /
@@ -314,13 +314,13 @@ async def quix_check(run: Run, planned: list[Planned], expected: Expected) -> li
                   for r in await conn.fetch("SELECT * FROM peer.total")}  # fmt: skip
         votes = {(r["kecamatan"], r["contest_id"], r["choice"]): r["votes"]
                  for r in await conn.fetch("SELECT * FROM peer.votes")}  # fmt: skip
-        by_outcome = await conn.fetch("SELECT outcome, count(*) AS n FROM peer.outcome GROUP BY outcome")
+        by_outcome = await conn.fetch("SELECT outcome, count(*) AS n FROM peer.record GROUP BY outcome")
         outcomes = Counter({r["outcome"]: r["n"] for r in by_outcome})
         counts = await conn.fetchrow(
-            "SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM peer.outcome"
+            'SELECT count(*), count(DISTINCT (partition, "offset")), sum(octet_length(value)) FROM peer.record'
         )
         assert counts is not None
-        rows, distinct = counts
+        rows, distinct, raw_bytes = counts
     finally:
         await conn.close()
     problems = []
@@ -350,6 +350,8 @@ async def quix_check(run: Run, planned: list[Planned], expected: Expected) -> li
         problems.append(f"outcomes: peer {dict(outcomes)}, expected {dict(sent)}")
     if rows != len(planned) or distinct != len(planned):
         problems.append(f"{rows} outcome rows ({distinct} records) for {len(planned)} records")
+    if raw_bytes != sum(len(p.value) for p in planned):
+        problems.append(f"{raw_bytes} bytes of records kept, {sum(len(p.value) for p in planned)} sent")
     return problems
 
 
@@ -379,6 +381,7 @@ class Bench:
     expected: Expected
     total: int
     quix_python: Path | None = None
+    batch: int = Settings.model_fields["batch_max_records"].default  # REKAP_BATCH_MAX_RECORDS of Rekap's runs
     logs: Path = field(default_factory=lambda: RESULTS / "logs")
     busy: list[str] = field(default_factory=list)  # contenders that started on a busy machine
 
@@ -448,7 +451,7 @@ class Bench:
 
     async def _launch(self, contender: Contender, run: Run) -> tuple[list[list[str]], dict[str, str]]:
         """The contender's command lines and environment."""
-        env = run.env(verify=contender.verify, batch=BATCH)
+        env = run.env(verify=contender.verify, batch=self.batch)
         here = Path(__file__).parent
         if contender.kind == "ceiling":
             env |= {"PEER_TOPIC": self.topic, "PEER_GROUP": run.group, "PEER_DSN": run.url_as("tabulator"),
@@ -609,6 +612,7 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs of each contender (the table gives medians)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help=f"these contenders: {[c.key for c in CONTENDERS]}")
     parser.add_argument("--skip-verified", action="store_true", help="leave out Rekap with signatures verified")
+    parser.add_argument("--batch", type=int, default=Bench.batch, help="REKAP_BATCH_MAX_RECORDS of Rekap's runs")
     args = parser.parse_args()
     main_task = asyncio.current_task()
     assert main_task is not None
@@ -637,7 +641,8 @@ async def main() -> int:
         names = Resources(topic, f"{topic}.dead-letters", f"{topic}-terminals", f"{topic}.photos", f"{topic}-photos")
         await asyncio.to_thread(grant_acls, admin, "terminals", KafkaRole.TERMINALS, names)
         ends, _ = await produce(settings, topic, planned)
-        bench = Bench(settings, stack, base, template.name, planned, expected, sum(ends.values()), quix_python)
+        bench = Bench(settings, stack, base, template.name, planned, expected, sum(ends.values()), quix_python,
+                      args.batch)  # fmt: skip
         results: dict[Contender, list[Measurement]] = {c: [] for c in contenders}
         failures: list[str] = []
         for n in range(1, args.runs + 1):
