@@ -19,6 +19,7 @@ from rekap.adapters.postgres.tabulation import (
     FormRaceError,
     OffsetFencedError,
     TabulationStore,
+    array_literal,
     init_connection,
 )
 from rekap.domain.batch import (
@@ -151,3 +152,17 @@ async def test_a_tps_or_contest_with_forms_cannot_be_removed(election_database_u
             await conn.execute("DELETE FROM rekap.tps WHERE tps_id = $1", other.tps_id)  # no forms: it may go
     finally:
         await pool.close()
+
+
+TEXTS = ["pkwkp-16", "kolom_kosong", 'a "quoted" one', "back\\slash", "{braces},commas", " spaced ", "NULL", "", "é✓"]
+
+
+@pytest.mark.parametrize(("values", "kind"), [(TEXTS, "text"), ([0, -1, 2**62, 9_999], "bigint"), ([], "text")])
+async def test_array_literals_read_back_as_the_values(election_database_url: str, values: list[object], kind: str
+                                                      ) -> None:  # fmt: skip
+    """The batch's totals travel as array literals: whatever a value holds, PostgreSQL reads it back unchanged."""
+    conn = await asyncpg.connect(election_database_url)
+    try:
+        assert await conn.fetchval(f"SELECT $1::text::{kind}[]", array_literal(values)) == values
+    finally:
+        await conn.close()

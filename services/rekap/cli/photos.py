@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 
 from rekap.cli.common import KAFKA, SubParsers, add_command
@@ -19,9 +18,9 @@ def run(settings: Settings, _: argparse.Namespace) -> int:
     # service's libraries are imported (a second of CPU, when a tabulator may be starting too).
     os.nice(settings.photo_nice)
     from rekap.bootstrap import photo_service  # noqa: PLC0415 (after the nice: see above)
-    from rekap.cli.tabulator import serve  # noqa: PLC0415
+    from rekap.cli.tabulator import run_service, serve  # noqa: PLC0415
 
-    asyncio.run(serve(settings, photo_service))
+    run_service(serve(settings, photo_service))
     return 0
 
 

@@ -7,11 +7,12 @@ import argparse
 import asyncio
 import gc
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
+import uvloop
 
 from rekap.app.gaps import accept_gap
 from rekap.bootstrap import tabulator_service
@@ -36,6 +37,12 @@ class Service(Protocol):
 
 
 ServiceFactory = Callable[[Settings, asyncio.Event], AbstractAsyncContextManager[Service]]
+
+
+def run_service(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service's loop on uvloop: the same asyncio, with the event loop and its sockets' transports in
+    C (libuv), where the tabulator's drivers spend less of its time than in the standard loop's Python."""
+    uvloop.run(main)
 
 
 async def serve(settings: Settings, service: ServiceFactory = tabulator_service) -> None:
@@ -67,7 +74,7 @@ def run(settings: Settings, _: argparse.Namespace) -> int:
     # sixth of the tabulator's time (22 µs a record). The loop collects the rare cycles itself, every
     # GARBAGE_EVERY_S (tabulator/service.py).
     gc.disable()
-    asyncio.run(serve(settings))
+    run_service(serve(settings))
     return 0
 
 

@@ -141,21 +141,24 @@ class TallyV1(_Part):
     def sections(self) -> tuple[int, ...]:
         """The form's numbers beyond valid, invalid and ballots used, in SECTION_NAMES order: what the
         recapitulation (D.Hasil) sums at every level besides them."""
-        v = self.voters
+        v, b = self.voters, self.ballots
+        registered, dpt, moved_in, added, disabled = (
+            v.registered, v.voted.dpt, v.voted.moved_in, v.voted.added, v.disabled_voted
+        )  # fmt: skip
         return (
-            v.registered.male,
-            v.registered.female,
-            v.voted.dpt.male,
-            v.voted.dpt.female,
-            v.voted.moved_in.male,
-            v.voted.moved_in.female,
-            v.voted.added.male,
-            v.voted.added.female,
-            v.disabled_voted.male,
-            v.disabled_voted.female,
-            self.ballots.received,
-            self.ballots.damaged,
-            self.ballots.unused,
+            registered.male,
+            registered.female,
+            dpt.male,
+            dpt.female,
+            moved_in.male,
+            moved_in.female,
+            added.male,
+            added.female,
+            disabled.male,
+            disabled.female,
+            b.received,
+            b.damaged,
+            b.unused,
         )
 
     def content_digest(self) -> bytes:
@@ -165,26 +168,10 @@ class TallyV1(_Part):
         duplicate; other numbers under the same revision are a revision conflict. (Each count fits in
         16 bits: at most 9,999.)
         """
-        v = self.voters
-        numbers = _NUMBERS.pack(
-            v.registered.male,
-            v.registered.female,
-            v.voted.dpt.male,
-            v.voted.dpt.female,
-            v.voted.moved_in.male,
-            v.voted.moved_in.female,
-            v.voted.added.male,
-            v.voted.added.female,
-            v.disabled_voted.male,
-            v.disabled_voted.female,
-            self.ballots.received,
-            self.ballots.used,
-            self.ballots.damaged,
-            self.ballots.unused,
-            self.valid,
-            self.invalid,
-        )
-        votes = ",".join(f"{choice}={count}" for choice, count in sorted(self.votes.items()))
+        b = self.ballots
+        voters = self.sections()[:10]  # registered, voted (dpt, moved in, added), disabled: male, female each
+        numbers = _NUMBERS.pack(*voters, b.received, b.used, b.damaged, b.unused, self.valid, self.invalid)
+        votes = ",".join([f"{choice}={count}" for choice, count in sorted(self.votes.items())])
         return hashlib.sha256(numbers + votes.encode()).digest()
 
 

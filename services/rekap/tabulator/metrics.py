@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
@@ -28,6 +29,23 @@ from rekap.domain.masterdata import Dataset
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SUBMITTED_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
+
+
+def observe_many(histogram: Histogram, values: list[float]) -> None:
+    """Observe each value, as `histogram.observe` would one by one, with one increment per bucket: a batch's
+    records, thousands, cost a bucket search each instead of a locked increment of the bucket and the sum
+    each. It uses prometheus_client's histogram internals (its bounds, buckets and sum);
+    tests/unit/tabulator/test_metrics.py checks the result equals `observe`'s, value for value."""
+    if not values:
+        return
+    bounds: list[float] = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    for value in values:
+        counts[bisect_left(bounds, value)] += 1  # the first bound at or above it, as observe's `amount <= bound`
+    histogram._sum.inc(sum(values))
+    for bucket, n in zip(histogram._buckets, counts, strict=True):
+        if n:
+            bucket.inc(n)
 
 
 @dataclass
@@ -137,14 +155,18 @@ class TabulatorMetrics:
         self.batch_seconds.observe(seconds)
         self.db_seconds.observe(db_seconds)
         counts: dict[tuple[str, str], int] = {}
+        produced: list[float] = []
+        submitted: list[float] = []
         for outcome in changes.outcomes:
             judgement = outcome.judgement
             key = (judgement.outcome.value, judgement.reason.value if judgement.reason else "")
             counts[key] = counts.get(key, 0) + 1
             if outcome.record.timestamp_ms is not None:
-                self.produce_to_commit.observe(max(0.0, now - outcome.record.timestamp_ms / 1000))
+                produced.append(max(0.0, now - outcome.record.timestamp_ms / 1000))
             if isinstance(judgement.decoded, Authentic):
-                self.submitted_to_commit.observe(max(0.0, now - judgement.decoded.tally.submitted_at.timestamp()))
+                submitted.append(max(0.0, now - judgement.decoded.tally.submitted_at.timestamp()))
+        observe_many(self.produce_to_commit, produced)
+        observe_many(self.submitted_to_commit, submitted)
         for (outcome_value, reason), n in counts.items():
             self.records.labels(outcome_value, reason).inc(n)
 

@@ -4,6 +4,7 @@ base64 (a header's name may be any bytes a client sent, its value any bytes or n
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable
 
 
@@ -19,6 +20,7 @@ def stored_header(headers: list[list[str | None]], name: str) -> str | None:
     return stored_text(next((value for stored_name, value in reversed(headers) if stored_name == wanted), None))
 
 
+@functools.lru_cache(maxsize=1024)  # a record's names are a few, the same on every record
 def stored_header_name(name: str) -> str:
     """A header's name as stored (base64 is one text per name: stored names compare as the names do)."""
     return _base64(name.encode("utf-8", "surrogateescape"))

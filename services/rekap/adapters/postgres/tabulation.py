@@ -42,7 +42,7 @@ SELECT partition, next_offset, batch_id FROM rekap.partition_offset WHERE topic 
 SELECT_FORMS = """
 SELECT f.tps_id, f.contest_id, f.revision, f.digest, f.status, f.valid, f.invalid, f.ballots_used, f.votes,
        f.authority, f.topic, f.partition, f."offset"
-FROM unnest($1::text[], $2::text[]) AS k(tps_id, contest_id)
+FROM unnest($1::text::text[], $2::text::text[]) AS k(tps_id, contest_id)
 JOIN rekap.form f ON f.tps_id = k.tps_id AND f.contest_id = k.contest_id
 ORDER BY f.tps_id, f.contest_id
 FOR UPDATE OF f
@@ -112,20 +112,23 @@ FROM unnest({", ".join(f"${i}::{t}[]" for i, t in enumerate(FORM_TYPES.values(),
      AS u({", ".join(f'"{c}"' for c in FORM_COLUMNS)})
 WHERE f.tps_id = u.tps_id AND f.contest_id = u.contest_id AND (f.authority, f.revision) < (u.authority, u.revision)
 """  # noqa: S608 (column names, fixed above)
-# Totals and votes in one statement (one round trip).
+# Totals and votes in one statement (one round trip). Each column comes as one array literal (text, see
+# `array_literal`), which PostgreSQL reads in C: thousands of rows a batch, each value otherwise a few Python
+# type checks in the driver's array encoder.
 ADD_TOTALS = """
 WITH totals AS (
     INSERT INTO rekap.tally AS t (contest_id, kecamatan_code, shard, valid, invalid, ballots_used, tps_counted,
                                   tps_quarantined)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[],
-                         $7::integer[], $8::integer[])
+    SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::integer[], $4::text::bigint[],
+                         $5::text::bigint[], $6::text::bigint[], $7::text::integer[], $8::text::integer[])
     ON CONFLICT (contest_id, kecamatan_code, shard) DO UPDATE SET
         valid = t.valid + excluded.valid, invalid = t.invalid + excluded.invalid,
         ballots_used = t.ballots_used + excluded.ballots_used, tps_counted = t.tps_counted + excluded.tps_counted,
         tps_quarantined = t.tps_quarantined + excluded.tps_quarantined
 )
 INSERT INTO rekap.tally_votes AS t (contest_id, kecamatan_code, shard, choice, votes)
-SELECT * FROM unnest($9::text[], $10::text[], $11::integer[], $12::text[], $13::bigint[])
+SELECT * FROM unnest($9::text::text[], $10::text::text[], $11::text::integer[], $12::text::text[],
+                     $13::text::bigint[])
 ON CONFLICT (contest_id, kecamatan_code, shard, choice) DO UPDATE SET votes = t.votes + excluded.votes
 """
 
@@ -287,7 +290,9 @@ async def _read_forms(conn: Connection, keys: set[FormKey]) -> dict[FormKey, For
     if not keys:
         return {}
     ordered = sorted(keys)
-    rows = await conn.fetch(SELECT_FORMS, [k[0] for k in ordered], [k[1] for k in ordered])
+    rows = await conn.fetch(
+        SELECT_FORMS, array_literal([k[0] for k in ordered]), array_literal([k[1] for k in ordered])
+    )
     return {
         (r["tps_id"], r["contest_id"]): FormState(
             r["revision"],
@@ -332,7 +337,21 @@ async def _write(conn: Connection, changes: BatchChanges, anchored: Anchored, ex
     if totals:
         sums = [(*key, c.valid, c.invalid, c.ballots_used, c.tps_counted, c.tps_quarantined) for key, c in totals]
         votes = [(*key, choice, n) for key, c in totals for choice, n in sorted(c.votes.items()) if n != 0]
-        await conn.execute(ADD_TOTALS, *as_columns(sums, 8), *as_columns(votes, 5))
+        await conn.execute(ADD_TOTALS, *map(array_literal, [*as_columns(sums, 8), *as_columns(votes, 5)]))
+
+
+def array_literal(values: list[object]) -> str:
+    """A one-dimensional PostgreSQL array literal of these values (ints, or text), as `'{...}'::type[]`
+    reads it: each text quoted, a backslash or a double quote in it escaped. (No NULLs.)"""
+    if not values:
+        return "{}"
+    if isinstance(values[0], int):
+        return "{" + ",".join(map(str, values)) + "}"
+    texts: list[str] = values  # type: ignore[assignment]  # text: every value a str (join says if not)
+    plain = "".join(texts)
+    if "\\" in plain or '"' in plain:
+        texts = [text.replace("\\", "\\\\").replace('"', '\\"') for text in texts]
+    return '{"' + '","'.join(texts) + '"}'
 
 
 def as_columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
