@@ -111,8 +111,9 @@ NOTE = """Chart: peer.png. Medians of the runs. Time from the processes' start u
 ceiling: decoded). CPU-seconds per 100k records: the contender's processes / every process of the local PostgreSQL /
 the broker's JVM, read around each contender. Peak RSS: all the contender's processes together. Signatures are
 verified only in the 'verified' Rekap rows. The Quix peer validates with Rekap's pydantic model and arithmetic rules,
-keeps (revision, digest, counted numbers) per TPS and contest in RocksDB (with its changelog topic) and writes
-outcome rows and (contest, kecamatan) totals into PostgreSQL at least once; it checks neither terminals nor scopes
+keeps (revision, digest, counted numbers) per TPS and contest in RocksDB (with its changelog topic) and writes,
+through asyncpg, a row per record with its raw key, value and headers (binary COPY) and the (contest,
+kecamatan) totals (upserts) into PostgreSQL at least once; it checks neither terminals nor scopes
 (peer_quix.py).""".replace("\n", " ")
 
 

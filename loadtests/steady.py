@@ -3,6 +3,7 @@ totals (p50, p95, p99), and how far the tabulator lags behind.
 
     .venv/bin/python -m loadtests.steady                           # 1k, 2k, 5k, 10k tallies/s, verified
     .venv/bin/python -m loadtests.steady --rates 2000 --seconds 30
+    .venv/bin/python -m loadtests.steady --rates 5000 --tabulators 2   # two tabulators share the partitions
 
 "Visible" is when the transaction that counts the record commits: the moment `rekap.partition_offset`
 moves past its offset, which this test polls every 20 ms (so latencies are ±20 ms). "Produced" is the
@@ -64,21 +65,21 @@ def waves(dataset: MasterDataSet, count: int, *, sign: bool) -> tuple[list[Plann
     return planned, expected
 
 
-async def one_rate(dataset: MasterDataSet, rate: int, seconds: float, *, verify: bool, batch: int
-                   ) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
+async def one_rate(dataset: MasterDataSet, rate: int, seconds: float, *, verify: bool, batch: int,
+                   tabulators: int = 1) -> tuple[dict[str, object], list[tuple[float, int]]]:  # fmt: skip
     settings = stack_settings()
     run = Run(settings)
     print(f"[{rate}/s] preparing {run.name} ...", flush=True)
     await run.prepare(dataset)
     planned, expected = waves(dataset, int(rate * seconds), sign=verify)
-    processes = tabulator_processes(run.env(verify=verify, batch=batch), 1, RESULTS / "logs" / run.name)
+    processes = tabulator_processes(run.env(verify=verify, batch=batch), tabulators, RESULTS / "logs" / run.name)
     processes.start()
     conn = await asyncpg.connect(run.url)
     polls: dict[int, list[tuple[float, int]]] = {}
     lag: list[tuple[float, int]] = []
     produced = 0
     try:
-        await asyncio.sleep(4)  # the tabulator joins the group and positions its partitions
+        await asyncio.sleep(4 + 3 * (tabulators - 1))  # the tabulators join the group and position their partitions
         stop_polling = asyncio.Event()
         started = time.time()
 
@@ -134,6 +135,7 @@ async def one_rate(dataset: MasterDataSet, rate: int, seconds: float, *, verify:
         "achieved rate/s": f"{len(sent) / sending_s:,.0f}",
         "records": f"{len(sent):,}",
         "signatures": "verified" if verify else "not verified",
+        "tabulators": tabulators,
         "p50 ms": f"{pct(0.50):.0f}",
         "p95 ms": f"{pct(0.95):.0f}",
         "p99 ms": f"{pct(0.99):.0f}",
@@ -158,11 +160,13 @@ async def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each rate is sent")
     parser.add_argument("--no-verify", dest="verify", action="store_false")
     parser.add_argument("--batch", type=int, default=4000, help="REKAP_BATCH_MAX_RECORDS")
+    parser.add_argument("--tabulators", type=int, default=1, help="tabulator processes sharing the partitions")
     args = parser.parse_args()
     dataset = read_master_data_folder(sumsel_master_data_dir())
     rows, lags = [], []
     for rate in (int(r) for r in args.rates.split(",")):
-        row, lag = await one_rate(dataset, rate, args.seconds, verify=args.verify, batch=args.batch)
+        row, lag = await one_rate(dataset, rate, args.seconds, verify=args.verify, batch=args.batch,
+                                  tabulators=args.tabulators)  # fmt: skip
         rows.append(row)
         lags.append((rate, lag))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
