@@ -351,8 +351,9 @@ async def quix_check(run: Run, planned: list[Planned], expected: Expected) -> li
         problems.append(f"outcomes: peer {dict(outcomes)}, expected {dict(sent)}")
     if rows != len(planned) or distinct != len(planned):
         problems.append(f"{rows} outcome rows ({distinct} records) for {len(planned)} records")
-    if raw_bytes != sum(len(p.value) for p in planned):
-        problems.append(f"{raw_bytes} bytes of records kept, {sum(len(p.value) for p in planned)} sent")
+    sent_bytes = sum(len(p.value) for p in planned)
+    if raw_bytes != sent_bytes:
+        problems.append(f"{raw_bytes} bytes of records kept, {sent_bytes} sent")
     return problems
 
 
@@ -401,7 +402,7 @@ class Bench:
         print(f"[{contender.key}] database {run.name}, consumer group {run.group} ...", flush=True)
         await copy_database(run, self.template)
         admin = self.settings.kafka("admin")
-        names = Resources(self.topic, self.dead_letters, run.group, f"{self.topic}.photos", f"{run.group}-photos")
+        names = Resources(self.topic, self.dead_letters, run.group, run.photo_topic, run.photo_group)
         await asyncio.to_thread(grant_acls, admin, "tabulator", KafkaRole.TABULATOR, names)
         try:
             return await self._measure(contender, run)
@@ -639,7 +640,8 @@ async def main() -> int:
         admin = settings.kafka("admin")
         print(f"topic {topic}, {PARTITIONS} partitions ...", flush=True)
         await ensure_topics(admin, [Topic(topic, PARTITIONS), Topic(f"{topic}.dead-letters", PARTITIONS)])
-        names = Resources(topic, f"{topic}.dead-letters", f"{topic}-terminals", f"{topic}.photos", f"{topic}-photos")
+        names = Resources(topic, f"{topic}.dead-letters", f"{topic}-terminals", template.photo_topic,
+                          template.photo_group)  # fmt: skip
         await asyncio.to_thread(grant_acls, admin, "terminals", KafkaRole.TERMINALS, names)
         ends, _ = await produce(settings, topic, planned)
         bench = Bench(settings, stack, base, template.name, planned, expected, sum(ends.values()), quix_python,

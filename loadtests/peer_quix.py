@@ -54,7 +54,6 @@ settings as JSON), PEER_DSN (PostgreSQL, a login that may create the schema), PE
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -67,6 +66,7 @@ from quixstreams import Application, State
 from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.sinks import BatchingSink, SinkBatch
 
+from rekap.adapters.postgres.stored import stored_headers
 from rekap.domain.rules import arithmetic_problems
 from rekap.domain.tally import TallyV1
 
@@ -160,12 +160,6 @@ def judge(value: bytes, key: bytes | None, _timestamp: int, _headers: Any, state
     return outcome(value, tally, "accepted", None, delta)
 
 
-def stored_headers(headers: Any) -> str:
-    """A record's headers as `rekap.record` keeps them: [[name, base64 value], ...], as JSON text."""
-    return orjson.dumps([[name, None if v is None else base64.b64encode(v).decode()] for name, v in headers or ()]
-                        ).decode()  # fmt: skip
-
-
 class TallySink(BatchingSink):
     """Each partition's batch in one PostgreSQL transaction (asyncpg, on an event loop of the sink's own:
     Quix calls sinks synchronously): the rows COPYed, the totals and votes added."""
@@ -192,7 +186,7 @@ class TallySink(BatchingSink):
             v = item.value
             when = datetime.fromtimestamp(item.timestamp / 1000, UTC)
             records.append((topic, partition, item.offset, v["outcome"], v["reason"], *v["form"], when, item.key,
-                            v["raw"], stored_headers(item.headers)))  # fmt: skip
+                            v["raw"], orjson.dumps(stored_headers(item.headers or ())).decode()))  # fmt: skip
             delta = v["delta"]
             if delta is None:
                 continue

@@ -142,9 +142,8 @@ class TallyV1(_Part):
         """The form's numbers beyond valid, invalid and ballots used, in SECTION_NAMES order: what the
         recapitulation (D.Hasil) sums at every level besides them."""
         v, b = self.voters, self.ballots
-        registered, dpt, moved_in, added, disabled = (
-            v.registered, v.voted.dpt, v.voted.moved_in, v.voted.added, v.disabled_voted
-        )  # fmt: skip
+        registered, disabled, voted = v.registered, v.disabled_voted, v.voted
+        dpt, moved_in, added = voted.dpt, voted.moved_in, voted.added
         return (
             registered.male,
             registered.female,
